@@ -1,0 +1,545 @@
+#include "storage/event_store.h"
+
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/serialize.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "leerlus/internal/v1/records.pb.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+#include "storage/keys.h"
+#include "storage/projector.h"
+
+namespace leerlus::storage {
+namespace {
+
+// Converts a RocksDB status at the storage boundary.
+absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
+  if (status.ok()) return absl::OkStatus();
+  std::string message = absl::StrCat(what, ": ", status.ToString());
+  if (status.IsCorruption()) return absl::DataLossError(message);
+  if (status.IsNoSpace() || status.IsIOError()) return absl::UnavailableError(message);
+  if (status.IsBusy() || status.IsTryAgain()) return absl::UnavailableError(message);
+  return absl::InternalError(message);
+}
+
+std::string EncodeHeadPosition(uint64_t position) {
+  std::string value;
+  PutFixed64BigEndian(&value, position);
+  return value;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- ReadView
+
+ReadView::ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : db_(db), handles_(std::move(handles)), snapshot_(db->GetSnapshot()) {
+  options_.snapshot = snapshot_;
+  std::string value;
+  if (db_->Get(options_, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+               rocksdb::Slice(kHeadPositionKey.data(), kHeadPositionKey.size()), &value)
+          .ok()) {
+    absl::string_view in(value);
+    absl::StatusOr<uint64_t> head = ConsumeFixed64BigEndian(&in);
+    if (head.ok()) head_position_ = *head;
+  }
+}
+
+ReadView::~ReadView() { db_->ReleaseSnapshot(snapshot_); }
+
+absl::StatusOr<std::optional<std::string>> ReadView::Get(ColumnFamily cf,
+                                                         absl::string_view key) {
+  std::string value;
+  rocksdb::Status status = db_->Get(options_, handles_[static_cast<size_t>(cf)],
+                                    rocksdb::Slice(key.data(), key.size()), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  LEERLUS_RETURN_IF_ERROR(FromRocks(status, "read"));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status ReadView::Scan(
+    ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(options_, handles_[static_cast<size_t>(cf)]));
+  absl::string_view seek = start < prefix ? prefix : start;
+  for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status(), "scan");
+}
+
+absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_t limit,
+                                                            absl::string_view stream) {
+  std::vector<v1::Event> events;
+  if (from == 0) from = 1;
+  absl::Status parse_status;
+  auto parse = [&](absl::string_view bytes) {
+    v1::Event event;
+    if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      parse_status = absl::DataLossError("cannot parse a stored event");
+      return false;
+    }
+    events.push_back(std::move(event));
+    return events.size() < limit;
+  };
+  if (stream.empty()) {
+    LEERLUS_RETURN_IF_ERROR(Scan(ColumnFamily::kEvents, "", EventKey(from),
+                                 [&](absl::string_view, absl::string_view value) {
+                                   return parse(value);
+                                 }));
+    LEERLUS_RETURN_IF_ERROR(parse_status);
+    return events;
+  }
+  // One stream: walk its index and fetch the events at or after `from`.
+  std::vector<uint64_t> positions;
+  LEERLUS_RETURN_IF_ERROR(Scan(ColumnFamily::kStreams, StreamEventPrefix(stream), "",
+                               [&](absl::string_view, absl::string_view value) {
+                                 absl::string_view in = value;
+                                 absl::StatusOr<uint64_t> position =
+                                     ConsumeFixed64BigEndian(&in);
+                                 if (position.ok() && *position >= from) {
+                                   positions.push_back(*position);
+                                 }
+                                 return positions.size() < limit;
+                               }));
+  for (uint64_t position : positions) {
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                             Get(ColumnFamily::kEvents, EventKey(position)));
+    if (!bytes.has_value()) {
+      return absl::DataLossError(absl::StrCat("stream index of '", stream,
+                                              "' points at missing position ", position));
+    }
+    parse(*bytes);
+    LEERLUS_RETURN_IF_ERROR(parse_status);
+  }
+  return events;
+}
+
+absl::StatusOr<uint64_t> ReadView::StreamVersion(absl::string_view stream) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> value,
+                           Get(ColumnFamily::kStreams, StreamHeadKey(stream)));
+  if (!value.has_value()) return 0;
+  absl::string_view in(*value);
+  return ConsumeFixed64BigEndian(&in);
+}
+
+// ---------------------------------------------------------------- EventStore
+
+// Reads the latest committed state (no snapshot): the writer thread is the
+// only writer, so between its groups this is stable.
+class EventStore::DatabaseReader : public KeyValueReader {
+ public:
+  DatabaseReader(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
+      : db_(db), handles_(handles) {}
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                 absl::string_view key) override {
+    std::string value;
+    rocksdb::Status status =
+        db_->Get(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)],
+                 rocksdb::Slice(key.data(), key.size()), &value);
+    if (status.IsNotFound()) return std::optional<std::string>();
+    LEERLUS_RETURN_IF_ERROR(FromRocks(status, "read"));
+    return std::optional<std::string>(std::move(value));
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+};
+
+struct EventStore::PendingAppend {
+  AppendRequest request;
+  std::promise<absl::StatusOr<AppendResult>> promise;
+};
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.paranoid_checks = true;
+  if (options.env != nullptr) db_options.env = options.env;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (absl::string_view name : kColumnFamilyNames) {
+    descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status status =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db);
+  if (!status.ok()) {
+    if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory '", options.path,
+          "' is in use by another leerlusd process (RocksDB lock held): ", status.ToString()));
+    }
+    return FromRocks(status, absl::StrCat("opening data directory '", options.path, "'"));
+  }
+  std::unique_ptr<EventStore> store(new EventStore(options, db, std::move(handles)));
+  LEERLUS_RETURN_IF_ERROR(store->LoadHead());
+  store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
+  return store;
+}
+
+EventStore::EventStore(const StoreOptions& options, rocksdb::DB* db,
+                       std::vector<rocksdb::ColumnFamilyHandle*> handles)
+    : options_(options), db_(db), handles_(std::move(handles)) {}
+
+EventStore::~EventStore() {
+  Shutdown();
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle);
+  }
+  rocksdb::Status status = db_->Close();
+  (void)status;  // Nothing more can be done at destruction; WAL is synced.
+  delete db_;
+}
+
+absl::Status EventStore::LoadHead() {
+  DatabaseReader reader(db_, handles_);
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head,
+                           reader.Get(ColumnFamily::kMeta, kHeadPositionKey));
+  uint64_t head_position = 0;
+  if (head.has_value()) {
+    absl::string_view in(*head);
+    LEERLUS_ASSIGN_OR_RETURN(head_position, ConsumeFixed64BigEndian(&in));
+  }
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> hash,
+                           reader.Get(ColumnFamily::kMeta, kHeadHashKey));
+  last_hash_ = hash.value_or("");
+  next_position_ = head_position + 1;
+  absl::MutexLock lock(&head_mutex_);
+  durable_head_ = head_position;
+  return absl::OkStatus();
+}
+
+void EventStore::Shutdown() {
+  {
+    absl::MutexLock lock(&queue_mutex_);
+    if (shutting_down_ && !writer_.joinable()) return;
+    shutting_down_ = true;
+  }
+  if (writer_.joinable()) writer_.join();
+  absl::MutexLock lock(&head_mutex_);
+  closed_ = true;
+}
+
+absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
+  auto pending = std::make_shared<PendingAppend>();
+  pending->request = std::move(request);
+  std::future<absl::StatusOr<AppendResult>> future = pending->promise.get_future();
+  {
+    absl::MutexLock lock(&queue_mutex_);
+    if (shutting_down_) {
+      return WithErrorInfo(absl::UnavailableError("the server is shutting down"),
+                           "SHUTTING_DOWN");
+    }
+    queue_.push_back(std::move(pending));
+  }
+  return future.get();
+}
+
+void EventStore::WriterLoop() {
+  while (true) {
+    std::vector<std::shared_ptr<PendingAppend>> group;
+    {
+      absl::MutexLock lock(&queue_mutex_);
+      queue_mutex_.Await(absl::Condition(
+          +[](EventStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->queue_mutex_) {
+            return self->shutting_down_ || !self->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // Shutting down with nothing left.
+      while (!queue_.empty() && group.size() < options_.max_group_size) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    CommitGroup(group);
+  }
+}
+
+absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
+                                                   Overlay& group_overlay,
+                                                   uint64_t& next_position,
+                                                   std::string& last_hash) {
+  if (request.request_id.empty()) {
+    return FieldError("request_id", "is required");
+  }
+  // A retry is answered from the record stored with the original write.
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<internal::v1::RequestRecord> record,
+      GetMessage<internal::v1::RequestRecord>(group_overlay, ColumnFamily::kRequests,
+                                              request.request_id));
+  if (record.has_value()) {
+    if (record->fingerprint() != request.fingerprint) {
+      return WithErrorInfo(
+          absl::AlreadyExistsError(absl::StrCat(
+              "request_id '", request.request_id,
+              "' was already used for a different request; use a new request id")),
+          "REQUEST_ID_REUSED", {{"request_id", request.request_id}});
+    }
+    return AppendResult{record->response(), record->position(), /*replayed=*/true};
+  }
+
+  Overlay overlay(&group_overlay);
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head,
+                           overlay.Get(ColumnFamily::kStreams, StreamHeadKey(request.stream)));
+  uint64_t version = 0;
+  if (head.has_value()) {
+    absl::string_view in(*head);
+    LEERLUS_ASSIGN_OR_RETURN(version, ConsumeFixed64BigEndian(&in));
+  }
+  if (request.expected_version != 0 && request.expected_version != version) {
+    return WithErrorInfo(
+        absl::AbortedError(absl::StrCat("expected version ", request.expected_version, " of '",
+                                        request.stream, "' but it is at version ", version,
+                                        "; re-read and retry")),
+        "VERSION_MISMATCH",
+        {{"current_version", absl::StrCat(version)},
+         {"expected_version", absl::StrCat(request.expected_version)}});
+  }
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                           request.decide(DecisionContext{overlay, version}));
+  if (events.empty()) return absl::InternalError("a command decided no events");
+
+  const google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
+  uint64_t position = next_position;
+  std::string hash = last_hash;
+  Appended appended;
+  appended.first_position = position;
+  for (v1::Event& event : events) {
+    event.set_position(position);
+    event.set_stream(request.stream);
+    event.set_stream_version(++version);
+    event.set_actor(request.actor);
+    *event.mutable_time() = now;
+    event.set_request_id(request.request_id);
+    event.set_previous_hash(hash);
+    std::string bytes = SerializeDeterministic(event);
+    hash = Sha256Hex(bytes);
+    overlay.Put(ColumnFamily::kEvents, EventKey(position), bytes);
+    overlay.Put(ColumnFamily::kStreams, StreamEventKey(request.stream, version),
+                EventKey(position));
+    LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, overlay));
+    ++position;
+  }
+  appended.last_position = position - 1;
+  appended.stream_version = version;
+  overlay.Put(ColumnFamily::kStreams, StreamHeadKey(request.stream),
+              EventKey(version));  // Same fixed-width encoding as positions.
+  overlay.Put(ColumnFamily::kMeta, kHeadPositionKey, EncodeHeadPosition(position - 1));
+  overlay.Put(ColumnFamily::kMeta, kHeadHashKey, hash);
+
+  LEERLUS_ASSIGN_OR_RETURN(std::string response, request.respond(appended, overlay));
+  internal::v1::RequestRecord new_record;
+  new_record.set_fingerprint(request.fingerprint);
+  new_record.set_response(response);
+  new_record.set_position(appended.last_position);
+  PutMessage(overlay, ColumnFamily::kRequests, request.request_id, new_record);
+
+  // Only now, with everything decided, does the append join the group.
+  overlay.CommitTo(group_overlay);
+  next_position = position;
+  last_hash = hash;
+  return AppendResult{std::move(response), appended.last_position, false};
+}
+
+void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group) {
+  DatabaseReader reader(db_, handles_);
+  Overlay group_overlay(&reader);
+  uint64_t next_position = next_position_;
+  std::string last_hash = last_hash_;
+  std::vector<absl::StatusOr<AppendResult>> results;
+  results.reserve(group.size());
+  for (auto& pending : group) {
+    results.push_back(DecideOne(pending->request, group_overlay, next_position, last_hash));
+  }
+
+  if (!group_overlay.writes().empty()) {
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : group_overlay.writes()) {
+      rocksdb::ColumnFamilyHandle* handle = handles_[static_cast<size_t>(key.first)];
+      rocksdb::Status status =
+          value.has_value() ? batch.Put(handle, key.second, *value)
+                            : batch.Delete(handle, key.second);
+      if (!status.ok()) {
+        for (auto& result : results) {
+          if (result.ok() && !result->replayed) result = FromRocks(status, "write batch");
+        }
+        break;
+      }
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    absl::Status written = FromRocks(db_->Write(write_options, &batch), "durable write");
+    if (written.ok()) {
+      next_position_ = next_position;
+      last_hash_ = last_hash;
+      absl::MutexLock lock(&head_mutex_);
+      durable_head_ = next_position - 1;
+    } else {
+      // Nothing of this group is acknowledged; positions are reused.
+      absl::Status unavailable = WithErrorInfo(
+          absl::UnavailableError(absl::StrCat(
+              "the change was not stored (", written.message(),
+              "); retry with the same request_id")),
+          "STORAGE_WRITE_FAILED");
+      for (auto& result : results) {
+        if (result.ok() && !result->replayed) result = unavailable;
+      }
+    }
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    group[i]->promise.set_value(std::move(results[i]));
+  }
+}
+
+std::unique_ptr<ReadView> EventStore::OpenReadView() {
+  return std::make_unique<ReadView>(db_, handles_);
+}
+
+uint64_t EventStore::HeadPosition() const {
+  absl::MutexLock lock(&head_mutex_);
+  return durable_head_;
+}
+
+uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) const {
+  absl::MutexLock lock(&head_mutex_);
+  auto passed = [this, position]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(head_mutex_) {
+    return durable_head_ > position || closed_;
+  };
+  head_mutex_.AwaitWithDeadline(absl::Condition(&passed), deadline);
+  return durable_head_;
+}
+
+absl::Status EventStore::RebuildProjections() {
+  for (ColumnFamily cf : kProjectionFamilies) {
+    size_t index = static_cast<size_t>(cf);
+    LEERLUS_RETURN_IF_ERROR(
+        FromRocks(db_->DropColumnFamily(handles_[index]), "dropping a projection"));
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->DestroyColumnFamilyHandle(handles_[index]),
+                                      "dropping a projection"));
+    handles_[index] = nullptr;
+    LEERLUS_RETURN_IF_ERROR(
+        FromRocks(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(),
+                                          std::string(ColumnFamilyName(cf)), &handles_[index]),
+                  "recreating a projection"));
+  }
+  // Replay in chunks: each chunk's projection writes go in one batch.
+  constexpr size_t kChunk = 4096;
+  uint64_t from = 1;
+  while (true) {
+    std::unique_ptr<ReadView> view = OpenReadView();
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, view->ReadEvents(from, kChunk, ""));
+    if (events.empty()) break;
+    DatabaseReader reader(db_, handles_);
+    Overlay overlay(&reader);
+    for (const v1::Event& event : events) {
+      LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, overlay));
+    }
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : overlay.writes()) {
+      rocksdb::ColumnFamilyHandle* handle = handles_[static_cast<size_t>(key.first)];
+      rocksdb::Status status = value.has_value() ? batch.Put(handle, key.second, *value)
+                                                 : batch.Delete(handle, key.second);
+      LEERLUS_RETURN_IF_ERROR(FromRocks(status, "rebuild batch"));
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild write"));
+    from = events.back().position() + 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> EventStore::VerifyLog() {
+  std::unique_ptr<ReadView> view = OpenReadView();
+  uint64_t expected_position = 1;
+  std::string previous_hash;
+  std::map<std::string, uint64_t> stream_versions;
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(view->Scan(
+      ColumnFamily::kEvents, "", "", [&](absl::string_view key, absl::string_view bytes) {
+        absl::StatusOr<uint64_t> position = ParseEventKey(key);
+        v1::Event event;
+        if (!position.ok() ||
+            !event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          problem = absl::DataLossError(
+              absl::StrCat("unreadable event after position ", expected_position - 1));
+          return false;
+        }
+        if (*position != expected_position || event.position() != *position) {
+          problem = absl::DataLossError(absl::StrCat("log gap: expected position ",
+                                                     expected_position, ", found ", *position));
+          return false;
+        }
+        if (event.previous_hash() != previous_hash) {
+          problem = absl::DataLossError(
+              absl::StrCat("hash chain broken at position ", *position));
+          return false;
+        }
+        uint64_t& version = stream_versions[event.stream()];
+        if (event.stream_version() != version + 1) {
+          problem = absl::DataLossError(absl::StrCat("stream '", event.stream(),
+                                                     "' skips a version at position ",
+                                                     *position));
+          return false;
+        }
+        version = event.stream_version();
+        previous_hash = Sha256Hex(bytes);
+        ++expected_position;
+        return true;
+      }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  if (expected_position - 1 != view->head_position()) {
+    return absl::DataLossError(absl::StrCat("log ends at ", expected_position - 1,
+                                            " but the head says ", view->head_position()));
+  }
+  // Every stream index entry points at an event of that stream and version.
+  for (const auto& [stream, head_version] : stream_versions) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             view->ReadEvents(1, head_version + 1, stream));
+    if (events.size() != head_version) {
+      return absl::DataLossError(absl::StrCat("stream '", stream, "' index has ",
+                                              events.size(), " entries, log has ",
+                                              head_version));
+    }
+    for (size_t i = 0; i < events.size(); ++i) {
+      if (events[i].stream() != stream || events[i].stream_version() != i + 1) {
+        return absl::DataLossError(
+            absl::StrCat("stream '", stream, "' index entry ", i + 1, " is wrong"));
+      }
+    }
+    LEERLUS_ASSIGN_OR_RETURN(uint64_t recorded, view->StreamVersion(stream));
+    if (recorded != head_version) {
+      return absl::DataLossError(absl::StrCat("stream '", stream, "' head says ", recorded,
+                                              ", log has ", head_version));
+    }
+  }
+  return expected_position - 1;
+}
+
+absl::StatusOr<std::string> EventStore::ProjectionDigest() {
+  std::unique_ptr<ReadView> view = OpenReadView();
+  std::string all;
+  for (ColumnFamily cf : kProjectionFamilies) {
+    absl::StrAppend(&all, "#", ColumnFamilyName(cf), "\n");
+    LEERLUS_RETURN_IF_ERROR(
+        view->Scan(cf, "", "", [&](absl::string_view key, absl::string_view value) {
+          absl::StrAppend(&all, key.size(), ":", key, value.size(), ":", value);
+          return true;
+        }));
+  }
+  return Sha256Hex(all);
+}
+
+}  // namespace leerlus::storage

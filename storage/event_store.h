@@ -1,0 +1,206 @@
+// EventStore: the append-only event log and its projections in one RocksDB
+// database.
+//
+// Appends are serialized through one writer thread that group-commits: all
+// appends waiting when it wakes are decided in order (each seeing the
+// effects of the ones before it), then written as one synced WriteBatch
+// (events, stream index, request ids, projections), so concurrent appends
+// share one fsync. Append() returns only after that write is on disk.
+//
+//   auto store = EventStore::Open({.path = "/var/lib/leerlus"});
+//   AppendRequest request;
+//   request.stream = "experiments/e1";
+//   request.request_id = "7f0c...";
+//   request.decide = [](const DecisionContext& ctx) -> ... { return events; };
+//   request.respond = [](const Appended& a, KeyValueReader& s) -> ... { ... };
+//   absl::StatusOr<AppendResult> result = (*store)->Append(std::move(request));
+//
+// Reads go through a ReadView: a consistent RocksDB snapshot that knows the
+// log position it reflects.
+#ifndef LEERLUS_STORAGE_EVENT_STORE_H_
+#define LEERLUS_STORAGE_EVENT_STORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "leerlus/v1/events.pb.h"
+#include "rocksdb/db.h"
+#include "storage/column_families.h"
+#include "storage/key_value.h"
+
+namespace leerlus::storage {
+
+struct StoreOptions {
+  // Directory of the RocksDB database; created if missing.
+  std::string path;
+  // Sync every group commit to disk before acknowledging. Only tests that
+  // prove the harness can see a missing fsync turn this off.
+  bool sync = true;
+  // Most appends decided and written in one group.
+  size_t max_group_size = 1024;
+  // Optional RocksDB environment (tests inject fault-injecting file systems).
+  rocksdb::Env* env = nullptr;
+};
+
+// What a decision sees: the current state (projections, catalog, requests)
+// including the effects of earlier appends of the same group.
+struct DecisionContext {
+  KeyValueReader& state;
+  // The stream's current version (0: the stream does not exist yet).
+  uint64_t stream_version = 0;
+};
+
+// Positions assigned to a successful append's events.
+struct Appended {
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  uint64_t stream_version = 0;
+};
+
+struct AppendRequest {
+  // Stream the events belong to, e.g. "experiments/e1".
+  std::string stream;
+  // Idempotency key; required.
+  std::string request_id;
+  // Identifies the request's content (method and message without request
+  // id): the same id with another fingerprint is REQUEST_ID_REUSED.
+  std::string fingerprint;
+  // Non-zero: the stream must be at exactly this version.
+  uint64_t expected_version = 0;
+  // Authenticated caller; becomes every event's actor.
+  std::string actor;
+  // Decides the events from the current state; runs on the writer thread
+  // and must only read through the context. Events need only their payload.
+  std::function<absl::StatusOr<std::vector<v1::Event>>(const DecisionContext&)> decide;
+  // Builds the serialized response once the events are applied; it is
+  // stored with the request id and returned to retries.
+  std::function<absl::StatusOr<std::string>(const Appended&, KeyValueReader&)> respond;
+};
+
+struct AppendResult {
+  // The serialized response (the original one for a retry).
+  std::string response;
+  // Position of the request's last event.
+  uint64_t position = 0;
+  // True if this was a retry answered from the stored request record.
+  bool replayed = false;
+};
+
+// A consistent point-in-time view of the whole database.
+class ReadView : public KeyValueReader {
+ public:
+  ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  ~ReadView() override;
+  ReadView(const ReadView&) = delete;
+  ReadView& operator=(const ReadView&) = delete;
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                 absl::string_view key) override;
+
+  // Calls `visit(key, value)` for keys >= `start` that begin with `prefix`,
+  // in key order, until it returns false.
+  absl::Status Scan(ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit);
+
+  // Last log position this view reflects (0 for an empty log).
+  uint64_t head_position() const { return head_position_; }
+
+  // Events with position >= `from`, at most `limit`, optionally only those
+  // of `stream` (empty: all).
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(uint64_t from, size_t limit,
+                                                    absl::string_view stream);
+
+  // Current version of a stream (0 if it does not exist).
+  absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream);
+
+ private:
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  const rocksdb::Snapshot* snapshot_;
+  rocksdb::ReadOptions options_;
+  uint64_t head_position_ = 0;
+};
+
+class EventStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
+  ~EventStore();
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+
+  // Appends atomically and durably; see the file comment. Errors: the
+  // decision's error; ALREADY_EXISTS (REQUEST_ID_REUSED); ABORTED (version
+  // mismatch); UNAVAILABLE (the write failed; nothing was acknowledged).
+  absl::StatusOr<AppendResult> Append(AppendRequest request);
+
+  // A snapshot of the current state.
+  std::unique_ptr<ReadView> OpenReadView();
+
+  // Last durable position.
+  uint64_t HeadPosition() const;
+
+  // Blocks until the head passes `position`, the deadline passes or the
+  // store shuts down; returns the head then.
+  uint64_t WaitForHeadAbove(uint64_t position, absl::Time deadline) const;
+
+  // Drops every projection and replays the whole log through the projector.
+  // Call before serving (appends are refused meanwhile).
+  absl::Status RebuildProjections();
+
+  // Walks the log: positions gap-free from 1, each event's previous_hash
+  // equal to the hash of the event before, stream versions gap-free, every
+  // stream index entry pointing at its event. Returns the number of events.
+  absl::StatusOr<uint64_t> VerifyLog();
+
+  // Hex SHA-256 over every projection family's keys and values: equal
+  // digests mean byte-identical views.
+  absl::StatusOr<std::string> ProjectionDigest();
+
+  // Stops accepting appends, finishes the queued ones, wakes waiters.
+  void Shutdown();
+
+ private:
+  struct PendingAppend;
+  class DatabaseReader;
+
+  EventStore(const StoreOptions& options, rocksdb::DB* db,
+             std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  absl::Status LoadHead();
+  void WriterLoop();
+  void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
+  absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
+                                         uint64_t& next_position, std::string& last_hash);
+
+  StoreOptions options_;
+  rocksdb::DB* db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  mutable absl::Mutex queue_mutex_;
+  std::deque<std::shared_ptr<PendingAppend>> queue_ ABSL_GUARDED_BY(queue_mutex_);
+  bool shutting_down_ ABSL_GUARDED_BY(queue_mutex_) = false;
+
+  mutable absl::Mutex head_mutex_;
+  uint64_t durable_head_ ABSL_GUARDED_BY(head_mutex_) = 0;
+  bool closed_ ABSL_GUARDED_BY(head_mutex_) = false;
+
+  // Owned by the writer thread (and by Open/Rebuild before it starts).
+  uint64_t next_position_ = 1;
+  std::string last_hash_;
+
+  std::thread writer_;
+};
+
+}  // namespace leerlus::storage
+
+#endif  // LEERLUS_STORAGE_EVENT_STORE_H_

@@ -1,0 +1,103 @@
+// Narrow read/write interfaces over the column families, so that the
+// projector and command decisions run the same way against the live
+// database, a group-commit overlay or a rebuild.
+#ifndef LEERLUS_STORAGE_KEY_VALUE_H_
+#define LEERLUS_STORAGE_KEY_VALUE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/serialize.h"
+#include "storage/column_families.h"
+
+namespace leerlus::storage {
+
+class KeyValueReader {
+ public:
+  virtual ~KeyValueReader() = default;
+  // The value under `key`, std::nullopt if absent.
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      ColumnFamily cf, absl::string_view key) = 0;
+};
+
+class KeyValueWriter : public KeyValueReader {
+ public:
+  virtual void Put(ColumnFamily cf, absl::string_view key,
+                   absl::string_view value) = 0;
+  virtual void Delete(ColumnFamily cf, absl::string_view key) = 0;
+};
+
+// Buffers writes over a base reader; reads see the buffered writes first.
+// Commit() hands the writes to a parent overlay; Writes() lists them.
+class Overlay : public KeyValueWriter {
+ public:
+  using Key = std::pair<ColumnFamily, std::string>;
+  // nullopt marks a deletion.
+  using Writes = std::map<Key, std::optional<std::string>>;
+
+  explicit Overlay(KeyValueReader* base) : base_(base) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      ColumnFamily cf, absl::string_view key) override {
+    auto it = writes_.find(Key(cf, std::string(key)));
+    if (it != writes_.end()) return it->second;
+    return base_->Get(cf, key);
+  }
+  void Put(ColumnFamily cf, absl::string_view key,
+           absl::string_view value) override {
+    writes_[Key(cf, std::string(key))] = std::string(value);
+  }
+  void Delete(ColumnFamily cf, absl::string_view key) override {
+    writes_[Key(cf, std::string(key))] = std::nullopt;
+  }
+  // Moves every buffered write into `parent`.
+  void CommitTo(KeyValueWriter& parent) {
+    for (auto& [key, value] : writes_) {
+      if (value.has_value()) {
+        parent.Put(key.first, key.second, *value);
+      } else {
+        parent.Delete(key.first, key.second);
+      }
+    }
+    writes_.clear();
+  }
+  const Writes& writes() const { return writes_; }
+  void Clear() { writes_.clear(); }
+
+ private:
+  KeyValueReader* base_;
+  Writes writes_;
+};
+
+// Reads a protobuf message stored under `key`.
+template <typename Message>
+absl::StatusOr<std::optional<Message>> GetMessage(KeyValueReader& reader,
+                                                  ColumnFamily cf,
+                                                  absl::string_view key) {
+  absl::StatusOr<std::optional<std::string>> bytes = reader.Get(cf, key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<Message>();
+  Message message;
+  if (!message.ParseFromString(**bytes)) {
+    return absl::DataLossError(absl::StrCat("cannot parse ",
+                                            Message::descriptor()->full_name(),
+                                            " in column family ",
+                                            ColumnFamilyName(cf)));
+  }
+  return std::optional<Message>(std::move(message));
+}
+
+template <typename Message>
+void PutMessage(KeyValueWriter& writer, ColumnFamily cf, absl::string_view key,
+                const Message& message) {
+  writer.Put(cf, key, SerializeDeterministic(message));
+}
+
+}  // namespace leerlus::storage
+
+#endif  // LEERLUS_STORAGE_KEY_VALUE_H_

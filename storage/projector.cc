@@ -1,0 +1,257 @@
+#include "storage/projector.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "storage/keys.h"
+
+namespace leerlus::storage {
+namespace {
+
+constexpr absl::string_view kExperimentStreamPrefix = "experiments/";
+
+absl::StatusOr<std::string> ExperimentIdOf(const v1::Event& event) {
+  absl::string_view stream = event.stream();
+  if (!absl::ConsumePrefix(&stream, kExperimentStreamPrefix) || stream.empty()) {
+    return absl::DataLossError(absl::StrCat("event at position ", event.position(),
+                                            " has an experiment payload on stream '",
+                                            event.stream(), "'"));
+  }
+  return std::string(stream);
+}
+
+// The state changes every experiment event makes to the experiment record
+// itself (outcomes and lessons are kept apart in the projections).
+absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) {
+  switch (event.payload_case()) {
+    case v1::Event::kExperimentRegistered: {
+      experiment = event.experiment_registered().experiment();
+      experiment.set_status(v1::EXPERIMENT_STATUS_DESIGNED);
+      experiment.set_create_position(event.position());
+      *experiment.mutable_create_time() = event.time();
+      break;
+    }
+    case v1::Event::kExperimentAmended: {
+      const v1::Experiment& values = event.experiment_amended().values();
+      for (const std::string& path : event.experiment_amended().paths()) {
+        if (path == "title") {
+          experiment.set_title(values.title());
+        } else if (path == "description") {
+          experiment.set_description(values.description());
+        } else if (path == "societal_task") {
+          experiment.set_societal_task(values.societal_task());
+        } else if (path == "partner_ids") {
+          *experiment.mutable_partner_ids() = values.partner_ids();
+        } else if (path == "budget_cents") {
+          experiment.set_budget_cents(values.budget_cents());
+        } else if (path == "planned_start") {
+          experiment.set_planned_start(values.planned_start());
+        } else if (path == "planned_end") {
+          experiment.set_planned_end(values.planned_end());
+        } else if (path == "context") {
+          *experiment.mutable_context() = values.context();
+        } else {
+          return absl::DataLossError(absl::StrCat(
+              "event at position ", event.position(), " amends unknown path '", path, "'"));
+        }
+      }
+      break;
+    }
+    case v1::Event::kHypothesisRegistered: {
+      v1::Hypothesis* hypothesis = experiment.add_hypotheses();
+      *hypothesis = event.hypothesis_registered().hypothesis();
+      hypothesis->set_create_position(event.position());
+      break;
+    }
+    case v1::Event::kExperimentStarted: {
+      experiment.set_status(v1::EXPERIMENT_STATUS_RUNNING);
+      const auto& sealed = event.experiment_started().sealed_hashes();
+      for (v1::Hypothesis& hypothesis : *experiment.mutable_hypotheses()) {
+        auto it = sealed.find(hypothesis.id());
+        if (it != sealed.end()) hypothesis.set_sealed_hash(it->second);
+      }
+      break;
+    }
+    case v1::Event::kEvaluationStarted:
+      experiment.set_status(v1::EXPERIMENT_STATUS_EVALUATING);
+      break;
+    case v1::Event::kExperimentConcluded:
+      experiment.set_status(v1::EXPERIMENT_STATUS_CONCLUDED);
+      experiment.set_decision(event.experiment_concluded().decision());
+      experiment.set_decision_rationale(event.experiment_concluded().rationale());
+      break;
+    case v1::Event::kExperimentWithdrawn:
+      experiment.set_status(v1::EXPERIMENT_STATUS_WITHDRAWN);
+      break;
+    case v1::Event::kOutcomeRecorded:
+    case v1::Event::kOutcomeRetracted:
+    case v1::Event::kLessonRecorded:
+      break;
+    default:
+      return absl::DataLossError(absl::StrCat("event at position ", event.position(),
+                                              " is not an experiment event"));
+  }
+  experiment.set_version(event.stream_version());
+  *experiment.mutable_update_time() = event.time();
+  return absl::OkStatus();
+}
+
+bool IsExperimentEvent(const v1::Event& event) {
+  switch (event.payload_case()) {
+    case v1::Event::kWorkMethodDefined:
+    case v1::Event::kIndicatorDefined:
+    case v1::Event::kAreaDefined:
+    case v1::Event::PAYLOAD_NOT_SET:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+std::string ExperimentStream(absl::string_view experiment_id) {
+  return absl::StrCat(kExperimentStreamPrefix, experiment_id);
+}
+std::string WorkMethodStream(absl::string_view id) { return absl::StrCat("work-methods/", id); }
+std::string IndicatorStream(absl::string_view id) { return absl::StrCat("indicators/", id); }
+std::string AreaStream(absl::string_view code) { return absl::StrCat("areas/", code); }
+
+absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
+  switch (event.payload_case()) {
+    case v1::Event::kWorkMethodDefined: {
+      v1::WorkMethod method = event.work_method_defined().work_method();
+      method.set_update_position(event.position());
+      PutMessage(projections, ColumnFamily::kCatalog,
+                 CatalogKey(CatalogKind::kWorkMethod, method.id()), method);
+      return absl::OkStatus();
+    }
+    case v1::Event::kIndicatorDefined: {
+      v1::Indicator indicator = event.indicator_defined().indicator();
+      indicator.set_update_position(event.position());
+      PutMessage(projections, ColumnFamily::kCatalog,
+                 CatalogKey(CatalogKind::kIndicator, indicator.id()), indicator);
+      return absl::OkStatus();
+    }
+    case v1::Event::kAreaDefined: {
+      v1::Area area = event.area_defined().area();
+      area.set_update_position(event.position());
+      PutMessage(projections, ColumnFamily::kCatalog,
+                 CatalogKey(CatalogKind::kArea, area.code()), area);
+      return absl::OkStatus();
+    }
+    case v1::Event::PAYLOAD_NOT_SET:
+      return absl::DataLossError(
+          absl::StrCat("event at position ", event.position(), " has no payload"));
+    default:
+      break;
+  }
+  if (!IsExperimentEvent(event)) {
+    return absl::DataLossError(
+        absl::StrCat("event at position ", event.position(), " has an unknown payload"));
+  }
+
+  LEERLUS_ASSIGN_OR_RETURN(std::string experiment_id, ExperimentIdOf(event));
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<v1::Experiment> stored,
+      GetMessage<v1::Experiment>(projections, ColumnFamily::kExperiments,
+                                 ExperimentKey(experiment_id)));
+  v1::Experiment experiment;
+  if (stored.has_value()) {
+    experiment = std::move(*stored);
+  } else if (event.payload_case() != v1::Event::kExperimentRegistered) {
+    return absl::DataLossError(absl::StrCat("event at position ", event.position(),
+                                            " refers to unregistered experiment '",
+                                            experiment_id, "'"));
+  }
+  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, experiment));
+  PutMessage(projections, ColumnFamily::kExperiments, ExperimentKey(experiment_id),
+             experiment);
+
+  switch (event.payload_case()) {
+    case v1::Event::kExperimentRegistered:
+      projections.Put(ColumnFamily::kExperimentOrder,
+                      ExperimentOrderKey(event.position()), experiment_id);
+      break;
+    case v1::Event::kOutcomeRecorded: {
+      v1::Outcome outcome = event.outcome_recorded().outcome();
+      outcome.set_record_position(event.position());
+      PutMessage(projections, ColumnFamily::kOutcomes,
+                 ExperimentChildKey(experiment_id, outcome.id()), outcome);
+      PutMessage(projections, ColumnFamily::kAnalysis,
+                 AnalysisKey(outcome.indicator_id(), experiment.work_method_id(),
+                             experiment_id, outcome.id()),
+                 outcome);
+      break;
+    }
+    case v1::Event::kOutcomeRetracted: {
+      const std::string key =
+          ExperimentChildKey(experiment_id, event.outcome_retracted().outcome_id());
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Outcome> outcome,
+          GetMessage<v1::Outcome>(projections, ColumnFamily::kOutcomes, key));
+      if (!outcome.has_value()) {
+        return absl::DataLossError(absl::StrCat("event at position ", event.position(),
+                                                " retracts an unknown outcome"));
+      }
+      outcome->set_retracted(true);
+      outcome->set_retraction_reason(event.outcome_retracted().reason());
+      PutMessage(projections, ColumnFamily::kOutcomes, key, *outcome);
+      // Retracted outcomes stay in the history but leave the analysis view.
+      projections.Delete(ColumnFamily::kAnalysis,
+                         AnalysisKey(outcome->indicator_id(), experiment.work_method_id(),
+                                     experiment_id, outcome->id()));
+      break;
+    }
+    case v1::Event::kLessonRecorded: {
+      v1::Lesson lesson = event.lesson_recorded().lesson();
+      lesson.set_record_position(event.position());
+      PutMessage(projections, ColumnFamily::kLessons,
+                 ExperimentChildKey(experiment_id, lesson.id()), lesson);
+      break;
+    }
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FoldExperimentEvent(const v1::Event& event, v1::Experiment& state) {
+  // Outcomes and lessons live inside the full state here.
+  google::protobuf::RepeatedPtrField<v1::Outcome> outcomes;
+  outcomes.Swap(state.mutable_outcomes());
+  google::protobuf::RepeatedPtrField<v1::Lesson> lessons;
+  lessons.Swap(state.mutable_lessons());
+  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, state));
+  state.mutable_outcomes()->Swap(&outcomes);
+  state.mutable_lessons()->Swap(&lessons);
+  switch (event.payload_case()) {
+    case v1::Event::kOutcomeRecorded: {
+      v1::Outcome* outcome = state.add_outcomes();
+      *outcome = event.outcome_recorded().outcome();
+      outcome->set_record_position(event.position());
+      break;
+    }
+    case v1::Event::kOutcomeRetracted:
+      for (v1::Outcome& outcome : *state.mutable_outcomes()) {
+        if (outcome.id() == event.outcome_retracted().outcome_id()) {
+          outcome.set_retracted(true);
+          outcome.set_retraction_reason(event.outcome_retracted().reason());
+        }
+      }
+      break;
+    case v1::Event::kLessonRecorded: {
+      v1::Lesson* lesson = state.add_lessons();
+      *lesson = event.lesson_recorded().lesson();
+      lesson->set_record_position(event.position());
+      break;
+    }
+    default:
+      break;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace leerlus::storage
