@@ -1,0 +1,61 @@
+// Commands: every change to leerlus. Each command validates the request,
+// then lets the event store decide the events against the current state
+// (serialized with all other appends), so lifecycle rules and catalogue
+// references are checked against exactly the state the events apply to.
+//
+//   Commands commands(store);
+//   absl::StatusOr<v1::StartExperimentResponse> started =
+//       commands.StartExperiment(request, caller);
+#ifndef LEERLUS_CORE_COMMANDS_H_
+#define LEERLUS_CORE_COMMANDS_H_
+
+#include "absl/status/statusor.h"
+#include "core/caller.h"
+#include "leerlus/v1/catalog_service.pb.h"
+#include "leerlus/v1/experiment_service.pb.h"
+#include "storage/event_store.h"
+
+namespace leerlus::core {
+
+class Commands {
+ public:
+  explicit Commands(storage::EventStore* store) : store_(store) {}
+
+  absl::StatusOr<v1::CreateWorkMethodResponse> CreateWorkMethod(
+      const v1::CreateWorkMethodRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateIndicatorResponse> CreateIndicator(
+      const v1::CreateIndicatorRequest& request, const Caller& caller);
+  absl::StatusOr<v1::PutAreaResponse> PutArea(const v1::PutAreaRequest& request,
+                                               const Caller& caller);
+
+  absl::StatusOr<v1::CreateExperimentResponse> CreateExperiment(
+      const v1::CreateExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::UpdateExperimentResponse> UpdateExperiment(
+      const v1::UpdateExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::StartExperimentResponse> StartExperiment(
+      const v1::StartExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::EvaluateExperimentResponse> EvaluateExperiment(
+      const v1::EvaluateExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::ConcludeExperimentResponse> ConcludeExperiment(
+      const v1::ConcludeExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::WithdrawExperimentResponse> WithdrawExperiment(
+      const v1::WithdrawExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateHypothesisResponse> CreateHypothesis(
+      const v1::CreateHypothesisRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateOutcomeResponse> CreateOutcome(
+      const v1::CreateOutcomeRequest& request, const Caller& caller);
+  absl::StatusOr<v1::RetractOutcomeResponse> RetractOutcome(
+      const v1::RetractOutcomeRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateLessonResponse> CreateLesson(
+      const v1::CreateLessonRequest& request, const Caller& caller);
+
+ private:
+  storage::EventStore* store_;
+};
+
+// Hex SHA-256 of the hypothesis content that is sealed at start.
+std::string HypothesisSeal(const v1::Hypothesis& hypothesis);
+
+}  // namespace leerlus::core
+
+#endif  // LEERLUS_CORE_COMMANDS_H_

@@ -1,0 +1,42 @@
+// Queries: every read. Each answers from one consistent snapshot and says
+// which log position it reflects.
+#ifndef LEERLUS_CORE_QUERIES_H_
+#define LEERLUS_CORE_QUERIES_H_
+
+#include "absl/status/statusor.h"
+#include "leerlus/v1/catalog_service.pb.h"
+#include "leerlus/v1/event_log_service.pb.h"
+#include "leerlus/v1/experiment_service.pb.h"
+#include "storage/event_store.h"
+
+namespace leerlus::core {
+
+class Queries {
+ public:
+  explicit Queries(storage::EventStore* store) : store_(store) {}
+
+  absl::StatusOr<v1::GetWorkMethodResponse> GetWorkMethod(const v1::GetWorkMethodRequest& request);
+  absl::StatusOr<v1::ListWorkMethodsResponse> ListWorkMethods(
+      const v1::ListWorkMethodsRequest& request);
+  absl::StatusOr<v1::GetIndicatorResponse> GetIndicator(const v1::GetIndicatorRequest& request);
+  absl::StatusOr<v1::ListIndicatorsResponse> ListIndicators(
+      const v1::ListIndicatorsRequest& request);
+  absl::StatusOr<v1::GetAreaResponse> GetArea(const v1::GetAreaRequest& request);
+  absl::StatusOr<v1::ListAreasResponse> ListAreas(const v1::ListAreasRequest& request);
+
+  absl::StatusOr<v1::GetExperimentResponse> GetExperiment(const v1::GetExperimentRequest& request);
+  absl::StatusOr<v1::ListExperimentsResponse> ListExperiments(
+      const v1::ListExperimentsRequest& request);
+
+  absl::StatusOr<v1::ReadEventsResponse> ReadEvents(const v1::ReadEventsRequest& request);
+
+ private:
+  storage::EventStore* store_;
+};
+
+// Validates a Subscribe request; returns the stream to follow ("" for all).
+absl::StatusOr<std::string> SubscriptionStream(const v1::SubscribeRequest& request);
+
+}  // namespace leerlus::core
+
+#endif  // LEERLUS_CORE_QUERIES_H_

@@ -1,0 +1,80 @@
+// Field validation shared by every command. Each check appends to a
+// FieldViolations list under the field's full path, so one reply names every
+// problem of a request at once.
+#ifndef LEERLUS_CORE_VALIDATION_H_
+#define LEERLUS_CORE_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "common/errors.h"
+#include "leerlus/v1/resources.pb.h"
+
+namespace leerlus::core {
+
+// Limits, part of the API (documented in the protos and the README).
+inline constexpr size_t kMaxIdLength = 63;
+inline constexpr size_t kMaxRequestIdLength = 128;
+inline constexpr size_t kMaxNameLength = 200;
+inline constexpr size_t kMaxLongTextLength = 10000;
+inline constexpr size_t kMaxAttributeTextLength = 1000;
+inline constexpr size_t kMaxAttributes = 100;
+inline constexpr size_t kMaxListItems = 50;
+inline constexpr int32_t kDefaultPageSize = 100;
+inline constexpr int32_t kMaxPageSize = 1000;
+inline constexpr size_t kMaxFilterLength = 2000;
+inline constexpr int kMaxFilterDepth = 32;
+
+// Number of Unicode code points, or -1 if `text` is not valid UTF-8.
+int64_t Utf8Length(absl::string_view text);
+
+// `[a-z0-9][a-z0-9-]{0,62}`.
+bool IsValidId(absl::string_view id);
+// `[a-z][a-z0-9_]{0,62}`.
+bool IsValidAttributeName(absl::string_view name);
+// A CBS region code; sets `level` when valid.
+bool ParseAreaCode(absl::string_view code, v1::AreaLevel* level);
+// `YYYY-MM-DD`, a real calendar date.
+bool IsValidDate(absl::string_view date);
+
+void CheckId(FieldViolations& violations, const std::string& field, absl::string_view id);
+void CheckRequestId(FieldViolations& violations, absl::string_view request_id);
+// Valid UTF-8 of min..max code points.
+void CheckText(FieldViolations& violations, const std::string& field,
+               absl::string_view text, size_t min_length, size_t max_length);
+void CheckDate(FieldViolations& violations, const std::string& field,
+               absl::string_view date, bool required);
+void CheckFinite(FieldViolations& violations, const std::string& field, double value);
+void CheckAttributes(FieldViolations& violations, const std::string& field,
+                     const google::protobuf::Map<std::string, v1::AttributeValue>& attributes);
+// Ids in a repeated field: each valid, no duplicates, at most kMaxListItems.
+void CheckIdList(FieldViolations& violations, const std::string& field,
+                 const google::protobuf::RepeatedPtrField<std::string>& ids);
+// page_size: negative is an error, 0 is the default, larger is coerced.
+int32_t CheckPageSize(FieldViolations& violations, int32_t page_size);
+
+// Validation of resources as given by a client (output-only fields are
+// ignored). Catalogue and state checks happen when the command is decided.
+void ValidateWorkMethod(FieldViolations& violations, const std::string& prefix,
+                        const v1::WorkMethod& method);
+void ValidateIndicator(FieldViolations& violations, const std::string& prefix,
+                       const v1::Indicator& indicator);
+void ValidateArea(FieldViolations& violations, const std::string& prefix,
+                  const v1::Area& area);
+void ValidateNewExperiment(FieldViolations& violations, const std::string& prefix,
+                           const v1::Experiment& experiment);
+void ValidateHypothesis(FieldViolations& violations, const std::string& prefix,
+                        const v1::Hypothesis& hypothesis);
+void ValidateOutcome(FieldViolations& violations, const std::string& prefix,
+                     const v1::Outcome& outcome);
+void ValidateLesson(FieldViolations& violations, const std::string& prefix,
+                    const v1::Lesson& lesson);
+
+// Short enum names as users write them ("RUNNING" for
+// EXPERIMENT_STATUS_RUNNING).
+std::string StatusName(v1::ExperimentStatus status);
+
+}  // namespace leerlus::core
+
+#endif  // LEERLUS_CORE_VALIDATION_H_
