@@ -1,0 +1,85 @@
+#include "client/client.h"
+
+#include <random>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace leerlus::client {
+
+std::string NewRequestId() {
+  static thread_local std::mt19937_64 generator{std::random_device{}()};
+  std::string bytes(16, '\0');
+  for (size_t i = 0; i < bytes.size(); i += 8) {
+    uint64_t value = generator();
+    for (size_t k = 0; k < 8; ++k) bytes[i + k] = static_cast<char>((value >> (8 * k)) & 0xff);
+  }
+  return absl::BytesToHexString(bytes);
+}
+
+Client::Client(const std::string& target, ClientOptions options) : options_(options) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  catalog_ = v1::CatalogService::NewStub(channel_);
+  experiments_ = v1::ExperimentService::NewStub(channel_);
+  event_log_ = v1::EventLogService::NewStub(channel_);
+}
+
+namespace {
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "UNKNOWN";
+  }
+}
+}  // namespace
+
+std::string DescribeStatus(const grpc::Status& status) {
+  std::string text = absl::StrCat(CodeName(status.error_code()), ": ", status.error_message());
+  google::rpc::Status details;
+  if (!status.error_details().empty() && details.ParseFromString(status.error_details())) {
+    for (const google::protobuf::Any& any : details.details()) {
+      google::rpc::ErrorInfo info;
+      if (any.UnpackTo(&info)) absl::StrAppend(&text, " [reason ", info.reason(), "]");
+    }
+  }
+  return text;
+}
+
+int ExitCodeFor(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::OK: return 0;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE: return 3;
+    case grpc::StatusCode::NOT_FOUND: return 4;
+    case grpc::StatusCode::ALREADY_EXISTS: return 5;
+    case grpc::StatusCode::FAILED_PRECONDITION: return 6;
+    case grpc::StatusCode::ABORTED: return 7;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return 8;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: return 9;
+    default: return 1;
+  }
+}
+
+}  // namespace leerlus::client

@@ -1,0 +1,84 @@
+// The leerlus client library: one channel, the three service stubs, and the
+// retry rule every partner should follow: UNAVAILABLE is retried with
+// backoff and the same request_id (so a retry can never apply twice);
+// nothing else is retried blindly.
+//
+//   leerlus::client::Client client("127.0.0.1:50051");
+//   v1::CreateExperimentRequest request = ...;
+//   request.set_request_id(leerlus::client::NewRequestId());
+//   v1::CreateExperimentResponse response;
+//   grpc::Status status = client.Call(&v1::ExperimentService::Stub::CreateExperiment,
+//                                     client.experiments(), request, &response);
+#ifndef LEERLUS_CLIENT_CLIENT_H_
+#define LEERLUS_CLIENT_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "leerlus/v1/catalog_service.grpc.pb.h"
+#include "leerlus/v1/event_log_service.grpc.pb.h"
+#include "leerlus/v1/experiment_service.grpc.pb.h"
+
+namespace leerlus::client {
+
+// A random 128-bit request id, as 32 hex characters.
+std::string NewRequestId();
+
+struct ClientOptions {
+  // Deadline of each attempt.
+  std::chrono::milliseconds timeout{30000};
+  // Attempts for UNAVAILABLE (1 = no retry).
+  int max_attempts = 5;
+};
+
+class Client {
+ public:
+  explicit Client(const std::string& target, ClientOptions options = {});
+
+  v1::CatalogService::Stub* catalog() { return catalog_.get(); }
+  v1::ExperimentService::Stub* experiments() { return experiments_.get(); }
+  v1::EventLogService::Stub* event_log() { return event_log_.get(); }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  const ClientOptions& options() const { return options_; }
+
+  // Calls a unary method, retrying UNAVAILABLE with exponential backoff.
+  template <typename Stub, typename Request, typename Response>
+  grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    Stub* stub, const Request& request, Response* response) {
+    std::chrono::milliseconds backoff(100);
+    grpc::Status status;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+      status = (stub->*method)(&context, request, response);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+      if (attempt < options_.max_attempts) {
+        std::this_thread::sleep_for(backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      }
+    }
+    return status;
+  }
+
+ private:
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CatalogService::Stub> catalog_;
+  std::unique_ptr<v1::ExperimentService::Stub> experiments_;
+  std::unique_ptr<v1::EventLogService::Stub> event_log_;
+};
+
+// "CODE: message" plus every field violation and error reason in the
+// status details, for people.
+std::string DescribeStatus(const grpc::Status& status);
+
+// The process exit code for a failed call (see README "Exit codes").
+int ExitCodeFor(const grpc::Status& status);
+
+}  // namespace leerlus::client
+
+#endif  // LEERLUS_CLIENT_CLIENT_H_

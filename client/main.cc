@@ -1,0 +1,717 @@
+// leerlus: the command-line client. See `leerlus --help`.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "client/client.h"
+#include "client/csv_table.h"
+#include "client/import_rows.h"
+#include "client/output.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace {
+
+using namespace leerlus;  // NOLINT: a command-line program over one API.
+using client::OutputFormat;
+
+// Exit codes besides the per-status ones in client.h.
+constexpr int kExitUsage = 2;
+constexpr int kExitPartialImport = 10;
+
+struct Globals {
+  std::string server = "127.0.0.1:50051";
+  std::string output = "table";
+  std::string request_id;
+  uint64_t expected_version = 0;
+  int timeout_seconds = 30;
+};
+
+OutputFormat FormatOf(const Globals& globals) {
+  if (globals.output == "json") return OutputFormat::kJson;
+  if (globals.output == "csv") return OutputFormat::kCsv;
+  return OutputFormat::kTable;
+}
+
+std::string RequestId(const Globals& globals) {
+  return globals.request_id.empty() ? client::NewRequestId() : globals.request_id;
+}
+
+// Parses an enum value given by its short name, case-insensitive, '-' or '_'.
+template <typename Enum>
+bool ParseShortEnum(const std::string& text, absl::string_view prefix,
+                    bool (*parse)(const std::string&, Enum*), Enum* out) {
+  std::string name = absl::AsciiStrToUpper(text);
+  absl::StrReplaceAll({{"-", "_"}}, &name);
+  return !text.empty() && parse(absl::StrCat(prefix, name), out) &&
+         name != "UNSPECIFIED";
+}
+
+// Thrown for bad command-line values; reported like CLI11's own errors.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <typename Enum>
+Enum RequireEnum(const std::string& option, const std::string& text, absl::string_view prefix,
+                 bool (*parse)(const std::string&, Enum*), const std::string& allowed) {
+  Enum value{};
+  if (text.empty()) return value;  // Let the server name the missing field.
+  if (!ParseShortEnum(text, prefix, parse, &value)) {
+    throw UsageError(absl::StrCat(option, ": '", text, "' is not one of ", allowed));
+  }
+  return value;
+}
+
+// name=value pairs into typed attributes.
+void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
+                     google::protobuf::Map<std::string, v1::AttributeValue>* out) {
+  for (const std::string& pair : pairs) {
+    size_t equals = pair.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw UsageError(absl::StrCat("'", pair, "' is not name=value"));
+    }
+    std::string name = pair.substr(0, equals);
+    std::string value = pair.substr(equals + 1);
+    if (force_text) {
+      (*out)[name].set_text_value(value);
+    } else {
+      (*out)[name] = client::InferAttribute(value, false);
+    }
+  }
+}
+
+// Runs one call and renders its answer; returns the exit code.
+template <typename Stub, typename Request, typename Response>
+int Run(client::Client& api, const Globals& globals,
+        grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*), Stub* stub,
+        const Request& request) {
+  Response response;
+  grpc::Status status = api.Call(method, stub, request, &response);
+  if (!status.ok()) {
+    std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+    return client::ExitCodeFor(status);
+  }
+  client::Render(response, FormatOf(globals), std::cout);
+  return 0;
+}
+
+void PrintRowErrors(const std::vector<client::RowError>& errors, std::ostream& out) {
+  for (const client::RowError& error : errors) {
+    out << "line " << error.line;
+    if (!error.field.empty()) out << ", " << error.field;
+    out << ": " << error.message << "\n";
+  }
+}
+
+// A progress line on a terminal; nothing otherwise.
+class Progress {
+ public:
+  explicit Progress(size_t total) : total_(total), tty_(isatty(STDERR_FILENO) == 1) {}
+  void Update(size_t done) {
+    if (!tty_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (done != total_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    double seconds = std::chrono::duration<double>(now - start_).count();
+    double rate = seconds > 0 ? done / seconds : 0;
+    double eta = rate > 0 ? (total_ - done) / rate : 0;
+    int width = 30;
+    int filled = total_ == 0 ? width : static_cast<int>(width * done / total_);
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu rows  %.0f rows/s  ETA %.0fs ",
+                 std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(), done,
+                 total_, rate, eta);
+    if (done == total_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  size_t total_;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+int ImportOutcomes(client::Client& api, const Globals& globals, const std::string& path,
+                   bool decimal_comma) {
+  absl::StatusOr<client::CsvTable> table = client::ReadCsvFile(path);
+  if (!table.ok()) {
+    std::cerr << "error: " << path << ": " << table.status().message() << std::endl;
+    return table.status().code() == absl::StatusCode::kNotFound ? 4 : 3;
+  }
+  client::OutcomeImport rows = client::OutcomeRequestsFromCsv(*table, decimal_comma);
+  std::vector<client::RowError> errors = rows.errors;
+
+  grpc::ClientContext context;
+  v1::ImportOutcomesResponse response;
+  std::unique_ptr<grpc::ClientWriter<v1::ImportOutcomesRequest>> writer =
+      api.experiments()->ImportOutcomes(&context, &response);
+  Progress progress(rows.requests.size());
+  size_t sent = 0;
+  for (const v1::CreateOutcomeRequest& row : rows.requests) {
+    v1::ImportOutcomesRequest message;
+    *message.mutable_row() = row;
+    if (!writer->Write(message)) break;
+    progress.Update(++sent);
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  if (!status.ok()) {
+    std::cerr << "error: import stopped: " << client::DescribeStatus(status)
+              << "\n(rows are idempotent: run the same command again to continue)" << std::endl;
+    return client::ExitCodeFor(status);
+  }
+  for (const v1::ImportRowResult& result : response.results()) {
+    errors.push_back(client::RowError{rows.lines.at(result.row()), result.field(),
+                                      result.message()});
+  }
+  std::sort(errors.begin(), errors.end(),
+            [](const client::RowError& a, const client::RowError& b) { return a.line < b.line; });
+  if (FormatOf(globals) == OutputFormat::kJson) {
+    std::cout << client::ToJson(response, true) << "\n";
+  } else {
+    std::cout << "imported " << response.written() << " of " << table->rows.size()
+              << " rows from " << path << " (rows already imported count as imported); "
+              << errors.size() << " failed\n";
+  }
+  PrintRowErrors(errors, std::cerr);
+  return errors.empty() ? 0 : kExitPartialImport;
+}
+
+int ImportAreas(client::Client& api, const Globals& globals, const std::string& path,
+                bool decimal_comma) {
+  absl::StatusOr<client::CsvTable> table = client::ReadCsvFile(path);
+  if (!table.ok()) {
+    std::cerr << "error: " << path << ": " << table.status().message() << std::endl;
+    return table.status().code() == absl::StatusCode::kNotFound ? 4 : 3;
+  }
+  client::AreaImport rows = client::AreaRequestsFromCsv(*table, decimal_comma);
+  std::vector<client::RowError> errors = rows.errors;
+  Progress progress(rows.requests.size());
+  size_t written = 0;
+  for (size_t i = 0; i < rows.requests.size(); ++i) {
+    v1::PutAreaResponse response;
+    grpc::Status status = api.Call(&v1::CatalogService::Stub::PutArea, api.catalog(),
+                                   rows.requests[i], &response);
+    if (status.ok()) {
+      ++written;
+    } else {
+      errors.push_back(client::RowError{rows.lines[i], "", client::DescribeStatus(status)});
+    }
+    progress.Update(i + 1);
+  }
+  (void)globals;
+  std::cout << "imported " << written << " of " << table->rows.size() << " areas from " << path
+            << "; " << errors.size() << " failed\n";
+  PrintRowErrors(errors, std::cerr);
+  return errors.empty() ? 0 : kExitPartialImport;
+}
+
+int FollowEvents(client::Client& api, const Globals& globals, uint64_t from,
+                 const std::string& experiment) {
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  request.set_from_position(from);
+  request.set_experiment_id(experiment);
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      api.event_log()->Subscribe(&context, request);
+  v1::SubscribeResponse message;
+  while (reader->Read(&message)) {
+    if (FormatOf(globals) == OutputFormat::kJson) {
+      std::cout << client::ToJson(message.event(), false) << std::endl;
+    } else {
+      const v1::Event& event = message.event();
+      std::cout << event.position() << "  " << event.stream() << "@" << event.stream_version()
+                << "  " << event.GetDescriptor()->FindFieldByNumber(event.payload_case())->name()
+                << "  " << event.actor() << std::endl;
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+    return client::ExitCodeFor(status);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"leerlus: record experiments, hypotheses, outcomes and lessons, and read the "
+               "learning loop's event log"};
+  app.require_subcommand(1);
+  // Global options may also follow the subcommand (`leerlus experiment list -o json`).
+  app.fallthrough();
+  Globals globals;
+  app.add_option("--server", globals.server, "leerlusd address host:port")
+      ->envname("LEERLUS_SERVER")
+      ->capture_default_str();
+  app.add_option("-o,--output", globals.output, "table (people), json or csv (scripts)")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+  app.add_option("--request-id", globals.request_id,
+                 "idempotency key of a change (default: a fresh random id); repeat a command "
+                 "with the same id to retry it safely");
+  app.add_option("--expected-version", globals.expected_version,
+                 "refuse the change unless the experiment is at this version (ABORTED)");
+  app.add_option("--timeout", globals.timeout_seconds, "seconds per attempt")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+
+  // Every subcommand stores its action here; it runs after parsing.
+  std::function<int(client::Client&)> action;
+
+  // ------------------------------------------------------------ method
+  auto* method = app.add_subcommand("method", "work methods (werkwijzen)")->require_subcommand(1);
+  {
+    auto* create = method->add_subcommand("define", "define a work method");
+    auto request = std::make_shared<v1::CreateWorkMethodRequest>();
+    auto* m = request->mutable_work_method();
+    create->add_option("--id", *m->mutable_id(), "stable id")->required();
+    create->add_option("--name", *m->mutable_display_name(), "human name")->required();
+    create->add_option("--description", *m->mutable_description(), "what the method is");
+    create->callback([&, request] {
+      action = [&, request](client::Client& api) {
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::CatalogService::Stub::CreateWorkMethod, api.catalog(), *request);
+      };
+    });
+    auto* show = method->add_subcommand("show", "show a work method");
+    auto get = std::make_shared<v1::GetWorkMethodRequest>();
+    show->add_option("id", *get->mutable_id())->required();
+    show->callback([&, get] {
+      action = [&, get](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::GetWorkMethod, api.catalog(), *get);
+      };
+    });
+    auto* list = method->add_subcommand("list", "list work methods");
+    auto list_request = std::make_shared<v1::ListWorkMethodsRequest>();
+    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->callback([&, list_request] {
+      action = [&, list_request](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::ListWorkMethods, api.catalog(), *list_request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ indicator
+  auto* indicator = app.add_subcommand("indicator", "indicators")->require_subcommand(1);
+  {
+    auto* create = indicator->add_subcommand("define", "define an indicator");
+    auto request = std::make_shared<v1::CreateIndicatorRequest>();
+    auto better = std::make_shared<std::string>();
+    auto domain = std::make_shared<std::string>();
+    auto* i = request->mutable_indicator();
+    create->add_option("--id", *i->mutable_id(), "stable id")->required();
+    create->add_option("--name", *i->mutable_display_name(), "human name")->required();
+    create->add_option("--description", *i->mutable_description());
+    create->add_option("--unit", *i->mutable_unit(), "e.g. \"score 1-10\"");
+    create->add_option("--better", *better, "higher or lower")->required();
+    create->add_option("--domain", *domain, "personal, social or environmental")->required();
+    create->callback([&, request, better, domain] {
+      action = [&, request, better, domain](client::Client& api) {
+        auto* ind = request->mutable_indicator();
+        ind->set_better_direction(RequireEnum("--better", *better, "BETTER_DIRECTION_",
+                                              &v1::BetterDirection_Parse, "higher, lower"));
+        ind->set_domain(RequireEnum("--domain", *domain, "RESOURCE_DOMAIN_",
+                                    &v1::ResourceDomain_Parse, "personal, social, environmental"));
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::CatalogService::Stub::CreateIndicator, api.catalog(), *request);
+      };
+    });
+    auto* show = indicator->add_subcommand("show", "show an indicator");
+    auto get = std::make_shared<v1::GetIndicatorRequest>();
+    show->add_option("id", *get->mutable_id())->required();
+    show->callback([&, get] {
+      action = [&, get](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::GetIndicator, api.catalog(), *get);
+      };
+    });
+    auto* list = indicator->add_subcommand("list", "list indicators");
+    auto list_request = std::make_shared<v1::ListIndicatorsRequest>();
+    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->callback([&, list_request] {
+      action = [&, list_request](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::ListIndicators, api.catalog(), *list_request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ area
+  auto* area = app.add_subcommand("area", "areas by CBS code, with attributes")->require_subcommand(1);
+  {
+    auto* define = area->add_subcommand("define", "define an area or load new attribute values");
+    auto request = std::make_shared<v1::PutAreaRequest>();
+    auto attributes = std::make_shared<std::vector<std::string>>();
+    define->add_option("--code", *request->mutable_area()->mutable_code(),
+                       "CBS code: PVnn, GMnnnn, WKnnnnnn, BUnnnnnnnn")->required();
+    define->add_option("--name", *request->mutable_area()->mutable_display_name())->required();
+    define->add_option("--attr", *attributes, "attribute name=value (repeatable)");
+    define->callback([&, request, attributes] {
+      action = [&, request, attributes](client::Client& api) {
+        ParseAttributes(*attributes, false, request->mutable_area()->mutable_attributes());
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::CatalogService::Stub::PutArea, api.catalog(), *request);
+      };
+    });
+    auto* import = area->add_subcommand("import", "load areas from a CSV (code, name, attributes...)");
+    auto file = std::make_shared<std::string>();
+    auto decimal_comma = std::make_shared<bool>(false);
+    import->add_option("file", *file, "CSV file")->required();
+    import->add_flag("--decimal-comma", *decimal_comma, "numbers use a decimal comma (3,5)");
+    import->callback([&, file, decimal_comma] {
+      action = [&, file, decimal_comma](client::Client& api) {
+        return ImportAreas(api, globals, *file, *decimal_comma);
+      };
+    });
+    auto* show = area->add_subcommand("show", "show an area with its current attributes");
+    auto get = std::make_shared<v1::GetAreaRequest>();
+    show->add_option("code", *get->mutable_code())->required();
+    show->callback([&, get] {
+      action = [&, get](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::GetArea, api.catalog(), *get);
+      };
+    });
+    auto* list = area->add_subcommand("list", "list areas");
+    auto list_request = std::make_shared<v1::ListAreasRequest>();
+    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->callback([&, list_request] {
+      action = [&, list_request](client::Client& api) {
+        return Run(api, globals, &v1::CatalogService::Stub::ListAreas, api.catalog(), *list_request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ experiment
+  auto* experiment = app.add_subcommand("experiment", "experiments (projects and deals)")
+                          ->require_subcommand(1);
+  {
+    auto* create = experiment->add_subcommand("create", "register an experiment (DESIGNED)");
+    auto request = std::make_shared<v1::CreateExperimentRequest>();
+    auto strings = std::make_shared<std::map<std::string, std::string>>();
+    auto context = std::make_shared<std::vector<std::string>>();
+    auto context_text = std::make_shared<std::vector<std::string>>();
+    auto* e = request->mutable_experiment();
+    create->add_option("--id", *e->mutable_id(), "stable id")->required();
+    create->add_option("--kind", (*strings)["kind"], "project or deal")->required();
+    create->add_option("--title", *e->mutable_title())->required();
+    create->add_option("--description", *e->mutable_description());
+    create->add_option("--method", *e->mutable_work_method_id(), "work method id")->required();
+    create->add_option("--line", (*strings)["line"], "area-based or crossover")->required();
+    create->add_option("--societal-task", *e->mutable_societal_task(), "required for crossovers");
+    create->add_option("--area", (*strings)["area"], "CBS code of an area in the catalogue");
+    create->add_option("--team", *e->mutable_team_id(), "owning team id")->required();
+    create->add_option_function<std::vector<std::string>>("--partner", [e](const std::vector<std::string>& v) { for (const auto& id : v) e->add_partner_ids(id); }, "partner id (repeatable)");
+    create->add_option_function<int64_t>("--budget-cents", [e](const int64_t& v) { e->set_budget_cents(v); }, "budget in euro cents");
+    create->add_option("--start", *e->mutable_planned_start(), "planned start YYYY-MM-DD");
+    create->add_option("--end", *e->mutable_planned_end(), "planned end YYYY-MM-DD");
+    create->add_option("--context", *context, "condition name=value; numbers and true/false are typed (repeatable)");
+    create->add_option("--context-text", *context_text, "condition name=value kept as text (repeatable)");
+    create->add_option("--parent", *e->mutable_parent_experiment_id(), "the experiment this one iterates on");
+    create->callback([&, request, strings, context, context_text] {
+      action = [&, request, strings, context, context_text](client::Client& api) {
+        auto* exp = request->mutable_experiment();
+        exp->set_kind(RequireEnum("--kind", (*strings)["kind"], "EXPERIMENT_KIND_",
+                                  &v1::ExperimentKind_Parse, "project, deal"));
+        exp->set_line(RequireEnum("--line", (*strings)["line"], "LINE_", &v1::Line_Parse,
+                                  "area-based, crossover"));
+        if (!(*strings)["area"].empty()) exp->mutable_area()->set_code((*strings)["area"]);
+        ParseAttributes(*context, false, exp->mutable_context());
+        ParseAttributes(*context_text, true, exp->mutable_context());
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateExperiment, api.experiments(), *request);
+      };
+    });
+
+    auto* show = experiment->add_subcommand("show", "show an experiment with hypotheses, outcomes and lessons");
+    auto get = std::make_shared<v1::GetExperimentRequest>();
+    show->add_option("id", *get->mutable_id())->required();
+    show->add_option_function<uint64_t>("--as-of", [get](const uint64_t& v) { get->set_as_of_position(v); }, "as of this log position");
+    show->callback([&, get] {
+      action = [&, get](client::Client& api) {
+        return Run(api, globals, &v1::ExperimentService::Stub::GetExperiment, api.experiments(), *get);
+      };
+    });
+
+    auto* list = experiment->add_subcommand("list", "list experiments, filtered");
+    auto list_request = std::make_shared<v1::ListExperimentsRequest>();
+    auto all = std::make_shared<bool>(false);
+    list->add_option("--filter", *list_request->mutable_filter(),
+                     "e.g. 'method = buurtcoach AND (status = RUNNING OR context.urbanity >= 4)'");
+    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->add_flag("--all", *all, "fetch every page");
+    list->callback([&, list_request, all] {
+      action = [&, list_request, all](client::Client& api) {
+        if (!*all) {
+          return Run(api, globals, &v1::ExperimentService::Stub::ListExperiments, api.experiments(), *list_request);
+        }
+        v1::ListExperimentsResponse combined;
+        v1::ListExperimentsRequest page = *list_request;
+        while (true) {
+          v1::ListExperimentsResponse response;
+          grpc::Status status = api.Call(&v1::ExperimentService::Stub::ListExperiments,
+                                         api.experiments(), page, &response);
+          if (!status.ok()) {
+            std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+            return client::ExitCodeFor(status);
+          }
+          for (auto& item : *response.mutable_experiments()) *combined.add_experiments() = std::move(item);
+          combined.set_read_position(response.read_position());
+          if (response.next_page_token().empty()) break;
+          page.set_page_token(response.next_page_token());
+        }
+        client::Render(combined, FormatOf(globals), std::cout);
+        return 0;
+      };
+    });
+
+    auto* amend = experiment->add_subcommand("amend", "change descriptive fields");
+    auto update = std::make_shared<v1::UpdateExperimentRequest>();
+    auto amend_context = std::make_shared<std::vector<std::string>>();
+    auto* values = update->mutable_experiment();
+    amend->add_option("id", *values->mutable_id())->required();
+    auto* title = amend->add_option("--title", *values->mutable_title());
+    auto* description = amend->add_option("--description", *values->mutable_description());
+    auto* task = amend->add_option("--societal-task", *values->mutable_societal_task());
+    auto* partners = amend->add_option_function<std::vector<std::string>>("--partner", [values](const std::vector<std::string>& v) { for (const auto& id : v) values->add_partner_ids(id); }, "the new partner list (repeatable)");
+    auto* budget = amend->add_option_function<int64_t>("--budget-cents", [values](const int64_t& v) { values->set_budget_cents(v); });
+    auto* start = amend->add_option("--start", *values->mutable_planned_start());
+    auto* end = amend->add_option("--end", *values->mutable_planned_end());
+    auto* ctx = amend->add_option("--context", *amend_context, "the new context, name=value (repeatable)");
+    amend->callback([&, update, amend_context, title, description, task, partners, budget, start, end, ctx] {
+      action = [&, update, amend_context, title, description, task, partners, budget, start, end,
+                ctx](client::Client& api) {
+        auto* mask = update->mutable_update_mask();
+        if (title->count()) mask->add_paths("title");
+        if (description->count()) mask->add_paths("description");
+        if (task->count()) mask->add_paths("societal_task");
+        if (partners->count()) mask->add_paths("partner_ids");
+        if (budget->count()) mask->add_paths("budget_cents");
+        if (start->count()) mask->add_paths("planned_start");
+        if (end->count()) mask->add_paths("planned_end");
+        if (ctx->count()) {
+          mask->add_paths("context");
+          ParseAttributes(*amend_context, false, update->mutable_experiment()->mutable_context());
+        }
+        update->set_request_id(RequestId(globals));
+        update->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::UpdateExperiment, api.experiments(), *update);
+      };
+    });
+
+    auto add_move = [&](const char* name, const char* help, auto method_pointer, auto request_type_tag) {
+      using Request = decltype(request_type_tag);
+      auto* command = experiment->add_subcommand(name, help);
+      auto request = std::make_shared<Request>();
+      command->add_option("id", *request->mutable_id())->required();
+      command->callback([&, request, method_pointer] {
+        action = [&, request, method_pointer](client::Client& api) {
+          request->set_request_id(RequestId(globals));
+          request->set_expected_version(globals.expected_version);
+          return Run(api, globals, method_pointer, api.experiments(), *request);
+        };
+      });
+      return command;
+    };
+    add_move("start", "DESIGNED -> RUNNING (seals the hypotheses)",
+             &v1::ExperimentService::Stub::StartExperiment, v1::StartExperimentRequest{});
+    add_move("evaluate", "RUNNING -> EVALUATING", &v1::ExperimentService::Stub::EvaluateExperiment,
+             v1::EvaluateExperimentRequest{});
+
+    auto* conclude = experiment->add_subcommand("conclude", "EVALUATING -> CONCLUDED with a decision");
+    auto conclude_request = std::make_shared<v1::ConcludeExperimentRequest>();
+    auto decision = std::make_shared<std::string>();
+    conclude->add_option("id", *conclude_request->mutable_id())->required();
+    conclude->add_option("--decision", *decision, "scale-up, adapt or stop")->required();
+    conclude->add_option("--rationale", *conclude_request->mutable_rationale())->required();
+    conclude->callback([&, conclude_request, decision] {
+      action = [&, conclude_request, decision](client::Client& api) {
+        conclude_request->set_decision(RequireEnum("--decision", *decision, "DECISION_",
+                                                   &v1::Decision_Parse, "scale-up, adapt, stop"));
+        conclude_request->set_request_id(RequestId(globals));
+        conclude_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::ConcludeExperiment, api.experiments(), *conclude_request);
+      };
+    });
+
+    auto* withdraw = experiment->add_subcommand("withdraw", "withdraw an experiment that has not concluded");
+    auto withdraw_request = std::make_shared<v1::WithdrawExperimentRequest>();
+    withdraw->add_option("id", *withdraw_request->mutable_id())->required();
+    withdraw->add_option("--reason", *withdraw_request->mutable_reason())->required();
+    withdraw->callback([&, withdraw_request] {
+      action = [&, withdraw_request](client::Client& api) {
+        withdraw_request->set_request_id(RequestId(globals));
+        withdraw_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::WithdrawExperiment, api.experiments(), *withdraw_request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ hypothesis
+  auto* hypothesis = app.add_subcommand("hypothesis", "hypotheses")->require_subcommand(1);
+  {
+    auto* add = hypothesis->add_subcommand("add", "register a hypothesis (pre-registered before start)");
+    auto request = std::make_shared<v1::CreateHypothesisRequest>();
+    auto direction = std::make_shared<std::string>();
+    auto* h = request->mutable_hypothesis();
+    add->add_option("experiment", *request->mutable_experiment_id())->required();
+    add->add_option("--id", *h->mutable_id(), "id within the experiment (default generated)");
+    add->add_option("--statement", *h->mutable_statement())->required();
+    add->add_option("--indicator", *h->mutable_indicator_id())->required();
+    add->add_option("--direction", *direction, "increase, decrease or no-change")->required();
+    add->add_option_function<double>("--smallest-effect", [h](const double& v) { h->set_smallest_effect_of_interest(v); },
+                    "smallest effect that matters, in the indicator's units");
+    add->callback([&, request, direction] {
+      action = [&, request, direction](client::Client& api) {
+        request->mutable_hypothesis()->set_expected_direction(
+            RequireEnum("--direction", *direction, "EXPECTED_DIRECTION_",
+                        &v1::ExpectedDirection_Parse, "increase, decrease, no-change"));
+        request->set_request_id(RequestId(globals));
+        request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateHypothesis, api.experiments(), *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ outcome
+  auto* outcome = app.add_subcommand("outcome", "measured outcomes")->require_subcommand(1);
+  {
+    auto* record = outcome->add_subcommand("record", "record one outcome (give the columns of one shape)");
+    auto request = std::make_shared<v1::CreateOutcomeRequest>();
+    auto design = std::make_shared<std::string>();
+    auto numbers = std::make_shared<std::map<std::string, std::string>>();
+    auto* o = request->mutable_outcome();
+    record->add_option("experiment", *request->mutable_experiment_id())->required();
+    record->add_option("--id", *o->mutable_id(), "id within the experiment (default generated)");
+    record->add_option("--indicator", *o->mutable_indicator_id())->required();
+    record->add_option("--measured-on", *o->mutable_measured_on(), "YYYY-MM-DD")->required();
+    record->add_option("--design", *design, "rct, quasi-experimental, pre-post or post-only")->required();
+    record->add_option("--corrects", *o->mutable_corrects_outcome_id(), "the retracted outcome this corrects");
+    for (const char* column :
+         {"treatment-mean", "treatment-sd", "treatment-n", "control-mean", "control-sd", "control-n",
+          "treatment-events", "treatment-total", "control-events", "control-total", "pre-mean",
+          "pre-sd", "post-mean", "post-sd", "n", "pre-post-correlation", "measure", "effect",
+          "variance", "standard-error", "ci-lower", "ci-upper", "total-n"}) {
+      record->add_option(absl::StrCat("--", column), (*numbers)[absl::StrReplaceAll(column, {{"-", "_"}})]);
+    }
+    record->callback([&, request, design, numbers] {
+      action = [&, request, design, numbers](client::Client& api) {
+        // Reuse the CSV row reader: one row whose columns are the flags.
+        client::CsvTable table;
+        client::CsvRow row{1, {}};
+        auto add = [&](const std::string& name, const std::string& value) {
+          table.columns[name] = table.header.size();
+          table.header.push_back(name);
+          row.fields.push_back(value);
+        };
+        add("experiment_id", request->experiment_id());
+        add("outcome_id", request->outcome().id());
+        add("indicator_id", request->outcome().indicator_id());
+        add("measured_on", request->outcome().measured_on());
+        add("design", *design);
+        add("corrects_outcome_id", request->outcome().corrects_outcome_id());
+        for (const auto& [name, value] : *numbers) add(name, value);
+        table.rows.push_back(row);
+        client::OutcomeImport converted = client::OutcomeRequestsFromCsv(table, false);
+        if (!converted.errors.empty()) {
+          for (const auto& error : converted.errors) {
+            std::cerr << "error: --" << absl::StrReplaceAll(error.field, {{"_", "-"}}) << ": "
+                      << error.message << std::endl;
+          }
+          return kExitUsage;
+        }
+        v1::CreateOutcomeRequest built = converted.requests.front();
+        built.set_request_id(RequestId(globals));
+        built.set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateOutcome, api.experiments(), built);
+      };
+    });
+
+    auto* retract = outcome->add_subcommand("retract", "retract an outcome (it stays in the history)");
+    auto retract_request = std::make_shared<v1::RetractOutcomeRequest>();
+    retract->add_option("experiment", *retract_request->mutable_experiment_id())->required();
+    retract->add_option("outcome", *retract_request->mutable_outcome_id())->required();
+    retract->add_option("--reason", *retract_request->mutable_reason())->required();
+    retract->callback([&, retract_request] {
+      action = [&, retract_request](client::Client& api) {
+        retract_request->set_request_id(RequestId(globals));
+        retract_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::RetractOutcome, api.experiments(), *retract_request);
+      };
+    });
+
+    auto* import = outcome->add_subcommand("import", "stream outcomes from a CSV file; re-running writes nothing twice");
+    auto file = std::make_shared<std::string>();
+    auto decimal_comma = std::make_shared<bool>(false);
+    import->add_option("file", *file, "CSV with a header row")->required();
+    import->add_flag("--decimal-comma", *decimal_comma, "numbers use a decimal comma (3,5)");
+    import->callback([&, file, decimal_comma] {
+      action = [&, file, decimal_comma](client::Client& api) {
+        return ImportOutcomes(api, globals, *file, *decimal_comma);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ lesson
+  auto* lesson = app.add_subcommand("lesson", "lessons learned")->require_subcommand(1);
+  {
+    auto* add = lesson->add_subcommand("add", "record a lesson");
+    auto request = std::make_shared<v1::CreateLessonRequest>();
+    add->add_option("experiment", *request->mutable_experiment_id())->required();
+    add->add_option("--id", *request->mutable_lesson()->mutable_id());
+    add->add_option("--text", *request->mutable_lesson()->mutable_text())->required();
+    add->add_option_function<std::vector<std::string>>("--tag", [request](const std::vector<std::string>& v) { for (const auto& tag : v) request->mutable_lesson()->add_tags(tag); }, "tag (repeatable)");
+    add->callback([&, request] {
+      action = [&, request](client::Client& api) {
+        request->set_request_id(RequestId(globals));
+        request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateLesson, api.experiments(), *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ events
+  auto* events = app.add_subcommand("events", "read the event log (and follow it)");
+  {
+    auto request = std::make_shared<v1::ReadEventsRequest>();
+    auto follow = std::make_shared<bool>(false);
+    events->add_option_function<uint64_t>("--from", [request](const uint64_t& v) { request->set_from_position(v); }, "first position (default 1)");
+    events->add_option("--experiment", *request->mutable_experiment_id(), "only this experiment");
+    events->add_option_function<int32_t>("--page-size", [request](const int32_t& v) { request->set_page_size(v); });
+    events->add_flag("-f,--follow", *follow, "keep streaming new events until interrupted");
+    events->callback([&, request, follow] {
+      action = [&, request, follow](client::Client& api) {
+        if (*follow) {
+          return FollowEvents(api, globals, request->from_position(), request->experiment_id());
+        }
+        return Run(api, globals, &v1::EventLogService::Stub::ReadEvents, api.event_log(), *request);
+      };
+    });
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitUsage;
+  }
+  client::ClientOptions options;
+  options.timeout = std::chrono::seconds(globals.timeout_seconds);
+  client::Client api(globals.server, options);
+  try {
+    return action(api);
+  } catch (const UsageError& error) {
+    std::cerr << "error: " << error.what() << std::endl;
+    return kExitUsage;
+  }
+}

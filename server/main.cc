@@ -1,0 +1,144 @@
+// leerlusd: the leerlus server.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "server/authorizer.h"
+#include "server/services.h"
+#include "storage/event_store.h"
+
+namespace {
+
+void Log(const std::string& message) {
+  std::cerr << "leerlusd: " << message << std::endl;
+}
+
+int Fail(const std::string& message) {
+  Log(absl::StrCat("error: ", message));
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"leerlusd: the leerlus learning-loop server (gRPC over an embedded RocksDB store)"};
+  std::string data_dir = "leerlus-data";
+  std::string listen = "127.0.0.1:50051";
+  std::string port_file;
+  bool rebuild = false;
+  bool verify = false;
+  int max_message_mb = 16;
+  int shutdown_grace_seconds = 10;
+  app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
+      ->envname("LEERLUS_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "host:port to serve gRPC on (port 0 picks a free one)")
+      ->envname("LEERLUS_LISTEN")
+      ->capture_default_str();
+  app.add_option("--port-file", port_file, "write the bound port to this file once serving");
+  app.add_option("--max-message-mb", max_message_mb, "largest request or response, MiB")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  app.add_option("--shutdown-grace-seconds", shutdown_grace_seconds,
+                 "how long in-flight calls may take to finish on SIGTERM")
+      ->check(CLI::Range(0, 3600))
+      ->capture_default_str();
+  app.add_flag("--rebuild-projections", rebuild,
+               "drop every projection and rebuild it from the event log, then exit");
+  app.add_flag("--verify", verify,
+               "check the log (gap-free, hash chain, stream index) and that the projections "
+               "equal a rebuild, then exit");
+  CLI11_PARSE(app, argc, argv);
+
+  // Block the shutdown signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<leerlus::storage::EventStore>> opened =
+      leerlus::storage::EventStore::Open({.path = data_dir});
+  if (!opened.ok()) return Fail(opened.status().ToString());
+  std::unique_ptr<leerlus::storage::EventStore> store = std::move(*opened);
+
+  if (rebuild || verify) {
+    absl::StatusOr<uint64_t> events = store->VerifyLog();
+    if (!events.ok()) return Fail(absl::StrCat("log check failed: ", events.status().ToString()));
+    std::cout << "log: " << *events << " events, gap-free, hash chain intact" << std::endl;
+    absl::StatusOr<std::string> before = store->ProjectionDigest();
+    if (!before.ok()) return Fail(before.status().ToString());
+    absl::Status rebuilt = store->RebuildProjections();
+    if (!rebuilt.ok()) return Fail(absl::StrCat("rebuild failed: ", rebuilt.ToString()));
+    absl::StatusOr<std::string> after = store->ProjectionDigest();
+    if (!after.ok()) return Fail(after.status().ToString());
+    if (rebuild) {
+      std::cout << "projections rebuilt from the log (digest " << *after << ")" << std::endl;
+      return 0;
+    }
+    if (*before != *after) {
+      return Fail("projections differed from a rebuild of the log; they have been rebuilt");
+    }
+    std::cout << "projections equal a rebuild of the log (digest " << *after << ")" << std::endl;
+    return 0;
+  }
+
+  std::atomic<bool> draining{false};
+  leerlus::server::OpenAuthorizer authorizer;
+  leerlus::server::ServiceContext context{store.get(), &authorizer, &draining};
+  leerlus::server::CatalogServiceImpl catalog(context);
+  leerlus::server::ExperimentServiceImpl experiments(context);
+  leerlus::server::EventLogServiceImpl event_log(context);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Two servers on one port would silently split traffic between two stores.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(max_message_mb * 1024 * 1024);
+  builder.SetMaxSendMessageSize(max_message_mb * 1024 * 1024);
+  int bound_port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&catalog);
+  builder.RegisterService(&experiments);
+  builder.RegisterService(&event_log);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    return Fail(absl::StrCat("cannot listen on ", listen, " (address in use or invalid)"));
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  Log(absl::StrCat("serving on port ", bound_port, " with data in ", data_dir,
+                   " (log head ", store->HeadPosition(), ")"));
+  if (!port_file.empty()) {
+    // Write then rename, so a reader never sees a half-written file.
+    std::string temporary = port_file + ".tmp";
+    {
+      std::ofstream out(temporary);
+      out << bound_port << "\n";
+    }
+    std::rename(temporary.c_str(), port_file.c_str());
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(absl::StrCat("received signal ", signal_number, "; draining"));
+  server->GetHealthCheckService()->SetServingStatus(false);
+  draining.store(true);
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::seconds(shutdown_grace_seconds));
+  server->Wait();
+  store->Shutdown();
+  store.reset();
+  Log("stopped cleanly");
+  return 0;
+}

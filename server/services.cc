@@ -1,0 +1,171 @@
+#include "server/services.h"
+
+#include <deque>
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "google/rpc/error_details.pb.h"
+#include "server/status_mapping.h"
+
+namespace leerlus::server {
+namespace {
+
+// Authorise, run the core function, translate the result.
+template <typename Response, typename Fn>
+grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
+                    absl::string_view method, Response* response, Fn&& run) {
+  absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<Response> result = run(*caller);
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+// The field a BadRequest or ErrorInfo detail names, if any.
+std::string BlamedField(const absl::Status& status) {
+  if (auto payload = status.GetPayload(kBadRequestUrl); payload.has_value()) {
+    google::rpc::BadRequest bad_request;
+    if (bad_request.ParseFromString(std::string(*payload)) &&
+        bad_request.field_violations_size() > 0) {
+      return bad_request.field_violations(0).field();
+    }
+  }
+  if (auto payload = status.GetPayload(kErrorInfoUrl); payload.has_value()) {
+    google::rpc::ErrorInfo info;
+    if (info.ParseFromString(std::string(*payload))) {
+      auto it = info.metadata().find("field");
+      if (it != info.metadata().end()) return it->second;
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+#define LEERLUS_UNARY(Service, Method, Target)                                          \
+  grpc::Status Service::Method(grpc::ServerContext* context,                          \
+                               const v1::Method##Request* request,                    \
+                               v1::Method##Response* response) {                      \
+    return Handle(context_, context, #Method, response, [&](const core::Caller& caller) { \
+      (void)caller;                                                                    \
+      return Target;                                                                   \
+    });                                                                                \
+  }
+
+LEERLUS_UNARY(CatalogServiceImpl, CreateWorkMethod, commands_.CreateWorkMethod(*request, caller))
+LEERLUS_UNARY(CatalogServiceImpl, GetWorkMethod, queries_.GetWorkMethod(*request))
+LEERLUS_UNARY(CatalogServiceImpl, ListWorkMethods, queries_.ListWorkMethods(*request))
+LEERLUS_UNARY(CatalogServiceImpl, CreateIndicator, commands_.CreateIndicator(*request, caller))
+LEERLUS_UNARY(CatalogServiceImpl, GetIndicator, queries_.GetIndicator(*request))
+LEERLUS_UNARY(CatalogServiceImpl, ListIndicators, queries_.ListIndicators(*request))
+LEERLUS_UNARY(CatalogServiceImpl, PutArea, commands_.PutArea(*request, caller))
+LEERLUS_UNARY(CatalogServiceImpl, GetArea, queries_.GetArea(*request))
+LEERLUS_UNARY(CatalogServiceImpl, ListAreas, queries_.ListAreas(*request))
+
+LEERLUS_UNARY(ExperimentServiceImpl, CreateExperiment, commands_.CreateExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, GetExperiment, queries_.GetExperiment(*request))
+LEERLUS_UNARY(ExperimentServiceImpl, ListExperiments, queries_.ListExperiments(*request))
+LEERLUS_UNARY(ExperimentServiceImpl, UpdateExperiment, commands_.UpdateExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, StartExperiment, commands_.StartExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, EvaluateExperiment,
+              commands_.EvaluateExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, ConcludeExperiment,
+              commands_.ConcludeExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, WithdrawExperiment,
+              commands_.WithdrawExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, CreateHypothesis, commands_.CreateHypothesis(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, CreateOutcome, commands_.CreateOutcome(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, RetractOutcome, commands_.RetractOutcome(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*request, caller))
+
+LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
+
+#undef LEERLUS_UNARY
+
+grpc::Status ExperimentServiceImpl::ImportOutcomes(
+    grpc::ServerContext* context, grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
+    v1::ImportOutcomesResponse* response) {
+  absl::StatusOr<core::Caller> caller = context_.authorizer->Authorize(*context, "ImportOutcomes");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  // Rows are appended concurrently (a window of them in flight) so that
+  // they share group commits instead of paying one fsync each; results are
+  // collected in row order.
+  constexpr size_t kWindow = 64;
+  std::deque<std::pair<uint64_t, std::future<absl::StatusOr<v1::CreateOutcomeResponse>>>> inflight;
+  auto collect_one = [&] {
+    auto& [row, future] = inflight.front();
+    absl::StatusOr<v1::CreateOutcomeResponse> result = future.get();
+    if (result.ok()) {
+      response->set_written(response->written() + 1);
+    } else {
+      response->set_failed(response->failed() + 1);
+      v1::ImportRowResult* failure = response->add_results();
+      failure->set_row(row);
+      failure->set_code(static_cast<int>(result.status().code()));
+      failure->set_message(std::string(result.status().message()));
+      failure->set_field(BlamedField(result.status()));
+    }
+    inflight.pop_front();
+  };
+  v1::ImportOutcomesRequest request;
+  uint64_t row = 0;
+  while (reader->Read(&request)) {
+    if (row >= kMaxImportRows) {
+      while (!inflight.empty()) collect_one();
+      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+          "an import stream carries at most ", kMaxImportRows,
+          " rows; the first ", kMaxImportRows, " were processed, split the rest")));
+    }
+    inflight.emplace_back(row, std::async(std::launch::async,
+                                          [this, row_request = std::move(*request.mutable_row()),
+                                           caller = *caller] {
+                                            return commands_.CreateOutcome(row_request, caller);
+                                          }));
+    ++row;
+    if (inflight.size() >= kWindow) collect_one();
+  }
+  while (!inflight.empty()) collect_one();
+  return grpc::Status::OK;
+}
+
+grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
+                                            const v1::SubscribeRequest* request,
+                                            grpc::ServerWriter<v1::SubscribeResponse>* writer) {
+  absl::StatusOr<core::Caller> caller = context_.authorizer->Authorize(*context, "Subscribe");
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
+  if (!stream.ok()) return ToGrpcStatus(stream.status());
+  uint64_t next = std::max<uint64_t>(request->from_position(), 1);
+  constexpr size_t kBatch = 256;
+  while (!context->IsCancelled()) {
+    if (context_.draining->load()) {
+      return ToGrpcStatus(WithErrorInfo(
+          absl::UnavailableError("the server is shutting down; resubscribe from the next "
+                                 "position"),
+          "SHUTTING_DOWN", {{"next_position", absl::StrCat(next)}}));
+    }
+    std::unique_ptr<storage::ReadView> view = context_.store->OpenReadView();
+    absl::StatusOr<std::vector<v1::Event>> events = view->ReadEvents(next, kBatch, *stream);
+    if (!events.ok()) return ToGrpcStatus(events.status());
+    for (v1::Event& event : *events) {
+      v1::SubscribeResponse message;
+      next = event.position() + 1;
+      *message.mutable_event() = std::move(event);
+      // Write blocks while the client does not read (flow control), so a
+      // slow subscriber holds one batch, not the log.
+      if (!writer->Write(message)) return grpc::Status::OK;
+    }
+    // Caught up to this view: wait for new events (with a timeout, to
+    // notice cancellation and draining).
+    if (events->size() < kBatch) {
+      next = std::max(next, view->head_position() + 1);
+      context_.store->WaitForHeadAbove(next - 1, absl::Now() + absl::Milliseconds(500));
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace leerlus::server

@@ -1,0 +1,119 @@
+// The gRPC services: thin translations. Each handler authorises the call,
+// hands the request to the core and maps the result's status. No domain
+// logic lives here.
+#ifndef LEERLUS_SERVER_SERVICES_H_
+#define LEERLUS_SERVER_SERVICES_H_
+
+#include <atomic>
+
+#include "core/commands.h"
+#include "core/queries.h"
+#include "leerlus/v1/catalog_service.grpc.pb.h"
+#include "leerlus/v1/event_log_service.grpc.pb.h"
+#include "leerlus/v1/experiment_service.grpc.pb.h"
+#include "server/authorizer.h"
+#include "storage/event_store.h"
+
+namespace leerlus::server {
+
+// Most rows one ImportOutcomes stream may carry.
+inline constexpr uint64_t kMaxImportRows = 1'000'000;
+
+// What the services share.
+struct ServiceContext {
+  storage::EventStore* store;
+  const Authorizer* authorizer;
+  // Set when the server starts draining: long-lived streams end.
+  std::atomic<bool>* draining;
+};
+
+class CatalogServiceImpl final : public v1::CatalogService::Service {
+ public:
+  explicit CatalogServiceImpl(ServiceContext context)
+      : context_(context), commands_(context.store), queries_(context.store) {}
+
+  grpc::Status CreateWorkMethod(grpc::ServerContext* context, const v1::CreateWorkMethodRequest* request,
+                                v1::CreateWorkMethodResponse* response) override;
+  grpc::Status GetWorkMethod(grpc::ServerContext* context, const v1::GetWorkMethodRequest* request,
+                             v1::GetWorkMethodResponse* response) override;
+  grpc::Status ListWorkMethods(grpc::ServerContext* context, const v1::ListWorkMethodsRequest* request,
+                               v1::ListWorkMethodsResponse* response) override;
+  grpc::Status CreateIndicator(grpc::ServerContext* context, const v1::CreateIndicatorRequest* request,
+                               v1::CreateIndicatorResponse* response) override;
+  grpc::Status GetIndicator(grpc::ServerContext* context, const v1::GetIndicatorRequest* request,
+                            v1::GetIndicatorResponse* response) override;
+  grpc::Status ListIndicators(grpc::ServerContext* context, const v1::ListIndicatorsRequest* request,
+                              v1::ListIndicatorsResponse* response) override;
+  grpc::Status PutArea(grpc::ServerContext* context, const v1::PutAreaRequest* request,
+                       v1::PutAreaResponse* response) override;
+  grpc::Status GetArea(grpc::ServerContext* context, const v1::GetAreaRequest* request,
+                       v1::GetAreaResponse* response) override;
+  grpc::Status ListAreas(grpc::ServerContext* context, const v1::ListAreasRequest* request,
+                         v1::ListAreasResponse* response) override;
+
+ private:
+  ServiceContext context_;
+  core::Commands commands_;
+  core::Queries queries_;
+};
+
+class ExperimentServiceImpl final : public v1::ExperimentService::Service {
+ public:
+  explicit ExperimentServiceImpl(ServiceContext context)
+      : context_(context), commands_(context.store), queries_(context.store) {}
+
+  grpc::Status CreateExperiment(grpc::ServerContext* context, const v1::CreateExperimentRequest* request,
+                                v1::CreateExperimentResponse* response) override;
+  grpc::Status GetExperiment(grpc::ServerContext* context, const v1::GetExperimentRequest* request,
+                             v1::GetExperimentResponse* response) override;
+  grpc::Status ListExperiments(grpc::ServerContext* context, const v1::ListExperimentsRequest* request,
+                               v1::ListExperimentsResponse* response) override;
+  grpc::Status UpdateExperiment(grpc::ServerContext* context, const v1::UpdateExperimentRequest* request,
+                                v1::UpdateExperimentResponse* response) override;
+  grpc::Status StartExperiment(grpc::ServerContext* context, const v1::StartExperimentRequest* request,
+                               v1::StartExperimentResponse* response) override;
+  grpc::Status EvaluateExperiment(grpc::ServerContext* context,
+                                  const v1::EvaluateExperimentRequest* request,
+                                  v1::EvaluateExperimentResponse* response) override;
+  grpc::Status ConcludeExperiment(grpc::ServerContext* context,
+                                  const v1::ConcludeExperimentRequest* request,
+                                  v1::ConcludeExperimentResponse* response) override;
+  grpc::Status WithdrawExperiment(grpc::ServerContext* context,
+                                  const v1::WithdrawExperimentRequest* request,
+                                  v1::WithdrawExperimentResponse* response) override;
+  grpc::Status CreateHypothesis(grpc::ServerContext* context, const v1::CreateHypothesisRequest* request,
+                                v1::CreateHypothesisResponse* response) override;
+  grpc::Status CreateOutcome(grpc::ServerContext* context, const v1::CreateOutcomeRequest* request,
+                             v1::CreateOutcomeResponse* response) override;
+  grpc::Status RetractOutcome(grpc::ServerContext* context, const v1::RetractOutcomeRequest* request,
+                              v1::RetractOutcomeResponse* response) override;
+  grpc::Status CreateLesson(grpc::ServerContext* context, const v1::CreateLessonRequest* request,
+                            v1::CreateLessonResponse* response) override;
+  grpc::Status ImportOutcomes(grpc::ServerContext* context,
+                              grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
+                              v1::ImportOutcomesResponse* response) override;
+
+ private:
+  ServiceContext context_;
+  core::Commands commands_;
+  core::Queries queries_;
+};
+
+class EventLogServiceImpl final : public v1::EventLogService::Service {
+ public:
+  explicit EventLogServiceImpl(ServiceContext context)
+      : context_(context), queries_(context.store) {}
+
+  grpc::Status ReadEvents(grpc::ServerContext* context, const v1::ReadEventsRequest* request,
+                          v1::ReadEventsResponse* response) override;
+  grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
+                         grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
+
+ private:
+  ServiceContext context_;
+  core::Queries queries_;
+};
+
+}  // namespace leerlus::server
+
+#endif  // LEERLUS_SERVER_SERVICES_H_
