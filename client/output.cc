@@ -113,13 +113,34 @@ void FlattenInto(const Message& message, const std::string& prefix,
   }
 }
 
+// The columns a person wants first when listing these messages in a table;
+// CSV and JSON always carry every field.
+const std::vector<std::string>* TableColumns(const std::string& message_type) {
+  static const std::map<std::string, std::vector<std::string>> kColumns = {
+      {"leerlus.v1.Experiment",
+       {"id", "status", "kind", "title", "work_method_id", "line", "area.code", "team_id",
+        "version"}},
+      {"leerlus.v1.Event", {"position", "stream", "stream_version", "type", "actor", "time"}},
+      {"leerlus.v1.Area", {"code", "display_name", "level", "update_position"}},
+  };
+  auto it = kColumns.find(message_type);
+  return it == kColumns.end() ? nullptr : &it->second;
+}
+
 void RenderRows(const std::vector<std::vector<std::pair<std::string, std::string>>>& rows,
-                OutputFormat format, std::ostream& out) {
+                OutputFormat format, std::ostream& out, const std::string& message_type = "") {
   // Columns in first-seen order; nested lists (path contains '[') are left
   // out of tables to keep one line per row.
   std::vector<std::string> columns;
   std::set<std::string> known;
+  const std::vector<std::string>* preferred =
+      format == OutputFormat::kTable ? TableColumns(message_type) : nullptr;
+  if (preferred != nullptr) {
+    columns = *preferred;
+    known.insert(columns.begin(), columns.end());
+  }
   for (const auto& row : rows) {
+    if (preferred != nullptr) break;
     for (const auto& [path, value] : row) {
       if (format == OutputFormat::kTable && path.find('[') != std::string::npos) continue;
       if (known.insert(path).second) columns.push_back(path);
@@ -203,9 +224,17 @@ void Render(const Message& response, OutputFormat format, std::ostream& out) {
         field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       std::vector<std::vector<std::pair<std::string, std::string>>> rows;
       for (int k = 0; k < r->FieldSize(response, field); ++k) {
-        rows.push_back(Flatten(r->GetRepeatedMessage(response, field, k)));
+        const Message& item = r->GetRepeatedMessage(response, field, k);
+        rows.push_back(Flatten(item));
+        // Events: name the payload kind in a `type` column.
+        const google::protobuf::OneofDescriptor* payload =
+            item.GetDescriptor()->FindOneofByName("payload");
+        if (payload != nullptr) {
+          const FieldDescriptor* set = item.GetReflection()->GetOneofFieldDescriptor(item, payload);
+          rows.back().emplace_back("type", set == nullptr ? "" : set->name());
+        }
       }
-      RenderRows(rows, format, out);
+      RenderRows(rows, format, out, field->message_type()->full_name());
       return;
     }
   }

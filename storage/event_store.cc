@@ -504,6 +504,14 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
     return absl::DataLossError(absl::StrCat("log ends at ", expected_position - 1,
                                             " but the head says ", view->head_position()));
   }
+  // The last event is covered by the head hash, as every other one is by
+  // its successor.
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head_hash,
+                           view->Get(ColumnFamily::kMeta, kHeadHashKey));
+  if (head_hash.value_or("") != previous_hash) {
+    return absl::DataLossError(absl::StrCat("hash chain broken at the head (position ",
+                                            expected_position - 1, ")"));
+  }
   // Every stream index entry points at an event of that stream and version.
   for (const auto& [stream, head_version] : stream_versions) {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,

@@ -1,0 +1,261 @@
+// The event store's promises, tested through the real commands on a real
+// RocksDB directory: idempotency, optimistic concurrency, group commit,
+// durability across reopen, the hash chain and rebuildable projections.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "common/errors.h"
+#include "rocksdb/db.h"
+#include "storage/keys.h"
+#include "tests/store_fixture.h"
+
+namespace leerlus::testing {
+namespace {
+
+using EventStoreTest = StoreFixture;
+
+TEST_F(EventStoreTest, RetryWithSameRequestIdReturnsOriginalAndAppendsNothing) {
+  DefineCatalogue();
+  v1::CreateExperimentRequest request = ExperimentRequest("e1");
+  absl::StatusOr<v1::CreateExperimentResponse> first = commands_->CreateExperiment(request, caller_);
+  ASSERT_OK(first);
+  const uint64_t head = store_->HeadPosition();
+  absl::StatusOr<v1::CreateExperimentResponse> retry = commands_->CreateExperiment(request, caller_);
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());
+  EXPECT_EQ(store_->HeadPosition(), head);
+}
+
+TEST_F(EventStoreTest, RetryAfterRestartStillDeduplicates) {
+  DefineCatalogue();
+  v1::CreateExperimentRequest request = ExperimentRequest("e1");
+  absl::StatusOr<v1::CreateExperimentResponse> first = commands_->CreateExperiment(request, caller_);
+  ASSERT_OK(first);
+  Reopen();
+  const uint64_t head = store_->HeadPosition();
+  absl::StatusOr<v1::CreateExperimentResponse> retry = commands_->CreateExperiment(request, caller_);
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->position(), first->position());
+  EXPECT_EQ(store_->HeadPosition(), head);
+}
+
+TEST_F(EventStoreTest, RequestIdReusedForDifferentRequestIsAlreadyExists) {
+  DefineCatalogue();
+  v1::CreateExperimentRequest request = ExperimentRequest("e1");
+  ASSERT_OK(commands_->CreateExperiment(request, caller_));
+  v1::CreateExperimentRequest other = ExperimentRequest("e2");
+  other.set_request_id(request.request_id());
+  absl::StatusOr<v1::CreateExperimentResponse> reused = commands_->CreateExperiment(other, caller_);
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(ErrorReason(reused.status()), "REQUEST_ID_REUSED");
+  v1::GetExperimentRequest get;
+  get.set_id("e2");
+  EXPECT_EQ(queries_->GetExperiment(get).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EventStoreTest, WrongExpectedVersionIsAbortedWithCurrentVersion) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  v1::StartExperimentRequest start;
+  start.set_id("e1");
+  start.set_request_id(NextId());
+  start.set_expected_version(7);
+  absl::StatusOr<v1::StartExperimentResponse> result = commands_->StartExperiment(start, caller_);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(ErrorReason(result.status()), "VERSION_MISMATCH");
+  auto payload = result.status().GetPayload(kErrorInfoUrl);
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(info.ParseFromString(std::string(*payload)));
+  EXPECT_EQ(info.metadata().at("current_version"), "1");
+  start.set_expected_version(1);
+  start.set_request_id(NextId());
+  absl::StatusOr<v1::StartExperimentResponse> ok = commands_->StartExperiment(start, caller_);
+  ASSERT_OK(ok);
+  EXPECT_EQ(ok->experiment().version(), 2u);
+}
+
+TEST_F(EventStoreTest, RacingWritersWithExpectedVersionHaveExactlyOneWinnerPerVersion) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Start("e1");
+  // Every writer reads version 2 and tries to record with it; one wins.
+  constexpr int kWriters = 16;
+  std::atomic<int> won{0}, aborted{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&] {
+      v1::CreateOutcomeRequest request = OutcomeRequest("e1");
+      request.set_expected_version(2);
+      absl::StatusOr<v1::CreateOutcomeResponse> result = commands_->CreateOutcome(request, caller_);
+      if (result.ok()) {
+        ++won;
+      } else if (result.status().code() == absl::StatusCode::kAborted) {
+        ++aborted;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(aborted.load(), kWriters - 1);
+}
+
+TEST_F(EventStoreTest, ConcurrentAppendsAreAllDurableGapFreeAndChained) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Start("e1");
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!commands_->CreateOutcome(OutcomeRequest("e1"), caller_).ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  Reopen();
+  absl::StatusOr<uint64_t> events = store_->VerifyLog();
+  ASSERT_OK(events);
+  // 4 catalogue events, registration, start, and every outcome.
+  EXPECT_EQ(*events, 4u + 2u + kThreads * kPerThread);
+  v1::GetExperimentRequest get;
+  get.set_id("e1");
+  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get);
+  ASSERT_OK(experiment);
+  EXPECT_EQ(experiment->experiment().outcomes_size(), kThreads * kPerThread);
+  EXPECT_EQ(experiment->experiment().version(), 2u + kThreads * kPerThread);
+  std::set<std::string> ids;
+  for (const auto& outcome : experiment->experiment().outcomes()) ids.insert(outcome.id());
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kThreads * kPerThread));
+}
+
+TEST_F(EventStoreTest, RebuiltProjectionsAreByteIdenticalToLiveOnes) {
+  DefineCatalogue();
+  // A mixed workload touching every projection.
+  for (int i = 0; i < 5; ++i) CreateExperiment("e" + std::to_string(i));
+  for (int i = 0; i < 4; ++i) Start("e" + std::to_string(i));
+  std::vector<std::string> outcome_ids;
+  for (int i = 0; i < 12; ++i) {
+    absl::StatusOr<v1::CreateOutcomeResponse> outcome =
+        commands_->CreateOutcome(OutcomeRequest("e" + std::to_string(i % 4)), caller_);
+    ASSERT_OK(outcome);
+    outcome_ids.push_back(outcome->outcome().id());
+  }
+  v1::RetractOutcomeRequest retract;
+  retract.set_experiment_id("e0");
+  retract.set_outcome_id(outcome_ids[0]);
+  retract.set_reason("typo in the control mean");
+  retract.set_request_id(NextId());
+  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  v1::CreateLessonRequest lesson;
+  lesson.set_experiment_id("e1");
+  lesson.mutable_lesson()->set_text("Coaches need a local base");
+  lesson.mutable_lesson()->add_tags("housing");
+  lesson.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateLesson(lesson, caller_));
+  v1::UpdateExperimentRequest amend;
+  amend.mutable_experiment()->set_id("e2");
+  amend.mutable_experiment()->set_title("Renamed");
+  amend.mutable_update_mask()->add_paths("title");
+  amend.set_request_id(NextId());
+  ASSERT_OK(commands_->UpdateExperiment(amend, caller_));
+
+  absl::StatusOr<std::string> live = store_->ProjectionDigest();
+  ASSERT_OK(live);
+  ASSERT_OK(store_->RebuildProjections());
+  absl::StatusOr<std::string> rebuilt = store_->ProjectionDigest();
+  ASSERT_OK(rebuilt);
+  EXPECT_EQ(*live, *rebuilt);
+  ASSERT_OK(store_->RebuildProjections());
+  absl::StatusOr<std::string> twice = store_->ProjectionDigest();
+  ASSERT_OK(twice);
+  EXPECT_EQ(*live, *twice);
+}
+
+TEST_F(EventStoreTest, ProjectionDigestSeesADifference) {
+  // Negative control: the digest is not blind.
+  DefineCatalogue();
+  absl::StatusOr<std::string> before = store_->ProjectionDigest();
+  ASSERT_OK(before);
+  CreateExperiment("e1");
+  absl::StatusOr<std::string> after = store_->ProjectionDigest();
+  ASSERT_OK(after);
+  EXPECT_NE(*before, *after);
+}
+
+TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  ASSERT_OK(store_->VerifyLog());
+  store_.reset();
+  commands_.reset();
+  queries_.reset();
+  {
+    // Rewrite event 2 in place with a different display name.
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (absl::string_view name : storage::kColumnFamilyNames) {
+      descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
+    auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
+    std::string bytes;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, storage::EventKey(2), &bytes).ok());
+    v1::Event event;
+    ASSERT_TRUE(event.ParseFromString(bytes));
+    event.mutable_indicator_defined()->mutable_indicator()->set_display_name("forged");
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), events, storage::EventKey(2),
+                        event.SerializeAsString()).ok());
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  }
+  Open();
+  absl::StatusOr<uint64_t> verified = store_->VerifyLog();
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(verified.status().message().find("hash chain broken at position 3"), std::string::npos)
+      << verified.status();
+}
+
+TEST_F(EventStoreTest, FailedDecisionWritesNothing) {
+  DefineCatalogue();
+  const uint64_t head = store_->HeadPosition();
+  v1::CreateExperimentRequest request = ExperimentRequest("e1");
+  request.mutable_experiment()->set_work_method_id("unknown-method");
+  absl::StatusOr<v1::CreateExperimentResponse> result = commands_->CreateExperiment(request, caller_);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->HeadPosition(), head);
+  // The request id is not consumed by a refused request: fixing it works.
+  request.mutable_experiment()->set_work_method_id("coach");
+  EXPECT_OK(commands_->CreateExperiment(request, caller_));
+}
+
+TEST_F(EventStoreTest, ReadViewReportsTheSnapshotPositionDespiteLaterWrites) {
+  DefineCatalogue();
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  const uint64_t position = view->head_position();
+  CreateExperiment("e1");
+  EXPECT_EQ(view->head_position(), position);
+  absl::StatusOr<std::optional<std::string>> missing =
+      view->Get(storage::ColumnFamily::kExperiments, storage::ExperimentKey("e1"));
+  ASSERT_OK(missing);
+  EXPECT_FALSE(missing->has_value());
+  EXPECT_GT(store_->HeadPosition(), position);
+}
+
+TEST_F(EventStoreTest, SecondOpenOfTheSameDataDirIsRefusedClearly) {
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> second =
+      storage::EventStore::Open({.path = dir_.File("db")});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another leerlusd"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace leerlus::testing

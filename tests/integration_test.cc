@@ -1,0 +1,391 @@
+// End to end: the real leerlusd on a loopback port with a temporary data
+// directory, driven by the real client library and the real leerlus binary.
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <sys/wait.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "client/client.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "tests/test_util.h"
+
+namespace leerlus::testing {
+namespace {
+
+class IntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.File("data"));
+    server_->Start();
+    client_ = std::make_unique<client::Client>(server_->address());
+  }
+
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", server_->address()});
+    return RunCli(args);
+  }
+
+  // Runs a CLI command that must succeed.
+  std::string Ok(std::vector<std::string> args) {
+    CommandResult result = Cli(args);
+    EXPECT_EQ(result.exit_code, 0) << args[0] << " " << (args.size() > 1 ? args[1] : "")
+                                   << "\nstdout: " << result.out << "\nstderr: " << result.err;
+    return result.out;
+  }
+
+  void DefineCatalogueWithCli() {
+    Ok({"method", "define", "--id", "coach", "--name", "Neighbourhood coach"});
+    Ok({"indicator", "define", "--id", "loneliness", "--name", "Loneliness", "--better", "lower",
+        "--domain", "social", "--unit", "score 0-11"});
+  }
+
+  void CreateRunningExperiment(const std::string& id) {
+    Ok({"experiment", "create", "--id", id, "--kind", "project", "--title", "Coach " + id,
+        "--method", "coach", "--line", "area-based", "--team", "team-north"});
+    Ok({"experiment", "start", id});
+  }
+
+  v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment_id) {
+    v1::CreateOutcomeRequest request;
+    request.set_experiment_id(experiment_id);
+    v1::Outcome* o = request.mutable_outcome();
+    o->set_indicator_id("loneliness");
+    o->set_measured_on("2019-06-01");
+    o->set_design(v1::STUDY_DESIGN_RCT);
+    auto* s = o->mutable_two_group_continuous();
+    s->set_treatment_mean(4.1);
+    s->set_treatment_sd(1.2);
+    s->set_treatment_n(40);
+    s->set_control_mean(4.8);
+    s->set_control_sd(1.3);
+    s->set_control_n(38);
+    request.set_request_id(client::NewRequestId());
+    return request;
+  }
+
+  v1::Experiment GetExperiment(const std::string& id) {
+    v1::GetExperimentRequest request;
+    request.set_id(id);
+    v1::GetExperimentResponse response;
+    grpc::Status status = client_->Call(&v1::ExperimentService::Stub::GetExperiment,
+                                        client_->experiments(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.experiment();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
+  DefineCatalogueWithCli();
+  WriteFile(dir_.File("areas.csv"),
+            "code;name;veerkracht;stedelijkheid\nGM0855;Tilburg;5,8;2\nGM0796;'s-Hertogenbosch;6,1;2\n"
+            "XX12;Nowhere;1;1\n");
+  CommandResult areas = Cli({"area", "import", dir_.File("areas.csv"), "--decimal-comma"});
+  EXPECT_EQ(areas.exit_code, 10) << areas.err;
+  EXPECT_NE(areas.out.find("imported 2 of 3 areas"), std::string::npos) << areas.out;
+  EXPECT_NE(areas.err.find("line 4"), std::string::npos) << areas.err;
+
+  Ok({"experiment", "create", "--id", "tb-1", "--kind", "project", "--title", "Coach Tilburg North",
+      "--method", "coach", "--line", "area-based", "--area", "GM0855", "--team", "team-north",
+      "--partner", "ggd", "--budget-cents", "1500000", "--start", "2019-01-01", "--end",
+      "2019-12-31", "--context", "target_group=elderly", "--context", "participants=120"});
+  Ok({"hypothesis", "add", "tb-1", "--statement", "Loneliness falls", "--indicator", "loneliness",
+      "--direction", "decrease", "--smallest-effect", "0.5"});
+  Ok({"experiment", "start", "tb-1"});
+  Ok({"outcome", "record", "tb-1", "--indicator", "loneliness", "--measured-on", "2019-06-01",
+      "--design", "rct", "--treatment-mean", "4.1", "--treatment-sd", "1.2", "--treatment-n", "40",
+      "--control-mean", "4.8", "--control-sd", "1.3", "--control-n", "38"});
+
+  WriteFile(dir_.File("outcomes.csv"),
+            "experiment_id,indicator_id,measured_on,design,treatment_events,treatment_total,"
+            "control_events,control_total\n"
+            "tb-1,loneliness,2019-09-01,quasi-experimental,12,50,20,50\n"
+            "tb-1,loneliness,2019-10-01,quasi-experimental,60,50,20,50\n"
+            "tb-1,unknown-indicator,2019-10-01,rct,1,50,2,50\n"
+            "tb-1,loneliness,2019-11-01,rct,10,50,18,50\n");
+  CommandResult import = Cli({"outcome", "import", dir_.File("outcomes.csv")});
+  EXPECT_EQ(import.exit_code, 10) << import.err;
+  EXPECT_NE(import.out.find("imported 2 of 4 rows"), std::string::npos) << import.out;
+  EXPECT_NE(import.err.find("line 3, outcome.two_group_counts.treatment_events"), std::string::npos)
+      << import.err;
+  EXPECT_NE(import.err.find("line 4, outcome.indicator_id"), std::string::npos) << import.err;
+  // Running the same file again writes nothing twice.
+  const uint64_t version_before = GetExperiment("tb-1").version();
+  CommandResult again = Cli({"outcome", "import", dir_.File("outcomes.csv")});
+  EXPECT_EQ(again.exit_code, 10);
+  EXPECT_EQ(GetExperiment("tb-1").version(), version_before);
+
+  Ok({"lesson", "add", "tb-1", "--text", "Coaches need a base in the neighbourhood", "--tag", "housing"});
+  Ok({"experiment", "amend", "tb-1", "--title", "Coach Tilburg North (phase 1)"});
+  Ok({"experiment", "evaluate", "tb-1"});
+  Ok({"experiment", "conclude", "tb-1", "--decision", "adapt", "--rationale", "Works for elderly, not for youth"});
+  Ok({"experiment", "create", "--id", "tb-2", "--kind", "project", "--title", "Coach Tilburg North, iteration 2",
+      "--method", "coach", "--line", "area-based", "--team", "team-north", "--parent", "tb-1"});
+
+  std::string json = Ok({"experiment", "show", "tb-1", "-o", "json"});
+  v1::GetExperimentResponse shown;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &shown).ok()) << json;
+  const v1::Experiment& e = shown.experiment();
+  EXPECT_EQ(e.status(), v1::EXPERIMENT_STATUS_CONCLUDED);
+  EXPECT_EQ(e.decision(), v1::DECISION_ADAPT);
+  EXPECT_EQ(e.title(), "Coach Tilburg North (phase 1)");
+  EXPECT_EQ(e.outcomes_size(), 3);
+  EXPECT_EQ(e.lessons_size(), 1);
+  ASSERT_EQ(e.hypotheses_size(), 1);
+  EXPECT_EQ(e.hypotheses(0).sealed_hash().size(), 64u);
+  EXPECT_DOUBLE_EQ(e.context().at("veerkracht").number_value(), 5.8);  // Area snapshot.
+  EXPECT_DOUBLE_EQ(e.context().at("participants").number_value(), 120);
+  EXPECT_EQ(e.context().at("target_group").text_value(), "elderly");
+  EXPECT_NE(json.find("\"work_method_id\""), std::string::npos);
+
+  std::string listed = Ok({"experiment", "list", "--filter",
+                           "context.veerkracht > 5 AND (status = CONCLUDED OR parent = tb-1)", "-o", "csv"});
+  EXPECT_NE(listed.find("\ntb-1,"), std::string::npos) << listed;
+  EXPECT_EQ(listed.find("\ntb-2,"), std::string::npos) << "tb-2 has no area, so no veerkracht";
+  std::string iterations = Ok({"experiment", "list", "--filter", "parent = tb-1", "-o", "csv"});
+  EXPECT_NE(iterations.find("\ntb-2,"), std::string::npos) << iterations;
+
+  CommandResult typed = Cli({"experiment", "list", "--filter", "context.veerkracht = \"high\""});
+  EXPECT_EQ(typed.exit_code, 3);
+  EXPECT_NE(typed.err.find("INVALID_ARGUMENT"), std::string::npos) << typed.err;
+
+  std::string events = Ok({"events", "--experiment", "tb-1", "-o", "csv"});
+  EXPECT_NE(events.find("experiment_concluded"), std::string::npos) << events;
+  EXPECT_NE(events.find("outcome_recorded"), std::string::npos);
+}
+
+TEST_F(IntegrationTest, CliExitCodesAndMessagesMeanSomething) {
+  DefineCatalogueWithCli();
+  CommandResult missing = Cli({"experiment", "show", "nope"});
+  EXPECT_EQ(missing.exit_code, 4);
+  EXPECT_NE(missing.err.find("NOT_FOUND: experiment 'nope' does not exist"), std::string::npos) << missing.err;
+  CommandResult bad = Cli({"experiment", "create", "--id", "Bad Id", "--kind", "project", "--title", "x",
+                           "--method", "coach", "--line", "area-based", "--team", "t"});
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_NE(bad.err.find("experiment.id"), std::string::npos) << bad.err;
+  CommandResult usage = Cli({"experiment", "create", "--id", "x"});
+  EXPECT_EQ(usage.exit_code, 2);
+  CommandResult bad_enum = Cli({"experiment", "create", "--id", "x", "--kind", "festival", "--title", "x",
+                                "--method", "coach", "--line", "area-based", "--team", "t"});
+  EXPECT_EQ(bad_enum.exit_code, 2);
+  EXPECT_NE(bad_enum.err.find("--kind"), std::string::npos);
+  CreateRunningExperiment("e1");
+  CommandResult illegal = Cli({"experiment", "start", "e1"});
+  EXPECT_EQ(illegal.exit_code, 6);
+  EXPECT_NE(illegal.err.find("is RUNNING"), std::string::npos) << illegal.err;
+  CommandResult conflict = Cli({"--expected-version", "1", "lesson", "add", "e1", "--text", "x"});
+  EXPECT_EQ(conflict.exit_code, 7) << conflict.err;
+  CommandResult help = Cli({"experiment", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("conclude"), std::string::npos);
+  CommandResult unreachable = RunCli({"--server", "127.0.0.1:1", "--timeout", "1", "method", "list"});
+  EXPECT_EQ(unreachable.exit_code, 8) << unreachable.err;
+}
+
+TEST_F(IntegrationTest, ErrorsCarryGoogleRpcDetailsOverTheWire) {
+  v1::CreateIndicatorRequest request;
+  request.mutable_indicator()->set_id("x");
+  request.set_request_id("r1");
+  v1::CreateIndicatorResponse response;
+  grpc::Status status = client_->Call(&v1::CatalogService::Stub::CreateIndicator, client_->catalog(),
+                                      request, &response);
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details()));
+  EXPECT_EQ(details.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  google::rpc::BadRequest bad_request;
+  ASSERT_EQ(details.details_size(), 1);
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  std::set<std::string> fields;
+  for (const auto& violation : bad_request.field_violations()) fields.insert(violation.field());
+  EXPECT_EQ(fields, (std::set<std::string>{"indicator.display_name", "indicator.better_direction",
+                                           "indicator.domain"}));
+}
+
+TEST_F(IntegrationTest, RetriedRequestIdReturnsTheOriginalResultOverGrpc) {
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("e1");
+  v1::CreateOutcomeRequest request = OutcomeRequest("e1");
+  v1::CreateOutcomeResponse first, second;
+  ASSERT_TRUE(client_->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
+                            request, &first).ok());
+  ASSERT_TRUE(client_->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
+                            request, &second).ok());
+  EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
+  EXPECT_EQ(GetExperiment("e1").outcomes_size(), 1);
+  request.mutable_outcome()->set_measured_on("2019-07-01");
+  grpc::Status reused = client_->Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                      client_->experiments(), request, &second);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(reused.error_details()));
+  google::rpc::ErrorInfo info;
+  ASSERT_TRUE(details.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "REQUEST_ID_REUSED");
+}
+
+TEST_F(IntegrationTest, ConcurrentWritersWithExpectedVersionOverGrpc) {
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("e1");
+  std::atomic<int> won{0}, aborted{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&] {
+      client::Client own(server_->address());
+      v1::CreateOutcomeRequest request = OutcomeRequest("e1");
+      request.set_expected_version(2);
+      v1::CreateOutcomeResponse response;
+      grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                     own.experiments(), request, &response);
+      if (status.ok()) {
+        ++won;
+      } else if (status.error_code() == grpc::StatusCode::ABORTED) {
+        ++aborted;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(aborted.load(), 11);
+  EXPECT_EQ(other.load(), 0);
+}
+
+TEST_F(IntegrationTest, SubscribeCatchesUpThenFollowsLive) {
+  DefineCatalogueWithCli();  // Positions 1 and 2.
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  request.set_from_position(1);
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      client_->event_log()->Subscribe(&context, request);
+  std::vector<uint64_t> positions;
+  v1::SubscribeResponse message;
+  for (int i = 0; i < 2 && reader->Read(&message); ++i) positions.push_back(message.event().position());
+  EXPECT_EQ(positions, (std::vector<uint64_t>{1, 2}));
+  // Live: an event appended now arrives on the open stream.
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    Ok({"experiment", "create", "--id", "live", "--kind", "deal", "--title", "Live", "--method", "coach",
+        "--line", "crossover", "--societal-task", "energy", "--team", "t"});
+  });
+  ASSERT_TRUE(reader->Read(&message));
+  EXPECT_EQ(message.event().position(), 3u);
+  EXPECT_TRUE(message.event().has_experiment_registered());
+  EXPECT_EQ(message.event().experiment_registered().experiment().societal_task(), "energy");
+  writer.join();
+  context.TryCancel();
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("e1");
+  constexpr int kWriters = 8;
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&] {
+      client::ClientOptions options;
+      options.max_attempts = 1;
+      client::Client own(server_->address(), options);
+      while (!stop.load()) {
+        v1::CreateOutcomeRequest request = OutcomeRequest("e1");
+        v1::CreateOutcomeResponse response;
+        grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                       own.experiments(), request, &response);
+        if (!status.ok()) return;
+        std::lock_guard<std::mutex> lock(mutex);
+        acknowledged.insert(response.outcome().id());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  server_->Kill();
+  stop.store(true);
+  for (auto& writer : writers) writer.join();
+  ASSERT_GT(acknowledged.size(), 10u);
+  server_->Start();
+  client_ = std::make_unique<client::Client>(server_->address());
+  v1::Experiment e = GetExperiment("e1");
+  std::set<std::string> stored;
+  for (const auto& outcome : e.outcomes()) EXPECT_TRUE(stored.insert(outcome.id()).second);
+  for (const std::string& id : acknowledged) EXPECT_TRUE(stored.count(id)) << "lost " << id;
+  // In-doubt writes may be present, but nothing beyond what was sent.
+  EXPECT_LE(stored.size(), acknowledged.size() + kWriters);
+  EXPECT_EQ(e.version(), 2 + stored.size());
+  server_->Stop();
+  // The offline verifier agrees: log intact, projections equal a rebuild.
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(LEERLUSD_PATH, LEERLUSD_PATH, "--data-dir", dir_.File("data").c_str(), "--verify",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST_F(IntegrationTest, HealthServiceAndGracefulShutdown) {
+  grpc::GenericStub generic(client_->channel());
+  // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message;
+  // the answer {status: SERVING} is field 1 = 1.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  grpc::ByteBuffer request_buffer;
+  grpc::Slice empty("");
+  request_buffer = grpc::ByteBuffer(&empty, 1);
+  grpc::ByteBuffer response_buffer;
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  grpc::Status status;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
+                    &response_buffer, [&](grpc::Status s) {
+                      std::lock_guard<std::mutex> lock(mutex);
+                      status = s;
+                      done = true;
+                      done_cv.notify_all();
+                    });
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    done_cv.wait(lock, [&] { return done; });
+  }
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response_buffer.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  int exit_status = server_->Stop();
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
+}
+
+TEST_F(IntegrationTest, SecondServerOnTheSameDataDirFailsLoudly) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    execl(LEERLUSD_PATH, LEERLUSD_PATH, "--data-dir", dir_.File("data").c_str(), "--listen",
+          "127.0.0.1:0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
+}  // namespace
+}  // namespace leerlus::testing

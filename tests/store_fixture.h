@@ -1,0 +1,125 @@
+// A fixture with a real RocksDB store in a temporary directory and helpers
+// that build a small catalogue through the real commands.
+#ifndef LEERLUS_TESTS_STORE_FIXTURE_H_
+#define LEERLUS_TESTS_STORE_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "core/commands.h"
+#include "core/queries.h"
+#include "storage/event_store.h"
+#include "tests/test_util.h"
+
+namespace leerlus::testing {
+
+class StoreFixture : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
+        storage::EventStore::Open({.path = dir_.File("db")});
+    ASSERT_OK(store);
+    store_ = std::move(*store);
+    commands_ = std::make_unique<core::Commands>(store_.get());
+    queries_ = std::make_unique<core::Queries>(store_.get());
+  }
+
+  void Reopen() {
+    commands_.reset();
+    queries_.reset();
+    store_.reset();
+    Open();
+  }
+
+  std::string NextId() { return "req-" + std::to_string(++request_counter_); }
+
+  // Work method "coach", indicators "loneliness" (lower is better) and
+  // "participation" (higher is better), area GM0855 with two attributes.
+  void DefineCatalogue() {
+    v1::CreateWorkMethodRequest method;
+    method.mutable_work_method()->set_id("coach");
+    method.mutable_work_method()->set_display_name("Neighbourhood coach");
+    method.set_request_id(NextId());
+    ASSERT_OK(commands_->CreateWorkMethod(method, caller_));
+    for (auto [id, better] : {std::pair{"loneliness", v1::BETTER_DIRECTION_LOWER},
+                              std::pair{"participation", v1::BETTER_DIRECTION_HIGHER}}) {
+      v1::CreateIndicatorRequest indicator;
+      indicator.mutable_indicator()->set_id(id);
+      indicator.mutable_indicator()->set_display_name(id);
+      indicator.mutable_indicator()->set_better_direction(better);
+      indicator.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
+      indicator.set_request_id(NextId());
+      ASSERT_OK(commands_->CreateIndicator(indicator, caller_));
+    }
+    v1::PutAreaRequest area;
+    area.mutable_area()->set_code("GM0855");
+    area.mutable_area()->set_display_name("Tilburg");
+    (*area.mutable_area()->mutable_attributes())["urbanity"].set_number_value(2);
+    (*area.mutable_area()->mutable_attributes())["region"].set_text_value("Hart van Brabant");
+    area.set_request_id(NextId());
+    ASSERT_OK(commands_->PutArea(area, caller_));
+  }
+
+  v1::CreateExperimentRequest ExperimentRequest(const std::string& id) {
+    v1::CreateExperimentRequest request;
+    v1::Experiment* e = request.mutable_experiment();
+    e->set_id(id);
+    e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
+    e->set_title("Coach in " + id);
+    e->set_work_method_id("coach");
+    e->set_line(v1::LINE_AREA_BASED);
+    e->set_team_id("team-north");
+    e->add_partner_ids("ggd");
+    e->set_budget_cents(1'500'000);
+    e->set_planned_start("2019-01-01");
+    e->set_planned_end("2019-12-31");
+    (*e->mutable_context())["target_group"].set_text_value("elderly");
+    request.set_request_id(NextId());
+    return request;
+  }
+
+  void CreateExperiment(const std::string& id) {
+    ASSERT_OK(commands_->CreateExperiment(ExperimentRequest(id), caller_));
+  }
+
+  v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment_id) {
+    v1::CreateOutcomeRequest request;
+    request.set_experiment_id(experiment_id);
+    v1::Outcome* o = request.mutable_outcome();
+    o->set_indicator_id("loneliness");
+    o->set_measured_on("2019-06-01");
+    o->set_design(v1::STUDY_DESIGN_RCT);
+    auto* s = o->mutable_two_group_continuous();
+    s->set_treatment_mean(4.1);
+    s->set_treatment_sd(1.2);
+    s->set_treatment_n(40);
+    s->set_control_mean(4.8);
+    s->set_control_sd(1.3);
+    s->set_control_n(38);
+    request.set_request_id(NextId());
+    return request;
+  }
+
+  void Start(const std::string& id) {
+    v1::StartExperimentRequest request;
+    request.set_id(id);
+    request.set_request_id(NextId());
+    ASSERT_OK(commands_->StartExperiment(request, caller_));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<storage::EventStore> store_;
+  std::unique_ptr<core::Commands> commands_;
+  std::unique_ptr<core::Queries> queries_;
+  core::Caller caller_{"tester"};
+  std::atomic<int> request_counter_{0};
+};
+
+}  // namespace leerlus::testing
+
+#endif  // LEERLUS_TESTS_STORE_FIXTURE_H_

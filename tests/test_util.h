@@ -1,0 +1,93 @@
+// Shared test helpers: status assertions that print the message, a
+// temporary directory per test, a real leerlusd process on a free loopback
+// port, and running the real leerlus binary.
+#ifndef LEERLUS_TESTS_TEST_UTIL_H_
+#define LEERLUS_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+#define EXPECT_OK(expr)                                      \
+  do {                                                       \
+    const auto& leerlus_test_status_ = (expr);               \
+    EXPECT_TRUE(::leerlus::testing::StatusOf(leerlus_test_status_).ok()) \
+        << ::leerlus::testing::StatusOf(leerlus_test_status_);           \
+  } while (false)
+
+#define ASSERT_OK(expr)                                      \
+  do {                                                       \
+    const auto& leerlus_test_status_ = (expr);               \
+    ASSERT_TRUE(::leerlus::testing::StatusOf(leerlus_test_status_).ok()) \
+        << ::leerlus::testing::StatusOf(leerlus_test_status_);           \
+  } while (false)
+
+namespace leerlus::testing {
+
+inline absl::Status StatusOf(const absl::Status& status) { return status; }
+template <typename T>
+absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
+  return status_or.status();
+}
+
+// A fresh directory under $TMPDIR, removed with its contents at the end.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A real leerlusd on 127.0.0.1 with a port chosen by the kernel.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  // Starts and waits until the port file appears (fails the test if not).
+  void Start();
+  // SIGTERM and wait; returns the exit status as from waitpid.
+  int Stop();
+  // SIGKILL and wait.
+  void Kill();
+  bool running() const { return pid_ > 0; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  std::string port_file_;
+  std::string log_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the real leerlus binary with `args` (and optional stdin text).
+CommandResult RunCli(const std::vector<std::string>& args);
+
+// Reads a whole file.
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& content);
+
+}  // namespace leerlus::testing
+
+#endif  // LEERLUS_TESTS_TEST_UTIL_H_
