@@ -686,12 +686,46 @@ int main(int argc, char** argv) {
   {
     auto request = std::make_shared<v1::ReadEventsRequest>();
     auto follow = std::make_shared<bool>(false);
+    auto last = std::make_shared<uint64_t>(0);
+    events->add_option("--last", *last, "only the last N events (of the experiment, if given)");
     events->add_option_function<uint64_t>("--from", [request](const uint64_t& v) { request->set_from_position(v); }, "first position (default 1)");
     events->add_option("--experiment", *request->mutable_experiment_id(), "only this experiment");
     events->add_option_function<int32_t>("--page-size", [request](const int32_t& v) { request->set_page_size(v); });
     events->add_flag("-f,--follow", *follow, "keep streaming new events until interrupted");
-    events->callback([&, request, follow] {
-      action = [&, request, follow](client::Client& api) {
+    events->callback([&, request, follow, last] {
+      action = [&, request, follow, last](client::Client& api) {
+        if (*last > 0) {
+          // Find the head, then read the last N positions before it.
+          v1::ReadEventsRequest probe = *request;
+          probe.set_page_size(1);
+          v1::ReadEventsResponse head;
+          grpc::Status status = api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(),
+                                         probe, &head);
+          if (!status.ok()) {
+            std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+            return client::ExitCodeFor(status);
+          }
+          uint64_t from = head.head_position() > *last ? head.head_position() - *last + 1 : 1;
+          if (!request->experiment_id().empty()) {
+            // Per experiment, walk its stream to find where the last N start.
+            v1::ReadEventsRequest all = *request;
+            all.set_page_size(1000);
+            std::vector<uint64_t> positions;
+            while (true) {
+              v1::ReadEventsResponse page;
+              status = api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), all, &page);
+              if (!status.ok()) {
+                std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+                return client::ExitCodeFor(status);
+              }
+              for (const auto& event : page.events()) positions.push_back(event.position());
+              if (page.events_size() < 1000) break;
+              all.set_from_position(page.next_position());
+            }
+            from = positions.size() > *last ? positions[positions.size() - *last] : 1;
+          }
+          request->set_from_position(from);
+        }
         if (*follow) {
           return FollowEvents(api, globals, request->from_position(), request->experiment_id());
         }
