@@ -437,6 +437,8 @@ int main(int argc, char** argv) {
     auto get = std::make_shared<v1::GetExperimentRequest>();
     show->add_option("id", *get->mutable_id())->required();
     show->add_option_function<uint64_t>("--as-of", [get](const uint64_t& v) { get->set_as_of_position(v); }, "as of this log position");
+    show->add_flag_function("--history", [get](int64_t count) { get->set_include_history(count > 0); },
+                            "also list every event of the experiment");
     show->callback([&, get] {
       action = [&, get](client::Client& api) {
         return Run(api, globals, &v1::ExperimentService::Stub::GetExperiment, api.experiments(), *get);

@@ -1,6 +1,7 @@
 #include "core/queries.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -205,6 +206,12 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
     if (!any) return not_found(absl::StrCat(" at position ", request.as_of_position()));
     *response.mutable_experiment() = std::move(state);
     response.set_read_position(request.as_of_position());
+    if (request.include_history()) {
+      for (v1::Event& event : events) {
+        if (event.position() > request.as_of_position()) break;
+        *response.add_history() = std::move(event);
+      }
+    }
     return response;
   }
 
@@ -242,6 +249,13 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   });
   *response.mutable_experiment() = std::move(*experiment);
   response.set_read_position(view->head_position());
+  if (request.include_history()) {
+    LEERLUS_ASSIGN_OR_RETURN(
+        std::vector<v1::Event> events,
+        view->ReadEvents(1, std::numeric_limits<size_t>::max(),
+                         storage::ExperimentStream(request.id())));
+    for (v1::Event& event : events) *response.add_history() = std::move(event);
+  }
   return response;
 }
 

@@ -10,3 +10,11 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libcsv-dev \
   libgtest-dev libgmock-dev >/dev/null
+
+# buf lints the .proto files (npm package; runs offline once installed).
+if ! command -v buf >/dev/null 2>&1; then
+  if ! command -v npm >/dev/null 2>&1; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  $SUDO npm install -g --silent @bufbuild/buf@1.75.0 >/dev/null 2>&1
+fi
