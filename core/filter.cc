@@ -310,7 +310,6 @@ class Parser {
                                absl::string_view short_name) {
     std::string full = absl::StrCat(prefix, short_name);
     if (short_name == "UNSPECIFIED") return false;
-    int unused;
     if (field == "line") {
       v1::Line v;
       return v1::Line_Parse(full, &v);
@@ -327,7 +326,6 @@ class Parser {
       v1::AreaLevel v;
       return v1::AreaLevel_Parse(full, &v);
     }
-    (void)unused;
     return false;
   }
 

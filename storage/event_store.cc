@@ -28,12 +28,6 @@ absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   return absl::InternalError(message);
 }
 
-std::string EncodeHeadPosition(uint64_t position) {
-  std::string value;
-  PutFixed64BigEndian(&value, position);
-  return value;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- ReadView
@@ -328,15 +322,15 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
     hash = Sha256Hex(bytes);
     overlay.Put(ColumnFamily::kEvents, EventKey(position), bytes);
     overlay.Put(ColumnFamily::kStreams, StreamEventKey(request.stream, version),
-                EventKey(position));
+                EncodeFixed64BigEndian(position));
     LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, overlay));
     ++position;
   }
   appended.last_position = position - 1;
   appended.stream_version = version;
   overlay.Put(ColumnFamily::kStreams, StreamHeadKey(request.stream),
-              EventKey(version));  // Same fixed-width encoding as positions.
-  overlay.Put(ColumnFamily::kMeta, kHeadPositionKey, EncodeHeadPosition(position - 1));
+              EncodeFixed64BigEndian(version));
+  overlay.Put(ColumnFamily::kMeta, kHeadPositionKey, EncodeFixed64BigEndian(position - 1));
   overlay.Put(ColumnFamily::kMeta, kHeadHashKey, hash);
 
   LEERLUS_ASSIGN_OR_RETURN(std::string response, request.respond(appended, overlay));

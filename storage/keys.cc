@@ -14,6 +14,12 @@ void PutFixed64BigEndian(std::string* out, uint64_t value) {
   }
 }
 
+std::string EncodeFixed64BigEndian(uint64_t value) {
+  std::string out;
+  PutFixed64BigEndian(&out, value);
+  return out;
+}
+
 absl::StatusOr<uint64_t> ConsumeFixed64BigEndian(absl::string_view* in) {
   if (in->size() < 8) {
     return absl::DataLossError(
@@ -27,11 +33,7 @@ absl::StatusOr<uint64_t> ConsumeFixed64BigEndian(absl::string_view* in) {
   return value;
 }
 
-std::string EventKey(uint64_t position) {
-  std::string key;
-  PutFixed64BigEndian(&key, position);
-  return key;
-}
+std::string EventKey(uint64_t position) { return EncodeFixed64BigEndian(position); }
 
 absl::StatusOr<uint64_t> ParseEventKey(absl::string_view key) {
   absl::StatusOr<uint64_t> position = ConsumeFixed64BigEndian(&key);
@@ -73,7 +75,7 @@ std::string ExperimentKey(absl::string_view experiment_id) {
 }
 
 std::string ExperimentOrderKey(uint64_t create_position) {
-  return EventKey(create_position);
+  return EncodeFixed64BigEndian(create_position);
 }
 
 std::string ExperimentChildPrefix(absl::string_view experiment_id) {

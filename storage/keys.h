@@ -20,6 +20,9 @@ namespace leerlus::storage {
 // Appends `value` as 8 big-endian bytes.
 void PutFixed64BigEndian(std::string* out, uint64_t value);
 
+// 8 big-endian bytes: the value format of positions and versions too.
+std::string EncodeFixed64BigEndian(uint64_t value);
+
 // Reads 8 big-endian bytes from the front of `*in` and consumes them.
 // Fails cleanly (without consuming) if fewer than 8 bytes remain.
 absl::StatusOr<uint64_t> ConsumeFixed64BigEndian(absl::string_view* in);
