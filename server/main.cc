@@ -13,6 +13,8 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/authorizer.h"
 #include "server/services.h"
 #include "storage/event_store.h"
@@ -20,7 +22,8 @@
 namespace {
 
 void Log(const std::string& message) {
-  std::cerr << "leerlusd: " << message << std::endl;
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())
+            << " leerlusd: " << message << std::endl;
 }
 
 int Fail(const std::string& message) {
@@ -137,6 +140,7 @@ int main(int argc, char** argv) {
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(shutdown_grace_seconds));
   server->Wait();
+  Log("all calls finished; closing the store");
   store->Shutdown();
   store.reset();
   Log("stopped cleanly");

@@ -28,8 +28,8 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
     case absl::StatusCode::kUnavailable: return grpc::StatusCode::UNAVAILABLE;
     case absl::StatusCode::kDataLoss: return grpc::StatusCode::DATA_LOSS;
     case absl::StatusCode::kUnauthenticated: return grpc::StatusCode::UNAUTHENTICATED;
+    default: return grpc::StatusCode::UNKNOWN;  // Abseil's reserved sentinel.
   }
-  return grpc::StatusCode::UNKNOWN;
 }
 
 }  // namespace

@@ -373,11 +373,63 @@ TEST_F(IntegrationTest, HealthServiceAndGracefulShutdown) {
   EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
 }
 
+TEST_F(IntegrationTest, SigtermEndsSubscriptionsCleanlyAndTheServerExits) {
+  DefineCatalogueWithCli();
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
+      client_->event_log()->Subscribe(&context, request);
+  v1::SubscribeResponse message;
+  ASSERT_TRUE(reader->Read(&message));
+  ASSERT_TRUE(reader->Read(&message));  // Caught up: the stream now waits for live events.
+  // A well-behaved subscriber keeps reading until the server ends the stream.
+  grpc::Status status;
+  std::thread subscriber([&] {
+    v1::SubscribeResponse more;
+    while (reader->Read(&more)) {
+    }
+    status = reader->Finish();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  int exit_status = server_->Stop();
+  EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(4))
+      << ReadFile(dir_.File("data") + ".log");
+  subscriber.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  // A clean restart serves what was written.
+  server_->Start();
+  client_ = std::make_unique<client::Client>(server_->address());
+  v1::GetIndicatorRequest get;
+  get.set_id("loneliness");
+  v1::GetIndicatorResponse indicator;
+  EXPECT_TRUE(client_->Call(&v1::CatalogService::Stub::GetIndicator, client_->catalog(), get,
+                            &indicator).ok());
+}
+
+TEST_F(IntegrationTest, SecondServerOnTheSamePortFailsLoudly) {
+  TempDir other;
+  const std::string port = server_->address().substr(server_->address().rfind(':') + 1);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execl(LEERLUSD_PATH, LEERLUSD_PATH, "--data-dir", other.File("data").c_str(), "--listen",
+          ("127.0.0.1:" + port).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
 TEST_F(IntegrationTest, SecondServerOnTheSameDataDirFailsLoudly) {
   pid_t pid = fork();
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
     execl(LEERLUSD_PATH, LEERLUSD_PATH, "--data-dir", dir_.File("data").c_str(), "--listen",
           "127.0.0.1:0", static_cast<char*>(nullptr));
     _exit(127);
