@@ -145,6 +145,43 @@ std::string HypothesisSeal(const v1::Hypothesis& hypothesis) {
 
 // ------------------------------------------------------------------ catalogue
 
+namespace {
+
+// Defines a new catalogue entry (work method or indicator): refused if the
+// id is taken, answered with the entry as stored.
+template <typename Response, typename Entry>
+absl::StatusOr<Response> CreateCatalogEntry(
+    storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
+    const std::string& request_id, const Caller& caller, Entry entry, CatalogKind kind,
+    std::string stream, absl::string_view what, absl::string_view field,
+    std::function<void(v1::Event&, const Entry&)> set_payload,
+    std::function<Entry*(Response&)> mutable_entry) {
+  const std::string id = entry.id();
+  return Run<Response>(
+      store, method, request, std::move(stream), request_id, 0, caller,
+      [entry, what, field, set_payload](
+          const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+        if (context.stream_version != 0) {
+          return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
+                                   what, " '", entry.id(), "' already exists")),
+                               "ALREADY_EXISTS", {{"field", std::string(field)}});
+        }
+        v1::Event event;
+        set_payload(event, entry);
+        return One(std::move(event));
+      },
+      [id, kind, what, field, mutable_entry](const Appended& appended,
+                                             KeyValueReader& state) -> absl::StatusOr<Response> {
+        Response response;
+        LEERLUS_ASSIGN_OR_RETURN(*mutable_entry(response),
+                                 LoadCatalog<Entry>(state, kind, id, what, field));
+        response.set_position(appended.last_position);
+        return response;
+      });
+}
+
+}  // namespace
+
 absl::StatusOr<v1::CreateWorkMethodResponse> Commands::CreateWorkMethod(
     const v1::CreateWorkMethodRequest& request, const Caller& caller) {
   FieldViolations violations;
@@ -153,29 +190,14 @@ absl::StatusOr<v1::CreateWorkMethodResponse> Commands::CreateWorkMethod(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   v1::WorkMethod method = request.work_method();
   method.clear_update_position();
-  const std::string id = method.id();
-  return Run<v1::CreateWorkMethodResponse>(
-      store_, "CreateWorkMethod", request, storage::WorkMethodStream(id), request.request_id(), 0,
-      caller,
-      [method](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-        if (context.stream_version != 0) {
-          return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
-                                   "work method '", method.id(), "' already exists")),
-                               "ALREADY_EXISTS", {{"field", "work_method.id"}});
-        }
-        v1::Event event;
-        *event.mutable_work_method_defined()->mutable_work_method() = method;
-        return One(std::move(event));
+  return CreateCatalogEntry<v1::CreateWorkMethodResponse, v1::WorkMethod>(
+      store_, "CreateWorkMethod", request, request.request_id(), caller, method,
+      CatalogKind::kWorkMethod, storage::WorkMethodStream(method.id()), "work method",
+      "work_method.id",
+      [](v1::Event& event, const v1::WorkMethod& entry) {
+        *event.mutable_work_method_defined()->mutable_work_method() = entry;
       },
-      [id](const Appended& appended,
-           KeyValueReader& state) -> absl::StatusOr<v1::CreateWorkMethodResponse> {
-        v1::CreateWorkMethodResponse response;
-        LEERLUS_ASSIGN_OR_RETURN(*response.mutable_work_method(),
-                                 LoadCatalog<v1::WorkMethod>(state, CatalogKind::kWorkMethod, id,
-                                                             "work method", "work_method.id"));
-        response.set_position(appended.last_position);
-        return response;
-      });
+      [](v1::CreateWorkMethodResponse& response) { return response.mutable_work_method(); });
 }
 
 absl::StatusOr<v1::CreateIndicatorResponse> Commands::CreateIndicator(
@@ -186,29 +208,14 @@ absl::StatusOr<v1::CreateIndicatorResponse> Commands::CreateIndicator(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   v1::Indicator indicator = request.indicator();
   indicator.clear_update_position();
-  const std::string id = indicator.id();
-  return Run<v1::CreateIndicatorResponse>(
-      store_, "CreateIndicator", request, storage::IndicatorStream(id), request.request_id(), 0,
-      caller,
-      [indicator](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-        if (context.stream_version != 0) {
-          return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
-                                   "indicator '", indicator.id(), "' already exists")),
-                               "ALREADY_EXISTS", {{"field", "indicator.id"}});
-        }
-        v1::Event event;
-        *event.mutable_indicator_defined()->mutable_indicator() = indicator;
-        return One(std::move(event));
+  return CreateCatalogEntry<v1::CreateIndicatorResponse, v1::Indicator>(
+      store_, "CreateIndicator", request, request.request_id(), caller, indicator,
+      CatalogKind::kIndicator, storage::IndicatorStream(indicator.id()), "indicator",
+      "indicator.id",
+      [](v1::Event& event, const v1::Indicator& entry) {
+        *event.mutable_indicator_defined()->mutable_indicator() = entry;
       },
-      [id](const Appended& appended,
-           KeyValueReader& state) -> absl::StatusOr<v1::CreateIndicatorResponse> {
-        v1::CreateIndicatorResponse response;
-        LEERLUS_ASSIGN_OR_RETURN(*response.mutable_indicator(),
-                                 LoadCatalog<v1::Indicator>(state, CatalogKind::kIndicator, id,
-                                                            "indicator", "indicator.id"));
-        response.set_position(appended.last_position);
-        return response;
-      });
+      [](v1::CreateIndicatorResponse& response) { return response.mutable_indicator(); });
 }
 
 absl::StatusOr<v1::PutAreaResponse> Commands::PutArea(const v1::PutAreaRequest& request,

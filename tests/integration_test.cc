@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
 namespace leerlus::testing {
@@ -52,21 +53,7 @@ class IntegrationTest : public ::testing::Test {
   }
 
   v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment_id) {
-    v1::CreateOutcomeRequest request;
-    request.set_experiment_id(experiment_id);
-    v1::Outcome* o = request.mutable_outcome();
-    o->set_indicator_id("loneliness");
-    o->set_measured_on("2019-06-01");
-    o->set_design(v1::STUDY_DESIGN_RCT);
-    auto* s = o->mutable_two_group_continuous();
-    s->set_treatment_mean(4.1);
-    s->set_treatment_sd(1.2);
-    s->set_treatment_n(40);
-    s->set_control_mean(4.8);
-    s->set_control_sd(1.3);
-    s->set_control_n(38);
-    request.set_request_id(client::NewRequestId());
-    return request;
+    return SampleOutcomeRequest(experiment_id, client::NewRequestId());
   }
 
   v1::Experiment GetExperiment(const std::string& id) {

@@ -12,6 +12,7 @@
 #include "core/commands.h"
 #include "core/queries.h"
 #include "storage/event_store.h"
+#include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
 namespace leerlus::testing {
@@ -88,21 +89,7 @@ class StoreFixture : public ::testing::Test {
   }
 
   v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment_id) {
-    v1::CreateOutcomeRequest request;
-    request.set_experiment_id(experiment_id);
-    v1::Outcome* o = request.mutable_outcome();
-    o->set_indicator_id("loneliness");
-    o->set_measured_on("2019-06-01");
-    o->set_design(v1::STUDY_DESIGN_RCT);
-    auto* s = o->mutable_two_group_continuous();
-    s->set_treatment_mean(4.1);
-    s->set_treatment_sd(1.2);
-    s->set_treatment_n(40);
-    s->set_control_mean(4.8);
-    s->set_control_sd(1.3);
-    s->set_control_n(38);
-    request.set_request_id(NextId());
-    return request;
+    return SampleOutcomeRequest(experiment_id, NextId());
   }
 
   void Start(const std::string& id) {

@@ -1,0 +1,33 @@
+// Requests the tests share.
+#ifndef LEERLUS_TESTS_SAMPLE_REQUESTS_H_
+#define LEERLUS_TESTS_SAMPLE_REQUESTS_H_
+
+#include <string>
+
+#include "leerlus/v1/experiment_service.pb.h"
+
+namespace leerlus::testing {
+
+// A two-group outcome of indicator "loneliness" (means 4.1 vs 4.8).
+inline v1::CreateOutcomeRequest SampleOutcomeRequest(const std::string& experiment_id,
+                                                     const std::string& request_id) {
+  v1::CreateOutcomeRequest request;
+  request.set_experiment_id(experiment_id);
+  v1::Outcome* o = request.mutable_outcome();
+  o->set_indicator_id("loneliness");
+  o->set_measured_on("2019-06-01");
+  o->set_design(v1::STUDY_DESIGN_RCT);
+  auto* s = o->mutable_two_group_continuous();
+  s->set_treatment_mean(4.1);
+  s->set_treatment_sd(1.2);
+  s->set_treatment_n(40);
+  s->set_control_mean(4.8);
+  s->set_control_sd(1.3);
+  s->set_control_n(38);
+  request.set_request_id(request_id);
+  return request;
+}
+
+}  // namespace leerlus::testing
+
+#endif  // LEERLUS_TESTS_SAMPLE_REQUESTS_H_
