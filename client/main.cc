@@ -104,6 +104,35 @@ int Run(client::Client& api, const Globals& globals,
   return 0;
 }
 
+// Adds `show KEY` and `list` subcommands for one kind of catalogue entry.
+template <typename GetRequest, typename GetResponse, typename ListRequest, typename ListResponse>
+void AddCatalogShowAndList(
+    CLI::App* parent, const std::string& key_name, const std::string& show_help,
+    const std::string& list_help, std::string* (GetRequest::*mutable_key)(),
+    grpc::Status (v1::CatalogService::Stub::*get)(grpc::ClientContext*, const GetRequest&, GetResponse*),
+    grpc::Status (v1::CatalogService::Stub::*list)(grpc::ClientContext*, const ListRequest&, ListResponse*),
+    const Globals& globals, std::function<int(client::Client&)>& action) {
+  auto* show = parent->add_subcommand("show", show_help);
+  auto get_request = std::make_shared<GetRequest>();
+  show->add_option(key_name, *((*get_request).*mutable_key)())->required();
+  show->callback([&globals, &action, get_request, get] {
+    action = [&globals, get_request, get](client::Client& api) {
+      return Run(api, globals, get, api.catalog(), *get_request);
+    };
+  });
+  auto* list_command = parent->add_subcommand("list", list_help);
+  auto list_request = std::make_shared<ListRequest>();
+  list_command->add_option_function<int32_t>(
+      "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
+      "items per page (default 100, at most 1000)");
+  list_command->add_option("--page-token", *list_request->mutable_page_token());
+  list_command->callback([&globals, &action, list_request, list] {
+    action = [&globals, list_request, list](client::Client& api) {
+      return Run(api, globals, list, api.catalog(), *list_request);
+    };
+  });
+}
+
 void PrintRowErrors(const std::vector<client::RowError>& errors, std::ostream& out) {
   for (const client::RowError& error : errors) {
     out << "line " << error.line;
@@ -283,23 +312,9 @@ int main(int argc, char** argv) {
         return Run(api, globals, &v1::CatalogService::Stub::CreateWorkMethod, api.catalog(), *request);
       };
     });
-    auto* show = method->add_subcommand("show", "show a work method");
-    auto get = std::make_shared<v1::GetWorkMethodRequest>();
-    show->add_option("id", *get->mutable_id())->required();
-    show->callback([&, get] {
-      action = [&, get](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::GetWorkMethod, api.catalog(), *get);
-      };
-    });
-    auto* list = method->add_subcommand("list", "list work methods");
-    auto list_request = std::make_shared<v1::ListWorkMethodsRequest>();
-    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
-    list->add_option("--page-token", *list_request->mutable_page_token());
-    list->callback([&, list_request] {
-      action = [&, list_request](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::ListWorkMethods, api.catalog(), *list_request);
-      };
-    });
+    AddCatalogShowAndList(method, "id", "show a work method", "list work methods", &v1::GetWorkMethodRequest::mutable_id,
+                          &v1::CatalogService::Stub::GetWorkMethod, &v1::CatalogService::Stub::ListWorkMethods,
+                          globals, action);
   }
 
   // ------------------------------------------------------------ indicator
@@ -327,23 +342,9 @@ int main(int argc, char** argv) {
         return Run(api, globals, &v1::CatalogService::Stub::CreateIndicator, api.catalog(), *request);
       };
     });
-    auto* show = indicator->add_subcommand("show", "show an indicator");
-    auto get = std::make_shared<v1::GetIndicatorRequest>();
-    show->add_option("id", *get->mutable_id())->required();
-    show->callback([&, get] {
-      action = [&, get](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::GetIndicator, api.catalog(), *get);
-      };
-    });
-    auto* list = indicator->add_subcommand("list", "list indicators");
-    auto list_request = std::make_shared<v1::ListIndicatorsRequest>();
-    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
-    list->add_option("--page-token", *list_request->mutable_page_token());
-    list->callback([&, list_request] {
-      action = [&, list_request](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::ListIndicators, api.catalog(), *list_request);
-      };
-    });
+    AddCatalogShowAndList(indicator, "id", "show an indicator", "list indicators", &v1::GetIndicatorRequest::mutable_id,
+                          &v1::CatalogService::Stub::GetIndicator, &v1::CatalogService::Stub::ListIndicators,
+                          globals, action);
   }
 
   // ------------------------------------------------------------ area
@@ -373,23 +374,9 @@ int main(int argc, char** argv) {
         return ImportAreas(api, globals, *file, *decimal_comma);
       };
     });
-    auto* show = area->add_subcommand("show", "show an area with its current attributes");
-    auto get = std::make_shared<v1::GetAreaRequest>();
-    show->add_option("code", *get->mutable_code())->required();
-    show->callback([&, get] {
-      action = [&, get](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::GetArea, api.catalog(), *get);
-      };
-    });
-    auto* list = area->add_subcommand("list", "list areas");
-    auto list_request = std::make_shared<v1::ListAreasRequest>();
-    list->add_option_function<int32_t>("--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); }, "items per page (default 100, at most 1000)");
-    list->add_option("--page-token", *list_request->mutable_page_token());
-    list->callback([&, list_request] {
-      action = [&, list_request](client::Client& api) {
-        return Run(api, globals, &v1::CatalogService::Stub::ListAreas, api.catalog(), *list_request);
-      };
-    });
+    AddCatalogShowAndList(area, "code", "show an area with its current attributes", "list areas", &v1::GetAreaRequest::mutable_code,
+                          &v1::CatalogService::Stub::GetArea, &v1::CatalogService::Stub::ListAreas,
+                          globals, action);
   }
 
   // ------------------------------------------------------------ experiment

@@ -80,6 +80,11 @@ TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   EXPECT_EQ(areas.exit_code, 10) << areas.err;
   EXPECT_NE(areas.out.find("imported 2 of 3 areas"), std::string::npos) << areas.out;
   EXPECT_NE(areas.err.find("line 4"), std::string::npos) << areas.err;
+  std::string area = Ok({"area", "show", "GM0855", "-o", "csv"});
+  EXPECT_NE(area.find("GM0855,Tilburg,MUNICIPALITY"), std::string::npos) << area;
+  EXPECT_NE(area.find(",5.8,"), std::string::npos) << area;
+  EXPECT_NE(Ok({"method", "list"}).find("Neighbourhood coach"), std::string::npos);
+  EXPECT_NE(Ok({"indicator", "show", "loneliness"}).find("LOWER"), std::string::npos);
 
   Ok({"experiment", "create", "--id", "tb-1", "--kind", "project", "--title", "Coach Tilburg North",
       "--method", "coach", "--line", "area-based", "--area", "GM0855", "--team", "team-north",
