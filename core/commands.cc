@@ -412,105 +412,101 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
       RespondWithExperiment<v1::UpdateExperimentResponse>(id));
 }
 
-absl::StatusOr<v1::StartExperimentResponse> Commands::StartExperiment(
-    const v1::StartExperimentRequest& request, const Caller& caller) {
-  FieldViolations violations;
+namespace {
+
+// The lifecycle: which statuses each move starts from.
+struct Move {
+  absl::string_view action;   // For messages: "cannot start: ..."
+  absl::string_view allowed;  // The statuses in words.
+  std::set<v1::ExperimentStatus> from;
+};
+
+const Move kStart{"start", "DESIGNED", {v1::EXPERIMENT_STATUS_DESIGNED}};
+const Move kEvaluate{"begin evaluation", "RUNNING", {v1::EXPERIMENT_STATUS_RUNNING}};
+const Move kConclude{"conclude", "EVALUATING", {v1::EXPERIMENT_STATUS_EVALUATING}};
+const Move kWithdraw{"withdraw", "DESIGNED, RUNNING or EVALUATING",
+                     {v1::EXPERIMENT_STATUS_DESIGNED, v1::EXPERIMENT_STATUS_RUNNING,
+                      v1::EXPERIMENT_STATUS_EVALUATING}};
+
+// Runs one lifecycle move of experiment `request.id()`: the request is
+// validated (`violations` holds the checks of the move's own fields), then
+// the move is decided against the experiment's current status and
+// `make_event` fills the event from the current state.
+template <typename Response, typename Request>
+absl::StatusOr<Response> Transition(
+    storage::EventStore* store, absl::string_view method, const Request& request,
+    const Caller& caller, FieldViolations violations, const Move& move,
+    std::function<void(const v1::Experiment&, v1::Event&)> make_event) {
   CheckRequestId(violations, request.request_id());
   CheckId(violations, "id", request.id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.id();
-  return Run<v1::StartExperimentResponse>(
-      store_, "StartExperiment", request, storage::ExperimentStream(id), request.request_id(),
+  return Run<Response>(
+      store, method, request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
-      [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+      [id, &move, make_event](const DecisionContext& context)
+          -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current, LoadExperiment(context.state, id, "id"));
-        if (current.status() != v1::EXPERIMENT_STATUS_DESIGNED) {
-          return WrongState(current, "start", "DESIGNED");
+        if (move.from.count(current.status()) == 0) {
+          return WrongState(current, move.action, move.allowed);
         }
         v1::Event event;
+        make_event(current, event);
+        return One(std::move(event));
+      },
+      RespondWithExperiment<Response>(id));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::StartExperimentResponse> Commands::StartExperiment(
+    const v1::StartExperimentRequest& request, const Caller& caller) {
+  return Transition<v1::StartExperimentResponse>(
+      store_, "StartExperiment", request, caller, FieldViolations(), kStart,
+      [](const v1::Experiment& current, v1::Event& event) {
+        // Pre-registration: every hypothesis registered so far is sealed.
         auto* sealed = event.mutable_experiment_started()->mutable_sealed_hashes();
         for (const v1::Hypothesis& hypothesis : current.hypotheses()) {
           (*sealed)[hypothesis.id()] = HypothesisSeal(hypothesis);
         }
-        return One(std::move(event));
-      },
-      RespondWithExperiment<v1::StartExperimentResponse>(id));
+      });
 }
 
 absl::StatusOr<v1::EvaluateExperimentResponse> Commands::EvaluateExperiment(
     const v1::EvaluateExperimentRequest& request, const Caller& caller) {
-  FieldViolations violations;
-  CheckRequestId(violations, request.request_id());
-  CheckId(violations, "id", request.id());
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  const std::string id = request.id();
-  return Run<v1::EvaluateExperimentResponse>(
-      store_, "EvaluateExperiment", request, storage::ExperimentStream(id), request.request_id(),
-      request.expected_version(), caller,
-      [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-        LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current, LoadExperiment(context.state, id, "id"));
-        if (current.status() != v1::EXPERIMENT_STATUS_RUNNING) {
-          return WrongState(current, "begin evaluation", "RUNNING");
-        }
-        v1::Event event;
-        event.mutable_evaluation_started();
-        return One(std::move(event));
-      },
-      RespondWithExperiment<v1::EvaluateExperimentResponse>(id));
+  return Transition<v1::EvaluateExperimentResponse>(
+      store_, "EvaluateExperiment", request, caller, FieldViolations(), kEvaluate,
+      [](const v1::Experiment&, v1::Event& event) { event.mutable_evaluation_started(); });
 }
 
 absl::StatusOr<v1::ConcludeExperimentResponse> Commands::ConcludeExperiment(
     const v1::ConcludeExperimentRequest& request, const Caller& caller) {
   FieldViolations violations;
-  CheckRequestId(violations, request.request_id());
-  CheckId(violations, "id", request.id());
   if (request.decision() == v1::DECISION_UNSPECIFIED || !v1::Decision_IsValid(request.decision())) {
     violations.Add("decision", "must be SCALE_UP, ADAPT or STOP");
   }
   CheckText(violations, "rationale", request.rationale(), 1, kMaxLongTextLength);
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  const std::string id = request.id();
   v1::ExperimentConcluded concluded;
   concluded.set_decision(request.decision());
-  concluded.set_rationale(ProtectFreeText(id, request.rationale()));
-  return Run<v1::ConcludeExperimentResponse>(
-      store_, "ConcludeExperiment", request, storage::ExperimentStream(id), request.request_id(),
-      request.expected_version(), caller,
-      [id, concluded](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-        LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current, LoadExperiment(context.state, id, "id"));
-        if (current.status() != v1::EXPERIMENT_STATUS_EVALUATING) {
-          return WrongState(current, "conclude", "EVALUATING");
-        }
-        v1::Event event;
+  concluded.set_rationale(ProtectFreeText(request.id(), request.rationale()));
+  return Transition<v1::ConcludeExperimentResponse>(
+      store_, "ConcludeExperiment", request, caller, std::move(violations), kConclude,
+      [concluded](const v1::Experiment&, v1::Event& event) {
         *event.mutable_experiment_concluded() = concluded;
-        return One(std::move(event));
-      },
-      RespondWithExperiment<v1::ConcludeExperimentResponse>(id));
+      });
 }
 
 absl::StatusOr<v1::WithdrawExperimentResponse> Commands::WithdrawExperiment(
     const v1::WithdrawExperimentRequest& request, const Caller& caller) {
   FieldViolations violations;
-  CheckRequestId(violations, request.request_id());
-  CheckId(violations, "id", request.id());
   CheckText(violations, "reason", request.reason(), 1, kMaxLongTextLength);
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  const std::string id = request.id();
   v1::ExperimentWithdrawn withdrawn;
-  withdrawn.set_reason(ProtectFreeText(id, request.reason()));
-  return Run<v1::WithdrawExperimentResponse>(
-      store_, "WithdrawExperiment", request, storage::ExperimentStream(id), request.request_id(),
-      request.expected_version(), caller,
-      [id, withdrawn](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-        LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current, LoadExperiment(context.state, id, "id"));
-        if (!IsOpen(current.status())) {
-          return WrongState(current, "withdraw", "DESIGNED, RUNNING or EVALUATING");
-        }
-        v1::Event event;
+  withdrawn.set_reason(ProtectFreeText(request.id(), request.reason()));
+  return Transition<v1::WithdrawExperimentResponse>(
+      store_, "WithdrawExperiment", request, caller, std::move(violations), kWithdraw,
+      [withdrawn](const v1::Experiment&, v1::Event& event) {
         *event.mutable_experiment_withdrawn() = withdrawn;
-        return One(std::move(event));
-      },
-      RespondWithExperiment<v1::WithdrawExperimentResponse>(id));
+      });
 }
 
 absl::StatusOr<v1::CreateHypothesisResponse> Commands::CreateHypothesis(
