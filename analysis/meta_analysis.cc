@@ -1,0 +1,349 @@
+#include "analysis/meta_analysis.h"
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "analysis/distributions.h"
+
+namespace leerlus::analysis {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kLog2Pi = 1.8378770664093454836;
+
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+// P(w) = W - W X (X'WX)^-1 X'W.
+MatrixXd ProjectionP(const MatrixXd& x, const VectorXd& w) {
+  const MatrixXd wx = w.asDiagonal() * x;
+  const MatrixXd xtwx = x.transpose() * wx;
+  return MatrixXd(w.asDiagonal()) - wx * xtwx.ldlt().solve(wx.transpose());
+}
+
+struct WeightedFit {
+  VectorXd b;
+  MatrixXd xtwx_inverse;
+  VectorXd residuals;
+};
+
+WeightedFit SolveWeighted(const MatrixXd& x, const VectorXd& y, const VectorXd& w) {
+  WeightedFit fit;
+  const MatrixXd xtwx = x.transpose() * w.asDiagonal() * x;
+  fit.xtwx_inverse = xtwx.ldlt().solve(MatrixXd::Identity(x.cols(), x.cols()));
+  fit.b = fit.xtwx_inverse * (x.transpose() * w.asDiagonal() * y);
+  fit.residuals = y - x * fit.b;
+  return fit;
+}
+
+// Restricted log-likelihood (metafor's REMLf = TRUE form).
+double RestrictedLogLikelihood(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+                               double tau2) {
+  const int k = static_cast<int>(y.size());
+  const int p = static_cast<int>(x.cols());
+  const VectorXd w = (v.array() + tau2).inverse();
+  WeightedFit fit = SolveWeighted(x, y, w);
+  const MatrixXd xtx = x.transpose() * x;
+  const MatrixXd xtwx = x.transpose() * w.asDiagonal() * x;
+  return -0.5 * (k - p) * kLog2Pi + 0.5 * std::log(xtx.determinant()) -
+         0.5 * (v.array() + tau2).log().sum() - 0.5 * std::log(xtwx.determinant()) -
+         0.5 * (w.array() * fit.residuals.array().square()).sum();
+}
+
+double MaximumLogLikelihood(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+                            double tau2) {
+  const int k = static_cast<int>(y.size());
+  const VectorXd w = (v.array() + tau2).inverse();
+  WeightedFit fit = SolveWeighted(x, y, w);
+  return -0.5 * k * kLog2Pi - 0.5 * (v.array() + tau2).log().sum() -
+         0.5 * (w.array() * fit.residuals.array().square()).sum();
+}
+
+struct RemlEstimate {
+  double tau2 = 0;
+  int iterations = 0;
+};
+
+// Fisher scoring from the Hedges estimator with step halving, exactly as
+// metafor 3.8-1 runs it (FORMULAS.md 2.5).
+absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y,
+                                          const VectorXd& v, const FitOptions& options) {
+  const int k = static_cast<int>(y.size());
+  const int p = static_cast<int>(x.cols());
+  const MatrixXd xtx = x.transpose() * x;
+  const MatrixXd p0 = MatrixXd::Identity(k, k) - x * xtx.ldlt().solve(x.transpose());
+  double tau2 = std::max(
+      0.0, (y.dot(p0 * y) - (p0.diagonal().array() * v.array()).sum()) / (k - p));
+  int iterations = 0;
+  double change = options.reml_threshold + 1;
+  while (change > options.reml_threshold) {
+    if (iterations >= options.reml_max_iterations) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "REML did not converge in ", options.reml_max_iterations,
+          " iterations (last change in tau2: ", change, "); use DL or more iterations"));
+    }
+    ++iterations;
+    const double old_tau2 = tau2;
+    const MatrixXd pm = ProjectionP(x, (v.array() + tau2).inverse().matrix());
+    const VectorXd py = pm * y;
+    const double trace_p = pm.trace();
+    const double trace_pp = (pm.array() * pm.transpose().array()).sum();
+    double delta = (py.squaredNorm() - trace_p) / trace_pp;
+    while (tau2 + delta < 0) delta /= 2;  // Step halving keeps tau2 >= 0.
+    tau2 += delta;
+    change = std::fabs(old_tau2 - tau2);
+    if (!std::isfinite(tau2)) {
+      return absl::FailedPreconditionError("REML diverged (tau2 is not finite); use DL");
+    }
+  }
+  tau2 = std::max(0.0, tau2);
+  // ll0check: prefer tau2 = 0 if the likelihood there is clearly higher.
+  const double tolerance = std::pow(std::numeric_limits<double>::epsilon(), 0.25);
+  if (tau2 > options.reml_threshold &&
+      RestrictedLogLikelihood(x, y, v, 0.0) - RestrictedLogLikelihood(x, y, v, tau2) > tolerance) {
+    tau2 = 0;
+  }
+  return RemlEstimate{tau2, iterations};
+}
+
+}  // namespace
+
+const char* MethodName(Method method) {
+  switch (method) {
+    case Method::kFixed: return "FE";
+    case Method::kDerSimonianLaird: return "DL";
+    case Method::kReml: return "REML";
+  }
+  return "?";
+}
+
+absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in,
+                                   const std::vector<double>& v_in, const MatrixXd& x,
+                                   const std::vector<std::string>& names, bool intercept,
+                                   const FitOptions& options) {
+  const int k = static_cast<int>(y_in.size());
+  const int p = static_cast<int>(x.cols());
+  if (v_in.size() != y_in.size() || x.rows() != k || static_cast<int>(names.size()) != p) {
+    return absl::InvalidArgumentError("effects, variances, model rows and names differ in length");
+  }
+  if (k < 1) return absl::InvalidArgumentError("no studies to pool");
+  if (k < p) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(k, " studies cannot estimate ", p, " coefficients"));
+  }
+  for (int i = 0; i < k; ++i) {
+    if (!std::isfinite(y_in[i])) return absl::InvalidArgumentError("an effect is not finite");
+    if (!std::isfinite(v_in[i]) || v_in[i] <= 0) {
+      return absl::InvalidArgumentError("a sampling variance is not positive and finite");
+    }
+  }
+  if (!x.allFinite()) return absl::InvalidArgumentError("a moderator value is not finite");
+  const MatrixXd xtx = x.transpose() * x;
+  Eigen::FullPivLU<MatrixXd> rank_check(xtx);
+  if (rank_check.rank() < p) {
+    return absl::InvalidArgumentError(
+        "the moderators are collinear (or constant): the model cannot be estimated");
+  }
+  const VectorXd y = Eigen::Map<const VectorXd>(y_in.data(), k);
+  const VectorXd v = Eigen::Map<const VectorXd>(v_in.data(), k);
+
+  FitResult result;
+  result.method = options.method;
+  result.knapp_hartung = options.knapp_hartung;
+  result.k = k;
+  result.p = p;
+  const int df = k - p;
+
+  // Heterogeneity always from the fixed-effect weights.
+  const VectorXd fe_weights = v.array().inverse();
+  const MatrixXd p_fe = ProjectionP(x, fe_weights);
+  const double trace_p_fe = p_fe.trace();
+  // y'P y computed as the weighted residual sum of squares: the same number,
+  // never negative through rounding.
+  const WeightedFit fe_fit = SolveWeighted(x, y, fe_weights);
+  result.qe = std::max(0.0, (fe_weights.array() * fe_fit.residuals.array().square()).sum());
+  result.qe_df = df;
+  result.qe_p = df > 0 ? ChiSquareUpperP(result.qe, df) : kNaN;
+  result.typical_variance = df > 0 ? df / trace_p_fe : kNaN;
+
+  switch (options.method) {
+    case Method::kFixed:
+      result.tau2 = 0;
+      result.se_tau2 = kNaN;
+      break;
+    case Method::kDerSimonianLaird: {
+      if (df < 1) {  // One study per coefficient: nothing to estimate tau2 from.
+        result.tau2 = 0;
+        result.se_tau2 = kNaN;
+        break;
+      }
+      result.tau2 = std::max(0.0, (result.qe - df) / trace_p_fe);
+      const double trace_pp = (p_fe.array() * p_fe.transpose().array()).sum();
+      result.se_tau2 = std::sqrt((2.0 * df + 4 * result.tau2 * trace_p_fe +
+                                  2 * result.tau2 * result.tau2 * trace_pp) /
+                                 (trace_p_fe * trace_p_fe));
+      break;
+    }
+    case Method::kReml: {
+      if (df < 1) {
+        result.tau2 = 0;
+        result.se_tau2 = kNaN;
+        break;
+      }
+      absl::StatusOr<RemlEstimate> reml = EstimateReml(x, y, v, options);
+      if (!reml.ok()) return reml.status();
+      result.tau2 = reml->tau2;
+      result.iterations = reml->iterations;
+      const MatrixXd pm = ProjectionP(x, (v.array() + result.tau2).inverse().matrix());
+      result.se_tau2 = std::sqrt(2.0 / (pm.array() * pm.transpose().array()).sum());
+      break;
+    }
+  }
+
+  if (options.method == Method::kFixed) {
+    result.i2 = df > 0 && result.qe > 0 ? std::max(0.0, 100 * (result.qe - df) / result.qe) : 0;
+    result.h2 = df > 0 ? result.qe / df : kNaN;
+  } else if (df > 0) {
+    result.i2 = 100 * result.tau2 / (result.tau2 + result.typical_variance);
+    result.h2 = (result.tau2 + result.typical_variance) / result.typical_variance;
+  } else {
+    result.i2 = 0;
+    result.h2 = 1;
+  }
+
+  const VectorXd w = (v.array() + result.tau2).inverse();
+  WeightedFit fit = SolveWeighted(x, y, w);
+  MatrixXd covariance = fit.xtwx_inverse;
+  result.s2w = kNaN;
+  double critical = NormalCritical95();
+  if (options.knapp_hartung) {
+    if (df < 1) {
+      return absl::InvalidArgumentError(
+          "the Hartung-Knapp adjustment needs more studies than coefficients");
+    }
+    result.s2w = (w.array() * fit.residuals.array().square()).sum() / df;
+    covariance *= result.s2w;
+    critical = StudentCritical95(df);
+  }
+  result.covariance = covariance;
+  for (int j = 0; j < p; ++j) {
+    Coefficient c;
+    c.name = names[j];
+    c.estimate = fit.b(j);
+    c.se = std::sqrt(covariance(j, j));
+    c.statistic = c.estimate / c.se;
+    c.p_value = options.knapp_hartung ? StudentTwoSidedP(c.statistic, df)
+                                      : NormalTwoSidedP(c.statistic);
+    c.ci_lower = c.estimate - critical * c.se;
+    c.ci_upper = c.estimate + critical * c.se;
+    result.coefficients.push_back(c);
+  }
+
+  // Omnibus test of the moderators (the intercept left out).
+  const int first = intercept ? 1 : 0;
+  const int m = p - first;
+  if (m > 0 && (intercept ? p > 1 : true)) {
+    const VectorXd b = fit.b.segment(first, m);
+    const MatrixXd vb = covariance.block(first, first, m, m);
+    const double qm = b.dot(vb.ldlt().solve(b));
+    result.qm_df1 = m;
+    if (options.knapp_hartung) {
+      result.qm = qm / m;
+      result.qm_df2 = df;
+      result.qm_p = FisherUpperP(result.qm, m, df);
+    } else {
+      result.qm = qm;
+      result.qm_df2 = kNaN;
+      result.qm_p = ChiSquareUpperP(qm, m);
+    }
+  } else {
+    result.qm = result.qm_df1 = result.qm_df2 = result.qm_p = kNaN;
+  }
+  result.r2 = kNaN;
+
+  result.ll_ml = MaximumLogLikelihood(x, y, v, result.tau2);
+  result.ll_reml = RestrictedLogLikelihood(x, y, v, result.tau2);
+  const double total_weight = w.sum();
+  for (int i = 0; i < k; ++i) result.weights_percent.push_back(100 * w(i) / total_weight);
+  return result;
+}
+
+absl::StatusOr<FitResult> FitPooled(const std::vector<double>& y, const std::vector<double>& v,
+                                    const FitOptions& options) {
+  return FitModel(y, v, MatrixXd::Ones(static_cast<Eigen::Index>(y.size()), 1), {"intrcpt"},
+                  true, options);
+}
+
+absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y,
+                                        const std::vector<double>& v,
+                                        const std::vector<std::vector<double>>& moderators,
+                                        const std::vector<std::string>& names,
+                                        const FitOptions& options) {
+  const Eigen::Index k = static_cast<Eigen::Index>(y.size());
+  if (moderators.size() != names.size()) {
+    return absl::InvalidArgumentError("moderators and names differ in number");
+  }
+  MatrixXd x(k, static_cast<Eigen::Index>(moderators.size()) + 1);
+  x.col(0).setOnes();
+  std::vector<std::string> all_names = {"intrcpt"};
+  for (size_t j = 0; j < moderators.size(); ++j) {
+    if (static_cast<Eigen::Index>(moderators[j].size()) != k) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("moderator '", names[j], "' has ", moderators[j].size(),
+                       " values for ", k, " studies"));
+    }
+    for (Eigen::Index i = 0; i < k; ++i) x(i, static_cast<Eigen::Index>(j) + 1) = moderators[j][i];
+    all_names.push_back(names[j]);
+  }
+  absl::StatusOr<FitResult> result = FitModel(y, v, x, all_names, true, options);
+  if (!result.ok() || moderators.empty()) return result;
+  if (options.method == Method::kFixed) {
+    // metafor reports the adjusted R2 of the weighted least-squares fit.
+    const VectorXd yv = Eigen::Map<const VectorXd>(y.data(), k);
+    const VectorXd w = Eigen::Map<const VectorXd>(v.data(), k).array().inverse();
+    WeightedFit fit = SolveWeighted(x, yv, w);
+    const double mean = (w.array() * yv.array()).sum() / w.sum();
+    const double total = (w.array() * (yv.array() - mean).square()).sum();
+    const double residual = (w.array() * fit.residuals.array().square()).sum();
+    const double r2 = 1 - residual / total;
+    const double p = static_cast<double>(x.cols());
+    const double adjusted = 1 - (1 - r2) * (k - 1) / (k - p);
+    result->r2 = std::max(0.0, 100 * adjusted);
+  } else {
+    FitOptions pooled_options = options;
+    pooled_options.knapp_hartung = false;
+    absl::StatusOr<FitResult> pooled = FitPooled(y, v, pooled_options);
+    if (!pooled.ok()) return pooled.status();
+    result->r2 = pooled->tau2 > 0
+                     ? std::max(0.0, 100 * (pooled->tau2 - result->tau2) / pooled->tau2)
+                     : 0.0;
+  }
+  return result;
+}
+
+Prediction FitResult::Predict(const std::vector<double>& x) const {
+  VectorXd x0(p);
+  x0(0) = 1;
+  for (int j = 1; j < p; ++j) x0(j) = j - 1 < static_cast<int>(x.size()) ? x[j - 1] : 0;
+  VectorXd b(p);
+  for (int j = 0; j < p; ++j) b(j) = coefficients[j].estimate;
+  Prediction prediction;
+  prediction.estimate = x0.dot(b);
+  prediction.se = std::sqrt(x0.dot(covariance * x0));
+  const double critical = knapp_hartung ? StudentCritical95(k - p) : NormalCritical95();
+  prediction.ci_lower = prediction.estimate - critical * prediction.se;
+  prediction.ci_upper = prediction.estimate + critical * prediction.se;
+  if (method == Method::kFixed) {
+    prediction.pi_lower = prediction.pi_upper = kNaN;
+  } else {
+    const double spread = critical * std::sqrt(prediction.se * prediction.se + tau2);
+    prediction.pi_lower = prediction.estimate - spread;
+    prediction.pi_upper = prediction.estimate + spread;
+  }
+  return prediction;
+}
+
+}  // namespace leerlus::analysis
