@@ -26,6 +26,7 @@ Client::Client(const std::string& target, ClientOptions options) : options_(opti
   catalog_ = v1::CatalogService::NewStub(channel_);
   experiments_ = v1::ExperimentService::NewStub(channel_);
   event_log_ = v1::EventLogService::NewStub(channel_);
+  insights_ = v1::InsightService::NewStub(channel_);
 }
 
 namespace {

@@ -22,6 +22,7 @@
 #include "leerlus/v1/catalog_service.grpc.pb.h"
 #include "leerlus/v1/event_log_service.grpc.pb.h"
 #include "leerlus/v1/experiment_service.grpc.pb.h"
+#include "leerlus/v1/insight_service.grpc.pb.h"
 
 namespace leerlus::client {
 
@@ -42,6 +43,7 @@ class Client {
   v1::CatalogService::Stub* catalog() { return catalog_.get(); }
   v1::ExperimentService::Stub* experiments() { return experiments_.get(); }
   v1::EventLogService::Stub* event_log() { return event_log_.get(); }
+  v1::InsightService::Stub* insights() { return insights_.get(); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   const ClientOptions& options() const { return options_; }
 
@@ -70,6 +72,7 @@ class Client {
   std::unique_ptr<v1::CatalogService::Stub> catalog_;
   std::unique_ptr<v1::ExperimentService::Stub> experiments_;
   std::unique_ptr<v1::EventLogService::Stub> event_log_;
+  std::unique_ptr<v1::InsightService::Stub> insights_;
 };
 
 // "CODE: message" plus every field violation and error reason in the

@@ -11,6 +11,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "client/client.h"
 #include "client/csv_table.h"
@@ -131,6 +132,72 @@ void AddCatalogShowAndList(
       return Run(api, globals, list, api.catalog(), *list_request);
     };
   });
+}
+
+// What-works answers: one line per work method for people, the same as CSV
+// for spreadsheets, the full answer (with every study) as JSON.
+void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
+                     bool show_studies, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << client::ToJson(response, true) << "\n";
+    return;
+  }
+  auto number = [](double value, int digits) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+    return std::string(buffer);
+  };
+  if (format == OutputFormat::kCsv) {
+    out << "work_method_id,k,estimate,se,ci_lower,ci_upper,pi_lower,pi_upper,p_value,tau2,i2,q,"
+           "q_pvalue,not_pooled_reason\n";
+    for (const v1::MethodResult& method : response.methods()) {
+      const v1::PooledResult& p = method.pooled();
+      out << client::CsvField(method.work_method_id()) << "," << p.k() << ","
+          << absl::StrCat(p.estimate()) << "," << absl::StrCat(p.se()) << ","
+          << absl::StrCat(p.ci_lower()) << "," << absl::StrCat(p.ci_upper()) << ","
+          << absl::StrCat(p.pi_lower()) << "," << absl::StrCat(p.pi_upper()) << ","
+          << absl::StrCat(p.p_value()) << "," << absl::StrCat(p.tau2()) << ","
+          << absl::StrCat(p.i2()) << "," << absl::StrCat(p.q()) << ","
+          << absl::StrCat(p.q_pvalue()) << "," << client::CsvField(method.not_pooled_reason())
+          << "\n";
+    }
+    return;
+  }
+  std::string measure = v1::EffectMeasure_Name(
+      response.methods_size() > 0 ? response.methods(0).pooled().measure() : v1::EFFECT_MEASURE_SMD);
+  out << "What works for '" << response.indicator_id() << "' (effect as "
+      << measure.substr(std::string("EFFECT_MEASURE_").size())
+      << ", positive = better; log position " << response.read_position() << ")\n";
+  out << absl::StrFormat("%-22s %3s %9s  %-20s %-20s %7s %8s %9s\n", "METHOD", "K", "EFFECT",
+                         "95% CI", "PREDICTION", "I2 %", "TAU2", "P");
+  for (const v1::MethodResult& method : response.methods()) {
+    if (!method.has_pooled()) {
+      out << absl::StrFormat("%-22s %3d  %s\n", method.work_method_id(), 0,
+                             method.not_pooled_reason());
+      continue;
+    }
+    const v1::PooledResult& p = method.pooled();
+    const bool has_pi = p.model() != v1::POOLING_MODEL_FE;
+    out << absl::StrFormat(
+        "%-22s %3d %9s  %-20s %-20s %7s %8s %9s\n", method.work_method_id(), p.k(),
+        number(p.estimate(), 3),
+        absl::StrCat("[", number(p.ci_lower(), 3), ", ", number(p.ci_upper(), 3), "]"),
+        has_pi ? absl::StrCat("[", number(p.pi_lower(), 3), ", ", number(p.pi_upper(), 3), "]")
+               : std::string("-"),
+        number(p.i2(), 1), number(p.tau2(), 4),
+        p.p_value() < 0.0001 ? std::string("<0.0001") : number(p.p_value(), 4));
+    if (show_studies) {
+      for (const v1::StudyEffect& study : method.studies()) {
+        out << absl::StrFormat("    %-30s %9s  [%s, %s]  weight %s%%\n", study.experiment_id(),
+                               number(study.effect(), 3), number(study.ci_lower(), 3),
+                               number(study.ci_upper(), 3), number(study.weight_percent(), 1));
+      }
+      for (const v1::ExcludedOutcome& excluded : method.excluded()) {
+        out << "    left out " << excluded.experiment_id() << "/" << excluded.outcome_id() << ": "
+            << excluded.reason() << "\n";
+      }
+    }
+  }
 }
 
 void PrintRowErrors(const std::vector<client::RowError>& errors, std::ostream& out) {
@@ -719,6 +786,43 @@ int main(int argc, char** argv) {
           return FollowEvents(api, globals, request->from_position(), request->experiment_id());
         }
         return Run(api, globals, &v1::EventLogService::Stub::ReadEvents, api.event_log(), *request);
+      };
+    });
+  }
+
+
+  // ------------------------------------------------------------ what-works
+  auto* what_works = app.add_subcommand("what-works", "pool the outcomes of an indicator per work method");
+  {
+    auto request = std::make_shared<v1::WhatWorksRequest>();
+    auto measure = std::make_shared<std::string>();
+    auto model = std::make_shared<std::string>();
+    auto show_studies = std::make_shared<bool>(false);
+    what_works->add_option("--indicator", *request->mutable_indicator_id())->required();
+    what_works->add_option_function<std::vector<std::string>>(
+        "--method", [request](const std::vector<std::string>& v) {
+          for (const auto& id : v) request->add_work_method_ids(id);
+        }, "only this work method (repeatable)");
+    what_works->add_option("--filter", *request->mutable_filter(), "only experiments matching this filter");
+    what_works->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    what_works->add_option("--model", *model, "reml (default), dl or fe");
+    what_works->add_flag_function("--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
+                                  "Hartung-Knapp adjustment (t-based tests and intervals)");
+    what_works->add_flag("--studies", *show_studies, "list every experiment's effect (the forest plot rows)");
+    what_works->callback([&, request, measure, model, show_studies] {
+      action = [&, request, measure, model, show_studies](client::Client& api) {
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
+                                       "reml, dl, fe"));
+        v1::WhatWorksResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        RenderWhatWorks(response, FormatOf(globals), *show_studies, std::cout);
+        return 0;
       };
     });
   }

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);
+  leerlus::server::InsightServiceImpl insights(context);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -115,6 +116,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&catalog);
   builder.RegisterService(&experiments);
   builder.RegisterService(&event_log);
+  builder.RegisterService(&insights);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail(absl::StrCat("cannot listen on ", listen, " (address in use or invalid)"));

@@ -83,6 +83,8 @@ LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*reque
 
 LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
 
+LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request))
+
 #undef LEERLUS_UNARY
 
 grpc::Status ExperimentServiceImpl::ImportOutcomes(

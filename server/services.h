@@ -7,10 +7,12 @@
 #include <atomic>
 
 #include "core/commands.h"
+#include "core/insights.h"
 #include "core/queries.h"
 #include "leerlus/v1/catalog_service.grpc.pb.h"
 #include "leerlus/v1/event_log_service.grpc.pb.h"
 #include "leerlus/v1/experiment_service.grpc.pb.h"
+#include "leerlus/v1/insight_service.grpc.pb.h"
 #include "server/authorizer.h"
 #include "storage/event_store.h"
 
@@ -112,6 +114,19 @@ class EventLogServiceImpl final : public v1::EventLogService::Service {
  private:
   ServiceContext context_;
   core::Queries queries_;
+};
+
+class InsightServiceImpl final : public v1::InsightService::Service {
+ public:
+  explicit InsightServiceImpl(ServiceContext context)
+      : context_(context), insights_(context.store) {}
+
+  grpc::Status WhatWorks(grpc::ServerContext* context, const v1::WhatWorksRequest* request,
+                         v1::WhatWorksResponse* response) override;
+
+ private:
+  ServiceContext context_;
+  core::Insights insights_;
 };
 
 }  // namespace leerlus::server

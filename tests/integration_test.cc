@@ -6,10 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
+#include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "client/client.h"
+#include "leerlus/v1/insight_service.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -153,6 +159,74 @@ TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   std::string events = Ok({"events", "--experiment", "tb-1", "-o", "csv"});
   EXPECT_NE(events.find("experiment_concluded"), std::string::npos) << events;
   EXPECT_NE(events.find("outcome_recorded"), std::string::npos);
+}
+
+// The BCG vaccine trials (metafor's dat.bcg) entered as a team would: each
+// trial an experiment, its counts recorded through the CLI. What-works must
+// reproduce metafor's pooled log odds ratio, oriented: fewer tuberculosis
+// cases is better, so leerlus reports -1 x metafor's estimate.
+TEST_F(IntegrationTest, WhatWorksReproducesMetaforOnTheBcgTrials) {
+  Ok({"method", "define", "--id", "bcg", "--name", "BCG vaccination"});
+  Ok({"indicator", "define", "--id", "tuberculosis", "--name", "Tuberculosis cases", "--better",
+      "lower", "--domain", "personal"});
+  std::ifstream data(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/bcg_OR_data.csv");
+  ASSERT_TRUE(data.good());
+  std::string line;
+  std::getline(data, line);  // Header: trial,author,year,tpos,tneg,cpos,cneg,...
+  std::string csv = "experiment_id,indicator_id,measured_on,design,treatment_events,"
+                    "treatment_total,control_events,control_total\n";
+  int trials = 0;
+  while (std::getline(data, line)) {
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    const std::string id = "bcg-" + f[0];
+    Ok({"experiment", "create", "--id", id, "--kind", "project", "--title", "Trial " + f[0],
+        "--method", "bcg", "--line", "area-based", "--team", "who"});
+    Ok({"experiment", "start", id});
+    const int tpos = std::stoi(f[3]), tneg = std::stoi(f[4]), cpos = std::stoi(f[5]), cneg = std::stoi(f[6]);
+    csv += absl::StrCat(id, ",tuberculosis,", f[2], "-01-01,rct,", tpos, ",", tpos + tneg, ",", cpos,
+                        ",", cpos + cneg, "\n");
+    ++trials;
+  }
+  ASSERT_EQ(trials, 13);
+  WriteFile(dir_.File("bcg.csv"), csv);
+  Ok({"outcome", "import", dir_.File("bcg.csv")});
+
+  std::ifstream results(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/bcg_OR_results.txt");
+  std::map<std::string, double> reference;
+  while (std::getline(results, line)) {
+    size_t equals = line.find('=');
+    double value;
+    if (equals != std::string::npos && absl::SimpleAtod(line.substr(equals + 1), &value)) {
+      reference[line.substr(0, equals)] = value;
+    }
+  }
+  auto near = [](double actual, double expected) {
+    return std::fabs(actual - expected) <= std::max(1e-9, 1e-6 * std::fabs(expected));
+  };
+  for (const std::string model : {"REML", "DL", "FE"}) {
+    std::string json = Ok({"what-works", "--indicator", "tuberculosis", "--measure", "or",
+                           "--model", model, "-o", "json"});
+    v1::WhatWorksResponse answer;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &answer).ok()) << json;
+    ASSERT_EQ(answer.methods_size(), 1);
+    const v1::PooledResult& p = answer.methods(0).pooled();
+    const std::string key = "pooled." + model + ".";
+    EXPECT_EQ(p.k(), 13);
+    EXPECT_EQ(answer.methods(0).studies_size(), 13);
+    EXPECT_TRUE(near(p.estimate(), -reference[key + "est"])) << model << " " << p.estimate();
+    EXPECT_TRUE(near(p.se(), reference[key + "se"])) << model;
+    EXPECT_TRUE(near(p.ci_lower(), -reference[key + "ci.ub"])) << model;
+    EXPECT_TRUE(near(p.ci_upper(), -reference[key + "ci.lb"])) << model;
+    EXPECT_TRUE(near(p.tau2(), reference[key + "tau2"])) << model;
+    EXPECT_TRUE(near(p.i2(), reference[key + "I2"])) << model;
+    EXPECT_TRUE(near(p.q(), reference[key + "QE"])) << model;
+    if (model != "FE") {
+      EXPECT_TRUE(near(p.pi_lower(), -reference[key + "pi.ub"])) << model;
+    }
+  }
+  // The people's table says the same in words.
+  std::string table = Ok({"what-works", "--indicator", "tuberculosis", "--measure", "or"});
+  EXPECT_NE(table.find("bcg                     13     0.745"), std::string::npos) << table;
 }
 
 TEST_F(IntegrationTest, CliExitCodesAndMessagesMeanSomething) {

@@ -1,0 +1,38 @@
+// Insights: the what-works questions, answered from the projections with
+// the pure statistics of analysis/.
+//
+//   Insights insights(store);
+//   absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
+#ifndef LEERLUS_CORE_INSIGHTS_H_
+#define LEERLUS_CORE_INSIGHTS_H_
+
+#include "absl/status/statusor.h"
+#include "analysis/effect_size.h"
+#include "leerlus/v1/insight_service.pb.h"
+#include "storage/event_store.h"
+
+namespace leerlus::core {
+
+// The effect of one recorded outcome in `measure`, oriented so that positive
+// means better for an indicator where `lower_is_better` says which way is
+// good. FAILED_PRECONDITION, with a reason a person can read, when the
+// outcome's shape cannot be expressed in that measure.
+absl::StatusOr<analysis::Effect> OutcomeEffect(const v1::Outcome& outcome,
+                                               v1::EffectMeasure measure, bool lower_is_better);
+
+// Participants an outcome reports (both groups), 0 if unknown.
+int64_t OutcomeParticipants(const v1::Outcome& outcome);
+
+class Insights {
+ public:
+  explicit Insights(storage::EventStore* store) : store_(store) {}
+
+  absl::StatusOr<v1::WhatWorksResponse> WhatWorks(const v1::WhatWorksRequest& request);
+
+ private:
+  storage::EventStore* store_;
+};
+
+}  // namespace leerlus::core
+
+#endif  // LEERLUS_CORE_INSIGHTS_H_
