@@ -200,6 +200,65 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
   }
 }
 
+// Subgroups or a meta-regression, as a person reads them.
+void RenderConditions(const v1::CompareConditionsResponse& response, const std::string& method,
+                      OutputFormat format, std::ostream& out) {
+  if (format == OutputFormat::kJson) {
+    out << client::ToJson(response, true) << "\n";
+    return;
+  }
+  auto number = [](double value, int digits) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+    return std::string(buffer);
+  };
+  auto p_text = [&](double p) { return p < 0.0001 ? std::string("< 0.0001") : "= " + number(p, 4); };
+  if (format == OutputFormat::kCsv) {
+    out << "work_method_id,condition,level,experiments,k,estimate,ci_lower,ci_upper,i2,qm,qm_df,"
+           "qm_pvalue\n";
+    for (const v1::Subgroup& subgroup : response.subgroups()) {
+      const v1::PooledResult& p = subgroup.pooled();
+      out << client::CsvField(method) << "," << client::CsvField(response.condition()) << ","
+          << client::CsvField(subgroup.level()) << "," << subgroup.experiments() << "," << p.k()
+          << "," << absl::StrCat(p.estimate()) << "," << absl::StrCat(p.ci_lower()) << ","
+          << absl::StrCat(p.ci_upper()) << "," << absl::StrCat(p.i2()) << ","
+          << absl::StrCat(response.test().qm()) << "," << absl::StrCat(response.test().qm_df())
+          << "," << absl::StrCat(response.test().qm_pvalue()) << "\n";
+    }
+    return;
+  }
+  out << "By " << response.condition() << (method.empty() ? "" : " for " + method)
+      << " (log position " << response.read_position() << ")\n";
+  if (response.numeric()) {
+    for (const v1::RegressionCoefficient& c : response.coefficients()) {
+      out << absl::StrFormat("  %-28s %9s  [%s, %s]  p %s\n", c.name(), number(c.estimate(), 4),
+                             number(c.ci_lower(), 4), number(c.ci_upper(), 4), p_text(c.p_value()));
+    }
+  } else {
+    out << absl::StrFormat("  %-24s %5s %4s %9s  %-20s %7s\n", "LEVEL", "EXPER", "K", "EFFECT",
+                           "95% CI", "I2 %");
+    for (const v1::Subgroup& subgroup : response.subgroups()) {
+      const v1::PooledResult& p = subgroup.pooled();
+      out << absl::StrFormat("  %-24s %5d %4d %9s  %-20s %7s\n", subgroup.level(),
+                             subgroup.experiments(), p.k(), number(p.estimate(), 3),
+                             absl::StrCat("[", number(p.ci_lower(), 3), ", ", number(p.ci_upper(), 3), "]"),
+                             number(p.i2(), 1));
+    }
+    for (const v1::SkippedLevel& skipped : response.skipped_levels()) {
+      out << "  left out " << skipped.level() << ": " << skipped.reason() << "\n";
+    }
+  }
+  if (response.has_test()) {
+    const v1::ModeratorTest& t = response.test();
+    out << "  " << (response.numeric() ? "Moderator test" : "Test for subgroup differences")
+        << ": QM = " << number(t.qm(), 2) << " on " << t.qm_df() << " df, p " << p_text(t.qm_pvalue())
+        << "; explains " << number(t.r2(), 1) << "% of the heterogeneity; residual QE = "
+        << number(t.qe(), 2) << " on " << t.qe_df() << " df, p " << p_text(t.qe_pvalue()) << "\n";
+  } else {
+    out << "  no test: " << response.not_tested_reason() << "\n";
+  }
+}
+
 void PrintRowErrors(const std::vector<client::RowError>& errors, std::ostream& out) {
   for (const client::RowError& error : errors) {
     out << "line " << error.line;
@@ -809,12 +868,45 @@ int main(int argc, char** argv) {
     what_works->add_flag_function("--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
                                   "Hartung-Knapp adjustment (t-based tests and intervals)");
     what_works->add_flag("--studies", *show_studies, "list every experiment's effect (the forest plot rows)");
-    what_works->callback([&, request, measure, model, show_studies] {
-      action = [&, request, measure, model, show_studies](client::Client& api) {
+    auto by = std::make_shared<std::string>();
+    auto min_experiments = std::make_shared<int32_t>(0);
+    what_works->add_option("--by", *by,
+                           "compare by a condition: line, kind, societal_task, area_level, design, "
+                           "team, method or context.<attr> (numbers: meta-regression)");
+    what_works->add_option("--min-experiments", *min_experiments,
+                           "with --by: levels with fewer experiments are left out (default 2)");
+    what_works->callback([&, request, measure, model, show_studies, by, min_experiments] {
+      action = [&, request, measure, model, show_studies, by, min_experiments](client::Client& api) {
         request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
                                          &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
         request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
                                        "reml, dl, fe"));
+        if (!by->empty()) {
+          // One comparison per method asked for (or one across all methods).
+          std::vector<std::string> methods(request->work_method_ids().begin(),
+                                           request->work_method_ids().end());
+          if (methods.empty()) methods.push_back("");
+          for (const std::string& method : methods) {
+            v1::CompareConditionsRequest compare;
+            compare.set_indicator_id(request->indicator_id());
+            compare.set_work_method_id(method);
+            compare.set_condition(*by);
+            compare.set_filter(request->filter());
+            compare.set_measure(request->measure());
+            compare.set_model(request->model());
+            compare.set_knapp_hartung(request->knapp_hartung());
+            compare.set_min_experiments_per_level(*min_experiments);
+            v1::CompareConditionsResponse response;
+            grpc::Status status = api.Call(&v1::InsightService::Stub::CompareConditions,
+                                           api.insights(), compare, &response);
+            if (!status.ok()) {
+              std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+              return client::ExitCodeFor(status);
+            }
+            RenderConditions(response, method, FormatOf(globals), std::cout);
+          }
+          return 0;
+        }
         v1::WhatWorksResponse response;
         grpc::Status status = api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), *request, &response);
         if (!status.ok()) {

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "analysis/distributions.h"
 #include "analysis/meta_analysis.h"
@@ -147,122 +148,290 @@ int64_t OutcomeParticipants(const v1::Outcome& outcome) {
   }
 }
 
-absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request) {
-  FieldViolations violations;
-  CheckId(violations, "indicator_id", request.indicator_id());
-  for (int i = 0; i < request.work_method_ids_size(); ++i) {
-    CheckId(violations, absl::StrCat("work_method_ids[", i, "]"), request.work_method_ids(i));
-  }
-  if (!v1::EffectMeasure_IsValid(request.measure())) {
-    violations.Add("measure", "is not a known effect measure");
-  }
-  if (!v1::PoolingModel_IsValid(request.model())) {
-    violations.Add("model", "must be REML, DL or FE");
-  }
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  LEERLUS_ASSIGN_OR_RETURN(ExperimentFilter filter, ExperimentFilter::Parse(request.filter()));
-  const v1::EffectMeasure measure =
-      request.measure() == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : request.measure();
-  const v1::PoolingModel model =
-      request.model() == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : request.model();
+namespace {
 
-  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+// One usable outcome of the question's indicator, as an oriented effect.
+struct EffectRow {
+  const v1::Experiment* experiment = nullptr;
+  v1::Outcome outcome;
+  Effect effect;
+};
+
+// Everything a what-works question needs from one snapshot.
+struct Collected {
+  uint64_t read_position = 0;
+  // Experiments by id (the rows point into this map).
+  std::map<std::string, v1::Experiment> experiments;
+  std::map<std::string, std::string> method_names;
+  std::map<std::string, std::vector<EffectRow>> rows_by_method;
+  std::map<std::string, std::vector<v1::ExcludedOutcome>> excluded_by_method;
+};
+
+struct Question {
+  std::string indicator_id;
+  std::set<std::string> methods;  // Empty: all.
+  ExperimentFilter filter;
+  v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
+  v1::PoolingModel model = v1::POOLING_MODEL_REML;
+  bool knapp_hartung = false;
+};
+
+// Validates the parts every insight request shares.
+absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
+                                      const std::vector<std::string>& methods,
+                                      const std::string& filter, v1::EffectMeasure measure,
+                                      v1::PoolingModel model, bool knapp_hartung,
+                                      FieldViolations& violations) {
+  CheckId(violations, "indicator_id", indicator_id);
+  if (!v1::EffectMeasure_IsValid(measure)) violations.Add("measure", "is not a known effect measure");
+  if (!v1::PoolingModel_IsValid(model)) violations.Add("model", "must be REML, DL or FE");
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  Question question;
+  question.indicator_id = indicator_id;
+  question.methods.insert(methods.begin(), methods.end());
+  LEERLUS_ASSIGN_OR_RETURN(question.filter, ExperimentFilter::Parse(filter));
+  question.measure = measure == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : measure;
+  question.model = model == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : model;
+  question.knapp_hartung = knapp_hartung;
+  return question;
+}
+
+// Reads the indicator's live outcomes from the analysis view (one
+// contiguous range) and turns them into oriented effects.
+absl::StatusOr<Collected> Collect(storage::ReadView& view, const Question& question) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Indicator> indicator,
       storage::GetMessage<v1::Indicator>(
-          *view, storage::ColumnFamily::kCatalog,
-          storage::CatalogKey(storage::CatalogKind::kIndicator, request.indicator_id())));
+          view, storage::ColumnFamily::kCatalog,
+          storage::CatalogKey(storage::CatalogKind::kIndicator, question.indicator_id)));
   if (!indicator.has_value()) {
-    return WithErrorInfo(absl::NotFoundError(absl::StrCat("indicator '", request.indicator_id(),
+    return WithErrorInfo(absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id,
                                                           "' does not exist")),
                          "NOT_FOUND", {{"field", "indicator_id"}});
   }
   const bool lower_is_better = indicator->better_direction() == v1::BETTER_DIRECTION_LOWER;
-  const std::set<std::string> wanted(request.work_method_ids().begin(),
-                                     request.work_method_ids().end());
+  Collected collected;
+  collected.read_position = view.head_position();
+  for (const std::string& method : question.methods) collected.rows_by_method[method];
 
-  // The analysis view holds the indicator's live outcomes grouped by method.
-  struct Row {
-    v1::Outcome outcome;
+  struct Raw {
+    std::string method;
     std::string experiment_id;
+    v1::Outcome outcome;
   };
-  std::map<std::string, std::vector<Row>> rows_by_method;
+  std::vector<Raw> raw;
   absl::Status problem;
-  const std::string prefix = storage::AnalysisIndicatorPrefix(request.indicator_id());
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
+  const std::string prefix = storage::AnalysisIndicatorPrefix(question.indicator_id);
+  LEERLUS_RETURN_IF_ERROR(view.Scan(
       storage::ColumnFamily::kAnalysis, prefix, "",
       [&](absl::string_view key, absl::string_view value) {
         absl::string_view rest = key.substr(prefix.size());
         const size_t end_of_method = rest.find('\0');
         const size_t end_of_experiment = rest.find('\0', end_of_method + 1);
-        std::string method(rest.substr(0, end_of_method));
-        if (!wanted.empty() && wanted.count(method) == 0) return true;
-        Row row;
+        Raw row;
+        row.method = std::string(rest.substr(0, end_of_method));
+        if (!question.methods.empty() && question.methods.count(row.method) == 0) return true;
         row.experiment_id =
             std::string(rest.substr(end_of_method + 1, end_of_experiment - end_of_method - 1));
         if (!row.outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse an outcome in the analysis view");
           return false;
         }
-        rows_by_method[method].push_back(std::move(row));
+        raw.push_back(std::move(row));
         return true;
       }));
   LEERLUS_RETURN_IF_ERROR(problem);
-  for (const std::string& method : wanted) rows_by_method[method];  // Asked for: always answered.
 
-  v1::WhatWorksResponse response;
-  response.set_indicator_id(request.indicator_id());
-  response.set_read_position(view->head_position());
-  std::map<std::string, std::optional<v1::Experiment>> experiments;
-  for (auto& [method_id, rows] : rows_by_method) {
-    v1::MethodResult* result = response.add_methods();
-    result->set_work_method_id(method_id);
+  for (Raw& row : raw) {
+    auto [it, inserted] = collected.experiments.try_emplace(row.experiment_id);
+    if (inserted) {
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                               storage::GetMessage<v1::Experiment>(
+                                   view, storage::ColumnFamily::kExperiments,
+                                   storage::ExperimentKey(row.experiment_id)));
+      if (!experiment.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("analysis row of unknown experiment '", row.experiment_id, "'"));
+      }
+      it->second = std::move(*experiment);
+    }
+    LEERLUS_ASSIGN_OR_RETURN(bool matched, question.filter.Matches(it->second));
+    if (!matched) continue;
+    absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, question.measure, lower_is_better);
+    if (!effect.ok()) {
+      v1::ExcludedOutcome excluded;
+      excluded.set_experiment_id(row.experiment_id);
+      excluded.set_outcome_id(row.outcome.id());
+      excluded.set_reason(std::string(effect.status().message()));
+      collected.excluded_by_method[row.method].push_back(std::move(excluded));
+      collected.rows_by_method[row.method];
+      continue;
+    }
+    collected.rows_by_method[row.method].push_back(
+        EffectRow{&it->second, std::move(row.outcome), *effect});
+  }
+  for (const auto& [method_id, rows] : collected.rows_by_method) {
     LEERLUS_ASSIGN_OR_RETURN(
         std::optional<v1::WorkMethod> method,
         storage::GetMessage<v1::WorkMethod>(
-            *view, storage::ColumnFamily::kCatalog,
+            view, storage::ColumnFamily::kCatalog,
             storage::CatalogKey(storage::CatalogKind::kWorkMethod, method_id)));
-    if (method.has_value()) result->set_work_method_name(method->display_name());
+    if (method.has_value()) collected.method_names[method_id] = method->display_name();
+  }
+  return collected;
+}
 
-    std::vector<double> effects, variances;
-    for (const Row& row : rows) {
-      auto [it, inserted] = experiments.try_emplace(row.experiment_id);
-      if (inserted) {
-        LEERLUS_ASSIGN_OR_RETURN(it->second, storage::GetMessage<v1::Experiment>(
-                                                 *view, storage::ColumnFamily::kExperiments,
-                                                 storage::ExperimentKey(row.experiment_id)));
-      }
-      if (!it->second.has_value()) {
-        return absl::DataLossError(absl::StrCat("analysis row of unknown experiment '",
-                                                row.experiment_id, "'"));
-      }
-      const v1::Experiment& experiment = *it->second;
-      LEERLUS_ASSIGN_OR_RETURN(bool matched, filter.Matches(experiment));
-      if (!matched) continue;
-      absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, measure, lower_is_better);
-      if (!effect.ok()) {
-        v1::ExcludedOutcome* excluded = result->add_excluded();
-        excluded->set_experiment_id(row.experiment_id);
-        excluded->set_outcome_id(row.outcome.id());
-        excluded->set_reason(std::string(effect.status().message()));
-        continue;
-      }
-      v1::StudyEffect* study = result->add_studies();
-      study->set_experiment_id(row.experiment_id);
-      study->set_title(experiment.title());
-      study->set_outcome_id(row.outcome.id());
-      study->set_area_code(experiment.area().code());
-      study->set_design(row.outcome.design());
-      study->set_effect(effect->value);
-      study->set_variance(effect->variance);
-      const double half_width = analysis::NormalCritical95() * std::sqrt(effect->variance);
-      study->set_ci_lower(effect->value - half_width);
-      study->set_ci_upper(effect->value + half_width);
-      study->set_participants(OutcomeParticipants(row.outcome));
-      effects.push_back(effect->value);
-      variances.push_back(effect->variance);
+analysis::FitOptions FitOptionsFor(const Question& question, size_t k) {
+  analysis::FitOptions options;
+  options.method = MethodOf(question.model);
+  // With one outcome there is nothing to estimate s2w from.
+  options.knapp_hartung = question.knapp_hartung && k > 1;
+  return options;
+}
+
+void FillPooled(const analysis::FitResult& fit, const Question& question,
+                v1::PooledResult* out) {
+  const analysis::Coefficient& pooled = fit.coefficients[0];
+  out->set_estimate(pooled.estimate);
+  out->set_se(pooled.se);
+  out->set_statistic(pooled.statistic);
+  out->set_p_value(pooled.p_value);
+  out->set_ci_lower(pooled.ci_lower);
+  out->set_ci_upper(pooled.ci_upper);
+  if (question.model != v1::POOLING_MODEL_FE) {
+    const analysis::Prediction prediction = fit.Predict({});
+    out->set_pi_lower(prediction.pi_lower);
+    out->set_pi_upper(prediction.pi_upper);
+    out->set_tau2_se(std::isfinite(fit.se_tau2) ? fit.se_tau2 : 0);
+  }
+  out->set_tau2(fit.tau2);
+  out->set_i2(fit.i2);
+  out->set_h2(std::isfinite(fit.h2) ? fit.h2 : 0);
+  out->set_q(fit.qe);
+  out->set_q_pvalue(std::isfinite(fit.qe_p) ? fit.qe_p : 1);
+  out->set_k(fit.k);
+  out->set_model(question.model);
+  out->set_measure(question.measure);
+  out->set_knapp_hartung(fit.knapp_hartung);
+}
+
+absl::StatusOr<analysis::FitResult> Pool(const std::vector<const EffectRow*>& rows,
+                                         const Question& question) {
+  std::vector<double> effects, variances;
+  for (const EffectRow* row : rows) {
+    effects.push_back(row->effect.value);
+    variances.push_back(row->effect.variance);
+  }
+  return analysis::FitPooled(effects, variances, FitOptionsFor(question, rows.size()));
+}
+
+std::string ShortEnumName(const std::string& full, absl::string_view prefix) {
+  return absl::StartsWith(full, prefix) ? full.substr(prefix.size()) : full;
+}
+
+// The value of a condition for one outcome: a level (text) or a number.
+struct ConditionValue {
+  bool present = false;
+  bool numeric = false;
+  std::string level;
+  double number = 0;
+};
+
+absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_view condition) {
+  const v1::Experiment& e = *row.experiment;
+  ConditionValue value;
+  value.present = true;
+  if (condition == "line") {
+    value.level = ShortEnumName(v1::Line_Name(e.line()), "LINE_");
+  } else if (condition == "kind") {
+    value.level = ShortEnumName(v1::ExperimentKind_Name(e.kind()), "EXPERIMENT_KIND_");
+  } else if (condition == "area_level") {
+    value.present = e.has_area();
+    value.level = ShortEnumName(v1::AreaLevel_Name(e.area().level()), "AREA_LEVEL_");
+  } else if (condition == "design") {
+    value.level = ShortEnumName(v1::StudyDesign_Name(row.outcome.design()), "STUDY_DESIGN_");
+  } else if (condition == "method") {
+    value.level = e.work_method_id();
+  } else if (condition == "team") {
+    value.level = e.team_id();
+  } else if (condition == "societal_task") {
+    value.present = !e.societal_task().empty();
+    value.level = e.societal_task();
+  } else if (absl::StartsWith(condition, "context.")) {
+    auto it = e.context().find(std::string(condition.substr(8)));
+    if (it == e.context().end()) {
+      value.present = false;
+      return value;
     }
-    if (effects.empty()) {
+    switch (it->second.kind_case()) {
+      case v1::AttributeValue::kNumberValue:
+        value.numeric = true;
+        value.number = it->second.number_value();
+        break;
+      case v1::AttributeValue::kTextValue:
+        value.level = it->second.text_value();
+        break;
+      case v1::AttributeValue::kBoolValue:
+        value.level = it->second.bool_value() ? "true" : "false";
+        break;
+      case v1::AttributeValue::KIND_NOT_SET:
+        value.present = false;
+        break;
+    }
+  } else {
+    return FieldError("condition",
+                      absl::StrCat("'", condition, "' is not a condition; use line, kind, "
+                                   "societal_task, area_level, method, team, design or "
+                                   "context.<attr>"));
+  }
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request) {
+  FieldViolations violations;
+  for (int i = 0; i < request.work_method_ids_size(); ++i) {
+    CheckId(violations, absl::StrCat("work_method_ids[", i, "]"), request.work_method_ids(i));
+  }
+  LEERLUS_ASSIGN_OR_RETURN(
+      Question question,
+      MakeQuestion(request.indicator_id(),
+                   {request.work_method_ids().begin(), request.work_method_ids().end()},
+                   request.filter(), request.measure(), request.model(), request.knapp_hartung(),
+                   violations));
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+
+  v1::WhatWorksResponse response;
+  response.set_indicator_id(request.indicator_id());
+  response.set_read_position(collected.read_position);
+  for (const auto& [method_id, rows] : collected.rows_by_method) {
+    v1::MethodResult* result = response.add_methods();
+    result->set_work_method_id(method_id);
+    if (auto name = collected.method_names.find(method_id); name != collected.method_names.end()) {
+      result->set_work_method_name(name->second);
+    }
+    for (const v1::ExcludedOutcome& excluded : collected.excluded_by_method[method_id]) {
+      *result->add_excluded() = excluded;
+    }
+    std::vector<const EffectRow*> used;
+    for (const EffectRow& row : rows) {
+      used.push_back(&row);
+      v1::StudyEffect* study = result->add_studies();
+      study->set_experiment_id(row.experiment->id());
+      study->set_title(row.experiment->title());
+      study->set_outcome_id(row.outcome.id());
+      study->set_area_code(row.experiment->area().code());
+      study->set_design(row.outcome.design());
+      study->set_effect(row.effect.value);
+      study->set_variance(row.effect.variance);
+      const double half_width = analysis::NormalCritical95() * std::sqrt(row.effect.variance);
+      study->set_ci_lower(row.effect.value - half_width);
+      study->set_ci_upper(row.effect.value + half_width);
+      study->set_participants(OutcomeParticipants(row.outcome));
+    }
+    if (used.empty()) {
       result->set_not_pooled_reason(
           result->excluded_size() == 0
               ? "no outcomes for this indicator"
@@ -270,10 +439,7 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
                              result->excluded(0).reason(), ")"));
       continue;
     }
-    analysis::FitOptions options;
-    options.method = MethodOf(model);
-    options.knapp_hartung = request.knapp_hartung() && effects.size() > 1;
-    absl::StatusOr<analysis::FitResult> fit = analysis::FitPooled(effects, variances, options);
+    absl::StatusOr<analysis::FitResult> fit = Pool(used, question);
     if (!fit.ok()) {
       result->set_not_pooled_reason(std::string(fit.status().message()));
       continue;
@@ -281,30 +447,162 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
     for (int i = 0; i < result->studies_size(); ++i) {
       result->mutable_studies(i)->set_weight_percent(fit->weights_percent[i]);
     }
-    const analysis::Coefficient& pooled = fit->coefficients[0];
-    const analysis::Prediction prediction = fit->Predict({});
-    v1::PooledResult* out = result->mutable_pooled();
-    out->set_estimate(pooled.estimate);
-    out->set_se(pooled.se);
-    out->set_statistic(pooled.statistic);
-    out->set_p_value(pooled.p_value);
-    out->set_ci_lower(pooled.ci_lower);
-    out->set_ci_upper(pooled.ci_upper);
-    if (model != v1::POOLING_MODEL_FE) {
-      out->set_pi_lower(prediction.pi_lower);
-      out->set_pi_upper(prediction.pi_upper);
-      out->set_tau2_se(std::isfinite(fit->se_tau2) ? fit->se_tau2 : 0);
-    }
-    out->set_tau2(fit->tau2);
-    out->set_i2(fit->i2);
-    out->set_h2(std::isfinite(fit->h2) ? fit->h2 : 0);
-    out->set_q(fit->qe);
-    out->set_q_pvalue(std::isfinite(fit->qe_p) ? fit->qe_p : 1);
-    out->set_k(fit->k);
-    out->set_model(model);
-    out->set_measure(measure);
-    out->set_knapp_hartung(options.knapp_hartung);
+    FillPooled(*fit, question, result->mutable_pooled());
   }
+  return response;
+}
+
+absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
+    const v1::CompareConditionsRequest& request) {
+  FieldViolations violations;
+  std::vector<std::string> methods;
+  if (!request.work_method_id().empty()) {
+    CheckId(violations, "work_method_id", request.work_method_id());
+    methods.push_back(request.work_method_id());
+  }
+  if (request.condition().empty()) violations.Add("condition", "is required");
+  if (request.min_experiments_per_level() < 0) {
+    violations.Add("min_experiments_per_level", "must not be negative");
+  }
+  LEERLUS_ASSIGN_OR_RETURN(
+      Question question,
+      MakeQuestion(request.indicator_id(), methods, request.filter(), request.measure(),
+                   request.model(), request.knapp_hartung(), violations));
+  const int min_experiments =
+      request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+
+  v1::CompareConditionsResponse response;
+  response.set_condition(request.condition());
+  response.set_read_position(collected.read_position);
+  // Every usable outcome with its condition value.
+  std::vector<std::pair<const EffectRow*, ConditionValue>> rows;
+  bool any_numeric = false, any_level = false;
+  for (const auto& [method_id, method_rows] : collected.rows_by_method) {
+    for (const v1::ExcludedOutcome& excluded : collected.excluded_by_method[method_id]) {
+      *response.add_excluded() = excluded;
+    }
+    for (const EffectRow& row : method_rows) {
+      LEERLUS_ASSIGN_OR_RETURN(ConditionValue value, ConditionOf(row, request.condition()));
+      if (!value.present) {
+        v1::ExcludedOutcome* excluded = response.add_excluded();
+        excluded->set_experiment_id(row.experiment->id());
+        excluded->set_outcome_id(row.outcome.id());
+        excluded->set_reason(absl::StrCat("the experiment has no value for ", request.condition()));
+        continue;
+      }
+      any_numeric |= value.numeric;
+      any_level |= !value.numeric;
+      rows.emplace_back(&row, value);
+    }
+  }
+  if (any_numeric && any_level) {
+    return FieldError("condition", absl::StrCat("'", request.condition(),
+                                                "' is a number in some experiments and text in "
+                                                "others; it cannot be compared"));
+  }
+  response.set_numeric(any_numeric);
+  auto fill_test = [&](const analysis::FitResult& fit) {
+    v1::ModeratorTest* test = response.mutable_test();
+    test->set_qm(fit.qm);
+    test->set_qm_df(fit.qm_df1);
+    test->set_qm_pvalue(fit.qm_p);
+    test->set_qe(fit.qe);
+    test->set_qe_df(fit.qe_df);
+    test->set_qe_pvalue(std::isfinite(fit.qe_p) ? fit.qe_p : 1);
+    test->set_tau2(fit.tau2);
+    test->set_r2(std::isfinite(fit.r2) ? fit.r2 : 0);
+    test->set_k(fit.k);
+  };
+
+  if (any_numeric) {
+    std::vector<double> effects, variances, values;
+    std::set<double> distinct;
+    for (const auto& [row, value] : rows) {
+      effects.push_back(row->effect.value);
+      variances.push_back(row->effect.variance);
+      values.push_back(value.number);
+      distinct.insert(value.number);
+    }
+    if (distinct.size() < 2 || rows.size() < 3) {
+      response.set_not_tested_reason(absl::StrCat(
+          "a meta-regression needs at least 3 outcomes and 2 distinct values of ",
+          request.condition(), " (have ", rows.size(), " and ", distinct.size(), ")"));
+      return response;
+    }
+    absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
+        effects, variances, {values}, {request.condition()}, FitOptionsFor(question, rows.size()));
+    if (!fit.ok()) {
+      response.set_not_tested_reason(std::string(fit.status().message()));
+      return response;
+    }
+    for (const analysis::Coefficient& c : fit->coefficients) {
+      v1::RegressionCoefficient* out = response.add_coefficients();
+      out->set_name(c.name);
+      out->set_estimate(c.estimate);
+      out->set_se(c.se);
+      out->set_ci_lower(c.ci_lower);
+      out->set_ci_upper(c.ci_upper);
+      out->set_p_value(c.p_value);
+    }
+    fill_test(*fit);
+    return response;
+  }
+
+  // Categorical: levels in order, those with too few experiments left out.
+  std::map<std::string, std::vector<const EffectRow*>> by_level;
+  for (const auto& [row, value] : rows) by_level[value.level].push_back(row);
+  std::vector<std::string> levels;
+  for (const auto& [level, level_rows] : by_level) {
+    std::set<std::string> experiments;
+    for (const EffectRow* row : level_rows) experiments.insert(row->experiment->id());
+    if (static_cast<int>(experiments.size()) < min_experiments) {
+      v1::SkippedLevel* skipped = response.add_skipped_levels();
+      skipped->set_level(level);
+      skipped->set_reason(absl::StrCat(experiments.size(), " experiment(s); at least ",
+                                       min_experiments, " are needed to say anything"));
+      continue;
+    }
+    absl::StatusOr<analysis::FitResult> fit = Pool(level_rows, question);
+    if (!fit.ok()) {
+      v1::SkippedLevel* skipped = response.add_skipped_levels();
+      skipped->set_level(level);
+      skipped->set_reason(std::string(fit.status().message()));
+      continue;
+    }
+    v1::Subgroup* subgroup = response.add_subgroups();
+    subgroup->set_level(level);
+    subgroup->set_experiments(static_cast<int32_t>(experiments.size()));
+    FillPooled(*fit, question, subgroup->mutable_pooled());
+    levels.push_back(level);
+  }
+  if (levels.size() < 2) {
+    response.set_not_tested_reason(absl::StrCat(
+        "the test for subgroup differences needs at least 2 levels with enough experiments (have ",
+        levels.size(), ")"));
+    return response;
+  }
+  // Mixed-effects model: one dummy per level after the first (metafor's
+  // mods = ~ factor(condition)), a common tau2.
+  std::vector<double> effects, variances;
+  std::vector<std::vector<double>> dummies(levels.size() - 1);
+  std::vector<std::string> names;
+  for (size_t j = 1; j < levels.size(); ++j) names.push_back(absl::StrCat(request.condition(), "[", levels[j], "]"));
+  for (size_t level = 0; level < levels.size(); ++level) {
+    for (const EffectRow* row : by_level[levels[level]]) {
+      effects.push_back(row->effect.value);
+      variances.push_back(row->effect.variance);
+      for (size_t j = 1; j < levels.size(); ++j) dummies[j - 1].push_back(level == j ? 1 : 0);
+    }
+  }
+  absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
+      effects, variances, dummies, names, FitOptionsFor(question, effects.size()));
+  if (!fit.ok()) {
+    response.set_not_tested_reason(std::string(fit.status().message()));
+    return response;
+  }
+  fill_test(*fit);
   return response;
 }
 

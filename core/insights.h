@@ -27,7 +27,13 @@ class Insights {
  public:
   explicit Insights(storage::EventStore* store) : store_(store) {}
 
+  // Pooled effect per work method, with the rows of a forest plot.
   absl::StatusOr<v1::WhatWorksResponse> WhatWorks(const v1::WhatWorksRequest& request);
+
+  // Subgroups (categorical condition, with the test for subgroup
+  // differences) or meta-regression (numeric condition).
+  absl::StatusOr<v1::CompareConditionsResponse> CompareConditions(
+      const v1::CompareConditionsRequest& request);
 
  private:
   storage::EventStore* store_;

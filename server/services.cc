@@ -84,6 +84,7 @@ LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*reque
 LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
 
 LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request))
+LEERLUS_UNARY(InsightServiceImpl, CompareConditions, insights_.CompareConditions(*request))
 
 #undef LEERLUS_UNARY
 

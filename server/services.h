@@ -123,6 +123,9 @@ class InsightServiceImpl final : public v1::InsightService::Service {
 
   grpc::Status WhatWorks(grpc::ServerContext* context, const v1::WhatWorksRequest* request,
                          v1::WhatWorksResponse* response) override;
+  grpc::Status CompareConditions(grpc::ServerContext* context,
+                                 const v1::CompareConditionsRequest* request,
+                                 v1::CompareConditionsResponse* response) override;
 
  private:
   ServiceContext context_;

@@ -3,6 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 
 #include "analysis/effect_size.h"
 #include "core/insights.h"
@@ -141,6 +146,103 @@ TEST_F(InsightsTest, RetractedOutcomesLeaveTheAnswer) {
   absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
   ASSERT_OK(answer);
   EXPECT_EQ(answer->methods(0).pooled().k(), 1);
+}
+
+// Raudenbush (1985), entered as 19 experiments with their effects given
+// directly: the condition comparisons reproduce metafor's moderator models.
+TEST_F(InsightsTest, ConditionsReproduceMetaforOnRaudenbush1985) {
+  DefineCatalogue();
+  std::ifstream data(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_data.csv");
+  ASSERT_TRUE(data.good());
+  std::string line;
+  std::getline(data, line);  // study,author,year,weeks,setting,tester,n1i,n2i,yi,vi
+  int studies = 0;
+  while (std::getline(data, line)) {
+    // The author field may hold commas inside quotes: take the numbers from the end.
+    std::vector<std::string> f = absl::StrSplit(line, ',');
+    const size_t n = f.size();
+    const std::string id = "r" + f[0];
+    v1::CreateExperimentRequest request = ExperimentRequest(id);
+    double weeks;
+    ASSERT_TRUE(absl::SimpleAtod(f[n - 7], &weeks)) << line;
+    (*request.mutable_experiment()->mutable_context())["weeks"].set_number_value(weeks);
+    (*request.mutable_experiment()->mutable_context())["contact"].set_text_value(weeks > 1 ? "gt1" : "le1");
+    ASSERT_OK(commands_->CreateExperiment(request, caller_));
+    Start(id);
+    v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
+    outcome.mutable_outcome()->set_indicator_id("participation");  // Higher is better: no flip.
+    auto* direct = outcome.mutable_outcome()->mutable_direct_effect();
+    direct->set_measure("SMD");
+    double yi, vi;
+    ASSERT_TRUE(absl::SimpleAtod(f[n - 2], &yi));
+    ASSERT_TRUE(absl::SimpleAtod(f[n - 1], &vi));
+    direct->set_effect(yi);
+    direct->set_variance(vi);
+    ASSERT_OK(commands_->CreateOutcome(outcome, caller_));
+    ++studies;
+  }
+  ASSERT_EQ(studies, 19);
+  std::map<std::string, double> ref;
+  std::ifstream results(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_results.txt");
+  while (std::getline(results, line)) {
+    size_t equals = line.find('=');
+    double value;
+    if (equals != std::string::npos && absl::SimpleAtod(line.substr(equals + 1), &value)) {
+      ref[line.substr(0, equals)] = value;
+    }
+  }
+  auto expect = [&](double actual, const std::string& key) {
+    ASSERT_TRUE(ref.count(key)) << key;
+    EXPECT_NEAR(actual, ref[key], std::max(1e-10, 1e-8 * std::fabs(ref[key]))) << key;
+  };
+  core::Insights insights(store_.get());
+  v1::CompareConditionsRequest request;
+  request.set_indicator_id("participation");
+  request.set_condition("context.weeks");
+  absl::StatusOr<v1::CompareConditionsResponse> regression = insights.CompareConditions(request);
+  ASSERT_OK(regression);
+  EXPECT_TRUE(regression->numeric());
+  ASSERT_EQ(regression->coefficients_size(), 2);
+  expect(regression->coefficients(0).estimate(), "metareg_weeks.REML.b.intrcpt");
+  expect(regression->coefficients(1).estimate(), "metareg_weeks.REML.b.weeks");
+  expect(regression->coefficients(1).se(), "metareg_weeks.REML.se.weeks");
+  expect(regression->coefficients(1).ci_lower(), "metareg_weeks.REML.ci.lb.weeks");
+  expect(regression->coefficients(1).p_value(), "metareg_weeks.REML.pval.weeks");
+  expect(regression->test().qm(), "metareg_weeks.REML.QM");
+  expect(regression->test().qm_pvalue(), "metareg_weeks.REML.QMp");
+  expect(regression->test().r2(), "metareg_weeks.REML.R2");
+  expect(regression->test().qe(), "metareg_weeks.REML.QE");
+  expect(regression->test().tau2(), "metareg_weeks.REML.tau2");
+
+  request.set_condition("context.contact");
+  absl::StatusOr<v1::CompareConditionsResponse> subgroups = insights.CompareConditions(request);
+  ASSERT_OK(subgroups);
+  EXPECT_FALSE(subgroups->numeric());
+  ASSERT_EQ(subgroups->subgroups_size(), 2);
+  EXPECT_EQ(subgroups->subgroups(0).level(), "gt1");
+  EXPECT_EQ(subgroups->subgroups(1).experiments(), 8);
+  for (const v1::Subgroup& subgroup : subgroups->subgroups()) {
+    const std::string key = "weeks_gt1.sep." + subgroup.level() + ".REML.";
+    expect(subgroup.pooled().estimate(), key + "est");
+    expect(subgroup.pooled().ci_upper(), key + "ci.ub");
+    expect(subgroup.pooled().tau2(), key + "tau2");
+    expect(subgroup.pooled().i2(), key + "I2");
+  }
+  expect(subgroups->test().qm(), "weeks_gt1.mods.REML.QM");
+  expect(subgroups->test().qm_pvalue(), "weeks_gt1.mods.REML.QMp");
+  expect(subgroups->test().qe(), "weeks_gt1.mods.REML.QE");
+  expect(subgroups->test().r2(), "weeks_gt1.mods.REML.R2");
+
+  // Too few experiments per level: the level is left out, with the reason.
+  request.set_min_experiments_per_level(9);
+  absl::StatusOr<v1::CompareConditionsResponse> strict = insights.CompareConditions(request);
+  ASSERT_OK(strict);
+  ASSERT_EQ(strict->skipped_levels_size(), 1);
+  EXPECT_EQ(strict->skipped_levels(0).level(), "le1");
+  EXPECT_FALSE(strict->has_test());
+  EXPECT_NE(strict->not_tested_reason().find("at least 2 levels"), std::string::npos);
+  request.set_condition("colour");
+  EXPECT_EQ(insights.CompareConditions(request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(InsightsTest, BadQuestionsAreRefused) {
