@@ -149,7 +149,7 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
   };
   if (format == OutputFormat::kCsv) {
     out << "work_method_id,k,estimate,se,ci_lower,ci_upper,pi_lower,pi_upper,p_value,tau2,i2,q,"
-           "q_pvalue,not_pooled_reason\n";
+           "q_pvalue,grade,not_pooled_reason\n";
     for (const v1::MethodResult& method : response.methods()) {
       const v1::PooledResult& p = method.pooled();
       out << client::CsvField(method.work_method_id()) << "," << p.k() << ","
@@ -158,7 +158,8 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
           << absl::StrCat(p.pi_lower()) << "," << absl::StrCat(p.pi_upper()) << ","
           << absl::StrCat(p.p_value()) << "," << absl::StrCat(p.tau2()) << ","
           << absl::StrCat(p.i2()) << "," << absl::StrCat(p.q()) << ","
-          << absl::StrCat(p.q_pvalue()) << "," << client::CsvField(method.not_pooled_reason())
+          << absl::StrCat(p.q_pvalue()) << "," << p.grade() << ","
+          << client::CsvField(method.not_pooled_reason())
           << "\n";
     }
     return;
@@ -168,8 +169,8 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
   out << "What works for '" << response.indicator_id() << "' (effect as "
       << measure.substr(std::string("EFFECT_MEASURE_").size())
       << ", positive = better; log position " << response.read_position() << ")\n";
-  out << absl::StrFormat("%-22s %3s %9s  %-20s %-20s %7s %8s %9s\n", "METHOD", "K", "EFFECT",
-                         "95% CI", "PREDICTION", "I2 %", "TAU2", "P");
+  out << absl::StrFormat("%-22s %3s %9s  %-20s %-20s %7s %8s %9s %5s\n", "METHOD", "K", "EFFECT",
+                         "95% CI", "PREDICTION", "I2 %", "TAU2", "P", "GRADE");
   for (const v1::MethodResult& method : response.methods()) {
     if (!method.has_pooled()) {
       out << absl::StrFormat("%-22s %3d  %s\n", method.work_method_id(), 0,
@@ -179,14 +180,17 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, OutputFormat format,
     const v1::PooledResult& p = method.pooled();
     const bool has_pi = p.model() != v1::POOLING_MODEL_FE;
     out << absl::StrFormat(
-        "%-22s %3d %9s  %-20s %-20s %7s %8s %9s\n", method.work_method_id(), p.k(),
+        "%-22s %3d %9s  %-20s %-20s %7s %8s %9s %5s\n", method.work_method_id(), p.k(),
         number(p.estimate(), 3),
         absl::StrCat("[", number(p.ci_lower(), 3), ", ", number(p.ci_upper(), 3), "]"),
         has_pi ? absl::StrCat("[", number(p.pi_lower(), 3), ", ", number(p.pi_upper(), 3), "]")
                : std::string("-"),
         number(p.i2(), 1), number(p.tau2(), 4),
-        p.p_value() < 0.0001 ? std::string("<0.0001") : number(p.p_value(), 4));
+        p.p_value() < 0.0001 ? std::string("<0.0001") : number(p.p_value(), 4),
+        absl::StrCat(p.grade(), "/5"));
     if (show_studies) {
+      out << "    grade " << p.grade() << "/5, " << p.grade_label() << ":\n";
+      for (const std::string& reason : p.grade_reasons()) out << "      " << reason << "\n";
       for (const v1::StudyEffect& study : method.studies()) {
         out << absl::StrFormat("    %-30s %9s  [%s, %s]  weight %s%%\n", study.experiment_id(),
                                number(study.effect(), 3), number(study.ci_lower(), 3),

@@ -6,10 +6,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "analysis/distributions.h"
 #include "analysis/meta_analysis.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "core/evidence.h"
 #include "core/filter.h"
 #include "core/validation.h"
 #include "storage/keys.h"
@@ -160,6 +162,8 @@ struct EffectRow {
 // Everything a what-works question needs from one snapshot.
 struct Collected {
   uint64_t read_position = 0;
+  // The date of the newest event the answer reflects (YYYY-MM-DD).
+  std::string answer_date;
   // Experiments by id (the rows point into this map).
   std::map<std::string, v1::Experiment> experiments;
   std::map<std::string, std::string> method_names;
@@ -212,6 +216,14 @@ absl::StatusOr<Collected> Collect(storage::ReadView& view, const Question& quest
   const bool lower_is_better = indicator->better_direction() == v1::BETTER_DIRECTION_LOWER;
   Collected collected;
   collected.read_position = view.head_position();
+  if (collected.read_position > 0) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head,
+                             view.ReadEvents(collected.read_position, 1, ""));
+    if (!head.empty()) {
+      collected.answer_date = absl::FormatTime(
+          "%Y-%m-%d", absl::FromUnixSeconds(head[0].time().seconds()), absl::UTCTimeZone());
+    }
+  }
   for (const std::string& method : question.methods) collected.rows_by_method[method];
 
   struct Raw {
@@ -323,6 +335,39 @@ absl::StatusOr<analysis::FitResult> Pool(const std::vector<const EffectRow*>& ro
     variances.push_back(row->effect.variance);
   }
   return analysis::FitPooled(effects, variances, FitOptionsFor(question, rows.size()));
+}
+
+// Grades a pooled result from the rows it pooled.
+void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicator_id,
+           const std::string& answer_date, v1::PooledResult* pooled) {
+  EvidenceInput input;
+  input.k = static_cast<int>(rows.size());
+  std::set<std::string> experiments, preregistered;
+  for (const EffectRow* row : rows) {
+    experiments.insert(row->experiment->id());
+    input.participants += OutcomeParticipants(row->outcome);
+    if (row->outcome.design() == v1::STUDY_DESIGN_RCT ||
+        row->outcome.design() == v1::STUDY_DESIGN_QUASI_EXPERIMENTAL) {
+      ++input.controlled_outcomes;
+    }
+    input.newest_measurement = std::max(input.newest_measurement, row->outcome.measured_on());
+    for (const v1::Hypothesis& hypothesis : row->experiment->hypotheses()) {
+      if (hypothesis.pre_registered() && hypothesis.indicator_id() == indicator_id) {
+        preregistered.insert(row->experiment->id());
+      }
+    }
+  }
+  input.experiments = static_cast<int>(experiments.size());
+  input.preregistered_experiments = static_cast<int>(preregistered.size());
+  input.i2 = pooled->i2();
+  input.answer_date = answer_date;
+  input.ci_lower = pooled->ci_lower();
+  input.ci_upper = pooled->ci_upper();
+  EvidenceGrade grade = GradeEvidence(input);
+  pooled->set_grade(grade.grade);
+  for (const std::string& reason : grade.reasons) pooled->add_grade_reasons(reason);
+  pooled->set_grade_label(grade.label);
+  pooled->set_participants(input.participants);
 }
 
 std::string ShortEnumName(const std::string& full, absl::string_view prefix) {
@@ -448,6 +493,7 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
       result->mutable_studies(i)->set_weight_percent(fit->weights_percent[i]);
     }
     FillPooled(*fit, question, result->mutable_pooled());
+    Grade(used, question.indicator_id, collected.answer_date, result->mutable_pooled());
   }
   return response;
 }
@@ -575,6 +621,7 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
     subgroup->set_level(level);
     subgroup->set_experiments(static_cast<int32_t>(experiments.size()));
     FillPooled(*fit, question, subgroup->mutable_pooled());
+    Grade(level_rows, question.indicator_id, collected.answer_date, subgroup->mutable_pooled());
     levels.push_back(level);
   }
   if (levels.size() < 2) {

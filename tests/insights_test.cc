@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 
 #include "analysis/effect_size.h"
+#include "core/evidence.h"
 #include "core/insights.h"
 #include "tests/store_fixture.h"
 
@@ -258,6 +259,77 @@ TEST_F(InsightsTest, BadQuestionsAreRefused) {
   request.set_measure(v1::EFFECT_MEASURE_SMD);
   request.set_filter("status = FLYING");
   EXPECT_EQ(insights.WhatWorks(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+core::EvidenceInput StrongEvidence() {
+  core::EvidenceInput input;
+  input.k = 12;
+  input.experiments = 12;
+  input.participants = 2400;
+  input.controlled_outcomes = 9;
+  input.i2 = 20;
+  input.preregistered_experiments = 8;
+  input.newest_measurement = "2025-06-01";
+  input.answer_date = "2026-11-28";
+  input.ci_lower = 0.1;
+  input.ci_upper = 0.4;
+  return input;
+}
+
+TEST(EvidenceGradeTest, EveryRuleMetGivesFiveAndStrongIndications) {
+  core::EvidenceGrade grade = core::GradeEvidence(StrongEvidence());
+  EXPECT_EQ(grade.grade, 5);  // Six rules met, capped at 5.
+  EXPECT_EQ(grade.label, "sterke aanwijzingen voor effectiviteit (advisory)");
+  EXPECT_EQ(grade.reasons.size(), 6u);
+  for (const std::string& reason : grade.reasons) EXPECT_EQ(reason.substr(0, 2), "+1") << reason;
+}
+
+TEST(EvidenceGradeTest, EachRuleCountsAndSaysWhy) {
+  core::EvidenceInput input = StrongEvidence();
+  input.experiments = 4;  // Loses "at least 10".
+  input.k = 4;
+  input.controlled_outcomes = 1;  // Loses the design rule.
+  input.preregistered_experiments = 2;  // Half: still met.
+  core::EvidenceGrade grade = core::GradeEvidence(input);
+  EXPECT_EQ(grade.grade, 4);
+  EXPECT_EQ(grade.label, "goede aanwijzingen voor effectiviteit (advisory)");
+  EXPECT_EQ(grade.reasons[1], " 0 at least 10 experiments (4)");
+  EXPECT_EQ(grade.reasons[3],
+            " 0 at least half the outcomes from controlled designs, RCT or quasi-experimental (1 of 4)");
+  input.i2 = 80;
+  input.newest_measurement = "2015-01-01";  // Nearly 12 years before the answer.
+  grade = core::GradeEvidence(input);
+  EXPECT_EQ(grade.grade, 2);
+  EXPECT_EQ(grade.reasons.back(), "-1 newest measurement is 11 years old (2015-01-01)");
+  EXPECT_EQ(grade.label, "eerste aanwijzingen voor effectiviteit (advisory)");
+}
+
+TEST(EvidenceGradeTest, NoBenefitMeansNoIndicationWhateverTheQuality) {
+  core::EvidenceInput input = StrongEvidence();
+  input.ci_lower = -0.05;
+  core::EvidenceGrade grade = core::GradeEvidence(input);
+  EXPECT_EQ(grade.grade, 5);
+  EXPECT_EQ(grade.label, "nog geen aanwijzingen voor effectiviteit (advisory)");
+  EXPECT_EQ(grade.reasons.back(), "the 95% CI of the pooled effect includes no benefit");
+}
+
+TEST(EvidenceGradeTest, OneOutcomeCannotShowConsistency) {
+  core::EvidenceInput input;
+  input.k = 1;
+  input.experiments = 1;
+  input.participants = 80;
+  input.controlled_outcomes = 1;
+  input.ci_lower = 0.2;
+  core::EvidenceGrade grade = core::GradeEvidence(input);
+  EXPECT_EQ(grade.grade, 1);  // Only the design rule.
+  EXPECT_EQ(grade.reasons[4], " 0 consistency cannot be judged from one outcome");
+  EXPECT_EQ(grade.label, "nog geen aanwijzingen voor effectiviteit (advisory)");
 }
 
 }  // namespace
