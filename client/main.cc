@@ -923,6 +923,47 @@ int main(int argc, char** argv) {
     });
   }
 
+
+  // ------------------------------------------------------------ scorecard
+  auto* scorecard = app.add_subcommand("scorecard", "hypotheses supported, refuted and inconclusive per work method");
+  {
+    auto request = std::make_shared<v1::ScorecardRequest>();
+    auto details = std::make_shared<bool>(false);
+    scorecard->add_option("--method", *request->mutable_work_method_id(), "only this work method");
+    scorecard->add_option("--filter", *request->mutable_filter(), "only experiments matching this filter");
+    scorecard->add_flag_function("--post-hoc", [request](int64_t count) { request->set_include_post_hoc(count > 0); },
+                                 "also judge hypotheses registered after the start");
+    scorecard->add_flag("--details", *details, "list every hypothesis with its verdict and reason");
+    scorecard->callback([&, request, details] {
+      action = [&, request, details](client::Client& api) {
+        v1::ScorecardResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << absl::StrFormat("%-24s %9s %8s %12s %12s\n", "METHOD", "SUPPORTED", "REFUTED",
+                                     "INCONCLUSIVE", "NOT MEASURED");
+        for (const v1::MethodScorecard& card : response.methods()) {
+          std::cout << absl::StrFormat("%-24s %9d %8d %12d %12d\n", card.work_method_id(), card.supported(),
+                                       card.refuted(), card.inconclusive(), card.not_measured());
+          if (!*details) continue;
+          for (const v1::HypothesisVerdict& v : card.hypotheses()) {
+            std::string verdict = v1::Verdict_Name(v.verdict()).substr(std::string("VERDICT_").size());
+            std::cout << "    " << v.experiment_id() << "/" << v.hypothesis_id() << " " << verdict
+                      << (v.pre_registered() ? "" : " (post-hoc)") << ": " << v.statement() << "\n      "
+                      << v.reason() << "\n";
+          }
+        }
+        return 0;
+      };
+    });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,11 +1,14 @@
 #include "core/insights.h"
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <map>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "analysis/distributions.h"
 #include "analysis/meta_analysis.h"
@@ -650,6 +653,203 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
     return response;
   }
   fill_test(*fit);
+  return response;
+}
+
+
+namespace {
+
+// The raw change an outcome measured (treatment minus control, post minus
+// pre), on a scale stated in words, and whether the smallest effect of
+// interest (in indicator units) can be compared with it.
+struct RawChange {
+  double estimate = 0;
+  double variance = 0;
+  std::string scale;
+  bool in_indicator_units = false;
+};
+
+absl::StatusOr<RawChange> RawChangeOf(const v1::Outcome& outcome) {
+  switch (outcome.statistics_case()) {
+    case v1::Outcome::kTwoGroupContinuous: {
+      const auto& s = outcome.two_group_continuous();
+      LEERLUS_ASSIGN_OR_RETURN(Effect md, analysis::MeanDifference(
+                                              {s.treatment_mean(), s.treatment_sd(), s.treatment_n()},
+                                              {s.control_mean(), s.control_sd(), s.control_n()}));
+      return RawChange{md.value, md.variance, "MD", true};
+    }
+    case v1::Outcome::kPrePost: {
+      const auto& s = outcome.pre_post();
+      const double change_variance = s.pre_sd() * s.pre_sd() + s.post_sd() * s.post_sd() -
+                                     2 * s.pre_post_correlation() * s.pre_sd() * s.post_sd();
+      if (!(change_variance > 0) || s.n() < 2) {
+        return absl::FailedPreconditionError("the change scores have no spread");
+      }
+      return RawChange{s.post_mean() - s.pre_mean(), change_variance / s.n(), "MD", true};
+    }
+    case v1::Outcome::kTwoGroupCounts: {
+      const auto& s = outcome.two_group_counts();
+      LEERLUS_ASSIGN_OR_RETURN(Effect rd,
+                               analysis::RiskDifference({s.treatment_events(), s.treatment_total()},
+                                                        {s.control_events(), s.control_total()}));
+      return RawChange{rd.value, rd.variance, "RD", false};
+    }
+    case v1::Outcome::kDirectEffect: {
+      LEERLUS_ASSIGN_OR_RETURN(Effect effect, DirectEffect(outcome.direct_effect()));
+      const std::string& measure = outcome.direct_effect().measure();
+      return RawChange{effect.value, effect.variance, measure, measure == "MD"};
+    }
+    case v1::Outcome::STATISTICS_NOT_SET:
+      break;
+  }
+  return absl::FailedPreconditionError("the outcome has no statistics");
+}
+
+}  // namespace
+
+void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome,
+                     v1::HypothesisVerdict* verdict) {
+  verdict->set_outcome_id(outcome.id());
+  absl::StatusOr<RawChange> change = RawChangeOf(outcome);
+  if (!change.ok()) {
+    verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
+    verdict->set_reason(absl::StrCat("outcome ", outcome.id(), ": ", change.status().message()));
+    return;
+  }
+  const double half_width = analysis::NormalCritical95() * std::sqrt(change->variance);
+  const double lower = change->estimate - half_width;
+  const double upper = change->estimate + half_width;
+  verdict->set_estimate(change->estimate);
+  verdict->set_ci_lower(lower);
+  verdict->set_ci_upper(upper);
+  verdict->set_scale(change->scale);
+  const double sesoi = hypothesis.smallest_effect_of_interest();
+  const bool compare_sesoi = sesoi > 0 && change->in_indicator_units;
+  const std::string ci = absl::StrFormat("%s %.3f, 95%% CI [%.3f, %.3f]", change->scale,
+                                         change->estimate, lower, upper);
+  switch (hypothesis.expected_direction()) {
+    case v1::EXPECTED_DIRECTION_INCREASE:
+    case v1::EXPECTED_DIRECTION_DECREASE: {
+      const double sign = hypothesis.expected_direction() == v1::EXPECTED_DIRECTION_INCREASE ? 1 : -1;
+      const double toward_lower = sign > 0 ? lower : -upper;   // Expected side's inner bound.
+      const double against_upper = sign > 0 ? upper : -lower;  // Other side's inner bound.
+      if (toward_lower > 0) {
+        if (compare_sesoi && sign * change->estimate < sesoi) {
+          verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
+          verdict->set_reason(absl::StrFormat(
+              "%s: in the expected direction but smaller than the smallest effect that matters (%g)",
+              ci, sesoi));
+        } else {
+          verdict->set_verdict(v1::VERDICT_SUPPORTED);
+          verdict->set_reason(absl::StrCat(ci, ": the CI lies on the expected side of zero"));
+        }
+      } else if (against_upper < 0) {
+        verdict->set_verdict(v1::VERDICT_REFUTED);
+        verdict->set_reason(absl::StrCat(ci, ": the CI lies on the other side of zero"));
+      } else {
+        verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
+        verdict->set_reason(absl::StrCat(ci, ": the CI includes zero"));
+      }
+      return;
+    }
+    case v1::EXPECTED_DIRECTION_NO_CHANGE:
+      if (lower > 0 || upper < 0) {
+        verdict->set_verdict(v1::VERDICT_REFUTED);
+        verdict->set_reason(absl::StrCat(ci, ": a change, the CI excludes zero"));
+      } else if (compare_sesoi && lower > -sesoi && upper < sesoi) {
+        verdict->set_verdict(v1::VERDICT_SUPPORTED);
+        verdict->set_reason(absl::StrFormat(
+            "%s: the CI lies within the smallest effect that matters (±%g)", ci, sesoi));
+      } else {
+        verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
+        verdict->set_reason(absl::StrCat(ci, compare_sesoi
+                                                 ? ": the CI reaches beyond the smallest effect that matters"
+                                                 : ": no change shown, but no smallest effect to test equivalence against"));
+      }
+      return;
+    default:
+      verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
+      verdict->set_reason("the hypothesis has no expected direction");
+      return;
+  }
+}
+
+absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardRequest& request) {
+  FieldViolations violations;
+  if (!request.work_method_id().empty()) CheckId(violations, "work_method_id", request.work_method_id());
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  LEERLUS_ASSIGN_OR_RETURN(ExperimentFilter filter, ExperimentFilter::Parse(request.filter()));
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  v1::ScorecardResponse response;
+  response.set_read_position(view->head_position());
+  std::map<std::string, v1::MethodScorecard> cards;
+  if (!request.work_method_id().empty()) cards[request.work_method_id()].set_work_method_id(request.work_method_id());
+
+  std::vector<v1::Experiment> experiments;
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(view->Scan(storage::ColumnFamily::kExperiments, "", "",
+                                     [&](absl::string_view, absl::string_view value) {
+                                       v1::Experiment experiment;
+                                       if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                                         problem = absl::DataLossError("cannot parse an experiment");
+                                         return false;
+                                       }
+                                       experiments.push_back(std::move(experiment));
+                                       return true;
+                                     }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  for (const v1::Experiment& experiment : experiments) {
+    if (!request.work_method_id().empty() && experiment.work_method_id() != request.work_method_id()) continue;
+    LEERLUS_ASSIGN_OR_RETURN(bool matched, filter.Matches(experiment));
+    if (!matched) continue;
+    // The experiment's live outcomes, newest measurement last.
+    std::vector<v1::Outcome> outcomes;
+    LEERLUS_RETURN_IF_ERROR(view->Scan(
+        storage::ColumnFamily::kOutcomes, storage::ExperimentChildPrefix(experiment.id()), "",
+        [&](absl::string_view, absl::string_view value) {
+          v1::Outcome outcome;
+          if (!outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+            problem = absl::DataLossError("cannot parse an outcome");
+            return false;
+          }
+          if (!outcome.retracted()) outcomes.push_back(std::move(outcome));
+          return true;
+        }));
+    LEERLUS_RETURN_IF_ERROR(problem);
+    std::sort(outcomes.begin(), outcomes.end(), [](const v1::Outcome& a, const v1::Outcome& b) {
+      return std::make_tuple(a.measured_on(), a.record_position()) <
+             std::make_tuple(b.measured_on(), b.record_position());
+    });
+    v1::MethodScorecard& card = cards[experiment.work_method_id()];
+    card.set_work_method_id(experiment.work_method_id());
+    for (const v1::Hypothesis& hypothesis : experiment.hypotheses()) {
+      if (!hypothesis.pre_registered() && !request.include_post_hoc()) continue;
+      v1::HypothesisVerdict* verdict = card.add_hypotheses();
+      verdict->set_experiment_id(experiment.id());
+      verdict->set_hypothesis_id(hypothesis.id());
+      verdict->set_statement(hypothesis.statement());
+      verdict->set_indicator_id(hypothesis.indicator_id());
+      verdict->set_expected_direction(hypothesis.expected_direction());
+      verdict->set_pre_registered(hypothesis.pre_registered());
+      const v1::Outcome* latest = nullptr;
+      for (const v1::Outcome& outcome : outcomes) {
+        if (outcome.indicator_id() == hypothesis.indicator_id()) latest = &outcome;
+      }
+      if (latest == nullptr) {
+        verdict->set_verdict(v1::VERDICT_NOT_MEASURED);
+        verdict->set_reason("no outcome on this indicator yet");
+      } else {
+        JudgeHypothesis(hypothesis, *latest, verdict);
+      }
+      switch (verdict->verdict()) {
+        case v1::VERDICT_SUPPORTED: card.set_supported(card.supported() + 1); break;
+        case v1::VERDICT_REFUTED: card.set_refuted(card.refuted() + 1); break;
+        case v1::VERDICT_NOT_MEASURED: card.set_not_measured(card.not_measured() + 1); break;
+        default: card.set_inconclusive(card.inconclusive() + 1); break;
+      }
+    }
+  }
+  for (auto& [method, card] : cards) *response.add_methods() = std::move(card);
   return response;
 }
 

@@ -23,6 +23,11 @@ absl::StatusOr<analysis::Effect> OutcomeEffect(const v1::Outcome& outcome,
 // Participants an outcome reports (both groups), 0 if unknown.
 int64_t OutcomeParticipants(const v1::Outcome& outcome);
 
+// Judges one hypothesis against an outcome on its indicator (see Verdict in
+// insight_service.proto); fills verdict, reason, estimate, CI and scale.
+void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome,
+                     v1::HypothesisVerdict* verdict);
+
 class Insights {
  public:
   explicit Insights(storage::EventStore* store) : store_(store) {}
@@ -34,6 +39,9 @@ class Insights {
   // differences) or meta-regression (numeric condition).
   absl::StatusOr<v1::CompareConditionsResponse> CompareConditions(
       const v1::CompareConditionsRequest& request);
+
+  // Hypothesis verdicts per work method.
+  absl::StatusOr<v1::ScorecardResponse> Scorecard(const v1::ScorecardRequest& request);
 
  private:
   storage::EventStore* store_;

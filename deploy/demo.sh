@@ -116,5 +116,8 @@ echo
 echo "== what works against loneliness (an evaluator's question)"
 "$L" what-works --indicator eenzaamheid --studies
 echo
+echo "== hypothesis scorecard per work method"
+"$L" scorecard
+echo
 echo "leerlusd keeps running on $LEERLUS_SERVER (data: $DATA_DIR, log: $DATA_DIR.log)."
 echo "Try: build/client/leerlus --help    Stop it: kill \$(cat $PID_FILE)"

@@ -126,6 +126,8 @@ class InsightServiceImpl final : public v1::InsightService::Service {
   grpc::Status CompareConditions(grpc::ServerContext* context,
                                  const v1::CompareConditionsRequest* request,
                                  v1::CompareConditionsResponse* response) override;
+  grpc::Status Scorecard(grpc::ServerContext* context, const v1::ScorecardRequest* request,
+                         v1::ScorecardResponse* response) override;
 
  private:
   ServiceContext context_;

@@ -334,3 +334,108 @@ TEST(EvidenceGradeTest, OneOutcomeCannotShowConsistency) {
 
 }  // namespace
 }  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+v1::Hypothesis Expecting(v1::ExpectedDirection direction, double smallest_effect) {
+  v1::Hypothesis hypothesis;
+  hypothesis.set_expected_direction(direction);
+  hypothesis.set_smallest_effect_of_interest(smallest_effect);
+  return hypothesis;
+}
+
+// A directly given mean difference with SE 0.1: CI = effect ± 0.196.
+v1::Outcome MeanDifference(double effect) {
+  v1::Outcome outcome;
+  outcome.set_id("o1");
+  outcome.mutable_direct_effect()->set_measure("MD");
+  outcome.mutable_direct_effect()->set_effect(effect);
+  outcome.mutable_direct_effect()->set_standard_error(0.1);
+  return outcome;
+}
+
+v1::Verdict Judge(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome) {
+  v1::HypothesisVerdict verdict;
+  core::JudgeHypothesis(hypothesis, outcome, &verdict);
+  return verdict.verdict();
+}
+
+TEST(HypothesisVerdictTest, DirectionalHypotheses) {
+  // CI [0.304, 0.696] > 0.
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.5)), v1::VERDICT_SUPPORTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(0.5)), v1::VERDICT_REFUTED);
+  // CI [-0.096, 0.296] includes 0.
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.1)), v1::VERDICT_INCONCLUSIVE);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(-0.5)), v1::VERDICT_SUPPORTED);
+  // In the expected direction but 0.5 < the smallest effect that matters (0.6).
+  v1::HypothesisVerdict verdict;
+  core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0.6), MeanDifference(0.5), &verdict);
+  EXPECT_EQ(verdict.verdict(), v1::VERDICT_INCONCLUSIVE);
+  EXPECT_NE(verdict.reason().find("smaller than the smallest effect that matters"), std::string::npos);
+  EXPECT_NEAR(verdict.ci_lower(), 0.5 - 0.1959963984540054, 1e-12);
+  EXPECT_EQ(verdict.scale(), "MD");
+}
+
+TEST(HypothesisVerdictTest, NoChangeHypothesesNeedAnEquivalenceMargin) {
+  // CI [-0.196, 0.196] inside ±0.25: supported; inside no margin: inconclusive.
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0)), v1::VERDICT_SUPPORTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0), MeanDifference(0)), v1::VERDICT_INCONCLUSIVE);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0.5)), v1::VERDICT_REFUTED);
+}
+
+TEST(HypothesisVerdictTest, CountsAreJudgedOnTheRiskDifferenceByDirectionOnly) {
+  v1::Outcome counts;
+  counts.set_id("o2");
+  auto* s = counts.mutable_two_group_counts();
+  s->set_treatment_events(10);
+  s->set_treatment_total(100);
+  s->set_control_events(30);
+  s->set_control_total(100);
+  // RD = -0.2, SE = sqrt(0.09/100 + 0.21/100) = 0.0548: clearly negative.
+  v1::HypothesisVerdict verdict;
+  core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 5), counts, &verdict);
+  EXPECT_EQ(verdict.verdict(), v1::VERDICT_SUPPORTED);  // 5 (indicator units) is not compared with an RD.
+  EXPECT_EQ(verdict.scale(), "RD");
+  EXPECT_NEAR(verdict.estimate(), -0.2, 1e-15);
+}
+
+TEST_F(InsightsTest, ScorecardCountsPreRegisteredHypothesesPerMethod) {
+  DefineCatalogue();
+  CreateExperiment("a");
+  v1::CreateHypothesisRequest hypothesis;
+  hypothesis.set_experiment_id("a");
+  hypothesis.mutable_hypothesis()->set_statement("Loneliness falls");
+  hypothesis.mutable_hypothesis()->set_indicator_id("loneliness");
+  hypothesis.mutable_hypothesis()->set_expected_direction(v1::EXPECTED_DIRECTION_DECREASE);
+  hypothesis.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateHypothesis(hypothesis, caller_));
+  v1::CreateHypothesisRequest unmeasured = hypothesis;
+  unmeasured.mutable_hypothesis()->set_indicator_id("participation");
+  unmeasured.mutable_hypothesis()->set_expected_direction(v1::EXPECTED_DIRECTION_INCREASE);
+  unmeasured.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateHypothesis(unmeasured, caller_));
+  Start("a");
+  v1::CreateHypothesisRequest post_hoc = hypothesis;
+  post_hoc.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateHypothesis(post_hoc, caller_));
+  // Means 4.1 vs 4.8 (SDs 1.2, 1.3; n 40, 38): MD -0.7, SE 0.284: CI below zero.
+  ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("a"), caller_));
+
+  core::Insights insights(store_.get());
+  absl::StatusOr<v1::ScorecardResponse> card = insights.Scorecard(v1::ScorecardRequest());
+  ASSERT_OK(card);
+  ASSERT_EQ(card->methods_size(), 1);
+  EXPECT_EQ(card->methods(0).supported(), 1);
+  EXPECT_EQ(card->methods(0).not_measured(), 1);
+  EXPECT_EQ(card->methods(0).hypotheses_size(), 2);  // The post-hoc one is left out.
+  v1::ScorecardRequest with_post_hoc;
+  with_post_hoc.set_include_post_hoc(true);
+  card = insights.Scorecard(with_post_hoc);
+  ASSERT_OK(card);
+  EXPECT_EQ(card->methods(0).supported(), 2);
+  EXPECT_FALSE(card->methods(0).hypotheses(2).pre_registered());
+}
+
+}  // namespace
+}  // namespace leerlus::testing
