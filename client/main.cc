@@ -72,6 +72,23 @@ Enum RequireEnum(const std::string& option, const std::string& text, absl::strin
   return value;
 }
 
+// "--as-of POS|DATE": a log position, or a date YYYY-MM-DD.
+struct AsOf {
+  uint64_t position = 0;
+  std::string date;
+};
+
+AsOf ParseAsOf(const std::string& text) {
+  AsOf as_of;
+  if (text.empty()) return as_of;
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
+    as_of.date = text;
+  } else if (!absl::SimpleAtoi(text, &as_of.position)) {
+    throw UsageError(absl::StrCat("--as-of: '", text, "' is neither a log position nor a date YYYY-MM-DD"));
+  }
+  return as_of;
+}
+
 // name=value pairs into typed attributes.
 void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
                      google::protobuf::Map<std::string, v1::AttributeValue>* out) {
@@ -874,13 +891,18 @@ int main(int argc, char** argv) {
     what_works->add_flag("--studies", *show_studies, "list every experiment's effect (the forest plot rows)");
     auto by = std::make_shared<std::string>();
     auto min_experiments = std::make_shared<int32_t>(0);
+    auto as_of = std::make_shared<std::string>();
+    what_works->add_option("--as-of", *as_of, "answer as of a log position or a date YYYY-MM-DD");
     what_works->add_option("--by", *by,
                            "compare by a condition: line, kind, societal_task, area_level, design, "
                            "team, method or context.<attr> (numbers: meta-regression)");
     what_works->add_option("--min-experiments", *min_experiments,
                            "with --by: levels with fewer experiments are left out (default 2)");
-    what_works->callback([&, request, measure, model, show_studies, by, min_experiments] {
-      action = [&, request, measure, model, show_studies, by, min_experiments](client::Client& api) {
+    what_works->callback([&, request, measure, model, show_studies, by, min_experiments, as_of] {
+      action = [&, request, measure, model, show_studies, by, min_experiments, as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
         request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
                                          &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
         request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
@@ -900,6 +922,8 @@ int main(int argc, char** argv) {
             compare.set_model(request->model());
             compare.set_knapp_hartung(request->knapp_hartung());
             compare.set_min_experiments_per_level(*min_experiments);
+            compare.set_as_of_position(when.position);
+            compare.set_as_of_date(when.date);
             v1::CompareConditionsResponse response;
             grpc::Status status = api.Call(&v1::InsightService::Stub::CompareConditions,
                                            api.insights(), compare, &response);
@@ -934,8 +958,13 @@ int main(int argc, char** argv) {
     scorecard->add_flag_function("--post-hoc", [request](int64_t count) { request->set_include_post_hoc(count > 0); },
                                  "also judge hypotheses registered after the start");
     scorecard->add_flag("--details", *details, "list every hypothesis with its verdict and reason");
-    scorecard->callback([&, request, details] {
-      action = [&, request, details](client::Client& api) {
+    auto score_as_of = std::make_shared<std::string>();
+    scorecard->add_option("--as-of", *score_as_of, "as of a log position or a date YYYY-MM-DD");
+    scorecard->callback([&, request, details, score_as_of] {
+      action = [&, request, details, score_as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*score_as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
         v1::ScorecardResponse response;
         grpc::Status status = api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), *request, &response);
         if (!status.ok()) {

@@ -205,7 +205,7 @@ absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
 
 // Reads the indicator's live outcomes from the analysis view (one
 // contiguous range) and turns them into oriented effects.
-absl::StatusOr<Collected> Collect(storage::ReadView& view, const Question& question) {
+absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Question& question) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Indicator> indicator,
       storage::GetMessage<v1::Indicator>(
@@ -220,12 +220,8 @@ absl::StatusOr<Collected> Collect(storage::ReadView& view, const Question& quest
   Collected collected;
   collected.read_position = view.head_position();
   if (collected.read_position > 0) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head,
-                             view.ReadEvents(collected.read_position, 1, ""));
-    if (!head.empty()) {
-      collected.answer_date = absl::FormatTime(
-          "%Y-%m-%d", absl::FromUnixSeconds(head[0].time().seconds()), absl::UTCTimeZone());
-    }
+    collected.answer_date = absl::FormatTime(
+        "%Y-%m-%d", absl::FromUnixSeconds(view.head_time_seconds()), absl::UTCTimeZone());
   }
   for (const std::string& method : question.methods) collected.rows_by_method[method];
 
@@ -437,6 +433,25 @@ absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_vi
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
+    uint64_t as_of_position, const std::string& as_of_date) {
+  if (as_of_position != 0 && !as_of_date.empty()) {
+    return FieldError("as_of_date", "give as_of_position or as_of_date, not both");
+  }
+  uint64_t position = as_of_position;
+  if (!as_of_date.empty()) {
+    if (!IsValidDate(as_of_date)) return FieldError("as_of_date", "is not a date YYYY-MM-DD");
+    LEERLUS_ASSIGN_OR_RETURN(position, store_->PositionAtEndOfDate(as_of_date));
+    if (position == 0) {
+      return FieldError("as_of_date", absl::StrCat("the log holds nothing on or before ", as_of_date));
+    }
+  }
+  if (position == 0) return std::unique_ptr<storage::ProjectionReader>(store_->OpenReadView());
+  absl::StatusOr<std::unique_ptr<storage::MemoryProjection>> past = store_->ProjectAsOf(position);
+  if (!past.ok()) return FieldError("as_of_position", std::string(past.status().message()));
+  return std::unique_ptr<storage::ProjectionReader>(std::move(*past));
+}
+
 absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request) {
   FieldViolations violations;
   for (int i = 0; i < request.work_method_ids_size(); ++i) {
@@ -448,7 +463,8 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
                    {request.work_method_ids().begin(), request.work_method_ids().end()},
                    request.filter(), request.measure(), request.model(), request.knapp_hartung(),
                    violations));
-  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
+                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
   LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
 
   v1::WhatWorksResponse response;
@@ -519,7 +535,8 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
                    request.model(), request.knapp_hartung(), violations));
   const int min_experiments =
       request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
-  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
+                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
   LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
 
   v1::CompareConditionsResponse response;
@@ -779,7 +796,8 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
   if (!request.work_method_id().empty()) CheckId(violations, "work_method_id", request.work_method_id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   LEERLUS_ASSIGN_OR_RETURN(ExperimentFilter filter, ExperimentFilter::Parse(request.filter()));
-  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
+                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
   v1::ScorecardResponse response;
   response.set_read_position(view->head_position());
   std::map<std::string, v1::MethodScorecard> cards;

@@ -44,6 +44,10 @@ class Insights {
   absl::StatusOr<v1::ScorecardResponse> Scorecard(const v1::ScorecardRequest& request);
 
  private:
+  // The live projections, or a replay to the position (or date) asked for.
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> OpenSnapshot(
+      uint64_t as_of_position, const std::string& as_of_date);
+
   storage::EventStore* store_;
 };
 

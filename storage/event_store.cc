@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/serialize.h"
@@ -71,6 +73,12 @@ absl::Status ReadView::Scan(
   return FromRocks(it->status(), "scan");
 }
 
+int64_t ReadView::head_time_seconds() {
+  if (head_position_ == 0) return 0;
+  absl::StatusOr<std::vector<v1::Event>> head = ReadEvents(head_position_, 1, "");
+  return head.ok() && !head->empty() ? (*head)[0].time().seconds() : 0;
+}
+
 absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_t limit,
                                                             absl::string_view stream) {
   std::vector<v1::Event> events;
@@ -124,6 +132,29 @@ absl::StatusOr<uint64_t> ReadView::StreamVersion(absl::string_view stream) {
   if (!value.has_value()) return 0;
   absl::string_view in(*value);
   return ConsumeFixed64BigEndian(&in);
+}
+
+// ---------------------------------------------------------------- MemoryProjection
+
+absl::StatusOr<std::optional<std::string>> MemoryProjection::Get(ColumnFamily cf,
+                                                                 absl::string_view key) {
+  const auto& rows = rows_[static_cast<size_t>(cf)];
+  auto it = rows.find(std::string(key));
+  if (it == rows.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+absl::Status MemoryProjection::Scan(
+    ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  const auto& rows = rows_[static_cast<size_t>(cf)];
+  const std::string seek(start < prefix ? prefix : start);
+  for (auto it = rows.lower_bound(seek); it != rows.end(); ++it) {
+    absl::string_view key = it->first;
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, it->second)) break;
+  }
+  return absl::OkStatus();
 }
 
 // ---------------------------------------------------------------- EventStore
@@ -210,6 +241,11 @@ absl::Status EventStore::LoadHead() {
                            reader.Get(ColumnFamily::kMeta, kHeadHashKey));
   last_hash_ = hash.value_or("");
   next_position_ = head_position + 1;
+  if (head_position > 0) {
+    std::unique_ptr<ReadView> view = OpenReadView();
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(head_position, 1, ""));
+    if (!head.empty()) last_time_ = head[0].time();
+  }
   absl::MutexLock lock(&head_mutex_);
   durable_head_ = head_position;
   return absl::OkStatus();
@@ -264,7 +300,8 @@ void EventStore::WriterLoop() {
 absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
                                                    Overlay& group_overlay,
                                                    uint64_t& next_position,
-                                                   std::string& last_hash) {
+                                                   std::string& last_hash,
+                                                   google::protobuf::Timestamp& last_time) {
   if (request.request_id.empty()) {
     return FieldError("request_id", "is required");
   }
@@ -305,7 +342,8 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
                            request.decide(DecisionContext{overlay, version}));
   if (events.empty()) return absl::InternalError("a command decided no events");
 
-  const google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
+  google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
+  if (now < last_time) now = last_time;
   uint64_t position = next_position;
   std::string hash = last_hash;
   Appended appended;
@@ -344,6 +382,7 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
   overlay.CommitTo(group_overlay);
   next_position = position;
   last_hash = hash;
+  last_time = now;
   return AppendResult{std::move(response), appended.last_position, false};
 }
 
@@ -352,10 +391,12 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
   Overlay group_overlay(&reader);
   uint64_t next_position = next_position_;
   std::string last_hash = last_hash_;
+  google::protobuf::Timestamp last_time = last_time_;
   std::vector<absl::StatusOr<AppendResult>> results;
   results.reserve(group.size());
   for (auto& pending : group) {
-    results.push_back(DecideOne(pending->request, group_overlay, next_position, last_hash));
+    results.push_back(
+        DecideOne(pending->request, group_overlay, next_position, last_hash, last_time));
   }
 
   if (!group_overlay.writes().empty()) {
@@ -378,6 +419,7 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     if (written.ok()) {
       next_position_ = next_position;
       last_hash_ = last_hash;
+      last_time_ = last_time;
       absl::MutexLock lock(&head_mutex_);
       durable_head_ = next_position - 1;
     } else {
@@ -399,6 +441,55 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
 
 std::unique_ptr<ReadView> EventStore::OpenReadView() {
   return std::make_unique<ReadView>(db_, handles_);
+}
+
+absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64_t position) {
+  std::unique_ptr<ReadView> view = OpenReadView();
+  if (position > view->head_position()) {
+    return absl::InvalidArgumentError(absl::StrCat("position ", position,
+                                                   " is past the end of the log (",
+                                                   view->head_position(), ")"));
+  }
+  int64_t time = 0;
+  if (position > 0) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(position, 1, ""));
+    if (!head.empty()) time = head[0].time().seconds();
+  }
+  auto memory = std::make_unique<MemoryProjection>(position, time);
+  constexpr size_t kChunk = 4096;
+  uint64_t from = 1;
+  while (from <= position) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             view->ReadEvents(from, std::min<uint64_t>(kChunk, position - from + 1), ""));
+    if (events.empty()) break;
+    for (const v1::Event& event : events) {
+      LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, memory->writer()));
+    }
+    from = events.back().position() + 1;
+  }
+  return memory;
+}
+
+absl::StatusOr<uint64_t> EventStore::PositionAtEndOfDate(absl::string_view date) {
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(date, &day)) {
+    return absl::InvalidArgumentError(absl::StrCat("'", date, "' is not a date YYYY-MM-DD"));
+  }
+  const int64_t end = absl::ToUnixSeconds(absl::FromCivil(day + 1, absl::UTCTimeZone()));
+  std::unique_ptr<ReadView> view = OpenReadView();
+  // Event times never decrease along the log: binary search.
+  uint64_t low = 0, high = view->head_position();
+  while (low < high) {
+    const uint64_t mid = low + (high - low + 1) / 2;
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> event, view->ReadEvents(mid, 1, ""));
+    if (event.empty()) return absl::DataLossError(absl::StrCat("no event at position ", mid));
+    if (event[0].time().seconds() < end) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return low;
 }
 
 uint64_t EventStore::HeadPosition() const {

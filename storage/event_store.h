@@ -21,7 +21,9 @@
 #define LEERLUS_STORAGE_EVENT_STORE_H_
 
 #include <cstdint>
+#include <array>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -98,7 +100,7 @@ struct AppendResult {
 };
 
 // A consistent point-in-time view of the whole database.
-class ReadView : public KeyValueReader {
+class ReadView : public ProjectionReader {
  public:
   ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   ~ReadView() override;
@@ -107,14 +109,10 @@ class ReadView : public KeyValueReader {
 
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
                                                  absl::string_view key) override;
-
-  // Calls `visit(key, value)` for keys >= `start` that begin with `prefix`,
-  // in key order, until it returns false.
   absl::Status Scan(ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-                    const std::function<bool(absl::string_view, absl::string_view)>& visit);
-
-  // Last log position this view reflects (0 for an empty log).
-  uint64_t head_position() const { return head_position_; }
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
+  uint64_t head_position() const override { return head_position_; }
+  int64_t head_time_seconds() override;
 
   // Events with position >= `from`, at most `limit`, optionally only those
   // of `stream` (empty: all).
@@ -132,6 +130,48 @@ class ReadView : public KeyValueReader {
   uint64_t head_position_ = 0;
 };
 
+// The projections as they were at an earlier log position, rebuilt in
+// memory by replaying the log through the projector (the same code that
+// maintains the live ones, so the two cannot differ).
+class MemoryProjection : public ProjectionReader {
+ public:
+  MemoryProjection(uint64_t head_position, int64_t head_time_seconds)
+      : head_position_(head_position), head_time_seconds_(head_time_seconds), writer_(this) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                 absl::string_view key) override;
+  absl::Status Scan(ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+                    const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
+  uint64_t head_position() const override { return head_position_; }
+  int64_t head_time_seconds() override { return head_time_seconds_; }
+
+  // Where the projector writes.
+  KeyValueWriter& writer() { return writer_; }
+
+ private:
+  class Writer : public KeyValueWriter {
+   public:
+    explicit Writer(MemoryProjection* owner) : owner_(owner) {}
+    absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+      return owner_->Get(cf, key);
+    }
+    void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
+      owner_->rows_[static_cast<size_t>(cf)][std::string(key)] = std::string(value);
+    }
+    void Delete(ColumnFamily cf, absl::string_view key) override {
+      owner_->rows_[static_cast<size_t>(cf)].erase(std::string(key));
+    }
+
+   private:
+    MemoryProjection* owner_;
+  };
+
+  uint64_t head_position_;
+  int64_t head_time_seconds_;
+  std::array<std::map<std::string, std::string>, kColumnFamilyCount> rows_;
+  Writer writer_;
+};
+
 class EventStore {
  public:
   static absl::StatusOr<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
@@ -146,6 +186,13 @@ class EventStore {
 
   // A snapshot of the current state.
   std::unique_ptr<ReadView> OpenReadView();
+
+  // The projections as of `position` (<= the head), replayed from the log.
+  absl::StatusOr<std::unique_ptr<MemoryProjection>> ProjectAsOf(uint64_t position);
+
+  // The last position whose event was appended before the end of `date`
+  // (YYYY-MM-DD, UTC); 0 if none.
+  absl::StatusOr<uint64_t> PositionAtEndOfDate(absl::string_view date);
 
   // Last durable position.
   uint64_t HeadPosition() const;
@@ -180,7 +227,8 @@ class EventStore {
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
-                                         uint64_t& next_position, std::string& last_hash);
+                                         uint64_t& next_position, std::string& last_hash,
+                                         google::protobuf::Timestamp& last_time);
 
   StoreOptions options_;
   rocksdb::DB* db_;
@@ -197,6 +245,9 @@ class EventStore {
   // Owned by the writer thread (and by Open/Rebuild before it starts).
   uint64_t next_position_ = 1;
   std::string last_hash_;
+  // Event times never go backwards, even if the clock does: "as of a date"
+  // searches rely on it.
+  google::protobuf::Timestamp last_time_;
 
   std::thread writer_;
 };

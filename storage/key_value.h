@@ -4,6 +4,8 @@
 #ifndef LEERLUS_STORAGE_KEY_VALUE_H_
 #define LEERLUS_STORAGE_KEY_VALUE_H_
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +32,23 @@ class KeyValueWriter : public KeyValueReader {
   virtual void Put(ColumnFamily cf, absl::string_view key,
                    absl::string_view value) = 0;
   virtual void Delete(ColumnFamily cf, absl::string_view key) = 0;
+};
+
+// Read access to the projections as of one log position: point reads,
+// ordered range scans, and the position (and its time) they reflect. The
+// live database (ReadView) and a replay to an earlier position
+// (MemoryProjection) both provide it, so one query serves both.
+class ProjectionReader : public KeyValueReader {
+ public:
+  // Calls `visit(key, value)` for keys >= `start` that begin with `prefix`,
+  // in key order, until it returns false.
+  virtual absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) = 0;
+  // Last log position reflected (0 for an empty log).
+  virtual uint64_t head_position() const = 0;
+  // Unix seconds of the event at head_position (0 for an empty log).
+  virtual int64_t head_time_seconds() = 0;
 };
 
 // Buffers writes over a base reader; reads see the buffered writes first.

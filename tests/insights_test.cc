@@ -7,6 +7,8 @@
 #include <map>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_split.h"
 
 #include "analysis/effect_size.h"
@@ -435,6 +437,90 @@ TEST_F(InsightsTest, ScorecardCountsPreRegisteredHypothesesPerMethod) {
   ASSERT_OK(card);
   EXPECT_EQ(card->methods(0).supported(), 2);
   EXPECT_FALSE(card->methods(0).hypotheses(2).pre_registered());
+}
+
+}  // namespace
+}  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+// Answers as of a position equal what a live query returned at that position.
+TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
+  DefineCatalogue();
+  for (const char* id : {"a", "b", "c"}) {
+    v1::CreateExperimentRequest request = ExperimentRequest(id);
+    (*request.mutable_experiment()->mutable_context())["urbanity"].set_number_value(id[0] - 'a' + 1);
+    ASSERT_OK(commands_->CreateExperiment(request, caller_));
+    Start(id);
+  }
+  std::vector<std::string> first_outcomes;
+  for (const char* id : {"a", "b", "c", "a"}) {
+    v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
+    outcome.mutable_outcome()->mutable_two_group_continuous()->set_treatment_mean(3.5 + 0.3 * first_outcomes.size());
+    absl::StatusOr<v1::CreateOutcomeResponse> recorded = commands_->CreateOutcome(outcome, caller_);
+    ASSERT_OK(recorded);
+    first_outcomes.push_back(recorded->outcome().id());
+  }
+  core::Insights insights(store_.get());
+  v1::WhatWorksRequest what;
+  what.set_indicator_id("loneliness");
+  v1::CompareConditionsRequest compare;
+  compare.set_indicator_id("loneliness");
+  compare.set_condition("context.urbanity");
+  v1::ScorecardRequest score;
+  absl::StatusOr<v1::WhatWorksResponse> then_what = insights.WhatWorks(what);
+  absl::StatusOr<v1::CompareConditionsResponse> then_compare = insights.CompareConditions(compare);
+  absl::StatusOr<v1::ScorecardResponse> then_score = insights.Scorecard(score);
+  ASSERT_OK(then_what);
+  ASSERT_OK(then_compare);
+  ASSERT_OK(then_score);
+  const uint64_t then = store_->HeadPosition();
+
+  // The world moves on: a retraction, a new experiment, more outcomes, an amended context.
+  v1::RetractOutcomeRequest retract;
+  retract.set_experiment_id("a");
+  retract.set_outcome_id(first_outcomes[0]);
+  retract.set_reason("entered twice");
+  retract.set_request_id(NextId());
+  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  CreateExperiment("d");
+  Start("d");
+  ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("d"), caller_));
+  v1::UpdateExperimentRequest amend;
+  amend.mutable_experiment()->set_id("b");
+  (*amend.mutable_experiment()->mutable_context())["urbanity"].set_number_value(5);
+  amend.mutable_update_mask()->add_paths("context");
+  amend.set_request_id(NextId());
+  ASSERT_OK(commands_->UpdateExperiment(amend, caller_));
+  absl::StatusOr<v1::WhatWorksResponse> now = insights.WhatWorks(what);
+  ASSERT_OK(now);
+  ASSERT_NE(now->SerializeAsString(), then_what->SerializeAsString());
+
+  what.set_as_of_position(then);
+  compare.set_as_of_position(then);
+  score.set_as_of_position(then);
+  absl::StatusOr<v1::WhatWorksResponse> past_what = insights.WhatWorks(what);
+  absl::StatusOr<v1::CompareConditionsResponse> past_compare = insights.CompareConditions(compare);
+  absl::StatusOr<v1::ScorecardResponse> past_score = insights.Scorecard(score);
+  ASSERT_OK(past_what);
+  ASSERT_OK(past_compare);
+  ASSERT_OK(past_score);
+  EXPECT_EQ(past_what->SerializeAsString(), then_what->SerializeAsString());
+  EXPECT_EQ(past_compare->SerializeAsString(), then_compare->SerializeAsString());
+  EXPECT_EQ(past_score->SerializeAsString(), then_score->SerializeAsString());
+
+  // By date: today's end is the live state; a day before the log began is refused.
+  v1::WhatWorksRequest by_date;
+  by_date.set_indicator_id("loneliness");
+  by_date.set_as_of_date(absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()));
+  absl::StatusOr<v1::WhatWorksResponse> today = insights.WhatWorks(by_date);
+  ASSERT_OK(today);
+  EXPECT_EQ(today->read_position(), store_->HeadPosition());
+  by_date.set_as_of_date("1999-12-31");
+  EXPECT_EQ(insights.WhatWorks(by_date).status().code(), absl::StatusCode::kInvalidArgument);
+  what.set_as_of_position(store_->HeadPosition() + 1);
+  EXPECT_EQ(insights.WhatWorks(what).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
