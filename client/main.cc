@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "client/client.h"
 #include "client/csv_table.h"
@@ -986,6 +987,62 @@ int main(int argc, char** argv) {
             std::cout << "    " << v.experiment_id() << "/" << v.hypothesis_id() << " " << verdict
                       << (v.pre_registered() ? "" : " (post-hoc)") << ": " << v.statement() << "\n      "
                       << v.reason() << "\n";
+          }
+        }
+        return 0;
+      };
+    });
+  }
+
+
+  // ------------------------------------------------------------ what-changed
+  auto* what_changed = app.add_subcommand("what-changed", "which answers moved since an earlier moment");
+  {
+    auto request = std::make_shared<v1::WhatChangedRequest>();
+    auto since = std::make_shared<std::string>();
+    auto until = std::make_shared<std::string>();
+    auto measure = std::make_shared<std::string>();
+    what_changed->add_option("--since", *since, "the earlier moment: a log position or a date YYYY-MM-DD")->required();
+    what_changed->add_option("--until", *until, "the later moment (default: now)");
+    what_changed->add_option("--indicator", *request->mutable_indicator_id(), "only this indicator");
+    what_changed->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    what_changed->callback([&, request, since, until, measure] {
+      action = [&, request, since, until, measure](client::Client& api) {
+        const AsOf from = ParseAsOf(*since);
+        const AsOf to = ParseAsOf(*until);
+        request->set_since_position(from.position);
+        request->set_since_date(from.date);
+        request->set_until_position(to.position);
+        request->set_until_date(to.date);
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        v1::WhatChangedResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << "Changes between log positions " << response.since_position() << " and "
+                  << response.until_position() << ":\n";
+        if (response.changes_size() == 0) std::cout << "  nothing moved\n";
+        for (const v1::ResultChange& change : response.changes()) {
+          auto describe = [](const v1::PooledResult& p, bool present) {
+            return present ? absl::StrFormat("%.3f [%.3f, %.3f], k=%d, grade %d", p.estimate(), p.ci_lower(),
+                                             p.ci_upper(), p.k(), p.grade())
+                           : std::string("no pooled result");
+          };
+          std::cout << "  " << change.indicator_id() << " / " << change.work_method_id() << ": "
+                    << describe(change.before(), change.has_before()) << "  ->  "
+                    << describe(change.after(), change.has_after()) << "\n";
+          if (change.new_experiment_ids_size() > 0) {
+            std::cout << "      now counting: " << absl::StrJoin(change.new_experiment_ids(), ", ") << "\n";
+          }
+          if (change.dropped_experiment_ids_size() > 0) {
+            std::cout << "      no longer counting: " << absl::StrJoin(change.dropped_experiment_ids(), ", ") << "\n";
           }
         }
         return 0;

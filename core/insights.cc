@@ -433,6 +433,11 @@ absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_vi
 
 }  // namespace
 
+namespace {
+absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
+                                                      const Question& question);
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
     uint64_t as_of_position, const std::string& as_of_date) {
   if (as_of_position != 0 && !as_of_date.empty()) {
@@ -465,10 +470,16 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
                    violations));
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date()));
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+  return AnswerWhatWorks(*view, question);
+}
 
+namespace {
+
+absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
+                                                      const Question& question) {
+  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(view, question));
   v1::WhatWorksResponse response;
-  response.set_indicator_id(request.indicator_id());
+  response.set_indicator_id(question.indicator_id);
   response.set_read_position(collected.read_position);
   for (const auto& [method_id, rows] : collected.rows_by_method) {
     v1::MethodResult* result = response.add_methods();
@@ -516,6 +527,8 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
   }
   return response;
 }
+
+}  // namespace
 
 absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
     const v1::CompareConditionsRequest& request) {
@@ -673,6 +686,86 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   return response;
 }
 
+
+
+absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChangedRequest& request) {
+  if (request.since_position() == 0 && request.since_date().empty()) {
+    return FieldError("since_position", "give the earlier moment as a position or a date");
+  }
+  FieldViolations violations;
+  if (!request.indicator_id().empty()) CheckId(violations, "indicator_id", request.indicator_id());
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> before,
+                           OpenSnapshot(request.since_position(), request.since_date()));
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> after,
+                           OpenSnapshot(request.until_position(), request.until_date()));
+  if (before->head_position() > after->head_position()) {
+    return FieldError("until_position", "the later moment is before the earlier one");
+  }
+  // The indicators: the one asked for, or every indicator known afterwards.
+  std::vector<std::string> indicators;
+  if (!request.indicator_id().empty()) {
+    indicators.push_back(request.indicator_id());
+  } else {
+    const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
+    LEERLUS_RETURN_IF_ERROR(after->Scan(storage::ColumnFamily::kCatalog, prefix, "",
+                                        [&](absl::string_view key, absl::string_view) {
+                                          indicators.emplace_back(key.substr(prefix.size()));
+                                          return true;
+                                        }));
+  }
+  v1::WhatChangedResponse response;
+  response.set_since_position(before->head_position());
+  response.set_until_position(after->head_position());
+  for (const std::string& indicator_id : indicators) {
+    FieldViolations unused;
+    LEERLUS_ASSIGN_OR_RETURN(Question question,
+                             MakeQuestion(indicator_id, {}, "", request.measure(), request.model(),
+                                          false, unused));
+    v1::WhatWorksResponse then;
+    absl::StatusOr<v1::WhatWorksResponse> answer_then = AnswerWhatWorks(*before, question);
+    if (answer_then.ok()) {
+      then = std::move(*answer_then);
+    } else if (answer_then.status().code() != absl::StatusCode::kNotFound) {
+      return answer_then.status();  // NOT_FOUND: the indicator is newer than `since`.
+    }
+    LEERLUS_ASSIGN_OR_RETURN(v1::WhatWorksResponse now, AnswerWhatWorks(*after, question));
+    std::map<std::string, const v1::MethodResult*> old_results;
+    for (const v1::MethodResult& method : then.methods()) old_results[method.work_method_id()] = &method;
+    for (const v1::MethodResult& method : now.methods()) {
+      auto it = old_results.find(method.work_method_id());
+      const v1::MethodResult* old = it == old_results.end() ? nullptr : it->second;
+      std::set<std::string> before_ids, after_ids;
+      if (old != nullptr) {
+        for (const v1::StudyEffect& study : old->studies()) before_ids.insert(study.experiment_id());
+      }
+      for (const v1::StudyEffect& study : method.studies()) after_ids.insert(study.experiment_id());
+      const bool had = old != nullptr && old->has_pooled();
+      const bool has = method.has_pooled();
+      const v1::PooledResult empty;
+      const v1::PooledResult& p0 = had ? old->pooled() : empty;
+      const v1::PooledResult& p1 = has ? method.pooled() : empty;
+      const bool changed = had != has || p0.k() != p1.k() || p0.estimate() != p1.estimate() ||
+                           p0.ci_lower() != p1.ci_lower() || p0.ci_upper() != p1.ci_upper() ||
+                           p0.grade() != p1.grade() || before_ids != after_ids;
+      if (!changed) continue;
+      v1::ResultChange* change = response.add_changes();
+      change->set_indicator_id(indicator_id);
+      change->set_work_method_id(method.work_method_id());
+      if (had) *change->mutable_before() = p0;
+      if (has) *change->mutable_after() = p1;
+      for (const std::string& id : after_ids) {
+        if (!before_ids.count(id)) change->add_new_experiment_ids(id);
+      }
+      for (const std::string& id : before_ids) {
+        if (!after_ids.count(id)) change->add_dropped_experiment_ids(id);
+      }
+      change->set_estimate_change(had && has ? p1.estimate() - p0.estimate() : 0);
+      change->set_grade_change(p1.grade() - p0.grade());
+    }
+  }
+  return response;
+}
 
 namespace {
 

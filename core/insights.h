@@ -43,6 +43,9 @@ class Insights {
   // Hypothesis verdicts per work method.
   absl::StatusOr<v1::ScorecardResponse> Scorecard(const v1::ScorecardRequest& request);
 
+  // The answers that moved between two moments.
+  absl::StatusOr<v1::WhatChangedResponse> WhatChanged(const v1::WhatChangedRequest& request);
+
  private:
   // The live projections, or a replay to the position (or date) asked for.
   absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> OpenSnapshot(

@@ -86,6 +86,7 @@ LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
 LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request))
 LEERLUS_UNARY(InsightServiceImpl, CompareConditions, insights_.CompareConditions(*request))
 LEERLUS_UNARY(InsightServiceImpl, Scorecard, insights_.Scorecard(*request))
+LEERLUS_UNARY(InsightServiceImpl, WhatChanged, insights_.WhatChanged(*request))
 
 #undef LEERLUS_UNARY
 

@@ -128,6 +128,8 @@ class InsightServiceImpl final : public v1::InsightService::Service {
                                  v1::CompareConditionsResponse* response) override;
   grpc::Status Scorecard(grpc::ServerContext* context, const v1::ScorecardRequest* request,
                          v1::ScorecardResponse* response) override;
+  grpc::Status WhatChanged(grpc::ServerContext* context, const v1::WhatChangedRequest* request,
+                           v1::WhatChangedResponse* response) override;
 
  private:
   ServiceContext context_;

@@ -525,3 +525,50 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
 
 }  // namespace
 }  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+TEST_F(InsightsTest, WhatChangedNamesTheMovedResultsAndNewExperiments) {
+  DefineCatalogue();
+  CreateExperiment("a");
+  Start("a");
+  ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("a"), caller_));
+  const uint64_t report = store_->HeadPosition();
+  CreateExperiment("b");
+  Start("b");
+  v1::CreateOutcomeRequest better = OutcomeRequest("b");
+  better.mutable_outcome()->mutable_two_group_continuous()->set_treatment_mean(3.0);
+  ASSERT_OK(commands_->CreateOutcome(better, caller_));
+
+  core::Insights insights(store_.get());
+  v1::WhatChangedRequest request;
+  request.set_since_position(report);
+  absl::StatusOr<v1::WhatChangedResponse> changed = insights.WhatChanged(request);
+  ASSERT_OK(changed);
+  EXPECT_EQ(changed->since_position(), report);
+  EXPECT_EQ(changed->until_position(), store_->HeadPosition());
+  ASSERT_EQ(changed->changes_size(), 1);
+  const v1::ResultChange& change = changed->changes(0);
+  EXPECT_EQ(change.indicator_id(), "loneliness");
+  EXPECT_EQ(change.work_method_id(), "coach");
+  EXPECT_EQ(change.before().k(), 1);
+  EXPECT_EQ(change.after().k(), 2);
+  EXPECT_EQ(change.new_experiment_ids_size(), 1);
+  EXPECT_EQ(change.new_experiment_ids(0), "b");
+  EXPECT_NEAR(change.estimate_change(), change.after().estimate() - change.before().estimate(), 1e-15);
+  EXPECT_GT(change.estimate_change(), 0);  // b's treatment mean is lower: better.
+
+  // Between two equal moments nothing moved; the order of moments is checked.
+  request.set_until_position(report);
+  changed = insights.WhatChanged(request);
+  ASSERT_OK(changed);
+  EXPECT_EQ(changed->changes_size(), 0);
+  request.set_since_position(store_->HeadPosition());
+  EXPECT_EQ(insights.WhatChanged(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(insights.WhatChanged(v1::WhatChangedRequest()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace leerlus::testing
