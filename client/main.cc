@@ -1050,6 +1050,64 @@ int main(int argc, char** argv) {
     });
   }
 
+
+  // ------------------------------------------------------------ conditions
+  auto* conditions = app.add_subcommand("conditions", "which conditions explain how well a work method works");
+  {
+    auto request = std::make_shared<v1::DiscoverConditionsRequest>();
+    auto measure = std::make_shared<std::string>();
+    auto as_of = std::make_shared<std::string>();
+    conditions->add_option("--method", *request->mutable_work_method_id())->required();
+    conditions->add_option("--indicator", *request->mutable_indicator_id())->required();
+    conditions->add_option("--filter", *request->mutable_filter(), "only experiments matching this filter");
+    conditions->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    conditions->add_option_function<int32_t>("--min-experiments", [request](const int32_t& v) {
+      request->set_min_experiments_per_level(v); }, "levels with fewer experiments are left out (default 2)");
+    conditions->add_option_function<int32_t>("--top", [request](const int32_t& v) { request->set_max_results(v); },
+                                             "most conditions shown (default 10)");
+    conditions->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
+    conditions->callback([&, request, measure, as_of] {
+      action = [&, request, measure, as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        v1::DiscoverConditionsResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::DiscoverConditions, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << "Conditions that moderate '" << request->work_method_id() << "' on '"
+                  << request->indicator_id() << "' (" << response.conditions_tested()
+                  << " tested; log position " << response.read_position() << ")\n";
+        for (const v1::DiscoveredCondition& c : response.conditions()) {
+          std::cout << absl::StrFormat("  %-28s QM %7.2f on %g df, p %.4g, adjusted p %.4g, explains %.0f%%\n",
+                                       c.condition(), c.test().qm(), c.test().qm_df(), c.test().qm_pvalue(),
+                                       c.adjusted_p_value(), c.test().r2());
+          for (const v1::Subgroup& g : c.subgroups()) {
+            std::cout << absl::StrFormat("      %-22s %9.3f [%.3f, %.3f]  %d experiments\n", g.level(),
+                                         g.pooled().estimate(), g.pooled().ci_lower(), g.pooled().ci_upper(),
+                                         g.experiments());
+          }
+          for (const v1::RegressionCoefficient& k : c.coefficients()) {
+            std::cout << absl::StrFormat("      %-22s %9.4f [%.4f, %.4f]\n", k.name(), k.estimate(),
+                                         k.ci_lower(), k.ci_upper());
+          }
+        }
+        for (const v1::UntestedCondition& u : response.untested()) {
+          std::cout << "  not tested " << u.condition() << ": " << u.reason() << "\n";
+        }
+        return 0;
+      };
+    });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

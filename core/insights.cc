@@ -436,6 +436,10 @@ absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_vi
 namespace {
 absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
                                                       const Question& question);
+absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
+                                                        const std::string& condition,
+                                                        const Question& question,
+                                                        int min_experiments);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
@@ -551,9 +555,17 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date()));
   LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+  return CompareOn(collected, request.condition(), question, min_experiments);
+}
 
+namespace {
+
+absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
+                                                        const std::string& condition,
+                                                        const Question& question,
+                                                        int min_experiments) {
   v1::CompareConditionsResponse response;
-  response.set_condition(request.condition());
+  response.set_condition(condition);
   response.set_read_position(collected.read_position);
   // Every usable outcome with its condition value.
   std::vector<std::pair<const EffectRow*, ConditionValue>> rows;
@@ -563,12 +575,12 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
       *response.add_excluded() = excluded;
     }
     for (const EffectRow& row : method_rows) {
-      LEERLUS_ASSIGN_OR_RETURN(ConditionValue value, ConditionOf(row, request.condition()));
+      LEERLUS_ASSIGN_OR_RETURN(ConditionValue value, ConditionOf(row, condition));
       if (!value.present) {
         v1::ExcludedOutcome* excluded = response.add_excluded();
         excluded->set_experiment_id(row.experiment->id());
         excluded->set_outcome_id(row.outcome.id());
-        excluded->set_reason(absl::StrCat("the experiment has no value for ", request.condition()));
+        excluded->set_reason(absl::StrCat("the experiment has no value for ", condition));
         continue;
       }
       any_numeric |= value.numeric;
@@ -577,7 +589,7 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
     }
   }
   if (any_numeric && any_level) {
-    return FieldError("condition", absl::StrCat("'", request.condition(),
+    return FieldError("condition", absl::StrCat("'", condition,
                                                 "' is a number in some experiments and text in "
                                                 "others; it cannot be compared"));
   }
@@ -607,11 +619,11 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
     if (distinct.size() < 2 || rows.size() < 3) {
       response.set_not_tested_reason(absl::StrCat(
           "a meta-regression needs at least 3 outcomes and 2 distinct values of ",
-          request.condition(), " (have ", rows.size(), " and ", distinct.size(), ")"));
+          condition, " (have ", rows.size(), " and ", distinct.size(), ")"));
       return response;
     }
     absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-        effects, variances, {values}, {request.condition()}, FitOptionsFor(question, rows.size()));
+        effects, variances, {values}, {condition}, FitOptionsFor(question, rows.size()));
     if (!fit.ok()) {
       response.set_not_tested_reason(std::string(fit.status().message()));
       return response;
@@ -668,7 +680,7 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   std::vector<double> effects, variances;
   std::vector<std::vector<double>> dummies(levels.size() - 1);
   std::vector<std::string> names;
-  for (size_t j = 1; j < levels.size(); ++j) names.push_back(absl::StrCat(request.condition(), "[", levels[j], "]"));
+  for (size_t j = 1; j < levels.size(); ++j) names.push_back(absl::StrCat(condition, "[", levels[j], "]"));
   for (size_t level = 0; level < levels.size(); ++level) {
     for (const EffectRow* row : by_level[levels[level]]) {
       effects.push_back(row->effect.value);
@@ -685,6 +697,8 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   fill_test(*fit);
   return response;
 }
+
+}  // namespace
 
 
 
@@ -763,6 +777,72 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
       change->set_estimate_change(had && has ? p1.estimate() - p0.estimate() : 0);
       change->set_grade_change(p1.grade() - p0.grade());
     }
+  }
+  return response;
+}
+
+
+absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
+    const v1::DiscoverConditionsRequest& request) {
+  FieldViolations violations;
+  CheckId(violations, "work_method_id", request.work_method_id());
+  if (request.min_experiments_per_level() < 0) {
+    violations.Add("min_experiments_per_level", "must not be negative");
+  }
+  if (request.max_results() < 0) violations.Add("max_results", "must not be negative");
+  LEERLUS_ASSIGN_OR_RETURN(
+      Question question,
+      MakeQuestion(request.indicator_id(), {request.work_method_id()}, request.filter(),
+                   request.measure(), request.model(), false, violations));
+  const int min_experiments =
+      request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
+  const int max_results = request.max_results() == 0 ? 10 : std::min(request.max_results(), 100);
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
+                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+
+  // Candidates: the experiment-level conditions and every context attribute
+  // the method's experiments carry. The method itself is constant here.
+  std::set<std::string> candidates = {"line", "kind", "societal_task", "area_level", "design", "team"};
+  for (const auto& [method_id, rows] : collected.rows_by_method) {
+    for (const EffectRow& row : rows) {
+      for (const auto& [name, value] : row.experiment->context()) candidates.insert("context." + name);
+    }
+  }
+  v1::DiscoverConditionsResponse response;
+  response.set_read_position(collected.read_position);
+  std::vector<v1::DiscoveredCondition> tested;
+  for (const std::string& condition : candidates) {
+    absl::StatusOr<v1::CompareConditionsResponse> compared =
+        CompareOn(collected, condition, question, min_experiments);
+    if (!compared.ok() || !compared->has_test()) {
+      v1::UntestedCondition* untested = response.add_untested();
+      untested->set_condition(condition);
+      untested->set_reason(compared.ok() ? compared->not_tested_reason()
+                                         : std::string(compared.status().message()));
+      continue;
+    }
+    v1::DiscoveredCondition found;
+    found.set_condition(condition);
+    found.set_numeric(compared->numeric());
+    *found.mutable_test() = compared->test();
+    *found.mutable_subgroups() = compared->subgroups();
+    *found.mutable_coefficients() = compared->coefficients();
+    tested.push_back(std::move(found));
+  }
+  // Benjamini-Hochberg: p_(i) * m / i, made monotone from the largest down.
+  std::sort(tested.begin(), tested.end(), [](const auto& a, const auto& b) {
+    return a.test().qm_pvalue() < b.test().qm_pvalue();
+  });
+  const size_t m = tested.size();
+  double running = 1.0;
+  for (size_t i = m; i-- > 0;) {
+    running = std::min(running, tested[i].test().qm_pvalue() * m / (i + 1));
+    tested[i].set_adjusted_p_value(running);
+  }
+  response.set_conditions_tested(static_cast<int32_t>(m));
+  for (size_t i = 0; i < tested.size() && static_cast<int>(i) < max_results; ++i) {
+    *response.add_conditions() = std::move(tested[i]);
   }
   return response;
 }

@@ -46,6 +46,10 @@ class Insights {
   // The answers that moved between two moments.
   absl::StatusOr<v1::WhatChangedResponse> WhatChanged(const v1::WhatChangedRequest& request);
 
+  // Every condition as a moderator for one method, ranked.
+  absl::StatusOr<v1::DiscoverConditionsResponse> DiscoverConditions(
+      const v1::DiscoverConditionsRequest& request);
+
  private:
   // The live projections, or a replay to the position (or date) asked for.
   absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> OpenSnapshot(

@@ -87,6 +87,7 @@ LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request))
 LEERLUS_UNARY(InsightServiceImpl, CompareConditions, insights_.CompareConditions(*request))
 LEERLUS_UNARY(InsightServiceImpl, Scorecard, insights_.Scorecard(*request))
 LEERLUS_UNARY(InsightServiceImpl, WhatChanged, insights_.WhatChanged(*request))
+LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions, insights_.DiscoverConditions(*request))
 
 #undef LEERLUS_UNARY
 

@@ -130,6 +130,9 @@ class InsightServiceImpl final : public v1::InsightService::Service {
                          v1::ScorecardResponse* response) override;
   grpc::Status WhatChanged(grpc::ServerContext* context, const v1::WhatChangedRequest* request,
                            v1::WhatChangedResponse* response) override;
+  grpc::Status DiscoverConditions(grpc::ServerContext* context,
+                                  const v1::DiscoverConditionsRequest* request,
+                                  v1::DiscoverConditionsResponse* response) override;
 
  private:
   ServiceContext context_;

@@ -151,53 +151,74 @@ TEST_F(InsightsTest, RetractedOutcomesLeaveTheAnswer) {
   EXPECT_EQ(answer->methods(0).pooled().k(), 1);
 }
 
-// Raudenbush (1985), entered as 19 experiments with their effects given
-// directly: the condition comparisons reproduce metafor's moderator models.
-TEST_F(InsightsTest, ConditionsReproduceMetaforOnRaudenbush1985) {
-  DefineCatalogue();
-  std::ifstream data(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_data.csv");
-  ASSERT_TRUE(data.good());
-  std::string line;
-  std::getline(data, line);  // study,author,year,weeks,setting,tester,n1i,n2i,yi,vi
-  int studies = 0;
-  while (std::getline(data, line)) {
-    // The author field may hold commas inside quotes: take the numbers from the end.
-    std::vector<std::string> f = absl::StrSplit(line, ',');
-    const size_t n = f.size();
-    const std::string id = "r" + f[0];
-    v1::CreateExperimentRequest request = ExperimentRequest(id);
-    double weeks;
-    ASSERT_TRUE(absl::SimpleAtod(f[n - 7], &weeks)) << line;
-    (*request.mutable_experiment()->mutable_context())["weeks"].set_number_value(weeks);
-    (*request.mutable_experiment()->mutable_context())["contact"].set_text_value(weeks > 1 ? "gt1" : "le1");
-    ASSERT_OK(commands_->CreateExperiment(request, caller_));
-    Start(id);
-    v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
-    outcome.mutable_outcome()->set_indicator_id("participation");  // Higher is better: no flip.
-    auto* direct = outcome.mutable_outcome()->mutable_direct_effect();
-    direct->set_measure("SMD");
-    double yi, vi;
-    ASSERT_TRUE(absl::SimpleAtod(f[n - 2], &yi));
-    ASSERT_TRUE(absl::SimpleAtod(f[n - 1], &vi));
-    direct->set_effect(yi);
-    direct->set_variance(vi);
-    ASSERT_OK(commands_->CreateOutcome(outcome, caller_));
-    ++studies;
+// Raudenbush (1985) entered as 19 experiments of method "coach", each
+// effect given directly (SMD with its variance) on "participation" (higher
+// is better: no flip), with context `weeks` (number) and `contact` (gt1 or
+// le1, i.e. weeks > 1 or not); and metafor's results for the same data.
+class RaudenbushTest : public StoreFixture {
+ protected:
+  void SetUp() override {
+    StoreFixture::SetUp();
+    LoadExperiments();
+    LoadReference();
   }
-  ASSERT_EQ(studies, 19);
-  std::map<std::string, double> ref;
-  std::ifstream results(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_results.txt");
-  while (std::getline(results, line)) {
-    size_t equals = line.find('=');
-    double value;
-    if (equals != std::string::npos && absl::SimpleAtod(line.substr(equals + 1), &value)) {
-      ref[line.substr(0, equals)] = value;
+
+  void LoadExperiments() {
+    DefineCatalogue();
+    std::ifstream data(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_data.csv");
+    ASSERT_TRUE(data.good());
+    std::string line;
+    std::getline(data, line);  // study,author,year,weeks,setting,tester,n1i,n2i,yi,vi
+    int studies = 0;
+    while (std::getline(data, line)) {
+      // The author field may hold commas inside quotes: take the numbers from the end.
+      std::vector<std::string> f = absl::StrSplit(line, ',');
+      const size_t n = f.size();
+      const std::string id = "r" + f[0];
+      v1::CreateExperimentRequest request = ExperimentRequest(id);
+      double weeks;
+      ASSERT_TRUE(absl::SimpleAtod(f[n - 7], &weeks)) << line;
+      (*request.mutable_experiment()->mutable_context())["weeks"].set_number_value(weeks);
+      (*request.mutable_experiment()->mutable_context())["contact"].set_text_value(weeks > 1 ? "gt1" : "le1");
+      ASSERT_OK(commands_->CreateExperiment(request, caller_));
+      Start(id);
+      v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
+      outcome.mutable_outcome()->set_indicator_id("participation");  // Higher is better: no flip.
+      auto* direct = outcome.mutable_outcome()->mutable_direct_effect();
+      direct->set_measure("SMD");
+      double yi, vi;
+      ASSERT_TRUE(absl::SimpleAtod(f[n - 2], &yi));
+      ASSERT_TRUE(absl::SimpleAtod(f[n - 1], &vi));
+      direct->set_effect(yi);
+      direct->set_variance(vi);
+      ASSERT_OK(commands_->CreateOutcome(outcome, caller_));
+      ++studies;
+    }
+    ASSERT_EQ(studies, 19);
+  }
+
+  void LoadReference() {
+    std::string line;
+      std::ifstream results(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_results.txt");
+    while (std::getline(results, line)) {
+      size_t equals = line.find('=');
+      double value;
+      if (equals != std::string::npos && absl::SimpleAtod(line.substr(equals + 1), &value)) {
+        ref[line.substr(0, equals)] = value;
+      }
     }
   }
-  auto expect = [&](double actual, const std::string& key) {
+
+  void Expect(double actual, const std::string& key) {
     ASSERT_TRUE(ref.count(key)) << key;
     EXPECT_NEAR(actual, ref[key], std::max(1e-10, 1e-8 * std::fabs(ref[key]))) << key;
-  };
+  }
+
+  std::map<std::string, double> ref;
+};
+
+// The condition comparisons reproduce metafor's moderator models.
+TEST_F(RaudenbushTest, ConditionsReproduceMetafor) {
   core::Insights insights(store_.get());
   v1::CompareConditionsRequest request;
   request.set_indicator_id("participation");
@@ -206,16 +227,16 @@ TEST_F(InsightsTest, ConditionsReproduceMetaforOnRaudenbush1985) {
   ASSERT_OK(regression);
   EXPECT_TRUE(regression->numeric());
   ASSERT_EQ(regression->coefficients_size(), 2);
-  expect(regression->coefficients(0).estimate(), "metareg_weeks.REML.b.intrcpt");
-  expect(regression->coefficients(1).estimate(), "metareg_weeks.REML.b.weeks");
-  expect(regression->coefficients(1).se(), "metareg_weeks.REML.se.weeks");
-  expect(regression->coefficients(1).ci_lower(), "metareg_weeks.REML.ci.lb.weeks");
-  expect(regression->coefficients(1).p_value(), "metareg_weeks.REML.pval.weeks");
-  expect(regression->test().qm(), "metareg_weeks.REML.QM");
-  expect(regression->test().qm_pvalue(), "metareg_weeks.REML.QMp");
-  expect(regression->test().r2(), "metareg_weeks.REML.R2");
-  expect(regression->test().qe(), "metareg_weeks.REML.QE");
-  expect(regression->test().tau2(), "metareg_weeks.REML.tau2");
+  Expect(regression->coefficients(0).estimate(), "metareg_weeks.REML.b.intrcpt");
+  Expect(regression->coefficients(1).estimate(), "metareg_weeks.REML.b.weeks");
+  Expect(regression->coefficients(1).se(), "metareg_weeks.REML.se.weeks");
+  Expect(regression->coefficients(1).ci_lower(), "metareg_weeks.REML.ci.lb.weeks");
+  Expect(regression->coefficients(1).p_value(), "metareg_weeks.REML.pval.weeks");
+  Expect(regression->test().qm(), "metareg_weeks.REML.QM");
+  Expect(regression->test().qm_pvalue(), "metareg_weeks.REML.QMp");
+  Expect(regression->test().r2(), "metareg_weeks.REML.R2");
+  Expect(regression->test().qe(), "metareg_weeks.REML.QE");
+  Expect(regression->test().tau2(), "metareg_weeks.REML.tau2");
 
   request.set_condition("context.contact");
   absl::StatusOr<v1::CompareConditionsResponse> subgroups = insights.CompareConditions(request);
@@ -226,15 +247,15 @@ TEST_F(InsightsTest, ConditionsReproduceMetaforOnRaudenbush1985) {
   EXPECT_EQ(subgroups->subgroups(1).experiments(), 8);
   for (const v1::Subgroup& subgroup : subgroups->subgroups()) {
     const std::string key = "weeks_gt1.sep." + subgroup.level() + ".REML.";
-    expect(subgroup.pooled().estimate(), key + "est");
-    expect(subgroup.pooled().ci_upper(), key + "ci.ub");
-    expect(subgroup.pooled().tau2(), key + "tau2");
-    expect(subgroup.pooled().i2(), key + "I2");
+    Expect(subgroup.pooled().estimate(), key + "est");
+    Expect(subgroup.pooled().ci_upper(), key + "ci.ub");
+    Expect(subgroup.pooled().tau2(), key + "tau2");
+    Expect(subgroup.pooled().i2(), key + "I2");
   }
-  expect(subgroups->test().qm(), "weeks_gt1.mods.REML.QM");
-  expect(subgroups->test().qm_pvalue(), "weeks_gt1.mods.REML.QMp");
-  expect(subgroups->test().qe(), "weeks_gt1.mods.REML.QE");
-  expect(subgroups->test().r2(), "weeks_gt1.mods.REML.R2");
+  Expect(subgroups->test().qm(), "weeks_gt1.mods.REML.QM");
+  Expect(subgroups->test().qm_pvalue(), "weeks_gt1.mods.REML.QMp");
+  Expect(subgroups->test().qe(), "weeks_gt1.mods.REML.QE");
+  Expect(subgroups->test().r2(), "weeks_gt1.mods.REML.R2");
 
   // Too few experiments per level: the level is left out, with the reason.
   request.set_min_experiments_per_level(9);
@@ -246,6 +267,40 @@ TEST_F(InsightsTest, ConditionsReproduceMetaforOnRaudenbush1985) {
   EXPECT_NE(strict->not_tested_reason().find("at least 2 levels"), std::string::npos);
   request.set_condition("colour");
   EXPECT_EQ(insights.CompareConditions(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Discovery ranks both moderators with Benjamini-Hochberg adjustment: with
+// m = 2 tested conditions, adjusted p = min(2 p_(1), p_(2)) and p_(2).
+TEST_F(RaudenbushTest, DiscoveryRanksModeratorsWithAdjustedPValues) {
+  core::Insights insights(store_.get());
+  v1::DiscoverConditionsRequest request;
+  request.set_indicator_id("participation");
+  request.set_work_method_id("coach");
+  absl::StatusOr<v1::DiscoverConditionsResponse> found = insights.DiscoverConditions(request);
+  ASSERT_OK(found);
+  ASSERT_EQ(found->conditions_tested(), 2);  // target_group, line, ... are constant here.
+  ASSERT_EQ(found->conditions_size(), 2);
+  EXPECT_EQ(found->conditions(0).condition(), "context.contact");
+  EXPECT_EQ(found->conditions(1).condition(), "context.weeks");
+  const double p_contact = ref["weeks_gt1.mods.REML.QMp"];
+  const double p_weeks = ref["metareg_weeks.REML.QMp"];
+  Expect(found->conditions(0).test().qm_pvalue(), "weeks_gt1.mods.REML.QMp");
+  EXPECT_NEAR(found->conditions(0).adjusted_p_value(), std::min(2 * p_contact, p_weeks), 1e-12);
+  EXPECT_NEAR(found->conditions(1).adjusted_p_value(), p_weeks, 1e-10);
+  EXPECT_EQ(found->conditions(0).subgroups_size(), 2);
+  EXPECT_EQ(found->conditions(1).coefficients_size(), 2);
+  bool line_untested = false;
+  for (const v1::UntestedCondition& untested : found->untested()) {
+    line_untested |= untested.condition() == "line";
+  }
+  EXPECT_TRUE(line_untested);
+  request.set_max_results(1);
+  found = insights.DiscoverConditions(request);
+  ASSERT_OK(found);
+  EXPECT_EQ(found->conditions_size(), 1);
+  EXPECT_EQ(found->conditions_tested(), 2);
+  request.clear_work_method_id();
+  EXPECT_EQ(insights.DiscoverConditions(request).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(InsightsTest, BadQuestionsAreRefused) {

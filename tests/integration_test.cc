@@ -229,6 +229,42 @@ TEST_F(IntegrationTest, WhatWorksReproducesMetaforOnTheBcgTrials) {
   EXPECT_NE(table.find("bcg                     13     0.745"), std::string::npos) << table;
 }
 
+// The demo programme (deploy/demo, seed 2019) hides one story: the
+// neighbourhood coach helps in rural municipalities, not in urban ones.
+// Loaded through the real CLI, the evaluator's queries must find it.
+TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
+  const std::string command =
+      absl::StrCat("LEERLUS_CLI=", LEERLUS_CLI_PATH, " LEERLUS_SERVER=", server_->address(),
+                   " bash ", LEERLUS_SOURCE_DIR, "/deploy/demo/load.sh > ", dir_.File("load.log"), " 2>&1");
+  ASSERT_EQ(std::system(command.c_str()), 0) << ReadFile(dir_.File("load.log"));
+
+  std::string json = Ok({"conditions", "--method", "buurtcoach", "--indicator", "eenzaamheid", "-o", "json"});
+  v1::DiscoverConditionsResponse found;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &found).ok()) << json;
+  ASSERT_GE(found.conditions_size(), 1);
+  const v1::DiscoveredCondition& top = found.conditions(0);
+  EXPECT_EQ(top.condition(), "context.gebied");
+  EXPECT_LT(top.adjusted_p_value(), 0.001);
+  ASSERT_EQ(top.subgroups_size(), 2);
+  EXPECT_EQ(top.subgroups(0).level(), "landelijk");
+  EXPECT_GT(top.subgroups(0).pooled().ci_lower(), 0);   // Rural: helps.
+  EXPECT_LT(top.subgroups(1).pooled().ci_lower(), 0);   // Urban: no sign of it.
+  EXPECT_GT(top.subgroups(1).pooled().ci_upper(), 0);
+
+  std::string by = Ok({"what-works", "--indicator", "eenzaamheid", "--method", "buurtcoach", "--by", "context.gebied"});
+  EXPECT_NE(by.find("Test for subgroup differences: QM = "), std::string::npos) << by;
+  std::string scorecard = Ok({"scorecard", "-o", "json"});
+  v1::ScorecardResponse card;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(scorecard, &card).ok());
+  EXPECT_EQ(card.methods_size(), 5);
+  std::string changed = Ok({"what-changed", "--since", "1"});
+  EXPECT_NE(changed.find("eenzaamheid / buurtcoach"), std::string::npos) << changed;
+  // Loading again changes nothing.
+  const uint64_t version = GetExperiment("buurtcoach-gm0824-1").version();
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  EXPECT_EQ(GetExperiment("buurtcoach-gm0824-1").version(), version);
+}
+
 TEST_F(IntegrationTest, CliExitCodesAndMessagesMeanSomething) {
   DefineCatalogueWithCli();
   CommandResult missing = Cli({"experiment", "show", "nope"});

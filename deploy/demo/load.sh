@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Loads the demo programme through the real client: the catalogue, the areas,
+# 40 experiments with a pre-registered hypothesis each, their outcomes, and
+# one learning loop closed. Every change carries a fixed request id, so
+# loading twice changes nothing.
+#   LEERLUS_CLI=path/to/leerlus LEERLUS_SERVER=host:port bash deploy/demo/load.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+L="${LEERLUS_CLI:?set LEERLUS_CLI to the leerlus binary}"
+: "${LEERLUS_SERVER:?set LEERLUS_SERVER}"
+export LEERLUS_SERVER
+# Runs one demo change with a fixed request id; a replay is silent.
+change() {
+  local id="$1"; shift
+  "$L" --request-id "demo-$id" "$@" >/dev/null
+}
+
+echo "== loading the demo programme (deploy/demo: 40 synthetic experiments, seed 2019)"
+change m1 method define --id buurtcoach --name "Buurtcoach" \
+  --description "A coach based in the neighbourhood who connects residents to each other and to help"
+change m2 method define --id wijkteam --name "Sociaal wijkteam" \
+  --description "One integrated team per district for care, work and income questions"
+change m3 method define --id taalcafe --name "Taalcafé" \
+  --description "Weekly language and meeting place run by volunteers"
+change m4 method define --id mantelzorgsteun --name "Mantelzorgsteun" \
+  --description "Respite and peer groups for informal carers"
+change m5 method define --id energiecoach --name "Energiecoach" \
+  --description "Volunteers who help households cut energy use and costs"
+change i1 indicator define --id eenzaamheid --name "Eenzaamheid" --better lower \
+  --domain social --unit "score 0-11 (De Jong Gierveld)"
+change i2 indicator define --id energiearmoede --name "Energiearmoede" --better lower \
+  --domain environmental --unit "share of households"
+"$L" area import deploy/demo/areas.csv --decimal-comma >/dev/null
+
+# Register, pre-register the hypothesis, start: each with a fixed request id.
+tail -n +2 deploy/demo/experiments.csv |
+while IFS=, read -r id method line task area team title budget start end indicator; do
+  kind=project; [ "$line" = CROSSOVER ] && kind=deal
+  change "$id-create" experiment create --id "$id" --kind "$kind" --title "$title" \
+    --method "$method" --line "$line" ${task:+--societal-task "$task"} --area "$area" \
+    --team "$team" --budget-cents "$budget" --start "$start" --end "$end"
+  change "$id-h1" hypothesis add "$id" --id h1 --indicator "$indicator" --direction decrease \
+    --smallest-effect 0.5 --statement "The work method lowers $indicator"
+  change "$id-start" experiment start "$id"
+done
+
+echo "== importing outcomes from deploy/demo/outcomes.csv"
+"$L" outcome import deploy/demo/outcomes.csv
+
+# One learning loop closed: a lesson, a decision, the next iteration.
+first=buurtcoach-gm0824-1
+change "$first-lesson" lesson add "$first" --id l1 --tag rural --tag trust \
+  --text "In a village the coach is known by name within weeks; in the city that takes a year"
+change "$first-evaluate" experiment evaluate "$first"
+change "$first-conclude" experiment conclude "$first" --decision scale-up \
+  --rationale "Loneliness fell clearly; scale up to the neighbouring villages"
+change "$first-2" experiment create --id "$first-v2" --kind project \
+  --title "Buurtcoach Oisterwijk and surrounding villages" --method buurtcoach --line area-based \
+  --area GM0824 --team team-welzijn --budget-cents 21000000 --start 2019-09-01 --end 2020-12-31 \
+  --parent "$first"
+
