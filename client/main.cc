@@ -890,6 +890,8 @@ int main(int argc, char** argv) {
     what_works->add_flag_function("--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
                                   "Hartung-Knapp adjustment (t-based tests and intervals)");
     what_works->add_flag("--studies", *show_studies, "list every experiment's effect (the forest plot rows)");
+    what_works->add_flag_function("--preregistered-only", [request](int64_t count) {
+      request->set_preregistered_only(count > 0); }, "only experiments that pre-registered a hypothesis on the indicator");
     auto by = std::make_shared<std::string>();
     auto min_experiments = std::make_shared<int32_t>(0);
     auto as_of = std::make_shared<std::string>();
@@ -1102,6 +1104,49 @@ int main(int argc, char** argv) {
         }
         for (const v1::UntestedCondition& u : response.untested()) {
           std::cout << "  not tested " << u.condition() << ": " << u.reason() << "\n";
+        }
+        return 0;
+      };
+    });
+  }
+
+
+  // ------------------------------------------------------------ contribution
+  auto* contribution = app.add_subcommand("contribution",
+                                          "per resource domain, which work methods move it, and at what cost");
+  {
+    auto request = std::make_shared<v1::ContributionRequest>();
+    auto as_of = std::make_shared<std::string>();
+    contribution->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
+    contribution->callback([&, request, as_of] {
+      action = [&, request, as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        v1::ContributionResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::Contribution, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        for (const v1::DomainContribution& domain : response.domains()) {
+          std::cout << v1::ResourceDomain_Name(domain.domain()).substr(std::string("RESOURCE_DOMAIN_").size())
+                    << " resources\n";
+          for (const v1::MethodContribution& m : domain.methods()) {
+            const v1::PooledResult& p = m.pooled();
+            std::cout << absl::StrFormat(
+                "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per participant (%s)%s\n",
+                m.moves_it() ? "yes" : "-", m.work_method_id(), m.indicator_id(), p.estimate(), p.ci_lower(),
+                p.ci_upper(), p.grade(), absl::StrFormat("%.0f", p.cost_per_participant_cents() / 100.0),
+                p.cost_band().empty() ? "unknown" : p.cost_band(),
+                p.euros_per_participant_per_unit_effect() > 0
+                    ? absl::StrFormat(", EUR %.0f per unit of effect", p.euros_per_participant_per_unit_effect())
+                    : std::string());
+          }
         }
         return 0;
       };

@@ -181,7 +181,16 @@ struct Question {
   v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
   v1::PoolingModel model = v1::POOLING_MODEL_REML;
   bool knapp_hartung = false;
+  // Only experiments with a pre-registered hypothesis on the indicator.
+  bool preregistered_only = false;
 };
+
+bool PreRegisteredOn(const v1::Experiment& experiment, const std::string& indicator_id) {
+  for (const v1::Hypothesis& hypothesis : experiment.hypotheses()) {
+    if (hypothesis.pre_registered() && hypothesis.indicator_id() == indicator_id) return true;
+  }
+  return false;
+}
 
 // Validates the parts every insight request shares.
 absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
@@ -268,6 +277,7 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
     }
     LEERLUS_ASSIGN_OR_RETURN(bool matched, question.filter.Matches(it->second));
     if (!matched) continue;
+    if (question.preregistered_only && !PreRegisteredOn(it->second, question.indicator_id)) continue;
     absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, question.measure, lower_is_better);
     if (!effect.ok()) {
       v1::ExcludedOutcome excluded;
@@ -336,6 +346,40 @@ absl::StatusOr<analysis::FitResult> Pool(const std::vector<const EffectRow*>& ro
   return analysis::FitPooled(effects, variances, FitOptionsFor(question, rows.size()));
 }
 
+// Cost beside the effect: budgets of the pooled experiments over their
+// participants (an experiment's participants: its largest pooled outcome).
+void Cost(const std::vector<const EffectRow*>& rows, v1::PooledResult* pooled) {
+  std::map<std::string, std::pair<int64_t, int64_t>> by_experiment;  // budget, participants
+  for (const EffectRow* row : rows) {
+    auto& [budget, participants] = by_experiment[row->experiment->id()];
+    budget = row->experiment->budget_cents();
+    participants = std::max(participants, OutcomeParticipants(row->outcome));
+  }
+  int64_t budgets = 0, with_budget = 0, costed_budget = 0, costed_participants = 0;
+  for (const auto& [id, entry] : by_experiment) {
+    if (entry.first <= 0) continue;
+    budgets += entry.first;
+    ++with_budget;
+    if (entry.second > 0) {
+      costed_budget += entry.first;
+      costed_participants += entry.second;
+    }
+  }
+  if (with_budget > 0) pooled->set_budget_per_experiment_cents(budgets / with_budget);
+  if (costed_participants == 0) return;
+  const int64_t per_participant = costed_budget / costed_participants;
+  pooled->set_cost_per_participant_cents(per_participant);
+  const double euros = per_participant / 100.0;
+  if (pooled->estimate() > 0) {
+    pooled->set_euros_per_participant_per_unit_effect(euros / pooled->estimate());
+  }
+  pooled->set_cost_band(euros < 100    ? "very low"
+                        : euros < 250  ? "low"
+                        : euros < 750  ? "moderate"
+                        : euros < 1500 ? "high"
+                                       : "very high");
+}
+
 // Grades a pooled result from the rows it pooled.
 void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicator_id,
            const std::string& answer_date, v1::PooledResult* pooled) {
@@ -350,11 +394,7 @@ void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicat
       ++input.controlled_outcomes;
     }
     input.newest_measurement = std::max(input.newest_measurement, row->outcome.measured_on());
-    for (const v1::Hypothesis& hypothesis : row->experiment->hypotheses()) {
-      if (hypothesis.pre_registered() && hypothesis.indicator_id() == indicator_id) {
-        preregistered.insert(row->experiment->id());
-      }
-    }
+    if (PreRegisteredOn(*row->experiment, indicator_id)) preregistered.insert(row->experiment->id());
   }
   input.experiments = static_cast<int>(experiments.size());
   input.preregistered_experiments = static_cast<int>(preregistered.size());
@@ -472,6 +512,7 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
                    {request.work_method_ids().begin(), request.work_method_ids().end()},
                    request.filter(), request.measure(), request.model(), request.knapp_hartung(),
                    violations));
+  question.preregistered_only = request.preregistered_only();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date()));
   return AnswerWhatWorks(*view, question);
@@ -528,6 +569,7 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
     }
     FillPooled(*fit, question, result->mutable_pooled());
     Grade(used, question.indicator_id, collected.answer_date, result->mutable_pooled());
+    Cost(used, result->mutable_pooled());
   }
   return response;
 }
@@ -667,6 +709,7 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
     subgroup->set_experiments(static_cast<int32_t>(experiments.size()));
     FillPooled(*fit, question, subgroup->mutable_pooled());
     Grade(level_rows, question.indicator_id, collected.answer_date, subgroup->mutable_pooled());
+    Cost(level_rows, subgroup->mutable_pooled());
     levels.push_back(level);
   }
   if (levels.size() < 2) {
@@ -843,6 +886,56 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   response.set_conditions_tested(static_cast<int32_t>(m));
   for (size_t i = 0; i < tested.size() && static_cast<int>(i) < max_results; ++i) {
     *response.add_conditions() = std::move(tested[i]);
+  }
+  return response;
+}
+
+
+absl::StatusOr<v1::ContributionResponse> Insights::Contribution(const v1::ContributionRequest& request) {
+  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
+                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+  std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
+  std::vector<v1::Indicator> indicators;
+  absl::Status problem;
+  const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
+  LEERLUS_RETURN_IF_ERROR(view->Scan(storage::ColumnFamily::kCatalog, prefix, "",
+                                     [&](absl::string_view, absl::string_view value) {
+                                       v1::Indicator indicator;
+                                       if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                                         problem = absl::DataLossError("cannot parse an indicator");
+                                         return false;
+                                       }
+                                       indicators.push_back(std::move(indicator));
+                                       return true;
+                                     }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  for (const v1::Indicator& indicator : indicators) {
+    FieldViolations violations;
+    LEERLUS_ASSIGN_OR_RETURN(Question question,
+                             MakeQuestion(indicator.id(), {}, "", v1::EFFECT_MEASURE_SMD,
+                                          request.model(), false, violations));
+    LEERLUS_ASSIGN_OR_RETURN(v1::WhatWorksResponse answer, AnswerWhatWorks(*view, question));
+    std::vector<v1::MethodContribution>& entries = by_domain[indicator.domain()];
+    for (const v1::MethodResult& method : answer.methods()) {
+      if (!method.has_pooled()) continue;
+      v1::MethodContribution entry;
+      entry.set_indicator_id(indicator.id());
+      entry.set_work_method_id(method.work_method_id());
+      *entry.mutable_pooled() = method.pooled();
+      entry.set_moves_it(method.pooled().ci_lower() > 0);
+      entries.push_back(std::move(entry));
+    }
+  }
+  v1::ContributionResponse response;
+  response.set_read_position(view->head_position());
+  for (auto& [domain, entries] : by_domain) {
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      if (a.moves_it() != b.moves_it()) return a.moves_it();
+      return a.pooled().estimate() > b.pooled().estimate();
+    });
+    v1::DomainContribution* out = response.add_domains();
+    out->set_domain(domain);
+    for (auto& entry : entries) *out->add_methods() = std::move(entry);
   }
   return response;
 }

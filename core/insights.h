@@ -50,6 +50,9 @@ class Insights {
   absl::StatusOr<v1::DiscoverConditionsResponse> DiscoverConditions(
       const v1::DiscoverConditionsRequest& request);
 
+  // Per resource domain, the methods that move its indicators.
+  absl::StatusOr<v1::ContributionResponse> Contribution(const v1::ContributionRequest& request);
+
  private:
   // The live projections, or a replay to the position (or date) asked for.
   absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> OpenSnapshot(

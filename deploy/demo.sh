@@ -49,6 +49,9 @@ echo
 echo "== the coach, rural against urban municipalities"
 "$L" what-works --indicator eenzaamheid --method buurtcoach --by context.gebied
 echo
+echo "== what each method contributes, per resource domain, and at what cost"
+"$L" contribution
+echo
 echo "== hypothesis scorecard per work method"
 "$L" scorecard
 echo

@@ -88,6 +88,7 @@ LEERLUS_UNARY(InsightServiceImpl, CompareConditions, insights_.CompareConditions
 LEERLUS_UNARY(InsightServiceImpl, Scorecard, insights_.Scorecard(*request))
 LEERLUS_UNARY(InsightServiceImpl, WhatChanged, insights_.WhatChanged(*request))
 LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions, insights_.DiscoverConditions(*request))
+LEERLUS_UNARY(InsightServiceImpl, Contribution, insights_.Contribution(*request))
 
 #undef LEERLUS_UNARY
 

@@ -133,6 +133,8 @@ class InsightServiceImpl final : public v1::InsightService::Service {
   grpc::Status DiscoverConditions(grpc::ServerContext* context,
                                   const v1::DiscoverConditionsRequest* request,
                                   v1::DiscoverConditionsResponse* response) override;
+  grpc::Status Contribution(grpc::ServerContext* context, const v1::ContributionRequest* request,
+                            v1::ContributionResponse* response) override;
 
  private:
   ServiceContext context_;

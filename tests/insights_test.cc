@@ -627,3 +627,60 @@ TEST_F(InsightsTest, WhatChangedNamesTheMovedResultsAndNewExperiments) {
 
 }  // namespace
 }  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+TEST_F(InsightsTest, CostContributionAndPreRegisteredOnly) {
+  DefineCatalogue();
+  for (const char* id : {"a", "b", "c"}) {
+    CreateExperiment(id);  // Budget EUR 15,000 each.
+    Start(id);
+    ASSERT_OK(commands_->CreateOutcome(OutcomeRequest(id), caller_));  // 40 + 38 participants.
+  }
+  core::Insights insights(store_.get());
+  v1::WhatWorksRequest request;
+  request.set_indicator_id("loneliness");
+  absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
+  ASSERT_OK(answer);
+  const v1::PooledResult& pooled = answer->methods(0).pooled();
+  EXPECT_EQ(pooled.participants(), 3 * 78);
+  EXPECT_EQ(pooled.budget_per_experiment_cents(), 1'500'000);
+  // 3 x 1,500,000 cents over 234 participants = 19,230 cents (EUR 192.30): "low".
+  EXPECT_EQ(pooled.cost_per_participant_cents(), 19230);
+  EXPECT_EQ(pooled.cost_band(), "low");
+  EXPECT_NEAR(pooled.euros_per_participant_per_unit_effect(), 192.30 / pooled.estimate(), 1e-9);
+
+  absl::StatusOr<v1::ContributionResponse> contribution = insights.Contribution(v1::ContributionRequest());
+  ASSERT_OK(contribution);
+  ASSERT_EQ(contribution->domains_size(), 1);
+  EXPECT_EQ(contribution->domains(0).domain(), v1::RESOURCE_DOMAIN_SOCIAL);
+  ASSERT_EQ(contribution->domains(0).methods_size(), 1);
+  EXPECT_EQ(contribution->domains(0).methods(0).work_method_id(), "coach");
+  EXPECT_TRUE(contribution->domains(0).methods(0).moves_it());
+
+  // None of the experiments pre-registered a hypothesis: nothing counts.
+  request.set_preregistered_only(true);
+  answer = insights.WhatWorks(request);
+  ASSERT_OK(answer);
+  EXPECT_EQ(answer->methods_size(), 0);
+  // One that did (before its start) counts alone.
+  CreateExperiment("d");
+  v1::CreateHypothesisRequest hypothesis;
+  hypothesis.set_experiment_id("d");
+  hypothesis.mutable_hypothesis()->set_statement("Loneliness falls");
+  hypothesis.mutable_hypothesis()->set_indicator_id("loneliness");
+  hypothesis.mutable_hypothesis()->set_expected_direction(v1::EXPECTED_DIRECTION_DECREASE);
+  hypothesis.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateHypothesis(hypothesis, caller_));
+  Start("d");
+  ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("d"), caller_));
+  answer = insights.WhatWorks(request);
+  ASSERT_OK(answer);
+  ASSERT_EQ(answer->methods_size(), 1);
+  EXPECT_EQ(answer->methods(0).pooled().k(), 1);
+  EXPECT_EQ(answer->methods(0).studies(0).experiment_id(), "d");
+}
+
+}  // namespace
+}  // namespace leerlus::testing
