@@ -27,6 +27,7 @@ Client::Client(const std::string& target, ClientOptions options) : options_(opti
   experiments_ = v1::ExperimentService::NewStub(channel_);
   event_log_ = v1::EventLogService::NewStub(channel_);
   insights_ = v1::InsightService::NewStub(channel_);
+  admin_ = v1::AdminService::NewStub(channel_);
 }
 
 namespace {

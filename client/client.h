@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "leerlus/v1/admin_service.grpc.pb.h"
 #include "leerlus/v1/catalog_service.grpc.pb.h"
 #include "leerlus/v1/event_log_service.grpc.pb.h"
 #include "leerlus/v1/experiment_service.grpc.pb.h"
@@ -44,6 +45,7 @@ class Client {
   v1::ExperimentService::Stub* experiments() { return experiments_.get(); }
   v1::EventLogService::Stub* event_log() { return event_log_.get(); }
   v1::InsightService::Stub* insights() { return insights_.get(); }
+  v1::AdminService::Stub* admin() { return admin_.get(); }
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   const ClientOptions& options() const { return options_; }
 
@@ -73,6 +75,7 @@ class Client {
   std::unique_ptr<v1::ExperimentService::Stub> experiments_;
   std::unique_ptr<v1::EventLogService::Stub> event_log_;
   std::unique_ptr<v1::InsightService::Stub> insights_;
+  std::unique_ptr<v1::AdminService::Stub> admin_;
 };
 
 // "CODE: message" plus every field violation and error reason in the

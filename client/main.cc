@@ -1153,6 +1153,21 @@ int main(int argc, char** argv) {
     });
   }
 
+
+  // ------------------------------------------------------------ admin
+  auto* admin = app.add_subcommand("admin", "operator tasks")->require_subcommand(1);
+  {
+    auto* backup = admin->add_subcommand("backup", "write a consistent backup while the server keeps serving");
+    auto request = std::make_shared<v1::BackupRequest>();
+    backup->add_option("--to", *request->mutable_directory(),
+                       "new directory on the server's machine (absolute path)")->required();
+    backup->callback([&, request] {
+      action = [&, request](client::Client& api) {
+        return Run(api, globals, &v1::AdminService::Stub::Backup, api.admin(), *request);
+      };
+    });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

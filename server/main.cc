@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   std::string port_file;
   bool rebuild = false;
   bool verify = false;
+  std::string restore_from;
   int max_message_mb = 16;
   int shutdown_grace_seconds = 10;
   app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
@@ -61,6 +63,9 @@ int main(int argc, char** argv) {
   app.add_flag("--verify", verify,
                "check the log (gap-free, hash chain, stream index) and that the projections "
                "equal a rebuild, then exit");
+  app.add_option("--restore-from", restore_from,
+                 "copy a backup (from `leerlus admin backup`) into --data-dir, which must be new "
+                 "or empty, verify it, then exit");
   CLI11_PARSE(app, argc, argv);
 
   // Block the shutdown signals in every thread; the main thread waits for them.
@@ -70,6 +75,21 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (!restore_from.empty()) {
+    // Copy a backup into a new data directory, then verify the copy.
+    std::error_code error;
+    if (std::filesystem::exists(data_dir, error) && !std::filesystem::is_empty(data_dir, error)) {
+      return Fail(absl::StrCat("--data-dir '", data_dir, "' is not empty; restore into a new directory"));
+    }
+    absl::StatusOr<uint64_t> position = leerlus::storage::EventStore::HeadPositionOf(restore_from);
+    if (!position.ok()) return Fail(absl::StrCat("'", restore_from, "' is not a leerlus backup: ", position.status().ToString()));
+    std::filesystem::create_directories(data_dir, error);
+    std::filesystem::copy(restore_from, data_dir, std::filesystem::copy_options::recursive, error);
+    if (error) return Fail(absl::StrCat("copying the backup: ", error.message()));
+    std::cout << "restored the backup of log position " << *position << " into " << data_dir << std::endl;
+    verify = true;
+  }
+
   absl::StatusOr<std::unique_ptr<leerlus::storage::EventStore>> opened =
       leerlus::storage::EventStore::Open({.path = data_dir});
   if (!opened.ok()) return Fail(opened.status().ToString());
@@ -78,7 +98,8 @@ int main(int argc, char** argv) {
   if (rebuild || verify) {
     absl::StatusOr<uint64_t> events = store->VerifyLog();
     if (!events.ok()) return Fail(absl::StrCat("log check failed: ", events.status().ToString()));
-    std::cout << "log: " << *events << " events, gap-free, hash chain intact" << std::endl;
+    std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
+              << "points at its event" << std::endl;
     absl::StatusOr<std::string> before = store->ProjectionDigest();
     if (!before.ok()) return Fail(before.status().ToString());
     absl::Status rebuilt = store->RebuildProjections();
@@ -103,6 +124,7 @@ int main(int argc, char** argv) {
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);
   leerlus::server::InsightServiceImpl insights(context);
+  leerlus::server::AdminServiceImpl admin(context);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -117,6 +139,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&experiments);
   builder.RegisterService(&event_log);
   builder.RegisterService(&insights);
+  builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) {
     return Fail(absl::StrCat("cannot listen on ", listen, " (address in use or invalid)"));

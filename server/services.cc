@@ -90,6 +90,8 @@ LEERLUS_UNARY(InsightServiceImpl, WhatChanged, insights_.WhatChanged(*request))
 LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions, insights_.DiscoverConditions(*request))
 LEERLUS_UNARY(InsightServiceImpl, Contribution, insights_.Contribution(*request))
 
+LEERLUS_UNARY(AdminServiceImpl, Backup, admin_.Backup(*request))
+
 #undef LEERLUS_UNARY
 
 grpc::Status ExperimentServiceImpl::ImportOutcomes(

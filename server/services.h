@@ -6,9 +6,11 @@
 
 #include <atomic>
 
+#include "core/admin.h"
 #include "core/commands.h"
 #include "core/insights.h"
 #include "core/queries.h"
+#include "leerlus/v1/admin_service.grpc.pb.h"
 #include "leerlus/v1/catalog_service.grpc.pb.h"
 #include "leerlus/v1/event_log_service.grpc.pb.h"
 #include "leerlus/v1/experiment_service.grpc.pb.h"
@@ -139,6 +141,18 @@ class InsightServiceImpl final : public v1::InsightService::Service {
  private:
   ServiceContext context_;
   core::Insights insights_;
+};
+
+class AdminServiceImpl final : public v1::AdminService::Service {
+ public:
+  explicit AdminServiceImpl(ServiceContext context) : context_(context), admin_(context.store) {}
+
+  grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
+                      v1::BackupResponse* response) override;
+
+ private:
+  ServiceContext context_;
+  core::Admin admin_;
 };
 
 }  // namespace leerlus::server

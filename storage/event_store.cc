@@ -13,6 +13,7 @@
 #include "google/protobuf/util/time_util.h"
 #include "leerlus/internal/v1/records.pb.h"
 #include "rocksdb/options.h"
+#include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "storage/keys.h"
 #include "storage/projector.h"
@@ -490,6 +491,42 @@ absl::StatusOr<uint64_t> EventStore::PositionAtEndOfDate(absl::string_view date)
     }
   }
   return low;
+}
+
+absl::StatusOr<uint64_t> EventStore::Checkpoint(const std::string& directory) {
+  rocksdb::Checkpoint* raw = nullptr;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_, &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // A log_size_for_flush of 0 flushes the memtables first, so the copy
+  // needs no WAL replay beyond what is synced.
+  LEERLUS_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(directory, 0),
+                                    absl::StrCat("writing the backup to '", directory, "'")));
+  return HeadPositionOf(directory);
+}
+
+absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (absl::string_view name : kColumnFamilyNames) {
+    descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(
+      rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), directory, descriptors, &handles, &raw),
+      absl::StrCat("opening '", directory, "' read-only")));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string value;
+  rocksdb::Status status =
+      db->Get(rocksdb::ReadOptions(), handles[static_cast<size_t>(ColumnFamily::kMeta)],
+              rocksdb::Slice(kHeadPositionKey.data(), kHeadPositionKey.size()), &value);
+  for (rocksdb::ColumnFamilyHandle* handle : handles) {
+    rocksdb::Status ignored = db->DestroyColumnFamilyHandle(handle);
+    (void)ignored;  // Read-only handles; nothing to lose.
+  }
+  if (status.IsNotFound()) return uint64_t{0};
+  LEERLUS_RETURN_IF_ERROR(FromRocks(status, "reading the head position"));
+  absl::string_view in(value);
+  return ConsumeFixed64BigEndian(&in);
 }
 
 uint64_t EventStore::HeadPosition() const {

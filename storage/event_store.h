@@ -214,6 +214,14 @@ class EventStore {
   // digests mean byte-identical views.
   absl::StatusOr<std::string> ProjectionDigest();
 
+  // Writes a consistent copy of the database (a RocksDB checkpoint) to
+  // `directory`, which must not exist; returns the last log position it
+  // holds. Appends continue meanwhile.
+  absl::StatusOr<uint64_t> Checkpoint(const std::string& directory);
+
+  // The log head recorded in a (closed) database directory, read-only.
+  static absl::StatusOr<uint64_t> HeadPositionOf(const std::string& directory);
+
   // Stops accepting appends, finishes the queued ones, wakes waiters.
   void Shutdown();
 
