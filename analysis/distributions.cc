@@ -19,8 +19,7 @@ double NormalTwoSidedP(double z) {
 
 double StudentTwoSidedP(double t, double df) {
   if (!std::isfinite(t) || !(df > 0)) return std::isinf(t) ? 0.0 : kNaN;
-  return 2 * boost::math::cdf(
-                 boost::math::complement(boost::math::students_t(df), std::fabs(t)));
+  return 2 * boost::math::cdf(boost::math::complement(boost::math::students_t(df), std::fabs(t)));
 }
 
 double ChiSquareUpperP(double x, double df) {

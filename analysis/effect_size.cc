@@ -68,8 +68,8 @@ absl::StatusOr<Effect> StandardizedMeanDifference(const GroupSummary& treatment,
   const double n1 = static_cast<double>(treatment.n);
   const double n2 = static_cast<double>(control.n);
   const double m = n1 + n2 - 2;
-  const double pooled_sd = std::sqrt(
-      ((n1 - 1) * treatment.sd * treatment.sd + (n2 - 1) * control.sd * control.sd) / m);
+  const double pooled_sd =
+      std::sqrt(((n1 - 1) * treatment.sd * treatment.sd + (n2 - 1) * control.sd * control.sd) / m);
   const double g = HedgesCorrection(m) * (treatment.mean - control.mean) / pooled_sd;
   return Effect{g, 1 / n1 + 1 / n2 + g * g / (2 * (n1 + n2))};
 }
@@ -88,16 +88,14 @@ absl::StatusOr<Effect> LogRiskRatio(const GroupCounts& treatment, const GroupCou
   if (!t.ok()) return t.status();
   const double n1 = t->a + t->b;
   const double n2 = t->c + t->d;
-  return Effect{std::log(t->a / n1) - std::log(t->c / n2),
-                1 / t->a - 1 / n1 + 1 / t->c - 1 / n2};
+  return Effect{std::log(t->a / n1) - std::log(t->c / n2), 1 / t->a - 1 / n1 + 1 / t->c - 1 / n2};
 }
 
 absl::StatusOr<Effect> LogOddsRatio(const GroupCounts& treatment, const GroupCounts& control,
                                     const TableOptions& options) {
   absl::StatusOr<Table> t = CorrectedTable(treatment, control, options);
   if (!t.ok()) return t.status();
-  return Effect{std::log((t->a * t->d) / (t->b * t->c)),
-                1 / t->a + 1 / t->b + 1 / t->c + 1 / t->d};
+  return Effect{std::log((t->a * t->d) / (t->b * t->c)), 1 / t->a + 1 / t->b + 1 / t->c + 1 / t->d};
 }
 
 absl::StatusOr<Effect> RiskDifference(const GroupCounts& treatment, const GroupCounts& control) {
@@ -126,8 +124,8 @@ absl::StatusOr<Effect> StandardizedMeanChange(const GroupSummary& pre, const Gro
     return absl::InvalidArgumentError("the pre-post correlation must be in [-1, 1]");
   }
   const double n = static_cast<double>(pre.n);
-  const double sd_change = std::sqrt(pre.sd * pre.sd + post.sd * post.sd -
-                                     2 * correlation * pre.sd * post.sd);
+  const double sd_change =
+      std::sqrt(pre.sd * pre.sd + post.sd * post.sd - 2 * correlation * pre.sd * post.sd);
   if (!(sd_change > 0)) {
     return absl::FailedPreconditionError("the change scores have no spread (SD 0)");
   }

@@ -53,8 +53,7 @@ double RestrictedLogLikelihood(const MatrixXd& x, const VectorXd& y, const Vecto
          0.5 * (w.array() * fit.residuals.array().square()).sum();
 }
 
-double MaximumLogLikelihood(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
-                            double tau2) {
+double MaximumLogLikelihood(const MatrixXd& x, const VectorXd& y, const VectorXd& v, double tau2) {
   const int k = static_cast<int>(y.size());
   const VectorXd w = (v.array() + tau2).inverse();
   WeightedFit fit = SolveWeighted(x, y, w);
@@ -69,14 +68,14 @@ struct RemlEstimate {
 
 // Fisher scoring from the Hedges estimator with step halving, exactly as
 // metafor 3.8-1 runs it (FORMULAS.md 2.5).
-absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y,
-                                          const VectorXd& v, const FitOptions& options) {
+absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+                                          const FitOptions& options) {
   const int k = static_cast<int>(y.size());
   const int p = static_cast<int>(x.cols());
   const MatrixXd xtx = x.transpose() * x;
   const MatrixXd p0 = MatrixXd::Identity(k, k) - x * xtx.ldlt().solve(x.transpose());
-  double tau2 = std::max(
-      0.0, (y.dot(p0 * y) - (p0.diagonal().array() * v.array()).sum()) / (k - p));
+  double tau2 =
+      std::max(0.0, (y.dot(p0 * y) - (p0.diagonal().array() * v.array()).sum()) / (k - p));
   int iterations = 0;
   double change = options.reml_threshold + 1;
   while (change > options.reml_threshold) {
@@ -113,17 +112,19 @@ absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y,
 
 const char* MethodName(Method method) {
   switch (method) {
-    case Method::kFixed: return "FE";
-    case Method::kDerSimonianLaird: return "DL";
-    case Method::kReml: return "REML";
+    case Method::kFixed:
+      return "FE";
+    case Method::kDerSimonianLaird:
+      return "DL";
+    case Method::kReml:
+      return "REML";
   }
   return "?";
 }
 
-absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in,
-                                   const std::vector<double>& v_in, const MatrixXd& x,
-                                   const std::vector<std::string>& names, bool intercept,
-                                   const FitOptions& options) {
+absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::vector<double>& v_in,
+                                   const MatrixXd& x, const std::vector<std::string>& names,
+                                   bool intercept, const FitOptions& options) {
   const int k = static_cast<int>(y_in.size());
   const int p = static_cast<int>(x.cols());
   if (v_in.size() != y_in.size() || x.rows() != k || static_cast<int>(names.size()) != p) {
@@ -182,9 +183,9 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in,
       }
       result.tau2 = std::max(0.0, (result.qe - df) / trace_p_fe);
       const double trace_pp = (p_fe.array() * p_fe.transpose().array()).sum();
-      result.se_tau2 = std::sqrt((2.0 * df + 4 * result.tau2 * trace_p_fe +
-                                  2 * result.tau2 * result.tau2 * trace_pp) /
-                                 (trace_p_fe * trace_p_fe));
+      result.se_tau2 = std::sqrt(
+          (2.0 * df + 4 * result.tau2 * trace_p_fe + 2 * result.tau2 * result.tau2 * trace_pp) /
+          (trace_p_fe * trace_p_fe));
       break;
     }
     case Method::kReml: {
@@ -235,8 +236,8 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in,
     c.estimate = fit.b(j);
     c.se = std::sqrt(covariance(j, j));
     c.statistic = c.estimate / c.se;
-    c.p_value = options.knapp_hartung ? StudentTwoSidedP(c.statistic, df)
-                                      : NormalTwoSidedP(c.statistic);
+    c.p_value =
+        options.knapp_hartung ? StudentTwoSidedP(c.statistic, df) : NormalTwoSidedP(c.statistic);
     c.ci_lower = c.estimate - critical * c.se;
     c.ci_upper = c.estimate + critical * c.se;
     result.coefficients.push_back(c);
@@ -273,12 +274,11 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in,
 
 absl::StatusOr<FitResult> FitPooled(const std::vector<double>& y, const std::vector<double>& v,
                                     const FitOptions& options) {
-  return FitModel(y, v, MatrixXd::Ones(static_cast<Eigen::Index>(y.size()), 1), {"intrcpt"},
-                  true, options);
+  return FitModel(y, v, MatrixXd::Ones(static_cast<Eigen::Index>(y.size()), 1), {"intrcpt"}, true,
+                  options);
 }
 
-absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y,
-                                        const std::vector<double>& v,
+absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y, const std::vector<double>& v,
                                         const std::vector<std::vector<double>>& moderators,
                                         const std::vector<std::string>& names,
                                         const FitOptions& options) {
@@ -291,9 +291,8 @@ absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y,
   std::vector<std::string> all_names = {"intrcpt"};
   for (size_t j = 0; j < moderators.size(); ++j) {
     if (static_cast<Eigen::Index>(moderators[j].size()) != k) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("moderator '", names[j], "' has ", moderators[j].size(),
-                       " values for ", k, " studies"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "moderator '", names[j], "' has ", moderators[j].size(), " values for ", k, " studies"));
     }
     for (Eigen::Index i = 0; i < k; ++i) x(i, static_cast<Eigen::Index>(j) + 1) = moderators[j][i];
     all_names.push_back(names[j]);
@@ -317,9 +316,8 @@ absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y,
     pooled_options.knapp_hartung = false;
     absl::StatusOr<FitResult> pooled = FitPooled(y, v, pooled_options);
     if (!pooled.ok()) return pooled.status();
-    result->r2 = pooled->tau2 > 0
-                     ? std::max(0.0, 100 * (pooled->tau2 - result->tau2) / pooled->tau2)
-                     : 0.0;
+    result->r2 =
+        pooled->tau2 > 0 ? std::max(0.0, 100 * (pooled->tau2 - result->tau2) / pooled->tau2) : 0.0;
   }
   return result;
 }

@@ -23,9 +23,9 @@
 namespace leerlus::analysis {
 
 enum class Method {
-  kFixed,               // "FE": tau2 = 0.
-  kDerSimonianLaird,    // "DL".
-  kReml,                // "REML" (the default): Fisher scoring as metafor does it.
+  kFixed,             // "FE": tau2 = 0.
+  kDerSimonianLaird,  // "DL".
+  kReml,              // "REML" (the default): Fisher scoring as metafor does it.
 };
 
 struct FitOptions {
@@ -73,7 +73,7 @@ struct FitResult {
   double i2 = 0;       // Percent.
   double h2 = 0;
   double typical_variance = 0;  // metafor's vt.
-  double qe = 0;       // Test of (residual) heterogeneity.
+  double qe = 0;                // Test of (residual) heterogeneity.
   double qe_df = 0;
   double qe_p = 0;
   // Omnibus test of the moderators (p > 1): chi-square QM on qm_df1, or with
@@ -84,10 +84,10 @@ struct FitResult {
   double qm_p = 0;
   // Proportion of heterogeneity explained, percent (p > 1); NaN otherwise.
   double r2 = 0;
-  double s2w = 0;       // Hartung-Knapp scale factor; NaN without it.
-  double ll_ml = 0;     // Log-likelihoods at the fitted tau2.
+  double s2w = 0;    // Hartung-Knapp scale factor; NaN without it.
+  double ll_ml = 0;  // Log-likelihoods at the fitted tau2.
   double ll_reml = 0;
-  int iterations = 0;   // REML Fisher-scoring iterations.
+  int iterations = 0;  // REML Fisher-scoring iterations.
   // Per-study weights in percent of the total (1/(v + tau2)).
   std::vector<double> weights_percent;
 
@@ -105,8 +105,7 @@ absl::StatusOr<FitResult> FitPooled(const std::vector<double>& y, const std::vec
 // Meta-regression: the intercept plus one column per moderator (each
 // `moderators[j]` has k values). R2 is computed against the intercept-only
 // model with the same method.
-absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y,
-                                        const std::vector<double>& v,
+absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y, const std::vector<double>& v,
                                         const std::vector<std::vector<double>>& moderators,
                                         const std::vector<std::string>& names,
                                         const FitOptions& options);

@@ -45,11 +45,10 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text) {
   absl::ConsumePrefix(&text, "\xEF\xBB\xBF");  // UTF-8 byte order mark.
   // The separator is whichever of ';' and ',' the header line uses more.
   absl::string_view first_line = text.substr(0, text.find('\n'));
-  const unsigned char delimiter =
-      std::count(first_line.begin(), first_line.end(), ';') >
-              std::count(first_line.begin(), first_line.end(), ',')
-          ? ';'
-          : ',';
+  const unsigned char delimiter = std::count(first_line.begin(), first_line.end(), ';') >
+                                          std::count(first_line.begin(), first_line.end(), ',')
+                                      ? ';'
+                                      : ',';
   csv_parser parser;
   if (csv_init(&parser, CSV_APPEND_NULL) != 0) return absl::InternalError("csv_init failed");
   csv_set_delim(&parser, delimiter);
@@ -60,8 +59,7 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text) {
     size_t end = text.find('\n', start);
     end = end == absl::string_view::npos ? text.size() : end + 1;
     absl::string_view chunk = text.substr(start, end - start);
-    if (csv_parse(&parser, chunk.data(), chunk.size(), OnField, OnRowEnd, &state) !=
-        chunk.size()) {
+    if (csv_parse(&parser, chunk.data(), chunk.size(), OnField, OnRowEnd, &state) != chunk.size()) {
       std::string error = csv_strerror(csv_error(&parser));
       csv_free(&parser);
       return absl::InvalidArgumentError(absl::StrCat("line ", state.line, ": ", error));
@@ -81,8 +79,8 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view text) {
   for (std::string& name : state.rows[0]) {
     std::string trimmed = absl::AsciiStrToLower(absl::StripAsciiWhitespace(name));
     if (!trimmed.empty() && !table.columns.emplace(trimmed, table.header.size()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("line 1: column '", trimmed,
-                                                     "' appears twice"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("line 1: column '", trimmed, "' appears twice"));
     }
     table.header.push_back(trimmed);
   }

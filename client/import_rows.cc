@@ -91,8 +91,7 @@ std::string RowRequestId(absl::string_view kind, const std::vector<std::string>&
   for (const std::string& field : fields) {
     trimmed.emplace_back(absl::StripAsciiWhitespace(field));
   }
-  return absl::StrCat("csv-", kind, "-",
-                      Sha256Hex(absl::StrJoin(trimmed, "\x1f")).substr(0, 40));
+  return absl::StrCat("csv-", kind, "-", Sha256Hex(absl::StrJoin(trimmed, "\x1f")).substr(0, 40));
 }
 
 v1::AttributeValue InferAttribute(absl::string_view value, bool decimal_comma) {
@@ -101,8 +100,7 @@ v1::AttributeValue InferAttribute(absl::string_view value, bool decimal_comma) {
   std::string lower = absl::AsciiStrToLower(value);
   if (lower == "true" || lower == "false") {
     attribute.set_bool_value(lower == "true");
-  } else if (absl::SimpleAtod(NumberText(value, decimal_comma), &number) &&
-             std::isfinite(number)) {
+  } else if (absl::SimpleAtod(NumberText(value, decimal_comma), &number) && std::isfinite(number)) {
     attribute.set_number_value(number);
   } else {
     attribute.set_text_value(std::string(value));
@@ -179,9 +177,8 @@ OutcomeImport OutcomeRequestsFromCsv(const CsvTable& table, bool decimal_comma) 
     request.set_request_id(RowRequestId("outcome", row.fields));
     auto [it, inserted] = seen.emplace(request.request_id(), row.line);
     if (!inserted) {
-      result.errors.push_back(RowError{row.line, "",
-                                       absl::StrCat("duplicate of line ", it->second,
-                                                    "; not imported twice")});
+      result.errors.push_back(RowError{
+          row.line, "", absl::StrCat("duplicate of line ", it->second, "; not imported twice")});
       continue;
     }
     result.requests.push_back(std::move(request));

@@ -36,21 +36,30 @@ std::string ScalarText(const Message& message, const FieldDescriptor* field, int
   const bool repeated = field->is_repeated();
   switch (field->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      return absl::StrCat(repeated ? r->GetRepeatedInt32(message, field, index) : r->GetInt32(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedInt32(message, field, index)
+                                   : r->GetInt32(message, field));
     case FieldDescriptor::CPPTYPE_INT64:
-      return absl::StrCat(repeated ? r->GetRepeatedInt64(message, field, index) : r->GetInt64(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedInt64(message, field, index)
+                                   : r->GetInt64(message, field));
     case FieldDescriptor::CPPTYPE_UINT32:
-      return absl::StrCat(repeated ? r->GetRepeatedUInt32(message, field, index) : r->GetUInt32(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedUInt32(message, field, index)
+                                   : r->GetUInt32(message, field));
     case FieldDescriptor::CPPTYPE_UINT64:
-      return absl::StrCat(repeated ? r->GetRepeatedUInt64(message, field, index) : r->GetUInt64(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedUInt64(message, field, index)
+                                   : r->GetUInt64(message, field));
     case FieldDescriptor::CPPTYPE_DOUBLE:
-      return absl::StrCat(repeated ? r->GetRepeatedDouble(message, field, index) : r->GetDouble(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedDouble(message, field, index)
+                                   : r->GetDouble(message, field));
     case FieldDescriptor::CPPTYPE_FLOAT:
-      return absl::StrCat(repeated ? r->GetRepeatedFloat(message, field, index) : r->GetFloat(message, field));
+      return absl::StrCat(repeated ? r->GetRepeatedFloat(message, field, index)
+                                   : r->GetFloat(message, field));
     case FieldDescriptor::CPPTYPE_BOOL:
-      return (repeated ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field)) ? "true" : "false";
+      return (repeated ? r->GetRepeatedBool(message, field, index) : r->GetBool(message, field))
+                 ? "true"
+                 : "false";
     case FieldDescriptor::CPPTYPE_ENUM:
-      return ShortEnumName(repeated ? r->GetRepeatedEnum(message, field, index) : r->GetEnum(message, field));
+      return ShortEnumName(repeated ? r->GetRepeatedEnum(message, field, index)
+                                    : r->GetEnum(message, field));
     case FieldDescriptor::CPPTYPE_STRING:
       return repeated ? r->GetRepeatedString(message, field, index) : r->GetString(message, field);
     case FieldDescriptor::CPPTYPE_MESSAGE:
@@ -78,7 +87,8 @@ void FlattenInto(const Message& message, const std::string& prefix,
   std::vector<const FieldDescriptor*> fields;
   r->ListFields(message, &fields);
   for (const FieldDescriptor* field : fields) {
-    const std::string path = prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
+    const std::string path =
+        prefix.empty() ? field->name() : absl::StrCat(prefix, ".", field->name());
     if (field->is_map()) {
       // Map entries sorted by key: `context.urbanity`.
       std::map<std::string, const Message*> entries;
@@ -90,7 +100,8 @@ void FlattenInto(const Message& message, const std::string& prefix,
       for (const auto& [key, entry] : entries) {
         const FieldDescriptor* value = entry->GetDescriptor()->FindFieldByName("value");
         if (value->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-          FlattenInto(entry->GetReflection()->GetMessage(*entry, value), absl::StrCat(path, ".", key), out);
+          FlattenInto(entry->GetReflection()->GetMessage(*entry, value),
+                      absl::StrCat(path, ".", key), out);
         } else {
           out.emplace_back(absl::StrCat(path, ".", key), ScalarText(*entry, value, -1));
         }
@@ -98,11 +109,13 @@ void FlattenInto(const Message& message, const std::string& prefix,
     } else if (field->is_repeated()) {
       if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
         for (int i = 0; i < r->FieldSize(message, field); ++i) {
-          FlattenInto(r->GetRepeatedMessage(message, field, i), absl::StrCat(path, "[", i, "]"), out);
+          FlattenInto(r->GetRepeatedMessage(message, field, i), absl::StrCat(path, "[", i, "]"),
+                      out);
         }
       } else {
         std::vector<std::string> items;
-        for (int i = 0; i < r->FieldSize(message, field); ++i) items.push_back(ScalarText(message, field, i));
+        for (int i = 0; i < r->FieldSize(message, field); ++i)
+          items.push_back(ScalarText(message, field, i));
         out.emplace_back(path, absl::StrJoin(items, " "));
       }
     } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
@@ -176,7 +189,8 @@ void RenderRows(const std::vector<std::vector<std::pair<std::string, std::string
     for (size_t i = 0; i < columns.size(); ++i) {
       std::string value = value_of(i);
       if (value.size() > 40) value = value.substr(0, 37) + "...";
-      absl::StrAppend(&line, value, std::string(widths[i] - std::min(widths[i], value.size()) + 2, ' '));
+      absl::StrAppend(&line, value,
+                      std::string(widths[i] - std::min(widths[i], value.size()) + 2, ' '));
     }
     out << std::string(absl::StripTrailingAsciiWhitespace(line)) << "\n";
   };

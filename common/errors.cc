@@ -15,8 +15,7 @@ absl::Status FieldViolations::ToStatus() const {
   google::rpc::BadRequest bad_request;
   std::vector<std::string> parts;
   for (const auto& [field, description] : violations_) {
-    google::rpc::BadRequest::FieldViolation* violation =
-        bad_request.add_field_violations();
+    google::rpc::BadRequest::FieldViolation* violation = bad_request.add_field_violations();
     violation->set_field(field);
     violation->set_description(description);
     parts.push_back(absl::StrCat(field, ": ", description));

@@ -22,14 +22,11 @@
 namespace leerlus {
 
 // Type URLs under which details are attached as payloads.
-inline constexpr absl::string_view kBadRequestUrl =
-    "type.googleapis.com/google.rpc.BadRequest";
-inline constexpr absl::string_view kErrorInfoUrl =
-    "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr absl::string_view kBadRequestUrl = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr absl::string_view kErrorInfoUrl = "type.googleapis.com/google.rpc.ErrorInfo";
 inline constexpr absl::string_view kPreconditionFailureUrl =
     "type.googleapis.com/google.rpc.PreconditionFailure";
-inline constexpr absl::string_view kRetryInfoUrl =
-    "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr absl::string_view kRetryInfoUrl = "type.googleapis.com/google.rpc.RetryInfo";
 
 // The ErrorInfo domain of every leerlus error.
 inline constexpr absl::string_view kErrorDomain = "leerlus.v1";

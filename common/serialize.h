@@ -11,8 +11,7 @@
 
 namespace leerlus {
 
-inline std::string SerializeDeterministic(
-    const google::protobuf::MessageLite& message) {
+inline std::string SerializeDeterministic(const google::protobuf::MessageLite& message) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);

@@ -14,9 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define LEERLUS_RETURN_IF_ERROR(expr)                \
-  do {                                               \
-    const absl::Status leerlus_status_ = (expr);     \
+#define LEERLUS_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    const absl::Status leerlus_status_ = (expr);       \
     if (!leerlus_status_.ok()) return leerlus_status_; \
   } while (false)
 
@@ -25,9 +25,8 @@
 
 // Evaluates `rexpr` (a StatusOr) once; returns its status on error, else
 // moves its value into `lhs` (which may be a declaration).
-#define LEERLUS_ASSIGN_OR_RETURN(lhs, rexpr)                                  \
-  LEERLUS_ASSIGN_OR_RETURN_IMPL(                                              \
-      LEERLUS_STATUS_CONCAT(leerlus_statusor_, __LINE__), lhs, rexpr)
+#define LEERLUS_ASSIGN_OR_RETURN(lhs, rexpr) \
+  LEERLUS_ASSIGN_OR_RETURN_IMPL(LEERLUS_STATUS_CONCAT(leerlus_statusor_, __LINE__), lhs, rexpr)
 
 #define LEERLUS_ASSIGN_OR_RETURN_IMPL(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                  \

@@ -22,9 +22,9 @@ absl::StatusOr<v1::BackupResponse> Admin::Backup(const v1::BackupRequest& reques
                          "ALREADY_EXISTS", {{"field", "directory"}});
   }
   if (!std::filesystem::is_directory(directory.parent_path(), error)) {
-    return FieldError("directory", absl::StrCat("the parent directory '",
-                                                directory.parent_path().string(),
-                                                "' does not exist"));
+    return FieldError("directory",
+                      absl::StrCat("the parent directory '", directory.parent_path().string(),
+                                   "' does not exist"));
   }
   LEERLUS_ASSIGN_OR_RETURN(uint64_t position, store_->Checkpoint(request.directory()));
   v1::BackupResponse response;

@@ -39,9 +39,9 @@ std::string Fingerprint(absl::string_view method, const google::protobuf::Messag
 
 template <typename Response>
 absl::StatusOr<Response> Run(
-    storage::EventStore* store, absl::string_view method,
-    const google::protobuf::Message& request, std::string stream, const std::string& request_id,
-    uint64_t expected_version, const Caller& caller, DecideFn decide,
+    storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
+    std::string stream, const std::string& request_id, uint64_t expected_version,
+    const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
   storage::AppendRequest append;
   append.stream = std::move(stream);
@@ -66,8 +66,8 @@ absl::StatusOr<Response> Run(
 
 absl::Status NotFound(absl::string_view what, absl::string_view id, absl::string_view field) {
   absl::Status status = absl::NotFoundError(absl::StrCat(what, " '", id, "' does not exist"));
-  return WithErrorInfo(status, "NOT_FOUND", {{"field", std::string(field)},
-                                             {"resource", absl::StrCat(what, "/", id)}});
+  return WithErrorInfo(status, "NOT_FOUND",
+                       {{"field", std::string(field)}, {"resource", absl::StrCat(what, "/", id)}});
 }
 
 absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::string_view id,
@@ -80,11 +80,11 @@ absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::strin
 }
 
 template <typename Message>
-absl::StatusOr<Message> LoadCatalog(KeyValueReader& state, CatalogKind kind,
-                                    absl::string_view id, absl::string_view what,
-                                    absl::string_view field) {
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> entry,
-                           GetMessage<Message>(state, ColumnFamily::kCatalog, CatalogKey(kind, id)));
+absl::StatusOr<Message> LoadCatalog(KeyValueReader& state, CatalogKind kind, absl::string_view id,
+                                    absl::string_view what, absl::string_view field) {
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<Message> entry,
+      GetMessage<Message>(state, ColumnFamily::kCatalog, CatalogKey(kind, id)));
   if (!entry.has_value()) return NotFound(what, id, field);
   return std::move(*entry);
 }
@@ -92,10 +92,10 @@ absl::StatusOr<Message> LoadCatalog(KeyValueReader& state, CatalogKind kind,
 // FAILED_PRECONDITION naming the experiment's current state.
 absl::Status WrongState(const v1::Experiment& experiment, absl::string_view action,
                         absl::string_view allowed) {
-  absl::Status status = PreconditionError(
-      "STATUS", absl::StrCat("experiments/", experiment.id()),
-      absl::StrCat("cannot ", action, ": experiment '", experiment.id(), "' is ",
-                   StatusName(experiment.status()), "; this needs ", allowed));
+  absl::Status status =
+      PreconditionError("STATUS", absl::StrCat("experiments/", experiment.id()),
+                        absl::StrCat("cannot ", action, ": experiment '", experiment.id(), "' is ",
+                                     StatusName(experiment.status()), "; this needs ", allowed));
   return WithErrorInfo(status, "ILLEGAL_TRANSITION",
                        {{"current_status", StatusName(experiment.status())}});
 }
@@ -104,7 +104,6 @@ bool IsOpen(v1::ExperimentStatus status) {
   return status == v1::EXPERIMENT_STATUS_DESIGNED || status == v1::EXPERIMENT_STATUS_RUNNING ||
          status == v1::EXPERIMENT_STATUS_EVALUATING;
 }
-
 
 absl::StatusOr<std::vector<v1::Event>> One(v1::Event event) {
   std::vector<v1::Event> events;
@@ -159,12 +158,12 @@ absl::StatusOr<Response> CreateCatalogEntry(
   const std::string id = entry.id();
   return Run<Response>(
       store, method, request, std::move(stream), request_id, 0, caller,
-      [entry, what, field, set_payload](
-          const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+      [entry, what, field,
+       set_payload](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         if (context.stream_version != 0) {
-          return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
-                                   what, " '", entry.id(), "' already exists")),
-                               "ALREADY_EXISTS", {{"field", std::string(field)}});
+          return WithErrorInfo(
+              absl::AlreadyExistsError(absl::StrCat(what, " '", entry.id(), "' already exists")),
+              "ALREADY_EXISTS", {{"field", std::string(field)}});
         }
         v1::Event event;
         set_payload(event, entry);
@@ -279,19 +278,19 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
   const std::string id = experiment.id();
 
   return Run<v1::CreateExperimentResponse>(
-      store_, "CreateExperiment", request, storage::ExperimentStream(id), request.request_id(),
-      0, caller,
-      [experiment](const DecisionContext& context) mutable
-      -> absl::StatusOr<std::vector<v1::Event>> {
+      store_, "CreateExperiment", request, storage::ExperimentStream(id), request.request_id(), 0,
+      caller,
+      [experiment](
+          const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
         if (context.stream_version != 0) {
           return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                    "experiment '", experiment.id(), "' already exists")),
                                "ALREADY_EXISTS", {{"field", "experiment.id"}});
         }
-        LEERLUS_RETURN_IF_ERROR(LoadCatalog<v1::WorkMethod>(
-                                    context.state, CatalogKind::kWorkMethod,
-                                    experiment.work_method_id(), "work method",
-                                    "experiment.work_method_id")
+        LEERLUS_RETURN_IF_ERROR(LoadCatalog<v1::WorkMethod>(context.state, CatalogKind::kWorkMethod,
+                                                            experiment.work_method_id(),
+                                                            "work method",
+                                                            "experiment.work_method_id")
                                     .status());
         if (!experiment.parent_experiment_id().empty()) {
           LEERLUS_RETURN_IF_ERROR(LoadExperiment(context.state, experiment.parent_experiment_id(),
@@ -300,9 +299,9 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
         }
         if (experiment.has_area()) {
           LEERLUS_ASSIGN_OR_RETURN(
-              v1::Area area, LoadCatalog<v1::Area>(context.state, CatalogKind::kArea,
-                                                   experiment.area().code(), "area",
-                                                   "experiment.area.code"));
+              v1::Area area,
+              LoadCatalog<v1::Area>(context.state, CatalogKind::kArea, experiment.area().code(),
+                                    "area", "experiment.area.code"));
           experiment.mutable_area()->set_display_name(area.display_name());
           experiment.mutable_area()->set_level(area.level());
           // The snapshot: the area's attributes now; values given win.
@@ -311,10 +310,10 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
             experiment.mutable_context()->insert({name, value});
           }
           if (experiment.context_size() > static_cast<int>(kMaxAttributes)) {
-            return FieldError("experiment.context",
-                              absl::StrCat("with the area's attributes the context has ",
-                                           experiment.context_size(), " attributes; at most ",
-                                           kMaxAttributes));
+            return FieldError(
+                "experiment.context",
+                absl::StrCat("with the area's attributes the context has ",
+                             experiment.context_size(), " attributes; at most ", kMaxAttributes));
           }
         }
         v1::Event event;
@@ -326,11 +325,11 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
 
 absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
     const v1::UpdateExperimentRequest& request, const Caller& caller) {
-  static const std::set<std::string> kAmendable = {
-      "title",         "description",  "societal_task", "partner_ids",
-      "budget_cents",  "planned_start", "planned_end",  "context"};
-  static const std::set<std::string> kImmutable = {
-      "id", "kind", "work_method_id", "line", "area", "team_id", "parent_experiment_id"};
+  static const std::set<std::string> kAmendable = {"title",       "description",  "societal_task",
+                                                   "partner_ids", "budget_cents", "planned_start",
+                                                   "planned_end", "context"};
+  static const std::set<std::string> kImmutable = {"id",   "kind",    "work_method_id",      "line",
+                                                   "area", "team_id", "parent_experiment_id"};
   FieldViolations violations;
   CheckRequestId(violations, request.request_id());
   const v1::Experiment& values = request.experiment();
@@ -341,21 +340,24 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
   std::set<std::string> paths;
   for (const std::string& path : request.update_mask().paths()) {
     if (kAmendable.count(path) == 0) {
-      violations.Add("update_mask", kImmutable.count(path)
-                                        ? absl::StrCat("'", path, "' cannot be changed after registration")
-                                        : absl::StrCat("'", path, "' is not a field that can be amended"));
+      violations.Add("update_mask",
+                     kImmutable.count(path)
+                         ? absl::StrCat("'", path, "' cannot be changed after registration")
+                         : absl::StrCat("'", path, "' is not a field that can be amended"));
     } else if (!paths.insert(path).second) {
       violations.Add("update_mask", absl::StrCat("'", path, "' is named twice"));
     }
   }
-  if (paths.count("title")) CheckText(violations, "experiment.title", values.title(), 1, kMaxNameLength);
+  if (paths.count("title"))
+    CheckText(violations, "experiment.title", values.title(), 1, kMaxNameLength);
   if (paths.count("description")) {
     CheckText(violations, "experiment.description", values.description(), 0, kMaxLongTextLength);
   }
   if (paths.count("societal_task")) {
     CheckText(violations, "experiment.societal_task", values.societal_task(), 0, kMaxNameLength);
   }
-  if (paths.count("partner_ids")) CheckIdList(violations, "experiment.partner_ids", values.partner_ids());
+  if (paths.count("partner_ids"))
+    CheckIdList(violations, "experiment.partner_ids", values.partner_ids());
   if (paths.count("budget_cents") && values.budget_cents() < 0) {
     violations.Add("experiment.budget_cents", "must not be negative");
   }
@@ -424,7 +426,8 @@ struct Move {
 const Move kStart{"start", "DESIGNED", {v1::EXPERIMENT_STATUS_DESIGNED}};
 const Move kEvaluate{"begin evaluation", "RUNNING", {v1::EXPERIMENT_STATUS_RUNNING}};
 const Move kConclude{"conclude", "EVALUATING", {v1::EXPERIMENT_STATUS_EVALUATING}};
-const Move kWithdraw{"withdraw", "DESIGNED, RUNNING or EVALUATING",
+const Move kWithdraw{"withdraw",
+                     "DESIGNED, RUNNING or EVALUATING",
                      {v1::EXPERIMENT_STATUS_DESIGNED, v1::EXPERIMENT_STATUS_RUNNING,
                       v1::EXPERIMENT_STATUS_EVALUATING}};
 
@@ -444,8 +447,8 @@ absl::StatusOr<Response> Transition(
   return Run<Response>(
       store, method, request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
-      [id, &move, make_event](const DecisionContext& context)
-          -> absl::StatusOr<std::vector<v1::Event>> {
+      [id, &move,
+       make_event](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current, LoadExperiment(context.state, id, "id"));
         if (move.from.count(current.status()) == 0) {
           return WrongState(current, move.action, move.allowed);
@@ -523,8 +526,8 @@ absl::StatusOr<v1::CreateHypothesisResponse> Commands::CreateHypothesis(
   return Run<v1::CreateHypothesisResponse>(
       store_, "CreateHypothesis", request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
-      [id, given, hypothesis_id](
-          const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+      [id, given,
+       hypothesis_id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
                                  LoadExperiment(context.state, id, "experiment_id"));
         if (!IsOpen(current.status())) {
@@ -608,10 +611,10 @@ absl::StatusOr<v1::CreateOutcomeResponse> Commands::CreateOutcome(
                                "ALREADY_EXISTS", {{"field", "outcome.id"}});
         }
         if (!given.corrects_outcome_id().empty()) {
-          LEERLUS_ASSIGN_OR_RETURN(
-              std::optional<v1::Outcome> corrected,
-              GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
-                                      storage::ExperimentChildKey(id, given.corrects_outcome_id())));
+          LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> corrected,
+                                   GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
+                                                           storage::ExperimentChildKey(
+                                                               id, given.corrects_outcome_id())));
           if (!corrected.has_value()) {
             return NotFound("outcome", given.corrects_outcome_id(), "outcome.corrects_outcome_id");
           }
@@ -658,8 +661,8 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
   return Run<v1::RetractOutcomeResponse>(
       store_, "RetractOutcome", request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
-      [id, outcome_id, retracted](
-          const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+      [id, outcome_id,
+       retracted](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
                                  LoadExperiment(context.state, id, "experiment_id"));
         if (current.status() != v1::EXPERIMENT_STATUS_RUNNING &&

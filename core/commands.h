@@ -26,7 +26,7 @@ class Commands {
   absl::StatusOr<v1::CreateIndicatorResponse> CreateIndicator(
       const v1::CreateIndicatorRequest& request, const Caller& caller);
   absl::StatusOr<v1::PutAreaResponse> PutArea(const v1::PutAreaRequest& request,
-                                               const Caller& caller);
+                                              const Caller& caller);
 
   absl::StatusOr<v1::CreateExperimentResponse> CreateExperiment(
       const v1::CreateExperimentRequest& request, const Caller& caller);
@@ -42,12 +42,12 @@ class Commands {
       const v1::WithdrawExperimentRequest& request, const Caller& caller);
   absl::StatusOr<v1::CreateHypothesisResponse> CreateHypothesis(
       const v1::CreateHypothesisRequest& request, const Caller& caller);
-  absl::StatusOr<v1::CreateOutcomeResponse> CreateOutcome(
-      const v1::CreateOutcomeRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateOutcomeResponse> CreateOutcome(const v1::CreateOutcomeRequest& request,
+                                                          const Caller& caller);
   absl::StatusOr<v1::RetractOutcomeResponse> RetractOutcome(
       const v1::RetractOutcomeRequest& request, const Caller& caller);
-  absl::StatusOr<v1::CreateLessonResponse> CreateLesson(
-      const v1::CreateLessonRequest& request, const Caller& caller);
+  absl::StatusOr<v1::CreateLessonResponse> CreateLesson(const v1::CreateLessonRequest& request,
+                                                        const Caller& caller);
 
  private:
   storage::EventStore* store_;

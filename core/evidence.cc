@@ -29,8 +29,9 @@ EvidenceGrade GradeEvidence(const EvidenceInput& in) {
   rule(in.experiments >= 10, absl::StrCat("at least 10 experiments (", in.experiments, ")"));
   rule(in.participants >= 500, absl::StrCat("at least 500 participants (", in.participants, ")"));
   rule(in.k > 0 && 2 * in.controlled_outcomes >= in.k,
-       absl::StrCat("at least half the outcomes from controlled designs, RCT or quasi-experimental (",
-                    in.controlled_outcomes, " of ", in.k, ")"));
+       absl::StrCat(
+           "at least half the outcomes from controlled designs, RCT or quasi-experimental (",
+           in.controlled_outcomes, " of ", in.k, ")"));
   if (in.k >= 2) {
     rule(in.i2 < 50, absl::StrFormat("consistent results, I2 below 50%% (%.1f%%)", in.i2));
   } else {
@@ -42,8 +43,8 @@ EvidenceGrade GradeEvidence(const EvidenceInput& in) {
   const int age = YearsBetween(in.newest_measurement, in.answer_date);
   if (age > 5) {
     --points;
-    out.reasons.push_back(absl::StrCat("-1 newest measurement is ", age, " years old (",
-                                       in.newest_measurement, ")"));
+    out.reasons.push_back(
+        absl::StrCat("-1 newest measurement is ", age, " years old (", in.newest_measurement, ")"));
   }
   out.grade = std::clamp(points, 0, 5);
   // The label speaks of effectiveness: a result whose CI includes no

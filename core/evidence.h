@@ -11,15 +11,15 @@
 namespace leerlus::core {
 
 struct EvidenceInput {
-  int k = 0;                         // Outcomes pooled.
-  int experiments = 0;               // Distinct experiments.
-  int64_t participants = 0;          // Over the pooled outcomes.
-  int controlled_outcomes = 0;       // RCT or quasi-experimental.
-  double i2 = 0;                     // Percent.
-  int preregistered_experiments = 0; // With a pre-registered hypothesis on the indicator.
-  std::string newest_measurement;    // YYYY-MM-DD.
-  std::string answer_date;           // YYYY-MM-DD the answer reflects.
-  double ci_lower = 0;               // Pooled 95% CI (positive = better).
+  int k = 0;                          // Outcomes pooled.
+  int experiments = 0;                // Distinct experiments.
+  int64_t participants = 0;           // Over the pooled outcomes.
+  int controlled_outcomes = 0;        // RCT or quasi-experimental.
+  double i2 = 0;                      // Percent.
+  int preregistered_experiments = 0;  // With a pre-registered hypothesis on the indicator.
+  std::string newest_measurement;     // YYYY-MM-DD.
+  std::string answer_date;            // YYYY-MM-DD the answer reflects.
+  double ci_lower = 0;                // Pooled 95% CI (positive = better).
   double ci_upper = 0;
 };
 

@@ -261,8 +261,8 @@ class Parser {
 
   // Type checks that do not depend on the data.
   absl::Status CheckStatic(Node& node, const FieldInfo& info) {
-    bool ordering = node.op == Op::kLt || node.op == Op::kLe || node.op == Op::kGt ||
-                    node.op == Op::kGe;
+    bool ordering =
+        node.op == Op::kLt || node.op == Op::kLe || node.op == Op::kGt || node.op == Op::kGe;
     for (Literal& value : node.values) {
       if (value.kind == Literal::Kind::kStar && node.op != Op::kHas) {
         return Error("'*' only works with ':' (presence)");
@@ -270,16 +270,16 @@ class Parser {
       switch (info.type) {
         case FieldType::kEnum: {
           if (ordering) {
-            return FieldError("filter", absl::StrCat("'", node.field,
-                                                     "' is an enum: use =, != or IN"));
+            return FieldError("filter",
+                              absl::StrCat("'", node.field, "' is an enum: use =, != or IN"));
           }
           if (value.kind == Literal::Kind::kStar) break;
           std::string name = absl::AsciiStrToUpper(value.text);
           absl::string_view short_name = name;
           absl::ConsumePrefix(&short_name, info.enum_prefix);
           if (!IsKnownEnumValue(node.field, info.enum_prefix, short_name)) {
-            return FieldError("filter", absl::StrCat("'", value.text, "' is not a value of '",
-                                                     node.field, "'"));
+            return FieldError(
+                "filter", absl::StrCat("'", value.text, "' is not a value of '", node.field, "'"));
           }
           value.kind = Literal::Kind::kWord;
           value.text = absl::StrCat(info.enum_prefix, short_name);
@@ -287,8 +287,8 @@ class Parser {
         }
         case FieldType::kNumber:
           if (value.kind != Literal::Kind::kNumber && value.kind != Literal::Kind::kStar) {
-            return FieldError("filter", absl::StrCat("'", node.field,
-                                                     "' is a number; compare it with a number"));
+            return FieldError(
+                "filter", absl::StrCat("'", node.field, "' is a number; compare it with a number"));
           }
           break;
         case FieldType::kText:
@@ -403,9 +403,9 @@ absl::StatusOr<bool> MatchOne(const Node& node, const Literal& value, const v1::
       if (presence) return true;
       const v1::AttributeValue& attr = it->second;
       auto mismatch = [&](absl::string_view type) {
-        return FieldError("filter", absl::StrCat("'", field, "' is a ", type,
-                                                 " attribute (in experiment '", e.id(),
-                                                 "'); compare it with a ", type));
+        return FieldError("filter",
+                          absl::StrCat("'", field, "' is a ", type, " attribute (in experiment '",
+                                       e.id(), "'); compare it with a ", type));
       };
       switch (attr.kind_case()) {
         case v1::AttributeValue::kNumberValue:

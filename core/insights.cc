@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <tuple>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,8 +41,8 @@ absl::StatusOr<Effect> DirectEffect(const v1::DirectEffect& direct) {
       variance = analysis::VarianceFromStandardError(direct.standard_error());
       break;
     case v1::DirectEffect::kCi95:
-      variance = analysis::VarianceFromConfidenceInterval(direct.ci95().lower(),
-                                                          direct.ci95().upper());
+      variance =
+          analysis::VarianceFromConfidenceInterval(direct.ci95().lower(), direct.ci95().upper());
       break;
     case v1::DirectEffect::UNCERTAINTY_NOT_SET:
       return absl::FailedPreconditionError("the effect has no variance, SE or CI");
@@ -120,9 +120,12 @@ absl::StatusOr<Effect> RawEffect(const v1::Outcome& outcome, v1::EffectMeasure m
 
 analysis::Method MethodOf(v1::PoolingModel model) {
   switch (model) {
-    case v1::POOLING_MODEL_FE: return analysis::Method::kFixed;
-    case v1::POOLING_MODEL_DL: return analysis::Method::kDerSimonianLaird;
-    default: return analysis::Method::kReml;
+    case v1::POOLING_MODEL_FE:
+      return analysis::Method::kFixed;
+    case v1::POOLING_MODEL_DL:
+      return analysis::Method::kDerSimonianLaird;
+    default:
+      return analysis::Method::kReml;
   }
 }
 
@@ -140,7 +143,8 @@ absl::StatusOr<Effect> OutcomeEffect(const v1::Outcome& outcome, v1::EffectMeasu
 int64_t OutcomeParticipants(const v1::Outcome& outcome) {
   switch (outcome.statistics_case()) {
     case v1::Outcome::kTwoGroupContinuous:
-      return outcome.two_group_continuous().treatment_n() + outcome.two_group_continuous().control_n();
+      return outcome.two_group_continuous().treatment_n() +
+             outcome.two_group_continuous().control_n();
     case v1::Outcome::kTwoGroupCounts:
       return outcome.two_group_counts().treatment_total() +
              outcome.two_group_counts().control_total();
@@ -199,7 +203,8 @@ absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
                                       v1::PoolingModel model, bool knapp_hartung,
                                       FieldViolations& violations) {
   CheckId(violations, "indicator_id", indicator_id);
-  if (!v1::EffectMeasure_IsValid(measure)) violations.Add("measure", "is not a known effect measure");
+  if (!v1::EffectMeasure_IsValid(measure))
+    violations.Add("measure", "is not a known effect measure");
   if (!v1::PoolingModel_IsValid(model)) violations.Add("model", "must be REML, DL or FE");
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   Question question;
@@ -221,9 +226,9 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
           view, storage::ColumnFamily::kCatalog,
           storage::CatalogKey(storage::CatalogKind::kIndicator, question.indicator_id)));
   if (!indicator.has_value()) {
-    return WithErrorInfo(absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id,
-                                                          "' does not exist")),
-                         "NOT_FOUND", {{"field", "indicator_id"}});
+    return WithErrorInfo(
+        absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id, "' does not exist")),
+        "NOT_FOUND", {{"field", "indicator_id"}});
   }
   const bool lower_is_better = indicator->better_direction() == v1::BETTER_DIRECTION_LOWER;
   Collected collected;
@@ -265,10 +270,10 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
   for (Raw& row : raw) {
     auto [it, inserted] = collected.experiments.try_emplace(row.experiment_id);
     if (inserted) {
-      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
-                               storage::GetMessage<v1::Experiment>(
-                                   view, storage::ColumnFamily::kExperiments,
-                                   storage::ExperimentKey(row.experiment_id)));
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Experiment> experiment,
+          storage::GetMessage<v1::Experiment>(view, storage::ColumnFamily::kExperiments,
+                                              storage::ExperimentKey(row.experiment_id)));
       if (!experiment.has_value()) {
         return absl::DataLossError(
             absl::StrCat("analysis row of unknown experiment '", row.experiment_id, "'"));
@@ -277,7 +282,8 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
     }
     LEERLUS_ASSIGN_OR_RETURN(bool matched, question.filter.Matches(it->second));
     if (!matched) continue;
-    if (question.preregistered_only && !PreRegisteredOn(it->second, question.indicator_id)) continue;
+    if (question.preregistered_only && !PreRegisteredOn(it->second, question.indicator_id))
+      continue;
     absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, question.measure, lower_is_better);
     if (!effect.ok()) {
       v1::ExcludedOutcome excluded;
@@ -310,8 +316,7 @@ analysis::FitOptions FitOptionsFor(const Question& question, size_t k) {
   return options;
 }
 
-void FillPooled(const analysis::FitResult& fit, const Question& question,
-                v1::PooledResult* out) {
+void FillPooled(const analysis::FitResult& fit, const Question& question, v1::PooledResult* out) {
   const analysis::Coefficient& pooled = fit.coefficients[0];
   out->set_estimate(pooled.estimate);
   out->set_se(pooled.se);
@@ -394,7 +399,8 @@ void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicat
       ++input.controlled_outcomes;
     }
     input.newest_measurement = std::max(input.newest_measurement, row->outcome.measured_on());
-    if (PreRegisteredOn(*row->experiment, indicator_id)) preregistered.insert(row->experiment->id());
+    if (PreRegisteredOn(*row->experiment, indicator_id))
+      preregistered.insert(row->experiment->id());
   }
   input.experiments = static_cast<int>(experiments.size());
   input.preregistered_experiments = static_cast<int>(preregistered.size());
@@ -464,7 +470,8 @@ absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_vi
     }
   } else {
     return FieldError("condition",
-                      absl::StrCat("'", condition, "' is not a condition; use line, kind, "
+                      absl::StrCat("'", condition,
+                                   "' is not a condition; use line, kind, "
                                    "societal_task, area_level, method, team, design or "
                                    "context.<attr>"));
   }
@@ -492,7 +499,8 @@ absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapsho
     if (!IsValidDate(as_of_date)) return FieldError("as_of_date", "is not a date YYYY-MM-DD");
     LEERLUS_ASSIGN_OR_RETURN(position, store_->PositionAtEndOfDate(as_of_date));
     if (position == 0) {
-      return FieldError("as_of_date", absl::StrCat("the log holds nothing on or before ", as_of_date));
+      return FieldError("as_of_date",
+                        absl::StrCat("the log holds nothing on or before ", as_of_date));
     }
   }
   if (position == 0) return std::unique_ptr<storage::ProjectionReader>(store_->OpenReadView());
@@ -552,11 +560,11 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
       study->set_participants(OutcomeParticipants(row.outcome));
     }
     if (used.empty()) {
-      result->set_not_pooled_reason(
-          result->excluded_size() == 0
-              ? "no outcomes for this indicator"
-              : absl::StrCat("all ", result->excluded_size(), " outcomes left out (",
-                             result->excluded(0).reason(), ")"));
+      result->set_not_pooled_reason(result->excluded_size() == 0
+                                        ? "no outcomes for this indicator"
+                                        : absl::StrCat("all ", result->excluded_size(),
+                                                       " outcomes left out (",
+                                                       result->excluded(0).reason(), ")"));
       continue;
     }
     absl::StatusOr<analysis::FitResult> fit = Pool(used, question);
@@ -659,9 +667,9 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
       distinct.insert(value.number);
     }
     if (distinct.size() < 2 || rows.size() < 3) {
-      response.set_not_tested_reason(absl::StrCat(
-          "a meta-regression needs at least 3 outcomes and 2 distinct values of ",
-          condition, " (have ", rows.size(), " and ", distinct.size(), ")"));
+      response.set_not_tested_reason(
+          absl::StrCat("a meta-regression needs at least 3 outcomes and 2 distinct values of ",
+                       condition, " (have ", rows.size(), " and ", distinct.size(), ")"));
       return response;
     }
     absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
@@ -723,7 +731,8 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
   std::vector<double> effects, variances;
   std::vector<std::vector<double>> dummies(levels.size() - 1);
   std::vector<std::string> names;
-  for (size_t j = 1; j < levels.size(); ++j) names.push_back(absl::StrCat(condition, "[", levels[j], "]"));
+  for (size_t j = 1; j < levels.size(); ++j)
+    names.push_back(absl::StrCat(condition, "[", levels[j], "]"));
   for (size_t level = 0; level < levels.size(); ++level) {
     for (const EffectRow* row : by_level[levels[level]]) {
       effects.push_back(row->effect.value);
@@ -743,9 +752,8 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
 
 }  // namespace
 
-
-
-absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChangedRequest& request) {
+absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(
+    const v1::WhatChangedRequest& request) {
   if (request.since_position() == 0 && request.since_date().empty()) {
     return FieldError("since_position", "give the earlier moment as a position or a date");
   }
@@ -776,9 +784,9 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   response.set_until_position(after->head_position());
   for (const std::string& indicator_id : indicators) {
     FieldViolations unused;
-    LEERLUS_ASSIGN_OR_RETURN(Question question,
-                             MakeQuestion(indicator_id, {}, "", request.measure(), request.model(),
-                                          false, unused));
+    LEERLUS_ASSIGN_OR_RETURN(
+        Question question,
+        MakeQuestion(indicator_id, {}, "", request.measure(), request.model(), false, unused));
     v1::WhatWorksResponse then;
     absl::StatusOr<v1::WhatWorksResponse> answer_then = AnswerWhatWorks(*before, question);
     if (answer_then.ok()) {
@@ -788,13 +796,15 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
     }
     LEERLUS_ASSIGN_OR_RETURN(v1::WhatWorksResponse now, AnswerWhatWorks(*after, question));
     std::map<std::string, const v1::MethodResult*> old_results;
-    for (const v1::MethodResult& method : then.methods()) old_results[method.work_method_id()] = &method;
+    for (const v1::MethodResult& method : then.methods())
+      old_results[method.work_method_id()] = &method;
     for (const v1::MethodResult& method : now.methods()) {
       auto it = old_results.find(method.work_method_id());
       const v1::MethodResult* old = it == old_results.end() ? nullptr : it->second;
       std::set<std::string> before_ids, after_ids;
       if (old != nullptr) {
-        for (const v1::StudyEffect& study : old->studies()) before_ids.insert(study.experiment_id());
+        for (const v1::StudyEffect& study : old->studies())
+          before_ids.insert(study.experiment_id());
       }
       for (const v1::StudyEffect& study : method.studies()) after_ids.insert(study.experiment_id());
       const bool had = old != nullptr && old->has_pooled();
@@ -824,7 +834,6 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   return response;
 }
 
-
 absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
     const v1::DiscoverConditionsRequest& request) {
   FieldViolations violations;
@@ -846,10 +855,12 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
 
   // Candidates: the experiment-level conditions and every context attribute
   // the method's experiments carry. The method itself is constant here.
-  std::set<std::string> candidates = {"line", "kind", "societal_task", "area_level", "design", "team"};
+  std::set<std::string> candidates = {"line",       "kind",   "societal_task",
+                                      "area_level", "design", "team"};
   for (const auto& [method_id, rows] : collected.rows_by_method) {
     for (const EffectRow& row : rows) {
-      for (const auto& [name, value] : row.experiment->context()) candidates.insert("context." + name);
+      for (const auto& [name, value] : row.experiment->context())
+        candidates.insert("context." + name);
     }
   }
   v1::DiscoverConditionsResponse response;
@@ -890,24 +901,24 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   return response;
 }
 
-
-absl::StatusOr<v1::ContributionResponse> Insights::Contribution(const v1::ContributionRequest& request) {
+absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
+    const v1::ContributionRequest& request) {
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date()));
   std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
   std::vector<v1::Indicator> indicators;
   absl::Status problem;
   const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
-  LEERLUS_RETURN_IF_ERROR(view->Scan(storage::ColumnFamily::kCatalog, prefix, "",
-                                     [&](absl::string_view, absl::string_view value) {
-                                       v1::Indicator indicator;
-                                       if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                                         problem = absl::DataLossError("cannot parse an indicator");
-                                         return false;
-                                       }
-                                       indicators.push_back(std::move(indicator));
-                                       return true;
-                                     }));
+  LEERLUS_RETURN_IF_ERROR(view->Scan(
+      storage::ColumnFamily::kCatalog, prefix, "", [&](absl::string_view, absl::string_view value) {
+        v1::Indicator indicator;
+        if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          problem = absl::DataLossError("cannot parse an indicator");
+          return false;
+        }
+        indicators.push_back(std::move(indicator));
+        return true;
+      }));
   LEERLUS_RETURN_IF_ERROR(problem);
   for (const v1::Indicator& indicator : indicators) {
     FieldViolations violations;
@@ -956,9 +967,10 @@ absl::StatusOr<RawChange> RawChangeOf(const v1::Outcome& outcome) {
   switch (outcome.statistics_case()) {
     case v1::Outcome::kTwoGroupContinuous: {
       const auto& s = outcome.two_group_continuous();
-      LEERLUS_ASSIGN_OR_RETURN(Effect md, analysis::MeanDifference(
-                                              {s.treatment_mean(), s.treatment_sd(), s.treatment_n()},
-                                              {s.control_mean(), s.control_sd(), s.control_n()}));
+      LEERLUS_ASSIGN_OR_RETURN(
+          Effect md,
+          analysis::MeanDifference({s.treatment_mean(), s.treatment_sd(), s.treatment_n()},
+                                   {s.control_mean(), s.control_sd(), s.control_n()}));
       return RawChange{md.value, md.variance, "MD", true};
     }
     case v1::Outcome::kPrePost: {
@@ -1013,15 +1025,17 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
   switch (hypothesis.expected_direction()) {
     case v1::EXPECTED_DIRECTION_INCREASE:
     case v1::EXPECTED_DIRECTION_DECREASE: {
-      const double sign = hypothesis.expected_direction() == v1::EXPECTED_DIRECTION_INCREASE ? 1 : -1;
+      const double sign =
+          hypothesis.expected_direction() == v1::EXPECTED_DIRECTION_INCREASE ? 1 : -1;
       const double toward_lower = sign > 0 ? lower : -upper;   // Expected side's inner bound.
       const double against_upper = sign > 0 ? upper : -lower;  // Other side's inner bound.
       if (toward_lower > 0) {
         if (compare_sesoi && sign * change->estimate < sesoi) {
           verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-          verdict->set_reason(absl::StrFormat(
-              "%s: in the expected direction but smaller than the smallest effect that matters (%g)",
-              ci, sesoi));
+          verdict->set_reason(
+              absl::StrFormat("%s: in the expected direction but smaller than the smallest effect "
+                              "that matters (%g)",
+                              ci, sesoi));
         } else {
           verdict->set_verdict(v1::VERDICT_SUPPORTED);
           verdict->set_reason(absl::StrCat(ci, ": the CI lies on the expected side of zero"));
@@ -1045,9 +1059,10 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
             "%s: the CI lies within the smallest effect that matters (±%g)", ci, sesoi));
       } else {
         verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-        verdict->set_reason(absl::StrCat(ci, compare_sesoi
-                                                 ? ": the CI reaches beyond the smallest effect that matters"
-                                                 : ": no change shown, but no smallest effect to test equivalence against"));
+        verdict->set_reason(absl::StrCat(
+            ci, compare_sesoi
+                    ? ": the CI reaches beyond the smallest effect that matters"
+                    : ": no change shown, but no smallest effect to test equivalence against"));
       }
       return;
     default:
@@ -1059,7 +1074,8 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
 
 absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardRequest& request) {
   FieldViolations violations;
-  if (!request.work_method_id().empty()) CheckId(violations, "work_method_id", request.work_method_id());
+  if (!request.work_method_id().empty())
+    CheckId(violations, "work_method_id", request.work_method_id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   LEERLUS_ASSIGN_OR_RETURN(ExperimentFilter filter, ExperimentFilter::Parse(request.filter()));
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
@@ -1067,23 +1083,26 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
   v1::ScorecardResponse response;
   response.set_read_position(view->head_position());
   std::map<std::string, v1::MethodScorecard> cards;
-  if (!request.work_method_id().empty()) cards[request.work_method_id()].set_work_method_id(request.work_method_id());
+  if (!request.work_method_id().empty())
+    cards[request.work_method_id()].set_work_method_id(request.work_method_id());
 
   std::vector<v1::Experiment> experiments;
   absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(storage::ColumnFamily::kExperiments, "", "",
-                                     [&](absl::string_view, absl::string_view value) {
-                                       v1::Experiment experiment;
-                                       if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                                         problem = absl::DataLossError("cannot parse an experiment");
-                                         return false;
-                                       }
-                                       experiments.push_back(std::move(experiment));
-                                       return true;
-                                     }));
+  LEERLUS_RETURN_IF_ERROR(view->Scan(
+      storage::ColumnFamily::kExperiments, "", "", [&](absl::string_view, absl::string_view value) {
+        v1::Experiment experiment;
+        if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          problem = absl::DataLossError("cannot parse an experiment");
+          return false;
+        }
+        experiments.push_back(std::move(experiment));
+        return true;
+      }));
   LEERLUS_RETURN_IF_ERROR(problem);
   for (const v1::Experiment& experiment : experiments) {
-    if (!request.work_method_id().empty() && experiment.work_method_id() != request.work_method_id()) continue;
+    if (!request.work_method_id().empty() &&
+        experiment.work_method_id() != request.work_method_id())
+      continue;
     LEERLUS_ASSIGN_OR_RETURN(bool matched, filter.Matches(experiment));
     if (!matched) continue;
     // The experiment's live outcomes, newest measurement last.
@@ -1126,10 +1145,18 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
         JudgeHypothesis(hypothesis, *latest, verdict);
       }
       switch (verdict->verdict()) {
-        case v1::VERDICT_SUPPORTED: card.set_supported(card.supported() + 1); break;
-        case v1::VERDICT_REFUTED: card.set_refuted(card.refuted() + 1); break;
-        case v1::VERDICT_NOT_MEASURED: card.set_not_measured(card.not_measured() + 1); break;
-        default: card.set_inconclusive(card.inconclusive() + 1); break;
+        case v1::VERDICT_SUPPORTED:
+          card.set_supported(card.supported() + 1);
+          break;
+        case v1::VERDICT_REFUTED:
+          card.set_refuted(card.refuted() + 1);
+          break;
+        case v1::VERDICT_NOT_MEASURED:
+          card.set_not_measured(card.not_measured() + 1);
+          break;
+        default:
+          card.set_inconclusive(card.inconclusive() + 1);
+          break;
       }
     }
   }

@@ -13,8 +13,7 @@
 namespace leerlus::core {
 
 // Returns the form of `text` to store in an event of `experiment_id`.
-inline std::string ProtectFreeText(absl::string_view /*experiment_id*/,
-                                   absl::string_view text) {
+inline std::string ProtectFreeText(absl::string_view /*experiment_id*/, absl::string_view text) {
   return std::string(text);
 }
 

@@ -43,8 +43,9 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view page_token,
     return FieldError("page_token", "is not a page token this server issued");
   }
   if (token.query_hash() != query_hash) {
-    return FieldError("page_token", "belongs to a different list or filter; "
-                                    "send the same filter as the first page");
+    return FieldError("page_token",
+                      "belongs to a different list or filter; "
+                      "send the same filter as the first page");
   }
   return token.after_key();
 }
@@ -69,23 +70,23 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
   bool more = false;
   absl::Status parse_status;
   int32_t count = 0;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      ColumnFamily::kCatalog, prefix, after.empty() ? prefix : After(after),
-      [&](absl::string_view key, absl::string_view value) {
-        if (count == page_size) {
-          more = true;
-          return false;
-        }
-        Message message;
-        if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          parse_status = absl::DataLossError("cannot parse a catalogue entry");
-          return false;
-        }
-        add(response, std::move(message));
-        last_key = std::string(key);
-        ++count;
-        return true;
-      }));
+  LEERLUS_RETURN_IF_ERROR(
+      view->Scan(ColumnFamily::kCatalog, prefix, after.empty() ? prefix : After(after),
+                 [&](absl::string_view key, absl::string_view value) {
+                   if (count == page_size) {
+                     more = true;
+                     return false;
+                   }
+                   Message message;
+                   if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                     parse_status = absl::DataLossError("cannot parse a catalogue entry");
+                     return false;
+                   }
+                   add(response, std::move(message));
+                   last_key = std::string(key);
+                   ++count;
+                   return true;
+                 }));
   LEERLUS_RETURN_IF_ERROR(parse_status);
   if (more) response.set_next_page_token(EncodePageToken(query_hash, last_key));
   response.set_read_position(view->head_position());
@@ -93,12 +94,11 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
 }
 
 template <typename Message>
-absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind,
-                                   absl::string_view id, absl::string_view what,
-                                   absl::string_view field) {
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> entry,
-                           GetMessage<Message>(view, ColumnFamily::kCatalog,
-                                               storage::CatalogKey(kind, id)));
+absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind, absl::string_view id,
+                                   absl::string_view what, absl::string_view field) {
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<Message> entry,
+      GetMessage<Message>(view, ColumnFamily::kCatalog, storage::CatalogKey(kind, id)));
   if (!entry.has_value()) {
     return WithErrorInfo(absl::NotFoundError(absl::StrCat(what, " '", id, "' does not exist")),
                          "NOT_FOUND", {{"field", std::string(field)}});
@@ -116,8 +116,8 @@ absl::StatusOr<v1::GetWorkMethodResponse> Queries::GetWorkMethod(
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::GetWorkMethodResponse response;
   LEERLUS_ASSIGN_OR_RETURN(*response.mutable_work_method(),
-                           GetCatalog<v1::WorkMethod>(*view, CatalogKind::kWorkMethod,
-                                                      request.id(), "work method", "id"));
+                           GetCatalog<v1::WorkMethod>(*view, CatalogKind::kWorkMethod, request.id(),
+                                                      "work method", "id"));
   response.set_read_position(view->head_position());
   return response;
 }
@@ -138,9 +138,9 @@ absl::StatusOr<v1::GetIndicatorResponse> Queries::GetIndicator(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::GetIndicatorResponse response;
-  LEERLUS_ASSIGN_OR_RETURN(*response.mutable_indicator(),
-                           GetCatalog<v1::Indicator>(*view, CatalogKind::kIndicator,
-                                                     request.id(), "indicator", "id"));
+  LEERLUS_ASSIGN_OR_RETURN(
+      *response.mutable_indicator(),
+      GetCatalog<v1::Indicator>(*view, CatalogKind::kIndicator, request.id(), "indicator", "id"));
   response.set_read_position(view->head_position());
   return response;
 }
@@ -148,8 +148,8 @@ absl::StatusOr<v1::GetIndicatorResponse> Queries::GetIndicator(
 absl::StatusOr<v1::ListIndicatorsResponse> Queries::ListIndicators(
     const v1::ListIndicatorsRequest& request) {
   return ListCatalog<v1::Indicator, v1::ListIndicatorsResponse>(
-      store_, CatalogKind::kIndicator, "ListIndicators", request.page_size(),
-      request.page_token(), [](v1::ListIndicatorsResponse& response, v1::Indicator&& m) {
+      store_, CatalogKind::kIndicator, "ListIndicators", request.page_size(), request.page_token(),
+      [](v1::ListIndicatorsResponse& response, v1::Indicator&& m) {
         *response.add_indicators() = std::move(m);
       });
 }
@@ -160,9 +160,9 @@ absl::StatusOr<v1::GetAreaResponse> Queries::GetArea(const v1::GetAreaRequest& r
   }
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::GetAreaResponse response;
-  LEERLUS_ASSIGN_OR_RETURN(*response.mutable_area(),
-                           GetCatalog<v1::Area>(*view, CatalogKind::kArea, request.code(),
-                                                "area", "code"));
+  LEERLUS_ASSIGN_OR_RETURN(
+      *response.mutable_area(),
+      GetCatalog<v1::Area>(*view, CatalogKind::kArea, request.code(), "area", "code"));
   response.set_read_position(view->head_position());
   return response;
 }
@@ -181,9 +181,9 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::GetExperimentResponse response;
   auto not_found = [&](absl::string_view when) {
-    return WithErrorInfo(absl::NotFoundError(absl::StrCat("experiment '", request.id(),
-                                                          "' does not exist", when)),
-                         "NOT_FOUND", {{"field", "id"}});
+    return WithErrorInfo(
+        absl::NotFoundError(absl::StrCat("experiment '", request.id(), "' does not exist", when)),
+        "NOT_FOUND", {{"field", "id"}});
   };
 
   if (request.as_of_position() != 0) {
@@ -192,10 +192,9 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
                         absl::StrCat("is past the end of the log (", view->head_position(), ")"));
     }
     // Point in time: fold the stream's events up to the position.
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::vector<v1::Event> events,
-        view->ReadEvents(1, std::numeric_limits<size_t>::max(),
-                         storage::ExperimentStream(request.id())));
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             view->ReadEvents(1, std::numeric_limits<size_t>::max(),
+                                              storage::ExperimentStream(request.id())));
     v1::Experiment state;
     bool any = false;
     for (const v1::Event& event : events) {
@@ -250,10 +249,9 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   *response.mutable_experiment() = std::move(*experiment);
   response.set_read_position(view->head_position());
   if (request.include_history()) {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::vector<v1::Event> events,
-        view->ReadEvents(1, std::numeric_limits<size_t>::max(),
-                         storage::ExperimentStream(request.id())));
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             view->ReadEvents(1, std::numeric_limits<size_t>::max(),
+                                              storage::ExperimentStream(request.id())));
     for (v1::Event& event : events) *response.add_history() = std::move(event);
   }
   return response;

@@ -64,8 +64,7 @@ int64_t Utf8Length(absl::string_view text) {
     }
     // Overlong forms, surrogates and values past U+10FFFF are invalid.
     if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-        (extra == 3 && code < 0x10000) || code > 0x10ffff ||
-        (code >= 0xd800 && code <= 0xdfff)) {
+        (extra == 3 && code < 0x10000) || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
       return -1;
     }
     i += extra + 1;
@@ -106,8 +105,7 @@ bool ParseAreaCode(absl::string_view code, v1::AreaLevel* level) {
   };
   for (const Form& form : kForms) {
     absl::string_view rest = code;
-    if (absl::ConsumePrefix(&rest, form.prefix) && rest.size() == form.digits &&
-        IsDigits(rest)) {
+    if (absl::ConsumePrefix(&rest, form.prefix) && rest.size() == form.digits && IsDigits(rest)) {
       if (level != nullptr) *level = form.level;
       return true;
     }
@@ -184,8 +182,8 @@ void CheckFinite(FieldViolations& v, const std::string& field, double value) {
 void CheckAttributes(FieldViolations& v, const std::string& field,
                      const google::protobuf::Map<std::string, v1::AttributeValue>& attributes) {
   if (attributes.size() > kMaxAttributes) {
-    v.Add(field, absl::StrCat("has ", attributes.size(), " attributes; at most ",
-                              kMaxAttributes, " are allowed"));
+    v.Add(field, absl::StrCat("has ", attributes.size(), " attributes; at most ", kMaxAttributes,
+                              " are allowed"));
     return;
   }
   for (const auto& [name, value] : attributes) {
@@ -269,8 +267,7 @@ void ValidateArea(FieldViolations& v, const std::string& prefix, const v1::Area&
   CheckAttributes(v, Field(prefix, "attributes"), area.attributes());
 }
 
-void ValidateNewExperiment(FieldViolations& v, const std::string& prefix,
-                           const v1::Experiment& e) {
+void ValidateNewExperiment(FieldViolations& v, const std::string& prefix, const v1::Experiment& e) {
   CheckId(v, Field(prefix, "id"), e.id());
   if (e.kind() == v1::EXPERIMENT_KIND_UNSPECIFIED || !v1::ExperimentKind_IsValid(e.kind())) {
     v.Add(Field(prefix, "kind"), "must be PROJECT or DEAL");
@@ -308,8 +305,7 @@ void ValidateNewExperiment(FieldViolations& v, const std::string& prefix,
   }
 }
 
-void ValidateHypothesis(FieldViolations& v, const std::string& prefix,
-                        const v1::Hypothesis& h) {
+void ValidateHypothesis(FieldViolations& v, const std::string& prefix, const v1::Hypothesis& h) {
   if (!h.id().empty()) CheckId(v, Field(prefix, "id"), h.id());
   CheckText(v, Field(prefix, "statement"), h.statement(), 1, kMaxLongTextLength);
   CheckId(v, Field(prefix, "indicator_id"), h.indicator_id());

@@ -41,10 +41,10 @@ bool IsValidDate(absl::string_view date);
 void CheckId(FieldViolations& violations, const std::string& field, absl::string_view id);
 void CheckRequestId(FieldViolations& violations, absl::string_view request_id);
 // Valid UTF-8 of min..max code points.
-void CheckText(FieldViolations& violations, const std::string& field,
-               absl::string_view text, size_t min_length, size_t max_length);
-void CheckDate(FieldViolations& violations, const std::string& field,
-               absl::string_view date, bool required);
+void CheckText(FieldViolations& violations, const std::string& field, absl::string_view text,
+               size_t min_length, size_t max_length);
+void CheckDate(FieldViolations& violations, const std::string& field, absl::string_view date,
+               bool required);
 void CheckFinite(FieldViolations& violations, const std::string& field, double value);
 void CheckAttributes(FieldViolations& violations, const std::string& field,
                      const google::protobuf::Map<std::string, v1::AttributeValue>& attributes);
@@ -60,8 +60,7 @@ void ValidateWorkMethod(FieldViolations& violations, const std::string& prefix,
                         const v1::WorkMethod& method);
 void ValidateIndicator(FieldViolations& violations, const std::string& prefix,
                        const v1::Indicator& indicator);
-void ValidateArea(FieldViolations& violations, const std::string& prefix,
-                  const v1::Area& area);
+void ValidateArea(FieldViolations& violations, const std::string& prefix, const v1::Area& area);
 void ValidateNewExperiment(FieldViolations& violations, const std::string& prefix,
                            const v1::Experiment& experiment);
 void ValidateHypothesis(FieldViolations& violations, const std::string& prefix,

@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -39,34 +40,64 @@ int main(int argc, char** argv) {
   std::string data_dir = "leerlus-data";
   std::string listen = "127.0.0.1:50051";
   std::string port_file;
+  std::string metrics_listen;
+  std::string log_format = isatty(STDERR_FILENO) ? "text" : "json";
+  bool log_calls = true;
   bool rebuild = false;
   bool verify = false;
+  bool print_config = false;
   std::string restore_from;
   int max_message_mb = 16;
   int shutdown_grace_seconds = 10;
+  // Settings: flags, or the same names in a TOML/INI file (--config), or
+  // LEERLUS_<NAME> environment variables; flags win, then the file, then
+  // the environment.
+  app.set_config("--config", "", "read settings from this file (TOML, the flags' names as keys)");
   app.add_option("--data-dir", data_dir, "RocksDB data directory (created if missing)")
       ->envname("LEERLUS_DATA_DIR")
       ->capture_default_str();
   app.add_option("--listen", listen, "host:port to serve gRPC on (port 0 picks a free one)")
       ->envname("LEERLUS_LISTEN")
       ->capture_default_str();
-  app.add_option("--port-file", port_file, "write the bound port to this file once serving");
+  app.add_option("--port-file", port_file, "write the bound port to this file once serving")
+      ->envname("LEERLUS_PORT_FILE");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "host:port for Prometheus metrics at /metrics (empty: none)")
+      ->envname("LEERLUS_METRICS_LISTEN");
+  app.add_option("--log-format", log_format, "json (one object a line) or text")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->envname("LEERLUS_LOG_FORMAT")
+      ->capture_default_str();
+  app.add_option("--log-calls", log_calls, "log every call (true) or only failures (false)")
+      ->envname("LEERLUS_LOG_CALLS")
+      ->capture_default_str();
   app.add_option("--max-message-mb", max_message_mb, "largest request or response, MiB")
       ->check(CLI::Range(1, 256))
+      ->envname("LEERLUS_MAX_MESSAGE_MB")
       ->capture_default_str();
   app.add_option("--shutdown-grace-seconds", shutdown_grace_seconds,
                  "how long in-flight calls may take to finish on SIGTERM")
       ->check(CLI::Range(0, 3600))
+      ->envname("LEERLUS_SHUTDOWN_GRACE_SECONDS")
       ->capture_default_str();
+  app.add_flag("--print-config", print_config, "print the effective settings and exit")
+      ->configurable(false);
   app.add_flag("--rebuild-projections", rebuild,
-               "drop every projection and rebuild it from the event log, then exit");
+               "drop every projection and rebuild it from the event log, then exit")
+      ->configurable(false);
   app.add_flag("--verify", verify,
                "check the log (gap-free, hash chain, stream index) and that the projections "
-               "equal a rebuild, then exit");
+               "equal a rebuild, then exit")
+      ->configurable(false);
   app.add_option("--restore-from", restore_from,
                  "copy a backup (from `leerlus admin backup`) into --data-dir, which must be new "
-                 "or empty, verify it, then exit");
+                 "or empty, verify it, then exit")
+      ->configurable(false);
   CLI11_PARSE(app, argc, argv);
+  if (print_config) {
+    std::cout << app.config_to_str(/*default_also=*/true, /*write_description=*/false);
+    return 0;
+  }
 
   // Block the shutdown signals in every thread; the main thread waits for them.
   sigset_t signals;
@@ -79,14 +110,18 @@ int main(int argc, char** argv) {
     // Copy a backup into a new data directory, then verify the copy.
     std::error_code error;
     if (std::filesystem::exists(data_dir, error) && !std::filesystem::is_empty(data_dir, error)) {
-      return Fail(absl::StrCat("--data-dir '", data_dir, "' is not empty; restore into a new directory"));
+      return Fail(
+          absl::StrCat("--data-dir '", data_dir, "' is not empty; restore into a new directory"));
     }
     absl::StatusOr<uint64_t> position = leerlus::storage::EventStore::HeadPositionOf(restore_from);
-    if (!position.ok()) return Fail(absl::StrCat("'", restore_from, "' is not a leerlus backup: ", position.status().ToString()));
+    if (!position.ok())
+      return Fail(absl::StrCat("'", restore_from,
+                               "' is not a leerlus backup: ", position.status().ToString()));
     std::filesystem::create_directories(data_dir, error);
     std::filesystem::copy(restore_from, data_dir, std::filesystem::copy_options::recursive, error);
     if (error) return Fail(absl::StrCat("copying the backup: ", error.message()));
-    std::cout << "restored the backup of log position " << *position << " into " << data_dir << std::endl;
+    std::cout << "restored the backup of log position " << *position << " into " << data_dir
+              << std::endl;
     verify = true;
   }
 
@@ -117,9 +152,19 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  leerlus::server::TelemetryOptions telemetry_options;
+  telemetry_options.metrics_listen = metrics_listen;
+  telemetry_options.log_format =
+      log_format == "json" ? leerlus::server::LogFormat::kJson : leerlus::server::LogFormat::kText;
+  telemetry_options.log_calls = log_calls;
+  absl::StatusOr<std::unique_ptr<leerlus::server::Telemetry>> telemetry =
+      leerlus::server::Telemetry::Create(store.get(), telemetry_options);
+  if (!telemetry.ok()) return Fail(telemetry.status().ToString());
+  leerlus::server::Logger& logger = (*telemetry)->logger();
+
   std::atomic<bool> draining{false};
   leerlus::server::OpenAuthorizer authorizer;
-  leerlus::server::ServiceContext context{store.get(), &authorizer, &draining};
+  leerlus::server::ServiceContext context{store.get(), &authorizer, &draining, telemetry->get()};
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);
@@ -145,8 +190,11 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("cannot listen on ", listen, " (address in use or invalid)"));
   }
   server->GetHealthCheckService()->SetServingStatus(true);
-  Log(absl::StrCat("serving on port ", bound_port, " with data in ", data_dir,
-                   " (log head ", store->HeadPosition(), ")"));
+  logger.Log("info", "serving",
+             {{"port", absl::StrCat(bound_port)},
+              {"data_dir", data_dir},
+              {"log_position", absl::StrCat(store->HeadPosition())},
+              {"metrics_port", absl::StrCat((*telemetry)->metrics_port())}});
   if (!port_file.empty()) {
     // Write then rename, so a reader never sees a half-written file.
     std::string temporary = port_file + ".tmp";
@@ -159,15 +207,14 @@ int main(int argc, char** argv) {
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  Log(absl::StrCat("received signal ", signal_number, "; draining"));
+  logger.Log("info", "draining", {{"signal", absl::StrCat(signal_number)}});
   server->GetHealthCheckService()->SetServingStatus(false);
   draining.store(true);
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::seconds(shutdown_grace_seconds));
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(shutdown_grace_seconds));
   server->Wait();
-  Log("all calls finished; closing the store");
+  logger.Log("info", "all calls finished; closing the store");
   store->Shutdown();
   store.reset();
-  Log("stopped cleanly");
+  logger.Log("info", "stopped cleanly");
   return 0;
 }

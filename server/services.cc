@@ -13,15 +13,32 @@ namespace leerlus::server {
 namespace {
 
 // Authorise, run the core function, translate the result.
+// The request id of a mutation, for the log ("" for reads).
+std::string RequestIdOf(const google::protobuf::Message& request) {
+  const google::protobuf::FieldDescriptor* field =
+      request.GetDescriptor()->FindFieldByName("request_id");
+  if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING)
+    return "";
+  return request.GetReflection()->GetString(request, field);
+}
+
+// Authorise, run the core function, translate the result; every call is
+// counted, timed and logged.
 template <typename Response, typename Fn>
 grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
-                    absl::string_view method, Response* response, Fn&& run) {
+                    absl::string_view method, const google::protobuf::Message& request,
+                    Response* response, Fn&& run) {
+  const absl::Time start = absl::Now();
   absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<Response> result = run(*caller);
-  if (!result.ok()) return ToGrpcStatus(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
+  absl::Status status = caller.status();
+  if (caller.ok()) {
+    absl::StatusOr<Response> result = run(*caller);
+    status = result.status();
+    if (result.ok()) *response = std::move(*result);
+  }
+  service.telemetry->RecordCall(method, caller.ok() ? caller->actor : "", RequestIdOf(request),
+                                status, absl::Now() - start);
+  return ToGrpcStatus(status);
 }
 
 // The field a BadRequest or ErrorInfo detail names, if any.
@@ -45,14 +62,14 @@ std::string BlamedField(const absl::Status& status) {
 
 }  // namespace
 
-#define LEERLUS_UNARY(Service, Method, Target)                                          \
-  grpc::Status Service::Method(grpc::ServerContext* context,                          \
-                               const v1::Method##Request* request,                    \
-                               v1::Method##Response* response) {                      \
-    return Handle(context_, context, #Method, response, [&](const core::Caller& caller) { \
-      (void)caller;                                                                    \
-      return Target;                                                                   \
-    });                                                                                \
+#define LEERLUS_UNARY(Service, Method, Target)                                                   \
+  grpc::Status Service::Method(grpc::ServerContext* context, const v1::Method##Request* request, \
+                               v1::Method##Response* response) {                                 \
+    return Handle(context_, context, #Method, *request, response,                                \
+                  [&](const core::Caller& caller) {                                              \
+                    (void)caller;                                                                \
+                    return Target;                                                               \
+                  });                                                                            \
   }
 
 LEERLUS_UNARY(CatalogServiceImpl, CreateWorkMethod, commands_.CreateWorkMethod(*request, caller))
@@ -97,6 +114,7 @@ LEERLUS_UNARY(AdminServiceImpl, Backup, admin_.Backup(*request))
 grpc::Status ExperimentServiceImpl::ImportOutcomes(
     grpc::ServerContext* context, grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
     v1::ImportOutcomesResponse* response) {
+  const absl::Time start = absl::Now();
   absl::StatusOr<core::Caller> caller = context_.authorizer->Authorize(*context, "ImportOutcomes");
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   // Rows are appended concurrently (a window of them in flight) so that
@@ -124,19 +142,21 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   while (reader->Read(&request)) {
     if (row >= kMaxImportRows) {
       while (!inflight.empty()) collect_one();
-      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
-          "an import stream carries at most ", kMaxImportRows,
-          " rows; the first ", kMaxImportRows, " were processed, split the rest")));
+      return ToGrpcStatus(absl::ResourceExhaustedError(
+          absl::StrCat("an import stream carries at most ", kMaxImportRows, " rows; the first ",
+                       kMaxImportRows, " were processed, split the rest")));
     }
-    inflight.emplace_back(row, std::async(std::launch::async,
-                                          [this, row_request = std::move(*request.mutable_row()),
-                                           caller = *caller] {
-                                            return commands_.CreateOutcome(row_request, caller);
-                                          }));
+    inflight.emplace_back(
+        row, std::async(std::launch::async,
+                        [this, row_request = std::move(*request.mutable_row()), caller = *caller] {
+                          return commands_.CreateOutcome(row_request, caller);
+                        }));
     ++row;
     if (inflight.size() >= kWindow) collect_one();
   }
   while (!inflight.empty()) collect_one();
+  context_.telemetry->RecordCall("ImportOutcomes", caller->actor, "", absl::OkStatus(),
+                                 absl::Now() - start);
   return grpc::Status::OK;
 }
 
@@ -147,6 +167,11 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
   if (!stream.ok()) return ToGrpcStatus(stream.status());
+  context_.telemetry->SubscriberDelta(+1);
+  struct Unsubscribe {
+    Telemetry* telemetry;
+    ~Unsubscribe() { telemetry->SubscriberDelta(-1); }
+  } unsubscribe{context_.telemetry};
   uint64_t next = std::max<uint64_t>(request->from_position(), 1);
   constexpr size_t kBatch = 256;
   while (!context->IsCancelled()) {

@@ -16,6 +16,7 @@
 #include "leerlus/v1/experiment_service.grpc.pb.h"
 #include "leerlus/v1/insight_service.grpc.pb.h"
 #include "server/authorizer.h"
+#include "server/telemetry.h"
 #include "storage/event_store.h"
 
 namespace leerlus::server {
@@ -29,6 +30,8 @@ struct ServiceContext {
   const Authorizer* authorizer;
   // Set when the server starts draining: long-lived streams end.
   std::atomic<bool>* draining;
+  // Counts, times and logs every call.
+  Telemetry* telemetry;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {
@@ -36,17 +39,21 @@ class CatalogServiceImpl final : public v1::CatalogService::Service {
   explicit CatalogServiceImpl(ServiceContext context)
       : context_(context), commands_(context.store), queries_(context.store) {}
 
-  grpc::Status CreateWorkMethod(grpc::ServerContext* context, const v1::CreateWorkMethodRequest* request,
+  grpc::Status CreateWorkMethod(grpc::ServerContext* context,
+                                const v1::CreateWorkMethodRequest* request,
                                 v1::CreateWorkMethodResponse* response) override;
   grpc::Status GetWorkMethod(grpc::ServerContext* context, const v1::GetWorkMethodRequest* request,
                              v1::GetWorkMethodResponse* response) override;
-  grpc::Status ListWorkMethods(grpc::ServerContext* context, const v1::ListWorkMethodsRequest* request,
+  grpc::Status ListWorkMethods(grpc::ServerContext* context,
+                               const v1::ListWorkMethodsRequest* request,
                                v1::ListWorkMethodsResponse* response) override;
-  grpc::Status CreateIndicator(grpc::ServerContext* context, const v1::CreateIndicatorRequest* request,
+  grpc::Status CreateIndicator(grpc::ServerContext* context,
+                               const v1::CreateIndicatorRequest* request,
                                v1::CreateIndicatorResponse* response) override;
   grpc::Status GetIndicator(grpc::ServerContext* context, const v1::GetIndicatorRequest* request,
                             v1::GetIndicatorResponse* response) override;
-  grpc::Status ListIndicators(grpc::ServerContext* context, const v1::ListIndicatorsRequest* request,
+  grpc::Status ListIndicators(grpc::ServerContext* context,
+                              const v1::ListIndicatorsRequest* request,
                               v1::ListIndicatorsResponse* response) override;
   grpc::Status PutArea(grpc::ServerContext* context, const v1::PutAreaRequest* request,
                        v1::PutAreaResponse* response) override;
@@ -66,15 +73,19 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   explicit ExperimentServiceImpl(ServiceContext context)
       : context_(context), commands_(context.store), queries_(context.store) {}
 
-  grpc::Status CreateExperiment(grpc::ServerContext* context, const v1::CreateExperimentRequest* request,
+  grpc::Status CreateExperiment(grpc::ServerContext* context,
+                                const v1::CreateExperimentRequest* request,
                                 v1::CreateExperimentResponse* response) override;
   grpc::Status GetExperiment(grpc::ServerContext* context, const v1::GetExperimentRequest* request,
                              v1::GetExperimentResponse* response) override;
-  grpc::Status ListExperiments(grpc::ServerContext* context, const v1::ListExperimentsRequest* request,
+  grpc::Status ListExperiments(grpc::ServerContext* context,
+                               const v1::ListExperimentsRequest* request,
                                v1::ListExperimentsResponse* response) override;
-  grpc::Status UpdateExperiment(grpc::ServerContext* context, const v1::UpdateExperimentRequest* request,
+  grpc::Status UpdateExperiment(grpc::ServerContext* context,
+                                const v1::UpdateExperimentRequest* request,
                                 v1::UpdateExperimentResponse* response) override;
-  grpc::Status StartExperiment(grpc::ServerContext* context, const v1::StartExperimentRequest* request,
+  grpc::Status StartExperiment(grpc::ServerContext* context,
+                               const v1::StartExperimentRequest* request,
                                v1::StartExperimentResponse* response) override;
   grpc::Status EvaluateExperiment(grpc::ServerContext* context,
                                   const v1::EvaluateExperimentRequest* request,
@@ -85,11 +96,13 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status WithdrawExperiment(grpc::ServerContext* context,
                                   const v1::WithdrawExperimentRequest* request,
                                   v1::WithdrawExperimentResponse* response) override;
-  grpc::Status CreateHypothesis(grpc::ServerContext* context, const v1::CreateHypothesisRequest* request,
+  grpc::Status CreateHypothesis(grpc::ServerContext* context,
+                                const v1::CreateHypothesisRequest* request,
                                 v1::CreateHypothesisResponse* response) override;
   grpc::Status CreateOutcome(grpc::ServerContext* context, const v1::CreateOutcomeRequest* request,
                              v1::CreateOutcomeResponse* response) override;
-  grpc::Status RetractOutcome(grpc::ServerContext* context, const v1::RetractOutcomeRequest* request,
+  grpc::Status RetractOutcome(grpc::ServerContext* context,
+                              const v1::RetractOutcomeRequest* request,
                               v1::RetractOutcomeResponse* response) override;
   grpc::Status CreateLesson(grpc::ServerContext* context, const v1::CreateLessonRequest* request,
                             v1::CreateLessonResponse* response) override;

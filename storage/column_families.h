@@ -25,11 +25,9 @@ enum class ColumnFamily : int {
 
 inline constexpr size_t kColumnFamilyCount = 10;
 
-inline constexpr std::array<absl::string_view, kColumnFamilyCount>
-    kColumnFamilyNames = {"default",  "events",      "streams",
-                          "requests", "experiments", "experiment_order",
-                          "outcomes", "lessons",     "analysis",
-                          "catalog"};
+inline constexpr std::array<absl::string_view, kColumnFamilyCount> kColumnFamilyNames = {
+    "default",          "events",   "streams", "requests", "experiments",
+    "experiment_order", "outcomes", "lessons", "analysis", "catalog"};
 
 inline constexpr absl::string_view ColumnFamilyName(ColumnFamily cf) {
   return kColumnFamilyNames[static_cast<size_t>(cf)];
@@ -37,9 +35,8 @@ inline constexpr absl::string_view ColumnFamilyName(ColumnFamily cf) {
 
 // Projections are derived from the log and can be dropped and rebuilt.
 inline constexpr std::array<ColumnFamily, 6> kProjectionFamilies = {
-    ColumnFamily::kExperiments, ColumnFamily::kExperimentOrder,
-    ColumnFamily::kOutcomes,    ColumnFamily::kLessons,
-    ColumnFamily::kAnalysis,    ColumnFamily::kCatalog};
+    ColumnFamily::kExperiments, ColumnFamily::kExperimentOrder, ColumnFamily::kOutcomes,
+    ColumnFamily::kLessons,     ColumnFamily::kAnalysis,        ColumnFamily::kCatalog};
 
 }  // namespace leerlus::storage
 

@@ -50,8 +50,7 @@ ReadView::ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> ha
 
 ReadView::~ReadView() { db_->ReleaseSnapshot(snapshot_); }
 
-absl::StatusOr<std::optional<std::string>> ReadView::Get(ColumnFamily cf,
-                                                         absl::string_view key) {
+absl::StatusOr<std::optional<std::string>> ReadView::Get(ColumnFamily cf, absl::string_view key) {
   std::string value;
   rocksdb::Status status = db_->Get(options_, handles_[static_cast<size_t>(cf)],
                                     rocksdb::Slice(key.data(), key.size()), &value);
@@ -95,10 +94,9 @@ absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_
     return events.size() < limit;
   };
   if (stream.empty()) {
-    LEERLUS_RETURN_IF_ERROR(Scan(ColumnFamily::kEvents, "", EventKey(from),
-                                 [&](absl::string_view, absl::string_view value) {
-                                   return parse(value);
-                                 }));
+    LEERLUS_RETURN_IF_ERROR(
+        Scan(ColumnFamily::kEvents, "", EventKey(from),
+             [&](absl::string_view, absl::string_view value) { return parse(value); }));
     LEERLUS_RETURN_IF_ERROR(parse_status);
     return events;
   }
@@ -107,8 +105,7 @@ absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_
   LEERLUS_RETURN_IF_ERROR(Scan(ColumnFamily::kStreams, StreamEventPrefix(stream), "",
                                [&](absl::string_view, absl::string_view value) {
                                  absl::string_view in = value;
-                                 absl::StatusOr<uint64_t> position =
-                                     ConsumeFixed64BigEndian(&in);
+                                 absl::StatusOr<uint64_t> position = ConsumeFixed64BigEndian(&in);
                                  if (position.ok() && *position >= from) {
                                    positions.push_back(*position);
                                  }
@@ -118,8 +115,8 @@ absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_
     LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                              Get(ColumnFamily::kEvents, EventKey(position)));
     if (!bytes.has_value()) {
-      return absl::DataLossError(absl::StrCat("stream index of '", stream,
-                                              "' points at missing position ", position));
+      return absl::DataLossError(
+          absl::StrCat("stream index of '", stream, "' points at missing position ", position));
     }
     parse(*bytes);
     LEERLUS_RETURN_IF_ERROR(parse_status);
@@ -166,12 +163,10 @@ class EventStore::DatabaseReader : public KeyValueReader {
  public:
   DatabaseReader(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
       : db_(db), handles_(handles) {}
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
-                                                 absl::string_view key) override {
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
     std::string value;
-    rocksdb::Status status =
-        db_->Get(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)],
-                 rocksdb::Slice(key.data(), key.size()), &value);
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)],
+                                      rocksdb::Slice(key.data(), key.size()), &value);
     if (status.IsNotFound()) return std::optional<std::string>();
     LEERLUS_RETURN_IF_ERROR(FromRocks(status, "read"));
     return std::optional<std::string>(std::move(value));
@@ -199,8 +194,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status status =
-      rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db);
+  rocksdb::Status status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db);
   if (!status.ok()) {
     if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -270,8 +264,7 @@ absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
   {
     absl::MutexLock lock(&queue_mutex_);
     if (shutting_down_) {
-      return WithErrorInfo(absl::UnavailableError("the server is shutting down"),
-                           "SHUTTING_DOWN");
+      return WithErrorInfo(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN");
     }
     queue_.push_back(std::move(pending));
   }
@@ -298,26 +291,22 @@ void EventStore::WriterLoop() {
   }
 }
 
-absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
-                                                   Overlay& group_overlay,
-                                                   uint64_t& next_position,
-                                                   std::string& last_hash,
+absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overlay& group_overlay,
+                                                   uint64_t& next_position, std::string& last_hash,
                                                    google::protobuf::Timestamp& last_time) {
   if (request.request_id.empty()) {
     return FieldError("request_id", "is required");
   }
   // A retry is answered from the record stored with the original write.
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<internal::v1::RequestRecord> record,
-      GetMessage<internal::v1::RequestRecord>(group_overlay, ColumnFamily::kRequests,
-                                              request.request_id));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<internal::v1::RequestRecord> record,
+                           GetMessage<internal::v1::RequestRecord>(
+                               group_overlay, ColumnFamily::kRequests, request.request_id));
   if (record.has_value()) {
     if (record->fingerprint() != request.fingerprint) {
-      return WithErrorInfo(
-          absl::AlreadyExistsError(absl::StrCat(
-              "request_id '", request.request_id,
-              "' was already used for a different request; use a new request id")),
-          "REQUEST_ID_REUSED", {{"request_id", request.request_id}});
+      return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
+                               "request_id '", request.request_id,
+                               "' was already used for a different request; use a new request id")),
+                           "REQUEST_ID_REUSED", {{"request_id", request.request_id}});
     }
     return AppendResult{record->response(), record->position(), /*replayed=*/true};
   }
@@ -331,13 +320,12 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request,
     LEERLUS_ASSIGN_OR_RETURN(version, ConsumeFixed64BigEndian(&in));
   }
   if (request.expected_version != 0 && request.expected_version != version) {
-    return WithErrorInfo(
-        absl::AbortedError(absl::StrCat("expected version ", request.expected_version, " of '",
-                                        request.stream, "' but it is at version ", version,
-                                        "; re-read and retry")),
-        "VERSION_MISMATCH",
-        {{"current_version", absl::StrCat(version)},
-         {"expected_version", absl::StrCat(request.expected_version)}});
+    return WithErrorInfo(absl::AbortedError(absl::StrCat(
+                             "expected version ", request.expected_version, " of '", request.stream,
+                             "' but it is at version ", version, "; re-read and retry")),
+                         "VERSION_MISMATCH",
+                         {{"current_version", absl::StrCat(version)},
+                          {"expected_version", absl::StrCat(request.expected_version)}});
   }
   LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
                            request.decide(DecisionContext{overlay, version}));
@@ -395,6 +383,8 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
   google::protobuf::Timestamp last_time = last_time_;
   std::vector<absl::StatusOr<AppendResult>> results;
   results.reserve(group.size());
+  bool wrote = false;
+  bool write_failed = false;
   for (auto& pending : group) {
     results.push_back(
         DecideOne(pending->request, group_overlay, next_position, last_hash, last_time));
@@ -404,9 +394,8 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     rocksdb::WriteBatch batch;
     for (const auto& [key, value] : group_overlay.writes()) {
       rocksdb::ColumnFamilyHandle* handle = handles_[static_cast<size_t>(key.first)];
-      rocksdb::Status status =
-          value.has_value() ? batch.Put(handle, key.second, *value)
-                            : batch.Delete(handle, key.second);
+      rocksdb::Status status = value.has_value() ? batch.Put(handle, key.second, *value)
+                                                 : batch.Delete(handle, key.second);
       if (!status.ok()) {
         for (auto& result : results) {
           if (result.ok() && !result->replayed) result = FromRocks(status, "write batch");
@@ -417,6 +406,8 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
     absl::Status written = FromRocks(db_->Write(write_options, &batch), "durable write");
+    wrote = written.ok();
+    write_failed = !written.ok();
     if (written.ok()) {
       next_position_ = next_position;
       last_hash_ = last_hash;
@@ -426,14 +417,32 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     } else {
       // Nothing of this group is acknowledged; positions are reused.
       absl::Status unavailable = WithErrorInfo(
-          absl::UnavailableError(absl::StrCat(
-              "the change was not stored (", written.message(),
-              "); retry with the same request_id")),
+          absl::UnavailableError(absl::StrCat("the change was not stored (", written.message(),
+                                              "); retry with the same request_id")),
           "STORAGE_WRITE_FAILED");
       for (auto& result : results) {
         if (result.ok() && !result->replayed) result = unavailable;
       }
     }
+  }
+  {
+    absl::MutexLock lock(&head_mutex_);
+    uint64_t written = 0;
+    for (const auto& result : results) {
+      if (!result.ok()) {
+        ++stats_.rejected;
+      } else if (result->replayed) {
+        ++stats_.replays;
+      } else {
+        ++written;
+      }
+    }
+    stats_.appends += written;
+    if (wrote) {
+      ++stats_.group_commits;
+      stats_.grouped_appends += written;
+    }
+    if (write_failed) ++stats_.failed_commits;
   }
   for (size_t i = 0; i < group.size(); ++i) {
     group[i]->promise.set_value(std::move(results[i]));
@@ -447,9 +456,8 @@ std::unique_ptr<ReadView> EventStore::OpenReadView() {
 absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64_t position) {
   std::unique_ptr<ReadView> view = OpenReadView();
   if (position > view->head_position()) {
-    return absl::InvalidArgumentError(absl::StrCat("position ", position,
-                                                   " is past the end of the log (",
-                                                   view->head_position(), ")"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "position ", position, " is past the end of the log (", view->head_position(), ")"));
   }
   int64_t time = 0;
   if (position > 0) {
@@ -460,8 +468,9 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
   constexpr size_t kChunk = 4096;
   uint64_t from = 1;
   while (from <= position) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             view->ReadEvents(from, std::min<uint64_t>(kChunk, position - from + 1), ""));
+    LEERLUS_ASSIGN_OR_RETURN(
+        std::vector<v1::Event> events,
+        view->ReadEvents(from, std::min<uint64_t>(kChunk, position - from + 1), ""));
     if (events.empty()) break;
     for (const v1::Event& event : events) {
       LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, memory->writer()));
@@ -529,6 +538,20 @@ absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory
   return ConsumeFixed64BigEndian(&in);
 }
 
+StoreStats EventStore::Stats() const {
+  absl::MutexLock lock(&head_mutex_);
+  return stats_;
+}
+
+uint64_t EventStore::IntProperty(const std::string& name) const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t value = 0;
+    if (handle != nullptr && db_->GetIntProperty(handle, name, &value)) total += value;
+  }
+  return total;
+}
+
 uint64_t EventStore::HeadPosition() const {
   absl::MutexLock lock(&head_mutex_);
   return durable_head_;
@@ -548,8 +571,8 @@ absl::Status EventStore::RebuildProjections() {
     size_t index = static_cast<size_t>(cf);
     LEERLUS_RETURN_IF_ERROR(
         FromRocks(db_->DropColumnFamily(handles_[index]), "dropping a projection"));
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->DestroyColumnFamilyHandle(handles_[index]),
-                                      "dropping a projection"));
+    LEERLUS_RETURN_IF_ERROR(
+        FromRocks(db_->DestroyColumnFamilyHandle(handles_[index]), "dropping a projection"));
     handles_[index] = nullptr;
     LEERLUS_RETURN_IF_ERROR(
         FromRocks(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(),
@@ -593,8 +616,7 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
       ColumnFamily::kEvents, "", "", [&](absl::string_view key, absl::string_view bytes) {
         absl::StatusOr<uint64_t> position = ParseEventKey(key);
         v1::Event event;
-        if (!position.ok() ||
-            !event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        if (!position.ok() || !event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
           problem = absl::DataLossError(
               absl::StrCat("unreadable event after position ", expected_position - 1));
           return false;
@@ -605,15 +627,13 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
           return false;
         }
         if (event.previous_hash() != previous_hash) {
-          problem = absl::DataLossError(
-              absl::StrCat("hash chain broken at position ", *position));
+          problem = absl::DataLossError(absl::StrCat("hash chain broken at position ", *position));
           return false;
         }
         uint64_t& version = stream_versions[event.stream()];
         if (event.stream_version() != version + 1) {
           problem = absl::DataLossError(absl::StrCat("stream '", event.stream(),
-                                                     "' skips a version at position ",
-                                                     *position));
+                                                     "' skips a version at position ", *position));
           return false;
         }
         version = event.stream_version();
@@ -631,17 +651,16 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head_hash,
                            view->Get(ColumnFamily::kMeta, kHeadHashKey));
   if (head_hash.value_or("") != previous_hash) {
-    return absl::DataLossError(absl::StrCat("hash chain broken at the head (position ",
-                                            expected_position - 1, ")"));
+    return absl::DataLossError(
+        absl::StrCat("hash chain broken at the head (position ", expected_position - 1, ")"));
   }
   // Every stream index entry points at an event of that stream and version.
   for (const auto& [stream, head_version] : stream_versions) {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
                              view->ReadEvents(1, head_version + 1, stream));
     if (events.size() != head_version) {
-      return absl::DataLossError(absl::StrCat("stream '", stream, "' index has ",
-                                              events.size(), " entries, log has ",
-                                              head_version));
+      return absl::DataLossError(absl::StrCat("stream '", stream, "' index has ", events.size(),
+                                              " entries, log has ", head_version));
     }
     for (size_t i = 0; i < events.size(); ++i) {
       if (events[i].stream() != stream || events[i].stream_version() != i + 1) {
@@ -651,8 +670,8 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
     }
     LEERLUS_ASSIGN_OR_RETURN(uint64_t recorded, view->StreamVersion(stream));
     if (recorded != head_version) {
-      return absl::DataLossError(absl::StrCat("stream '", stream, "' head says ", recorded,
-                                              ", log has ", head_version));
+      return absl::DataLossError(
+          absl::StrCat("stream '", stream, "' head says ", recorded, ", log has ", head_version));
     }
   }
   return expected_position - 1;

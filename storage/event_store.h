@@ -20,11 +20,11 @@
 #ifndef LEERLUS_STORAGE_EVENT_STORE_H_
 #define LEERLUS_STORAGE_EVENT_STORE_H_
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <deque>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -107,10 +107,10 @@ class ReadView : public ProjectionReader {
   ReadView(const ReadView&) = delete;
   ReadView& operator=(const ReadView&) = delete;
 
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
-                                                 absl::string_view key) override;
-  absl::Status Scan(ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-                    const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override;
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
   uint64_t head_position() const override { return head_position_; }
   int64_t head_time_seconds() override;
 
@@ -138,10 +138,10 @@ class MemoryProjection : public ProjectionReader {
   MemoryProjection(uint64_t head_position, int64_t head_time_seconds)
       : head_position_(head_position), head_time_seconds_(head_time_seconds), writer_(this) {}
 
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
-                                                 absl::string_view key) override;
-  absl::Status Scan(ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-                    const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override;
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
   uint64_t head_position() const override { return head_position_; }
   int64_t head_time_seconds() override { return head_time_seconds_; }
 
@@ -152,7 +152,8 @@ class MemoryProjection : public ProjectionReader {
   class Writer : public KeyValueWriter {
    public:
     explicit Writer(MemoryProjection* owner) : owner_(owner) {}
-    absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                   absl::string_view key) override {
       return owner_->Get(cf, key);
     }
     void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
@@ -170,6 +171,16 @@ class MemoryProjection : public ProjectionReader {
   int64_t head_time_seconds_;
   std::array<std::map<std::string, std::string>, kColumnFamilyCount> rows_;
   Writer writer_;
+};
+
+// Counters of the write path since the store opened.
+struct StoreStats {
+  uint64_t appends = 0;          // Successful appends (not replays).
+  uint64_t replays = 0;          // Retries answered from a request record.
+  uint64_t rejected = 0;         // Appends refused by their decision.
+  uint64_t group_commits = 0;    // Synced RocksDB writes (one fsync each).
+  uint64_t failed_commits = 0;   // Writes that failed (nothing acknowledged).
+  uint64_t grouped_appends = 0;  // Appends written in those commits.
 };
 
 class EventStore {
@@ -196,6 +207,13 @@ class EventStore {
 
   // Last durable position.
   uint64_t HeadPosition() const;
+
+  // Write-path counters.
+  StoreStats Stats() const;
+
+  // A RocksDB integer property (e.g. "rocksdb.total-sst-files-size"),
+  // summed over the column families; 0 if unknown.
+  uint64_t IntProperty(const std::string& name) const;
 
   // Blocks until the head passes `position`, the deadline passes or the
   // store shuts down; returns the head then.
@@ -248,6 +266,7 @@ class EventStore {
 
   mutable absl::Mutex head_mutex_;
   uint64_t durable_head_ ABSL_GUARDED_BY(head_mutex_) = 0;
+  StoreStats stats_ ABSL_GUARDED_BY(head_mutex_);
   bool closed_ ABSL_GUARDED_BY(head_mutex_) = false;
 
   // Owned by the writer thread (and by Open/Rebuild before it starts).

@@ -23,14 +23,13 @@ class KeyValueReader {
  public:
   virtual ~KeyValueReader() = default;
   // The value under `key`, std::nullopt if absent.
-  virtual absl::StatusOr<std::optional<std::string>> Get(
-      ColumnFamily cf, absl::string_view key) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
+                                                         absl::string_view key) = 0;
 };
 
 class KeyValueWriter : public KeyValueReader {
  public:
-  virtual void Put(ColumnFamily cf, absl::string_view key,
-                   absl::string_view value) = 0;
+  virtual void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) = 0;
   virtual void Delete(ColumnFamily cf, absl::string_view key) = 0;
 };
 
@@ -61,14 +60,12 @@ class Overlay : public KeyValueWriter {
 
   explicit Overlay(KeyValueReader* base) : base_(base) {}
 
-  absl::StatusOr<std::optional<std::string>> Get(
-      ColumnFamily cf, absl::string_view key) override {
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
     auto it = writes_.find(Key(cf, std::string(key)));
     if (it != writes_.end()) return it->second;
     return base_->Get(cf, key);
   }
-  void Put(ColumnFamily cf, absl::string_view key,
-           absl::string_view value) override {
+  void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
     writes_[Key(cf, std::string(key))] = std::string(value);
   }
   void Delete(ColumnFamily cf, absl::string_view key) override {
@@ -95,18 +92,15 @@ class Overlay : public KeyValueWriter {
 
 // Reads a protobuf message stored under `key`.
 template <typename Message>
-absl::StatusOr<std::optional<Message>> GetMessage(KeyValueReader& reader,
-                                                  ColumnFamily cf,
+absl::StatusOr<std::optional<Message>> GetMessage(KeyValueReader& reader, ColumnFamily cf,
                                                   absl::string_view key) {
   absl::StatusOr<std::optional<std::string>> bytes = reader.Get(cf, key);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return std::optional<Message>();
   Message message;
   if (!message.ParseFromString(**bytes)) {
-    return absl::DataLossError(absl::StrCat("cannot parse ",
-                                            Message::descriptor()->full_name(),
-                                            " in column family ",
-                                            ColumnFamilyName(cf)));
+    return absl::DataLossError(absl::StrCat("cannot parse ", Message::descriptor()->full_name(),
+                                            " in column family ", ColumnFamilyName(cf)));
   }
   return std::optional<Message>(std::move(message));
 }

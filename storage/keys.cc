@@ -22,8 +22,7 @@ std::string EncodeFixed64BigEndian(uint64_t value) {
 
 absl::StatusOr<uint64_t> ConsumeFixed64BigEndian(absl::string_view* in) {
   if (in->size() < 8) {
-    return absl::DataLossError(
-        absl::StrCat("key too short: need 8 bytes, have ", in->size()));
+    return absl::DataLossError(absl::StrCat("key too short: need 8 bytes, have ", in->size()));
   }
   uint64_t value = 0;
   for (int i = 0; i < 8; ++i) {
@@ -70,9 +69,7 @@ absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key) {
   return parts;
 }
 
-std::string ExperimentKey(absl::string_view experiment_id) {
-  return std::string(experiment_id);
-}
+std::string ExperimentKey(absl::string_view experiment_id) { return std::string(experiment_id); }
 
 std::string ExperimentOrderKey(uint64_t create_position) {
   return EncodeFixed64BigEndian(create_position);
@@ -82,8 +79,7 @@ std::string ExperimentChildPrefix(absl::string_view experiment_id) {
   return absl::StrCat(experiment_id, absl::string_view(&kSeparator, 1));
 }
 
-std::string ExperimentChildKey(absl::string_view experiment_id,
-                               absl::string_view child_id) {
+std::string ExperimentChildKey(absl::string_view experiment_id, absl::string_view child_id) {
   return absl::StrCat(ExperimentChildPrefix(experiment_id), child_id);
 }
 
@@ -91,18 +87,13 @@ std::string AnalysisIndicatorPrefix(absl::string_view indicator_id) {
   return absl::StrCat(indicator_id, absl::string_view(&kSeparator, 1));
 }
 
-std::string AnalysisKey(absl::string_view indicator_id,
-                        absl::string_view work_method_id,
-                        absl::string_view experiment_id,
-                        absl::string_view outcome_id) {
+std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,
+                        absl::string_view experiment_id, absl::string_view outcome_id) {
   absl::string_view sep(&kSeparator, 1);
-  return absl::StrCat(indicator_id, sep, work_method_id, sep, experiment_id,
-                      sep, outcome_id);
+  return absl::StrCat(indicator_id, sep, work_method_id, sep, experiment_id, sep, outcome_id);
 }
 
-std::string CatalogPrefix(CatalogKind kind) {
-  return std::string{static_cast<char>(kind), '/'};
-}
+std::string CatalogPrefix(CatalogKind kind) { return std::string{static_cast<char>(kind), '/'}; }
 
 std::string CatalogKey(CatalogKind kind, absl::string_view id) {
   return absl::StrCat(CatalogPrefix(kind), id);

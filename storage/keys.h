@@ -50,16 +50,13 @@ std::string ExperimentKey(absl::string_view experiment_id);
 std::string ExperimentOrderKey(uint64_t create_position);
 
 // outcomes CF and lessons CF: experiment id, then the record's id.
-std::string ExperimentChildKey(absl::string_view experiment_id,
-                               absl::string_view child_id);
+std::string ExperimentChildKey(absl::string_view experiment_id, absl::string_view child_id);
 std::string ExperimentChildPrefix(absl::string_view experiment_id);
 
 // analysis CF: indicator, work method, experiment, outcome -> Outcome. The
 // rows one what-works question needs are one contiguous range.
-std::string AnalysisKey(absl::string_view indicator_id,
-                        absl::string_view work_method_id,
-                        absl::string_view experiment_id,
-                        absl::string_view outcome_id);
+std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,
+                        absl::string_view experiment_id, absl::string_view outcome_id);
 std::string AnalysisIndicatorPrefix(absl::string_view indicator_id);
 
 // catalog CF: kind letter, '/', id.

@@ -53,8 +53,8 @@ absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) 
         } else if (path == "context") {
           *experiment.mutable_context() = values.context();
         } else {
-          return absl::DataLossError(absl::StrCat(
-              "event at position ", event.position(), " amends unknown path '", path, "'"));
+          return absl::DataLossError(absl::StrCat("event at position ", event.position(),
+                                                  " amends unknown path '", path, "'"));
         }
       }
       break;
@@ -90,8 +90,8 @@ absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) 
     case v1::Event::kLessonRecorded:
       break;
     default:
-      return absl::DataLossError(absl::StrCat("event at position ", event.position(),
-                                              " is not an experiment event"));
+      return absl::DataLossError(
+          absl::StrCat("event at position ", event.position(), " is not an experiment event"));
   }
   experiment.set_version(event.stream_version());
   *experiment.mutable_update_time() = event.time();
@@ -138,8 +138,8 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
     case v1::Event::kAreaDefined: {
       v1::Area area = event.area_defined().area();
       area.set_update_position(event.position());
-      PutMessage(projections, ColumnFamily::kCatalog,
-                 CatalogKey(CatalogKind::kArea, area.code()), area);
+      PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kArea, area.code()),
+                 area);
       return absl::OkStatus();
     }
     case v1::Event::PAYLOAD_NOT_SET:
@@ -154,26 +154,24 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
   }
 
   LEERLUS_ASSIGN_OR_RETURN(std::string experiment_id, ExperimentIdOf(event));
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Experiment> stored,
-      GetMessage<v1::Experiment>(projections, ColumnFamily::kExperiments,
-                                 ExperimentKey(experiment_id)));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> stored,
+                           GetMessage<v1::Experiment>(projections, ColumnFamily::kExperiments,
+                                                      ExperimentKey(experiment_id)));
   v1::Experiment experiment;
   if (stored.has_value()) {
     experiment = std::move(*stored);
   } else if (event.payload_case() != v1::Event::kExperimentRegistered) {
     return absl::DataLossError(absl::StrCat("event at position ", event.position(),
-                                            " refers to unregistered experiment '",
-                                            experiment_id, "'"));
+                                            " refers to unregistered experiment '", experiment_id,
+                                            "'"));
   }
   LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, experiment));
-  PutMessage(projections, ColumnFamily::kExperiments, ExperimentKey(experiment_id),
-             experiment);
+  PutMessage(projections, ColumnFamily::kExperiments, ExperimentKey(experiment_id), experiment);
 
   switch (event.payload_case()) {
     case v1::Event::kExperimentRegistered:
-      projections.Put(ColumnFamily::kExperimentOrder,
-                      ExperimentOrderKey(event.position()), experiment_id);
+      projections.Put(ColumnFamily::kExperimentOrder, ExperimentOrderKey(event.position()),
+                      experiment_id);
       break;
     case v1::Event::kOutcomeRecorded: {
       v1::Outcome outcome = event.outcome_recorded().outcome();
@@ -181,20 +179,19 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       PutMessage(projections, ColumnFamily::kOutcomes,
                  ExperimentChildKey(experiment_id, outcome.id()), outcome);
       PutMessage(projections, ColumnFamily::kAnalysis,
-                 AnalysisKey(outcome.indicator_id(), experiment.work_method_id(),
-                             experiment_id, outcome.id()),
+                 AnalysisKey(outcome.indicator_id(), experiment.work_method_id(), experiment_id,
+                             outcome.id()),
                  outcome);
       break;
     }
     case v1::Event::kOutcomeRetracted: {
       const std::string key =
           ExperimentChildKey(experiment_id, event.outcome_retracted().outcome_id());
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Outcome> outcome,
-          GetMessage<v1::Outcome>(projections, ColumnFamily::kOutcomes, key));
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
+                               GetMessage<v1::Outcome>(projections, ColumnFamily::kOutcomes, key));
       if (!outcome.has_value()) {
-        return absl::DataLossError(absl::StrCat("event at position ", event.position(),
-                                                " retracts an unknown outcome"));
+        return absl::DataLossError(
+            absl::StrCat("event at position ", event.position(), " retracts an unknown outcome"));
       }
       outcome->set_retracted(true);
       outcome->set_retraction_reason(event.outcome_retracted().reason());

@@ -65,7 +65,8 @@ Table LoadCsv(const std::string& file) {
       continue;
     }
     std::map<std::string, std::string> row;
-    for (size_t i = 0; i < fields.size() && i < table.header.size(); ++i) row[table.header[i]] = fields[i];
+    for (size_t i = 0; i < fields.size() && i < table.header.size(); ++i)
+      row[table.header[i]] = fields[i];
     table.rows.push_back(row);
   }
   return table;
@@ -113,7 +114,8 @@ FitOptions OptionsFor(const std::string& model) {
   FitOptions options;
   if (model == "FE") options.method = Method::kFixed;
   if (model == "DL" || model == "DL_knha") options.method = Method::kDerSimonianLaird;
-  if (model == "REML" || model == "REML_knha" || model == "REML_tight") options.method = Method::kReml;
+  if (model == "REML" || model == "REML_knha" || model == "REML_tight")
+    options.method = Method::kReml;
   options.knapp_hartung = model == "REML_knha" || model == "DL_knha";
   if (model == "REML_tight") {
     options.reml_threshold = 1e-12;
@@ -229,8 +231,8 @@ TEST(GoldenTest, Raudenbush1985MetaRegressionOnWeeks) {
   for (const std::string& model : kModels) {
     const std::string prefix = "metareg_weeks." + model;
     if (!ref.Has(prefix + ".k")) continue;
-    absl::StatusOr<FitResult> fit = FitRegression(studies.y, studies.v, {weeks}, {"weeks"},
-                                                  OptionsFor(model));
+    absl::StatusOr<FitResult> fit =
+        FitRegression(studies.y, studies.v, {weeks}, {"weeks"}, OptionsFor(model));
     ASSERT_OK(fit);
     ExpectFit(ref, prefix, *fit, false);
     ref.Expect(prefix + ".R2", fit->r2);
@@ -253,7 +255,8 @@ TEST(GoldenTest, Raudenbush1985SubgroupsByWeeks) {
   Studies studies = Given(data);
   // Levels as metafor sorts them: gt1 (weeks > 1) is the reference level.
   std::vector<double> is_le1;
-  for (size_t i = 0; i < data.rows.size(); ++i) is_le1.push_back(data.Number(i, "weeks") <= 1 ? 1 : 0);
+  for (size_t i = 0; i < data.rows.size(); ++i)
+    is_le1.push_back(data.Number(i, "weeks") <= 1 ? 1 : 0);
   Reference ref("raudenbush1985");
   for (const std::string& model : kModels) {
     // Common tau2: mods = ~ factor(grp); QM tests the difference.
@@ -312,9 +315,11 @@ TEST(GoldenTest, Normand1999StandardisedMeanDifferences) {
   Table data = LoadCsv("normand1999_SMD_data.csv");
   Studies computed;
   for (size_t i = 0; i < data.rows.size(); ++i) {
-    absl::StatusOr<Effect> g = StandardizedMeanDifference(
-        {data.Number(i, "m1i"), data.Number(i, "sd1i"), static_cast<int64_t>(data.Number(i, "n1i"))},
-        {data.Number(i, "m2i"), data.Number(i, "sd2i"), static_cast<int64_t>(data.Number(i, "n2i"))});
+    absl::StatusOr<Effect> g =
+        StandardizedMeanDifference({data.Number(i, "m1i"), data.Number(i, "sd1i"),
+                                    static_cast<int64_t>(data.Number(i, "n1i"))},
+                                   {data.Number(i, "m2i"), data.Number(i, "sd2i"),
+                                    static_cast<int64_t>(data.Number(i, "n2i"))});
     ASSERT_OK(g);
     EXPECT_NEAR(g->value, data.Number(i, "yi"), 1e-12) << "study " << i;
     EXPECT_NEAR(g->variance, data.Number(i, "vi"), 1e-12) << "study " << i;
@@ -328,9 +333,10 @@ TEST(GoldenTest, Normand1999MeanDifferences) {
   Table data = LoadCsv("normand1999_MD_data.csv");
   Studies computed;
   for (size_t i = 0; i < data.rows.size(); ++i) {
-    absl::StatusOr<Effect> md = MeanDifference(
-        {data.Number(i, "m1i"), data.Number(i, "sd1i"), static_cast<int64_t>(data.Number(i, "n1i"))},
-        {data.Number(i, "m2i"), data.Number(i, "sd2i"), static_cast<int64_t>(data.Number(i, "n2i"))});
+    absl::StatusOr<Effect> md = MeanDifference({data.Number(i, "m1i"), data.Number(i, "sd1i"),
+                                                static_cast<int64_t>(data.Number(i, "n1i"))},
+                                               {data.Number(i, "m2i"), data.Number(i, "sd2i"),
+                                                static_cast<int64_t>(data.Number(i, "n2i"))});
     ASSERT_OK(md);
     EXPECT_NEAR(md->value, data.Number(i, "yi"), 1e-12);
     EXPECT_NEAR(md->variance, data.Number(i, "vi"), 1e-10);
@@ -419,7 +425,8 @@ TEST(MetaAnalysisTest, TwoStudiesByHand) {
   EXPECT_EQ(dl->i2, 0);
   // y = (0, 4), v = (1, 1): Q = 8, tr P = 2 - 2/2 = 1, DL tau2 = (8 - 1)/1 = 7;
   // weights 1/8 each: mean 2, SE sqrt(8/2) = 2.
-  absl::StatusOr<FitResult> spread = FitPooled({0, 4}, {1, 1}, {.method = Method::kDerSimonianLaird});
+  absl::StatusOr<FitResult> spread =
+      FitPooled({0, 4}, {1, 1}, {.method = Method::kDerSimonianLaird});
   ASSERT_OK(spread);
   EXPECT_NEAR(spread->tau2, 7, 1e-12);
   EXPECT_NEAR(spread->coefficients[0].se, 2, 1e-12);
@@ -457,7 +464,8 @@ TEST(MetaAnalysisTest, RemlNonConvergenceIsReportedNotReturned) {
   FitOptions options;
   options.reml_max_iterations = 1;
   options.reml_threshold = 1e-15;
-  absl::StatusOr<FitResult> fit = FitPooled({-1.2, 0.1, 0.9, 2.5, -0.4}, {0.1, 0.2, 0.05, 0.3, 0.15}, options);
+  absl::StatusOr<FitResult> fit =
+      FitPooled({-1.2, 0.1, 0.9, 2.5, -0.4}, {0.1, 0.2, 0.05, 0.3, 0.15}, options);
   EXPECT_EQ(fit.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(fit.status().message().find("did not converge"), std::string::npos);
 }
@@ -466,7 +474,8 @@ TEST(MetaAnalysisTest, BadInputsAreRefused) {
   EXPECT_EQ(FitPooled({}, {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FitPooled({0.1}, {0}, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FitPooled({0.1, 0.2}, {0.1}, {}).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(FitPooled({std::nan("")}, {0.1}, {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FitPooled({std::nan("")}, {0.1}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
   // A constant moderator is collinear with the intercept.
   EXPECT_EQ(FitRegression({0.1, 0.2, 0.3}, {0.1, 0.1, 0.1}, {{2, 2, 2}}, {"x"}, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -508,7 +517,8 @@ TEST(EffectSizeTest, RiskRatioAndDifferenceByHand) {
   absl::StatusOr<Effect> zero = LogRiskRatio({0, 50}, {20, 50});
   ASSERT_OK(zero);
   EXPECT_NEAR(zero->value, std::log(0.5 / 51) - std::log(20.5 / 51), 1e-15);
-  EXPECT_EQ(RiskDifference({0, 10}, {0, 10}).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(RiskDifference({0, 10}, {0, 10}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(EffectSizeTest, ConversionsAndOrientation) {

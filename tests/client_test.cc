@@ -12,8 +12,9 @@ namespace leerlus::client {
 namespace {
 
 TEST(CsvTableTest, ReadsQuotedFieldsBomAndSemicolons) {
-  absl::StatusOr<CsvTable> table =
-      ParseCsv("\xEF\xBB\xBF" "Code;Name;Score\nGM0855;\"Tilburg; stad\";5,8\n\nGM0796;\"'s-Hertogenbosch\";6\n");
+  absl::StatusOr<CsvTable> table = ParseCsv(
+      "\xEF\xBB\xBF"
+      "Code;Name;Score\nGM0855;\"Tilburg; stad\";5,8\n\nGM0796;\"'s-Hertogenbosch\";6\n");
   ASSERT_OK(table);
   EXPECT_EQ(table->header, (std::vector<std::string>{"code", "name", "score"}));
   ASSERT_EQ(table->rows.size(), 2u);
@@ -24,7 +25,8 @@ TEST(CsvTableTest, ReadsQuotedFieldsBomAndSemicolons) {
 }
 
 TEST(CsvTableTest, QuotedNewlinesAndEscapedQuotes) {
-  absl::StatusOr<CsvTable> table = ParseCsv("a,b\n\"line one\nline two\",\"say \"\"hi\"\"\"\nx,y\n");
+  absl::StatusOr<CsvTable> table =
+      ParseCsv("a,b\n\"line one\nline two\",\"say \"\"hi\"\"\"\nx,y\n");
   ASSERT_OK(table);
   ASSERT_EQ(table->rows.size(), 2u);
   EXPECT_EQ(table->rows[0].fields[0], "line one\nline two");
@@ -113,7 +115,8 @@ TEST(OutputTest, CsvRowsFlattenNestedFieldsAndQuote) {
   b->mutable_area()->set_code("GM0855");
   std::ostringstream out;
   Render(response, OutputFormat::kCsv, out);
-  EXPECT_EQ(out.str(), "id,title,context.urbanity,area.code\na,\"Coach, Tilburg\",2,\nb,,,GM0855\n");
+  EXPECT_EQ(out.str(),
+            "id,title,context.urbanity,area.code\na,\"Coach, Tilburg\",2,\nb,,,GM0855\n");
 }
 
 }  // namespace

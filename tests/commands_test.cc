@@ -62,7 +62,8 @@ TEST_F(CommandsTest, IllegalTransitionsAreFailedPreconditionNamingTheState) {
   v1::EvaluateExperimentRequest evaluate;
   evaluate.set_id("e1");
   evaluate.set_request_id(NextId());
-  absl::StatusOr<v1::EvaluateExperimentResponse> early = commands_->EvaluateExperiment(evaluate, caller_);
+  absl::StatusOr<v1::EvaluateExperimentResponse> early =
+      commands_->EvaluateExperiment(evaluate, caller_);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(early.status().message().find("is DESIGNED"), std::string::npos) << early.status();
   EXPECT_EQ(ErrorReason(early.status()), "ILLEGAL_TRANSITION");
@@ -101,7 +102,8 @@ TEST_F(CommandsTest, IllegalTransitionsAreFailedPreconditionNamingTheState) {
 TEST_F(CommandsTest, OutcomesNeedARunningExperiment) {
   DefineCatalogue();
   CreateExperiment("e1");
-  absl::StatusOr<v1::CreateOutcomeResponse> early = commands_->CreateOutcome(OutcomeRequest("e1"), caller_);
+  absl::StatusOr<v1::CreateOutcomeResponse> early =
+      commands_->CreateOutcome(OutcomeRequest("e1"), caller_);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
   Start("e1");
   EXPECT_OK(commands_->CreateOutcome(OutcomeRequest("e1"), caller_));
@@ -118,7 +120,8 @@ TEST_F(CommandsTest, HypothesesBeforeStartAreSealedLaterOnesArePostHoc) {
   before.mutable_hypothesis()->set_expected_direction(v1::EXPECTED_DIRECTION_DECREASE);
   before.mutable_hypothesis()->set_smallest_effect_of_interest(0.5);
   before.set_request_id(NextId());
-  absl::StatusOr<v1::CreateHypothesisResponse> registered = commands_->CreateHypothesis(before, caller_);
+  absl::StatusOr<v1::CreateHypothesisResponse> registered =
+      commands_->CreateHypothesis(before, caller_);
   ASSERT_OK(registered);
   EXPECT_TRUE(registered->hypothesis().pre_registered());
   EXPECT_TRUE(registered->hypothesis().sealed_hash().empty());
@@ -126,7 +129,8 @@ TEST_F(CommandsTest, HypothesesBeforeStartAreSealedLaterOnesArePostHoc) {
   v1::CreateHypothesisRequest after = before;
   after.mutable_hypothesis()->set_id("h-extra");
   after.set_request_id(NextId());
-  absl::StatusOr<v1::CreateHypothesisResponse> post_hoc = commands_->CreateHypothesis(after, caller_);
+  absl::StatusOr<v1::CreateHypothesisResponse> post_hoc =
+      commands_->CreateHypothesis(after, caller_);
   ASSERT_OK(post_hoc);
   EXPECT_FALSE(post_hoc->hypothesis().pre_registered());
 
@@ -151,7 +155,8 @@ TEST_F(CommandsTest, AreaSnapshotIsTakenAtRegistrationAndNotRewrittenLater) {
   request.mutable_experiment()->mutable_area()->set_code("GM0855");
   // A value given by the team wins over the area's.
   (*request.mutable_experiment()->mutable_context())["urbanity"].set_number_value(1);
-  absl::StatusOr<v1::CreateExperimentResponse> created = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> created =
+      commands_->CreateExperiment(request, caller_);
   ASSERT_OK(created);
   const v1::Experiment& e = created->experiment();
   EXPECT_EQ(e.area().display_name(), "Tilburg");
@@ -183,7 +188,8 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
   DefineCatalogue();
   CreateExperiment("e1");
   Start("e1");
-  absl::StatusOr<v1::CreateOutcomeResponse> wrong = commands_->CreateOutcome(OutcomeRequest("e1"), caller_);
+  absl::StatusOr<v1::CreateOutcomeResponse> wrong =
+      commands_->CreateOutcome(OutcomeRequest("e1"), caller_);
   ASSERT_OK(wrong);
   // A correction must name a retracted outcome.
   v1::CreateOutcomeRequest premature = OutcomeRequest("e1");
@@ -195,7 +201,8 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
   retract.set_outcome_id(wrong->outcome().id());
   retract.set_reason("control group mean entered wrongly");
   retract.set_request_id(NextId());
-  absl::StatusOr<v1::RetractOutcomeResponse> retracted = commands_->RetractOutcome(retract, caller_);
+  absl::StatusOr<v1::RetractOutcomeResponse> retracted =
+      commands_->RetractOutcome(retract, caller_);
   ASSERT_OK(retracted);
   EXPECT_TRUE(retracted->outcome().retracted());
   retract.set_request_id(NextId());
@@ -211,7 +218,8 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
   ASSERT_OK(experiment);
   ASSERT_EQ(experiment->experiment().outcomes_size(), 2);
   EXPECT_TRUE(experiment->experiment().outcomes(0).retracted());
-  EXPECT_EQ(experiment->experiment().outcomes(0).retraction_reason(), "control group mean entered wrongly");
+  EXPECT_EQ(experiment->experiment().outcomes(0).retraction_reason(),
+            "control group mean entered wrongly");
   EXPECT_FALSE(experiment->experiment().outcomes(1).retracted());
 }
 
@@ -276,7 +284,8 @@ TEST_F(CommandsTest, IterationsReferToTheirParent) {
   CreateExperiment("e1");
   v1::CreateExperimentRequest child = ExperimentRequest("e1-v2");
   child.mutable_experiment()->set_parent_experiment_id("e1");
-  absl::StatusOr<v1::CreateExperimentResponse> created = commands_->CreateExperiment(child, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> created =
+      commands_->CreateExperiment(child, caller_);
   ASSERT_OK(created);
   EXPECT_EQ(created->experiment().parent_experiment_id(), "e1");
 }
@@ -302,33 +311,63 @@ TEST_F(CommandsTest, EveryBadExperimentFieldIsNamed) {
   const std::vector<ExperimentCase> cases = {
       {"missing request id", [](auto& r) { r.clear_request_id(); }, "request_id"},
       {"request id with space", [](auto& r) { r.set_request_id("a b"); }, "request_id"},
-      {"request id too long", [](auto& r) { r.set_request_id(std::string(129, 'a')); }, "request_id"},
+      {"request id too long", [](auto& r) { r.set_request_id(std::string(129, 'a')); },
+       "request_id"},
       {"bad id", [](auto& r) { r.mutable_experiment()->set_id("Bad_Id"); }, "experiment.id"},
-      {"id too long", [](auto& r) { r.mutable_experiment()->set_id(std::string(64, 'a')); }, "experiment.id"},
+      {"id too long", [](auto& r) { r.mutable_experiment()->set_id(std::string(64, 'a')); },
+       "experiment.id"},
       {"no kind", [](auto& r) { r.mutable_experiment()->clear_kind(); }, "experiment.kind"},
-      {"unknown kind", [](auto& r) { r.mutable_experiment()->set_kind(static_cast<v1::ExperimentKind>(99)); }, "experiment.kind"},
+      {"unknown kind",
+       [](auto& r) { r.mutable_experiment()->set_kind(static_cast<v1::ExperimentKind>(99)); },
+       "experiment.kind"},
       {"empty title", [](auto& r) { r.mutable_experiment()->set_title(""); }, "experiment.title"},
-      {"title too long", [](auto& r) { r.mutable_experiment()->set_title(std::string(201, 'x')); }, "experiment.title"},
-      {"invalid utf8", [](auto& r) { r.mutable_experiment()->set_title("caf\xc3"); }, "experiment.title"},
-      {"no method", [](auto& r) { r.mutable_experiment()->clear_work_method_id(); }, "experiment.work_method_id"},
+      {"title too long", [](auto& r) { r.mutable_experiment()->set_title(std::string(201, 'x')); },
+       "experiment.title"},
+      {"invalid utf8", [](auto& r) { r.mutable_experiment()->set_title("caf\xc3"); },
+       "experiment.title"},
+      {"no method", [](auto& r) { r.mutable_experiment()->clear_work_method_id(); },
+       "experiment.work_method_id"},
       {"no line", [](auto& r) { r.mutable_experiment()->clear_line(); }, "experiment.line"},
-      {"crossover without task", [](auto& r) { r.mutable_experiment()->set_line(v1::LINE_CROSSOVER); }, "experiment.societal_task"},
-      {"bad area code", [](auto& r) { r.mutable_experiment()->mutable_area()->set_code("GM85"); }, "experiment.area.code"},
+      {"crossover without task",
+       [](auto& r) { r.mutable_experiment()->set_line(v1::LINE_CROSSOVER); },
+       "experiment.societal_task"},
+      {"bad area code", [](auto& r) { r.mutable_experiment()->mutable_area()->set_code("GM85"); },
+       "experiment.area.code"},
       {"no team", [](auto& r) { r.mutable_experiment()->clear_team_id(); }, "experiment.team_id"},
-      {"repeated partner", [](auto& r) { r.mutable_experiment()->add_partner_ids("ggd"); }, "experiment.partner_ids[1]"},
-      {"negative budget", [](auto& r) { r.mutable_experiment()->set_budget_cents(-1); }, "experiment.budget_cents"},
-      {"impossible date", [](auto& r) { r.mutable_experiment()->set_planned_start("2019-02-30"); }, "experiment.planned_start"},
-      {"end before start", [](auto& r) { r.mutable_experiment()->set_planned_end("2018-12-31"); }, "experiment.planned_end"},
-      {"NaN context", [nan](auto& r) { (*r.mutable_experiment()->mutable_context())["score"].set_number_value(nan); }, "experiment.context.score"},
-      {"inf context", [](auto& r) { (*r.mutable_experiment()->mutable_context())["score"].set_number_value(INFINITY); }, "experiment.context.score"},
-      {"empty context value", [](auto& r) { (*r.mutable_experiment()->mutable_context())["score"]; }, "experiment.context.score"},
-      {"bad attribute name", [](auto& r) { (*r.mutable_experiment()->mutable_context())["Bad Name"].set_bool_value(true); }, "experiment.context[Bad Name]"},
-      {"self parent", [](auto& r) { r.mutable_experiment()->set_parent_experiment_id("e1"); }, "experiment.parent_experiment_id"},
+      {"repeated partner", [](auto& r) { r.mutable_experiment()->add_partner_ids("ggd"); },
+       "experiment.partner_ids[1]"},
+      {"negative budget", [](auto& r) { r.mutable_experiment()->set_budget_cents(-1); },
+       "experiment.budget_cents"},
+      {"impossible date", [](auto& r) { r.mutable_experiment()->set_planned_start("2019-02-30"); },
+       "experiment.planned_start"},
+      {"end before start", [](auto& r) { r.mutable_experiment()->set_planned_end("2018-12-31"); },
+       "experiment.planned_end"},
+      {"NaN context",
+       [nan](auto& r) {
+         (*r.mutable_experiment()->mutable_context())["score"].set_number_value(nan);
+       },
+       "experiment.context.score"},
+      {"inf context",
+       [](auto& r) {
+         (*r.mutable_experiment()->mutable_context())["score"].set_number_value(INFINITY);
+       },
+       "experiment.context.score"},
+      {"empty context value",
+       [](auto& r) { (*r.mutable_experiment()->mutable_context())["score"]; },
+       "experiment.context.score"},
+      {"bad attribute name",
+       [](auto& r) {
+         (*r.mutable_experiment()->mutable_context())["Bad Name"].set_bool_value(true);
+       },
+       "experiment.context[Bad Name]"},
+      {"self parent", [](auto& r) { r.mutable_experiment()->set_parent_experiment_id("e1"); },
+       "experiment.parent_experiment_id"},
   };
   for (const ExperimentCase& c : cases) {
     v1::CreateExperimentRequest request = ExperimentRequest("e1");
     c.mutate(request);
-    absl::StatusOr<v1::CreateExperimentResponse> result = commands_->CreateExperiment(request, caller_);
+    absl::StatusOr<v1::CreateExperimentResponse> result =
+        commands_->CreateExperiment(request, caller_);
     EXPECT_THAT(result.status(), NamesField(c.field)) << c.name;
   }
   // Limits: exactly at the maximum is accepted.
@@ -336,14 +375,17 @@ TEST_F(CommandsTest, EveryBadExperimentFieldIsNamed) {
   at_limit.mutable_experiment()->set_title(std::string(200, 'x'));
   at_limit.mutable_experiment()->set_id(std::string(63, 'a'));
   for (int i = 0; i < 99; ++i) {
-    (*at_limit.mutable_experiment()->mutable_context())["a" + std::to_string(i)].set_bool_value(true);
+    (*at_limit.mutable_experiment()->mutable_context())["a" + std::to_string(i)].set_bool_value(
+        true);
   }
   EXPECT_OK(commands_->CreateExperiment(at_limit, caller_));
   v1::CreateExperimentRequest over_limit = ExperimentRequest("e-over");
   for (int i = 0; i < 101; ++i) {
-    (*over_limit.mutable_experiment()->mutable_context())["a" + std::to_string(i)].set_bool_value(true);
+    (*over_limit.mutable_experiment()->mutable_context())["a" + std::to_string(i)].set_bool_value(
+        true);
   }
-  EXPECT_THAT(commands_->CreateExperiment(over_limit, caller_).status(), NamesField("experiment.context"));
+  EXPECT_THAT(commands_->CreateExperiment(over_limit, caller_).status(),
+              NamesField("experiment.context"));
   // Multi-byte text counts characters, not bytes: 200 'é' is fine.
   v1::CreateExperimentRequest accents = ExperimentRequest("e-accents");
   std::string title;
@@ -357,7 +399,8 @@ TEST_F(CommandsTest, OneReplyNamesEveryBadField) {
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
   request.mutable_experiment()->set_title("");
   request.mutable_experiment()->set_budget_cents(-5);
-  absl::StatusOr<v1::CreateExperimentResponse> result = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> result =
+      commands_->CreateExperiment(request, caller_);
   std::vector<std::string> fields = Fields(result.status());
   EXPECT_EQ(fields, (std::vector<std::string>{"experiment.title", "experiment.budget_cents"}));
 }
@@ -386,34 +429,67 @@ TEST_F(CommandsTest, EveryBadOutcomeFieldIsNamed) {
       {"bad date", [](auto& o) { o.set_measured_on("01-06-2019"); }, "outcome.measured_on"},
       {"no design", [](auto& o) { o.clear_design(); }, "outcome.design"},
       {"no statistics", [](auto& o) { o.clear_two_group_continuous(); }, "outcome.statistics"},
-      {"negative sd", [](auto& o) { o.mutable_two_group_continuous()->set_treatment_sd(-1); }, "outcome.two_group_continuous.treatment_sd"},
-      {"zero sd", [](auto& o) { o.mutable_two_group_continuous()->set_control_sd(0); }, "outcome.two_group_continuous.control_sd"},
-      {"NaN mean", [nan](auto& o) { o.mutable_two_group_continuous()->set_treatment_mean(nan); }, "outcome.two_group_continuous.treatment_mean"},
-      {"tiny group", [](auto& o) { o.mutable_two_group_continuous()->set_control_n(1); }, "outcome.two_group_continuous.control_n"},
-      {"negative n", [](auto& o) { o.mutable_two_group_continuous()->set_treatment_n(-3); }, "outcome.two_group_continuous.treatment_n"},
-      {"events over total", [counts](auto& o) { counts(o, 11, 10, 1, 10); }, "outcome.two_group_counts.treatment_events"},
-      {"negative events", [counts](auto& o) { counts(o, 1, 10, -1, 10); }, "outcome.two_group_counts.control_events"},
-      {"zero total", [counts](auto& o) { counts(o, 0, 0, 1, 10); }, "outcome.two_group_counts.treatment_total"},
-      {"correlation over 1", [](auto& o) {
+      {"negative sd", [](auto& o) { o.mutable_two_group_continuous()->set_treatment_sd(-1); },
+       "outcome.two_group_continuous.treatment_sd"},
+      {"zero sd", [](auto& o) { o.mutable_two_group_continuous()->set_control_sd(0); },
+       "outcome.two_group_continuous.control_sd"},
+      {"NaN mean", [nan](auto& o) { o.mutable_two_group_continuous()->set_treatment_mean(nan); },
+       "outcome.two_group_continuous.treatment_mean"},
+      {"tiny group", [](auto& o) { o.mutable_two_group_continuous()->set_control_n(1); },
+       "outcome.two_group_continuous.control_n"},
+      {"negative n", [](auto& o) { o.mutable_two_group_continuous()->set_treatment_n(-3); },
+       "outcome.two_group_continuous.treatment_n"},
+      {"events over total", [counts](auto& o) { counts(o, 11, 10, 1, 10); },
+       "outcome.two_group_counts.treatment_events"},
+      {"negative events", [counts](auto& o) { counts(o, 1, 10, -1, 10); },
+       "outcome.two_group_counts.control_events"},
+      {"zero total", [counts](auto& o) { counts(o, 0, 0, 1, 10); },
+       "outcome.two_group_counts.treatment_total"},
+      {"correlation over 1",
+       [](auto& o) {
          auto* s = o.mutable_pre_post();
-         s->set_pre_sd(1); s->set_post_sd(1); s->set_n(10); s->set_pre_post_correlation(1.5);
-       }, "outcome.pre_post.pre_post_correlation"},
-      {"unknown measure", [](auto& o) {
-         auto* s = o.mutable_direct_effect(); s->set_measure("XYZ"); s->set_variance(0.1);
-       }, "outcome.direct_effect.measure"},
-      {"no uncertainty", [](auto& o) { o.mutable_direct_effect()->set_measure("SMD"); }, "outcome.direct_effect.variance"},
-      {"zero variance", [](auto& o) {
-         auto* s = o.mutable_direct_effect(); s->set_measure("SMD"); s->set_variance(0);
-       }, "outcome.direct_effect.variance"},
-      {"inverted ci", [](auto& o) {
-         auto* s = o.mutable_direct_effect(); s->set_measure("MD"); s->set_effect(0.1);
-         s->mutable_ci95()->set_lower(0.5); s->mutable_ci95()->set_upper(-0.5);
-       }, "outcome.direct_effect.ci95.upper"},
-      {"effect outside ci", [](auto& o) {
-         auto* s = o.mutable_direct_effect(); s->set_measure("MD"); s->set_effect(2);
-         s->mutable_ci95()->set_lower(-0.5); s->mutable_ci95()->set_upper(0.5);
-       }, "outcome.direct_effect.effect"},
-      {"unknown design", [](auto& o) { o.set_design(static_cast<v1::StudyDesign>(42)); }, "outcome.design"},
+         s->set_pre_sd(1);
+         s->set_post_sd(1);
+         s->set_n(10);
+         s->set_pre_post_correlation(1.5);
+       },
+       "outcome.pre_post.pre_post_correlation"},
+      {"unknown measure",
+       [](auto& o) {
+         auto* s = o.mutable_direct_effect();
+         s->set_measure("XYZ");
+         s->set_variance(0.1);
+       },
+       "outcome.direct_effect.measure"},
+      {"no uncertainty", [](auto& o) { o.mutable_direct_effect()->set_measure("SMD"); },
+       "outcome.direct_effect.variance"},
+      {"zero variance",
+       [](auto& o) {
+         auto* s = o.mutable_direct_effect();
+         s->set_measure("SMD");
+         s->set_variance(0);
+       },
+       "outcome.direct_effect.variance"},
+      {"inverted ci",
+       [](auto& o) {
+         auto* s = o.mutable_direct_effect();
+         s->set_measure("MD");
+         s->set_effect(0.1);
+         s->mutable_ci95()->set_lower(0.5);
+         s->mutable_ci95()->set_upper(-0.5);
+       },
+       "outcome.direct_effect.ci95.upper"},
+      {"effect outside ci",
+       [](auto& o) {
+         auto* s = o.mutable_direct_effect();
+         s->set_measure("MD");
+         s->set_effect(2);
+         s->mutable_ci95()->set_lower(-0.5);
+         s->mutable_ci95()->set_upper(0.5);
+       },
+       "outcome.direct_effect.effect"},
+      {"unknown design", [](auto& o) { o.set_design(static_cast<v1::StudyDesign>(42)); },
+       "outcome.design"},
   };
   const uint64_t head = store_->HeadPosition();
   for (const OutcomeCase& c : cases) {
@@ -432,17 +508,20 @@ TEST_F(CommandsTest, UpdateMaskRefusesUnknownAndImmutablePaths) {
   update.set_request_id(NextId());
   EXPECT_THAT(commands_->UpdateExperiment(update, caller_).status(), NamesField("update_mask"));
   update.mutable_update_mask()->add_paths("work_method_id");
-  absl::StatusOr<v1::UpdateExperimentResponse> immutable = commands_->UpdateExperiment(update, caller_);
+  absl::StatusOr<v1::UpdateExperimentResponse> immutable =
+      commands_->UpdateExperiment(update, caller_);
   EXPECT_THAT(immutable.status(), NamesField("update_mask"));
   EXPECT_NE(immutable.status().message().find("cannot be changed"), std::string::npos);
   update.mutable_update_mask()->set_paths(0, "colour");
   EXPECT_THAT(commands_->UpdateExperiment(update, caller_).status(), NamesField("update_mask"));
   update.mutable_update_mask()->set_paths(0, "planned_end");
   update.mutable_experiment()->set_planned_end("2018-01-01");
-  EXPECT_THAT(commands_->UpdateExperiment(update, caller_).status(), NamesField("experiment.planned_end"));
+  EXPECT_THAT(commands_->UpdateExperiment(update, caller_).status(),
+              NamesField("experiment.planned_end"));
   update.mutable_update_mask()->set_paths(0, "budget_cents");
   update.mutable_experiment()->set_budget_cents(42);
-  absl::StatusOr<v1::UpdateExperimentResponse> amended = commands_->UpdateExperiment(update, caller_);
+  absl::StatusOr<v1::UpdateExperimentResponse> amended =
+      commands_->UpdateExperiment(update, caller_);
   ASSERT_OK(amended);
   EXPECT_EQ(amended->experiment().budget_cents(), 42);
   EXPECT_EQ(amended->experiment().title(), "Coach in e1");  // Untouched.
@@ -453,7 +532,8 @@ TEST_F(CommandsTest, CatalogueValidation) {
   indicator.mutable_indicator()->set_id("x");
   indicator.mutable_indicator()->set_display_name("X");
   indicator.set_request_id(NextId());
-  absl::StatusOr<v1::CreateIndicatorResponse> result = commands_->CreateIndicator(indicator, caller_);
+  absl::StatusOr<v1::CreateIndicatorResponse> result =
+      commands_->CreateIndicator(indicator, caller_);
   std::vector<std::string> fields = Fields(result.status());
   EXPECT_EQ(fields, (std::vector<std::string>{"indicator.better_direction", "indicator.domain"}));
   v1::PutAreaRequest area;

@@ -22,10 +22,12 @@ using EventStoreTest = StoreFixture;
 TEST_F(EventStoreTest, RetryWithSameRequestIdReturnsOriginalAndAppendsNothing) {
   DefineCatalogue();
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
-  absl::StatusOr<v1::CreateExperimentResponse> first = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> first =
+      commands_->CreateExperiment(request, caller_);
   ASSERT_OK(first);
   const uint64_t head = store_->HeadPosition();
-  absl::StatusOr<v1::CreateExperimentResponse> retry = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> retry =
+      commands_->CreateExperiment(request, caller_);
   ASSERT_OK(retry);
   EXPECT_EQ(retry->SerializeAsString(), first->SerializeAsString());
   EXPECT_EQ(store_->HeadPosition(), head);
@@ -34,11 +36,13 @@ TEST_F(EventStoreTest, RetryWithSameRequestIdReturnsOriginalAndAppendsNothing) {
 TEST_F(EventStoreTest, RetryAfterRestartStillDeduplicates) {
   DefineCatalogue();
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
-  absl::StatusOr<v1::CreateExperimentResponse> first = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> first =
+      commands_->CreateExperiment(request, caller_);
   ASSERT_OK(first);
   Reopen();
   const uint64_t head = store_->HeadPosition();
-  absl::StatusOr<v1::CreateExperimentResponse> retry = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> retry =
+      commands_->CreateExperiment(request, caller_);
   ASSERT_OK(retry);
   EXPECT_EQ(retry->position(), first->position());
   EXPECT_EQ(store_->HeadPosition(), head);
@@ -270,7 +274,8 @@ TEST_F(EventStoreTest, RandomWorkloadProjectionsEqualRebuildAndFold) {
     absl::StatusOr<v1::GetExperimentResponse> folded = queries_->GetExperiment(get);
     ASSERT_OK(folded);
     EXPECT_EQ(SerializeDeterministic(projected->experiment()),
-              SerializeDeterministic(folded->experiment())) << id;
+              SerializeDeterministic(folded->experiment()))
+        << id;
   }
   absl::StatusOr<std::string> live = store_->ProjectionDigest();
   ASSERT_OK(live);
@@ -308,15 +313,17 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
     auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
     std::string bytes;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, storage::EventKey(2), &bytes).ok());
     v1::Event event;
     ASSERT_TRUE(event.ParseFromString(bytes));
     event.mutable_indicator_defined()->mutable_indicator()->set_display_name("forged");
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), events, storage::EventKey(2),
-                        event.SerializeAsString()).ok());
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), events, storage::EventKey(2), event.SerializeAsString())
+            .ok());
     for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
     delete db;
   }
@@ -332,7 +339,8 @@ TEST_F(EventStoreTest, FailedDecisionWritesNothing) {
   const uint64_t head = store_->HeadPosition();
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
   request.mutable_experiment()->set_work_method_id("unknown-method");
-  absl::StatusOr<v1::CreateExperimentResponse> result = commands_->CreateExperiment(request, caller_);
+  absl::StatusOr<v1::CreateExperimentResponse> result =
+      commands_->CreateExperiment(request, caller_);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->HeadPosition(), head);
   // The request id is not consumed by a refused request: fixing it works.

@@ -1,5 +1,7 @@
 // What-works through the core on a real store: effects from every shape,
 // orientation, exclusions with reasons, filters and retractions.
+#include "core/insights.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,13 +9,11 @@
 #include <map>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "absl/strings/str_split.h"
-
 #include "analysis/effect_size.h"
 #include "core/evidence.h"
-#include "core/insights.h"
 #include "tests/store_fixture.h"
 
 namespace leerlus::testing {
@@ -34,7 +34,8 @@ TEST(OutcomeEffectTest, OrientsAndConvertsBetweenShapes) {
       analysis::StandardizedMeanDifference({4.1, 1.2, 40}, {4.8, 1.3, 38});
   ASSERT_OK(g);
   // Lower is better: the raw g is negative, the oriented one positive.
-  absl::StatusOr<analysis::Effect> oriented = core::OutcomeEffect(means, v1::EFFECT_MEASURE_SMD, true);
+  absl::StatusOr<analysis::Effect> oriented =
+      core::OutcomeEffect(means, v1::EFFECT_MEASURE_SMD, true);
   ASSERT_OK(oriented);
   EXPECT_LT(g->value, 0);
   EXPECT_DOUBLE_EQ(oriented->value, -g->value);
@@ -53,7 +54,8 @@ TEST(OutcomeEffectTest, OrientsAndConvertsBetweenShapes) {
   direct.mutable_direct_effect()->set_measure("SMD");
   direct.mutable_direct_effect()->set_effect(0.3);
   direct.mutable_direct_effect()->set_standard_error(0.1);
-  absl::StatusOr<analysis::Effect> given = core::OutcomeEffect(direct, v1::EFFECT_MEASURE_SMD, false);
+  absl::StatusOr<analysis::Effect> given =
+      core::OutcomeEffect(direct, v1::EFFECT_MEASURE_SMD, false);
   ASSERT_OK(given);
   EXPECT_DOUBLE_EQ(given->value, 0.3);
   EXPECT_NEAR(given->variance, 0.01, 1e-17);
@@ -134,7 +136,8 @@ TEST_F(InsightsTest, RetractedOutcomesLeaveTheAnswer) {
   DefineCatalogue();
   CreateExperiment("a");
   Start("a");
-  absl::StatusOr<v1::CreateOutcomeResponse> first = commands_->CreateOutcome(OutcomeRequest("a"), caller_);
+  absl::StatusOr<v1::CreateOutcomeResponse> first =
+      commands_->CreateOutcome(OutcomeRequest("a"), caller_);
   ASSERT_OK(first);
   ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("a"), caller_));
   v1::RetractOutcomeRequest retract;
@@ -165,7 +168,8 @@ class RaudenbushTest : public StoreFixture {
 
   void LoadExperiments() {
     DefineCatalogue();
-    std::ifstream data(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_data.csv");
+    std::ifstream data(std::string(LEERLUS_SOURCE_DIR) +
+                       "/tests/data/metafor/raudenbush1985_data.csv");
     ASSERT_TRUE(data.good());
     std::string line;
     std::getline(data, line);  // study,author,year,weeks,setting,tester,n1i,n2i,yi,vi
@@ -179,7 +183,8 @@ class RaudenbushTest : public StoreFixture {
       double weeks;
       ASSERT_TRUE(absl::SimpleAtod(f[n - 7], &weeks)) << line;
       (*request.mutable_experiment()->mutable_context())["weeks"].set_number_value(weeks);
-      (*request.mutable_experiment()->mutable_context())["contact"].set_text_value(weeks > 1 ? "gt1" : "le1");
+      (*request.mutable_experiment()->mutable_context())["contact"].set_text_value(
+          weeks > 1 ? "gt1" : "le1");
       ASSERT_OK(commands_->CreateExperiment(request, caller_));
       Start(id);
       v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
@@ -199,7 +204,8 @@ class RaudenbushTest : public StoreFixture {
 
   void LoadReference() {
     std::string line;
-      std::ifstream results(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/raudenbush1985_results.txt");
+    std::ifstream results(std::string(LEERLUS_SOURCE_DIR) +
+                          "/tests/data/metafor/raudenbush1985_results.txt");
     while (std::getline(results, line)) {
       size_t equals = line.find('=');
       double value;
@@ -266,7 +272,8 @@ TEST_F(RaudenbushTest, ConditionsReproduceMetafor) {
   EXPECT_FALSE(strict->has_test());
   EXPECT_NE(strict->not_tested_reason().find("at least 2 levels"), std::string::npos);
   request.set_condition("colour");
-  EXPECT_EQ(insights.CompareConditions(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(insights.CompareConditions(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // Discovery ranks both moderators with Benjamini-Hochberg adjustment: with
@@ -300,7 +307,8 @@ TEST_F(RaudenbushTest, DiscoveryRanksModeratorsWithAdjustedPValues) {
   EXPECT_EQ(found->conditions_size(), 1);
   EXPECT_EQ(found->conditions_tested(), 2);
   request.clear_work_method_id();
-  EXPECT_EQ(insights.DiscoverConditions(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(insights.DiscoverConditions(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(InsightsTest, BadQuestionsAreRefused) {
@@ -351,14 +359,15 @@ TEST(EvidenceGradeTest, EachRuleCountsAndSaysWhy) {
   core::EvidenceInput input = StrongEvidence();
   input.experiments = 4;  // Loses "at least 10".
   input.k = 4;
-  input.controlled_outcomes = 1;  // Loses the design rule.
+  input.controlled_outcomes = 1;        // Loses the design rule.
   input.preregistered_experiments = 2;  // Half: still met.
   core::EvidenceGrade grade = core::GradeEvidence(input);
   EXPECT_EQ(grade.grade, 4);
   EXPECT_EQ(grade.label, "goede aanwijzingen voor effectiviteit (advisory)");
   EXPECT_EQ(grade.reasons[1], " 0 at least 10 experiments (4)");
-  EXPECT_EQ(grade.reasons[3],
-            " 0 at least half the outcomes from controlled designs, RCT or quasi-experimental (1 of 4)");
+  EXPECT_EQ(
+      grade.reasons[3],
+      " 0 at least half the outcomes from controlled designs, RCT or quasi-experimental (1 of 4)");
   input.i2 = 80;
   input.newest_measurement = "2015-01-01";  // Nearly 12 years before the answer.
   grade = core::GradeEvidence(input);
@@ -420,25 +429,34 @@ v1::Verdict Judge(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome) 
 
 TEST(HypothesisVerdictTest, DirectionalHypotheses) {
   // CI [0.304, 0.696] > 0.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.5)), v1::VERDICT_SUPPORTED);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(0.5)), v1::VERDICT_REFUTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.5)),
+            v1::VERDICT_SUPPORTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(0.5)),
+            v1::VERDICT_REFUTED);
   // CI [-0.096, 0.296] includes 0.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.1)), v1::VERDICT_INCONCLUSIVE);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(-0.5)), v1::VERDICT_SUPPORTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.1)),
+            v1::VERDICT_INCONCLUSIVE);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(-0.5)),
+            v1::VERDICT_SUPPORTED);
   // In the expected direction but 0.5 < the smallest effect that matters (0.6).
   v1::HypothesisVerdict verdict;
-  core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0.6), MeanDifference(0.5), &verdict);
+  core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0.6), MeanDifference(0.5),
+                        &verdict);
   EXPECT_EQ(verdict.verdict(), v1::VERDICT_INCONCLUSIVE);
-  EXPECT_NE(verdict.reason().find("smaller than the smallest effect that matters"), std::string::npos);
+  EXPECT_NE(verdict.reason().find("smaller than the smallest effect that matters"),
+            std::string::npos);
   EXPECT_NEAR(verdict.ci_lower(), 0.5 - 0.1959963984540054, 1e-12);
   EXPECT_EQ(verdict.scale(), "MD");
 }
 
 TEST(HypothesisVerdictTest, NoChangeHypothesesNeedAnEquivalenceMargin) {
   // CI [-0.196, 0.196] inside ±0.25: supported; inside no margin: inconclusive.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0)), v1::VERDICT_SUPPORTED);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0), MeanDifference(0)), v1::VERDICT_INCONCLUSIVE);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0.5)), v1::VERDICT_REFUTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0)),
+            v1::VERDICT_SUPPORTED);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0), MeanDifference(0)),
+            v1::VERDICT_INCONCLUSIVE);
+  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0.5)),
+            v1::VERDICT_REFUTED);
 }
 
 TEST(HypothesisVerdictTest, CountsAreJudgedOnTheRiskDifferenceByDirectionOnly) {
@@ -452,7 +470,8 @@ TEST(HypothesisVerdictTest, CountsAreJudgedOnTheRiskDifferenceByDirectionOnly) {
   // RD = -0.2, SE = sqrt(0.09/100 + 0.21/100) = 0.0548: clearly negative.
   v1::HypothesisVerdict verdict;
   core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 5), counts, &verdict);
-  EXPECT_EQ(verdict.verdict(), v1::VERDICT_SUPPORTED);  // 5 (indicator units) is not compared with an RD.
+  EXPECT_EQ(verdict.verdict(),
+            v1::VERDICT_SUPPORTED);  // 5 (indicator units) is not compared with an RD.
   EXPECT_EQ(verdict.scale(), "RD");
   EXPECT_NEAR(verdict.estimate(), -0.2, 1e-15);
 }
@@ -505,14 +524,16 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
   DefineCatalogue();
   for (const char* id : {"a", "b", "c"}) {
     v1::CreateExperimentRequest request = ExperimentRequest(id);
-    (*request.mutable_experiment()->mutable_context())["urbanity"].set_number_value(id[0] - 'a' + 1);
+    (*request.mutable_experiment()->mutable_context())["urbanity"].set_number_value(id[0] - 'a' +
+                                                                                    1);
     ASSERT_OK(commands_->CreateExperiment(request, caller_));
     Start(id);
   }
   std::vector<std::string> first_outcomes;
   for (const char* id : {"a", "b", "c", "a"}) {
     v1::CreateOutcomeRequest outcome = OutcomeRequest(id);
-    outcome.mutable_outcome()->mutable_two_group_continuous()->set_treatment_mean(3.5 + 0.3 * first_outcomes.size());
+    outcome.mutable_outcome()->mutable_two_group_continuous()->set_treatment_mean(
+        3.5 + 0.3 * first_outcomes.size());
     absl::StatusOr<v1::CreateOutcomeResponse> recorded = commands_->CreateOutcome(outcome, caller_);
     ASSERT_OK(recorded);
     first_outcomes.push_back(recorded->outcome().id());
@@ -611,7 +632,8 @@ TEST_F(InsightsTest, WhatChangedNamesTheMovedResultsAndNewExperiments) {
   EXPECT_EQ(change.after().k(), 2);
   EXPECT_EQ(change.new_experiment_ids_size(), 1);
   EXPECT_EQ(change.new_experiment_ids(0), "b");
-  EXPECT_NEAR(change.estimate_change(), change.after().estimate() - change.before().estimate(), 1e-15);
+  EXPECT_NEAR(change.estimate_change(), change.after().estimate() - change.before().estimate(),
+              1e-15);
   EXPECT_GT(change.estimate_change(), 0);  // b's treatment mean is lower: better.
 
   // Between two equal moments nothing moved; the order of moments is checked.
@@ -651,7 +673,8 @@ TEST_F(InsightsTest, CostContributionAndPreRegisteredOnly) {
   EXPECT_EQ(pooled.cost_band(), "low");
   EXPECT_NEAR(pooled.euros_per_participant_per_unit_effect(), 192.30 / pooled.estimate(), 1e-9);
 
-  absl::StatusOr<v1::ContributionResponse> contribution = insights.Contribution(v1::ContributionRequest());
+  absl::StatusOr<v1::ContributionResponse> contribution =
+      insights.Contribution(v1::ContributionRequest());
   ASSERT_OK(contribution);
   ASSERT_EQ(contribution->domains_size(), 1);
   EXPECT_EQ(contribution->domains(0).domain(), v1::RESOURCE_DOMAIN_SOCIAL);

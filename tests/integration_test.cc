@@ -1,9 +1,13 @@
 // End to end: the real leerlusd on a loopback port with a temporary data
 // directory, driven by the real client library and the real leerlus binary.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
-#include <sys/wait.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cmath>
@@ -15,10 +19,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "client/client.h"
-#include "leerlus/v1/insight_service.pb.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "leerlus/v1/insight_service.pb.h"
 #include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
@@ -80,7 +85,8 @@ class IntegrationTest : public ::testing::Test {
 TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   DefineCatalogueWithCli();
   WriteFile(dir_.File("areas.csv"),
-            "code;name;veerkracht;stedelijkheid\nGM0855;Tilburg;5,8;2\nGM0796;'s-Hertogenbosch;6,1;2\n"
+            "code;name;veerkracht;stedelijkheid\nGM0855;Tilburg;5,8;2\nGM0796;'"
+            "s-Hertogenbosch;6,1;2\n"
             "XX12;Nowhere;1;1\n");
   CommandResult areas = Cli({"area", "import", dir_.File("areas.csv"), "--decimal-comma"});
   EXPECT_EQ(areas.exit_code, 10) << areas.err;
@@ -92,19 +98,31 @@ TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   EXPECT_NE(Ok({"method", "list"}).find("Neighbourhood coach"), std::string::npos);
   EXPECT_NE(Ok({"indicator", "show", "loneliness"}).find("LOWER"), std::string::npos);
 
-  Ok({"experiment", "create", "--id", "tb-1", "--kind", "project", "--title", "Coach Tilburg North",
-      "--method", "coach", "--line", "area-based", "--area", "GM0855", "--team", "team-north",
-      "--partner", "ggd", "--budget-cents", "1500000", "--start", "2019-01-01", "--end",
-      "2019-12-31", "--context", "target_group=elderly", "--context", "participants=120"});
+  Ok({"experiment",     "create",
+      "--id",           "tb-1",
+      "--kind",         "project",
+      "--title",        "Coach Tilburg North",
+      "--method",       "coach",
+      "--line",         "area-based",
+      "--area",         "GM0855",
+      "--team",         "team-north",
+      "--partner",      "ggd",
+      "--budget-cents", "1500000",
+      "--start",        "2019-01-01",
+      "--end",          "2019-12-31",
+      "--context",      "target_group=elderly",
+      "--context",      "participants=120"});
   Ok({"hypothesis", "add", "tb-1", "--statement", "Loneliness falls", "--indicator", "loneliness",
       "--direction", "decrease", "--smallest-effect", "0.5"});
   Ok({"experiment", "start", "tb-1"});
-  Ok({"outcome", "record", "tb-1", "--indicator", "loneliness", "--measured-on", "2019-06-01",
-      "--design", "rct", "--treatment-mean", "4.1", "--treatment-sd", "1.2", "--treatment-n", "40",
-      "--control-mean", "4.8", "--control-sd", "1.3", "--control-n", "38"});
+  Ok({"outcome",    "record",        "tb-1", "--indicator",      "loneliness", "--measured-on",
+      "2019-06-01", "--design",      "rct",  "--treatment-mean", "4.1",        "--treatment-sd",
+      "1.2",        "--treatment-n", "40",   "--control-mean",   "4.8",        "--control-sd",
+      "1.3",        "--control-n",   "38"});
 
   WriteFile(dir_.File("outcomes.csv"),
-            "experiment_id,indicator_id,measured_on,design,treatment_events,treatment_total,"
+            "experiment_id,indicator_id,measured_on,design,treatment_events,"
+            "treatment_total,"
             "control_events,control_total\n"
             "tb-1,loneliness,2019-09-01,quasi-experimental,12,50,20,50\n"
             "tb-1,loneliness,2019-10-01,quasi-experimental,60,50,20,50\n"
@@ -122,12 +140,15 @@ TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   EXPECT_EQ(again.exit_code, 10);
   EXPECT_EQ(GetExperiment("tb-1").version(), version_before);
 
-  Ok({"lesson", "add", "tb-1", "--text", "Coaches need a base in the neighbourhood", "--tag", "housing"});
+  Ok({"lesson", "add", "tb-1", "--text", "Coaches need a base in the neighbourhood", "--tag",
+      "housing"});
   Ok({"experiment", "amend", "tb-1", "--title", "Coach Tilburg North (phase 1)"});
   Ok({"experiment", "evaluate", "tb-1"});
-  Ok({"experiment", "conclude", "tb-1", "--decision", "adapt", "--rationale", "Works for elderly, not for youth"});
-  Ok({"experiment", "create", "--id", "tb-2", "--kind", "project", "--title", "Coach Tilburg North, iteration 2",
-      "--method", "coach", "--line", "area-based", "--team", "team-north", "--parent", "tb-1"});
+  Ok({"experiment", "conclude", "tb-1", "--decision", "adapt", "--rationale",
+      "Works for elderly, not for youth"});
+  Ok({"experiment", "create", "--id", "tb-2", "--kind", "project", "--title",
+      "Coach Tilburg North, iteration 2", "--method", "coach", "--line", "area-based", "--team",
+      "team-north", "--parent", "tb-1"});
 
   std::string json = Ok({"experiment", "show", "tb-1", "-o", "json"});
   v1::GetExperimentResponse shown;
@@ -140,13 +161,15 @@ TEST_F(IntegrationTest, ProjectTeamRunsTheWholeLoopWithTheCli) {
   EXPECT_EQ(e.lessons_size(), 1);
   ASSERT_EQ(e.hypotheses_size(), 1);
   EXPECT_EQ(e.hypotheses(0).sealed_hash().size(), 64u);
-  EXPECT_DOUBLE_EQ(e.context().at("veerkracht").number_value(), 5.8);  // Area snapshot.
+  EXPECT_DOUBLE_EQ(e.context().at("veerkracht").number_value(),
+                   5.8);  // Area snapshot.
   EXPECT_DOUBLE_EQ(e.context().at("participants").number_value(), 120);
   EXPECT_EQ(e.context().at("target_group").text_value(), "elderly");
   EXPECT_NE(json.find("\"work_method_id\""), std::string::npos);
 
-  std::string listed = Ok({"experiment", "list", "--filter",
-                           "context.veerkracht > 5 AND (status = CONCLUDED OR parent = tb-1)", "-o", "csv"});
+  std::string listed =
+      Ok({"experiment", "list", "--filter",
+          "context.veerkracht > 5 AND (status = CONCLUDED OR parent = tb-1)", "-o", "csv"});
   EXPECT_NE(listed.find("\ntb-1,"), std::string::npos) << listed;
   EXPECT_EQ(listed.find("\ntb-2,"), std::string::npos) << "tb-2 has no area, so no veerkracht";
   std::string iterations = Ok({"experiment", "list", "--filter", "parent = tb-1", "-o", "csv"});
@@ -173,8 +196,9 @@ TEST_F(IntegrationTest, WhatWorksReproducesMetaforOnTheBcgTrials) {
   ASSERT_TRUE(data.good());
   std::string line;
   std::getline(data, line);  // Header: trial,author,year,tpos,tneg,cpos,cneg,...
-  std::string csv = "experiment_id,indicator_id,measured_on,design,treatment_events,"
-                    "treatment_total,control_events,control_total\n";
+  std::string csv =
+      "experiment_id,indicator_id,measured_on,design,treatment_events,"
+      "treatment_total,control_events,control_total\n";
   int trials = 0;
   while (std::getline(data, line)) {
     std::vector<std::string> f = absl::StrSplit(line, ',');
@@ -182,9 +206,10 @@ TEST_F(IntegrationTest, WhatWorksReproducesMetaforOnTheBcgTrials) {
     Ok({"experiment", "create", "--id", id, "--kind", "project", "--title", "Trial " + f[0],
         "--method", "bcg", "--line", "area-based", "--team", "who"});
     Ok({"experiment", "start", id});
-    const int tpos = std::stoi(f[3]), tneg = std::stoi(f[4]), cpos = std::stoi(f[5]), cneg = std::stoi(f[6]);
-    csv += absl::StrCat(id, ",tuberculosis,", f[2], "-01-01,rct,", tpos, ",", tpos + tneg, ",", cpos,
-                        ",", cpos + cneg, "\n");
+    const int tpos = std::stoi(f[3]), tneg = std::stoi(f[4]), cpos = std::stoi(f[5]),
+              cneg = std::stoi(f[6]);
+    csv += absl::StrCat(id, ",tuberculosis,", f[2], "-01-01,rct,", tpos, ",", tpos + tneg, ",",
+                        cpos, ",", cpos + cneg, "\n");
     ++trials;
   }
   ASSERT_EQ(trials, 13);
@@ -233,12 +258,13 @@ TEST_F(IntegrationTest, WhatWorksReproducesMetaforOnTheBcgTrials) {
 // neighbourhood coach helps in rural municipalities, not in urban ones.
 // Loaded through the real CLI, the evaluator's queries must find it.
 TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
-  const std::string command =
-      absl::StrCat("LEERLUS_CLI=", LEERLUS_CLI_PATH, " LEERLUS_SERVER=", server_->address(),
-                   " bash ", LEERLUS_SOURCE_DIR, "/deploy/demo/load.sh > ", dir_.File("load.log"), " 2>&1");
+  const std::string command = absl::StrCat(
+      "LEERLUS_CLI=", LEERLUS_CLI_PATH, " LEERLUS_SERVER=", server_->address(), " bash ",
+      LEERLUS_SOURCE_DIR, "/deploy/demo/load.sh > ", dir_.File("load.log"), " 2>&1");
   ASSERT_EQ(std::system(command.c_str()), 0) << ReadFile(dir_.File("load.log"));
 
-  std::string json = Ok({"conditions", "--method", "buurtcoach", "--indicator", "eenzaamheid", "-o", "json"});
+  std::string json =
+      Ok({"conditions", "--method", "buurtcoach", "--indicator", "eenzaamheid", "-o", "json"});
   v1::DiscoverConditionsResponse found;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &found).ok()) << json;
   ASSERT_GE(found.conditions_size(), 1);
@@ -247,11 +273,12 @@ TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
   EXPECT_LT(top.adjusted_p_value(), 0.001);
   ASSERT_EQ(top.subgroups_size(), 2);
   EXPECT_EQ(top.subgroups(0).level(), "landelijk");
-  EXPECT_GT(top.subgroups(0).pooled().ci_lower(), 0);   // Rural: helps.
-  EXPECT_LT(top.subgroups(1).pooled().ci_lower(), 0);   // Urban: no sign of it.
+  EXPECT_GT(top.subgroups(0).pooled().ci_lower(), 0);  // Rural: helps.
+  EXPECT_LT(top.subgroups(1).pooled().ci_lower(), 0);  // Urban: no sign of it.
   EXPECT_GT(top.subgroups(1).pooled().ci_upper(), 0);
 
-  std::string by = Ok({"what-works", "--indicator", "eenzaamheid", "--method", "buurtcoach", "--by", "context.gebied"});
+  std::string by = Ok({"what-works", "--indicator", "eenzaamheid", "--method", "buurtcoach", "--by",
+                       "context.gebied"});
   EXPECT_NE(by.find("Test for subgroup differences: QM = "), std::string::npos) << by;
   std::string scorecard = Ok({"scorecard", "-o", "json"});
   v1::ScorecardResponse card;
@@ -279,7 +306,8 @@ TEST_F(IntegrationTest, OnlineBackupUnderWritesRestoresAConsistentPrefix) {
       while (!stop.load()) {
         v1::CreateOutcomeResponse response;
         if (own.Call(&v1::ExperimentService::Stub::CreateOutcome, own.experiments(),
-                     OutcomeRequest("e1"), &response).ok()) {
+                     OutcomeRequest("e1"), &response)
+                .ok()) {
           ++written;
         }
       }
@@ -302,11 +330,14 @@ TEST_F(IntegrationTest, OnlineBackupUnderWritesRestoresAConsistentPrefix) {
 
   // Restore into a new data directory; leerlusd verifies it.
   const std::string restored = dir_.File("restored");
-  const std::string restore = absl::StrCat(LEERLUSD_PATH, " --restore-from ", backup, " --data-dir ",
-                                           restored, " > ", dir_.File("restore.log"), " 2>&1");
+  const std::string restore =
+      absl::StrCat(LEERLUSD_PATH, " --restore-from ", backup, " --data-dir ", restored, " > ",
+                   dir_.File("restore.log"), " 2>&1");
   ASSERT_EQ(std::system(restore.c_str()), 0) << ReadFile(dir_.File("restore.log"));
   const std::string log = ReadFile(dir_.File("restore.log"));
-  EXPECT_NE(log.find(absl::StrCat("restored the backup of log position ", answer.position())), std::string::npos) << log;
+  EXPECT_NE(log.find(absl::StrCat("restored the backup of log position ", answer.position())),
+            std::string::npos)
+      << log;
   EXPECT_NE(log.find("projections equal a rebuild"), std::string::npos) << log;
   // Restoring over a non-empty directory is refused.
   EXPECT_NE(std::system(restore.c_str()), 0);
@@ -321,9 +352,13 @@ TEST_F(IntegrationTest, OnlineBackupUnderWritesRestoresAConsistentPrefix) {
     request.set_from_position(next);
     request.set_page_size(1000);
     v1::ReadEventsResponse live, from_backup;
-    ASSERT_TRUE(client_->Call(&v1::EventLogService::Stub::ReadEvents, client_->event_log(), request, &live).ok());
-    ASSERT_TRUE(restored_client.Call(&v1::EventLogService::Stub::ReadEvents, restored_client.event_log(),
-                                     request, &from_backup).ok());
+    ASSERT_TRUE(
+        client_->Call(&v1::EventLogService::Stub::ReadEvents, client_->event_log(), request, &live)
+            .ok());
+    ASSERT_TRUE(restored_client
+                    .Call(&v1::EventLogService::Stub::ReadEvents, restored_client.event_log(),
+                          request, &from_backup)
+                    .ok());
     EXPECT_EQ(from_backup.head_position(), answer.position());
     for (int i = 0; i < from_backup.events_size(); ++i) {
       ASSERT_LT(i, live.events_size());
@@ -336,19 +371,182 @@ TEST_F(IntegrationTest, OnlineBackupUnderWritesRestoresAConsistentPrefix) {
   EXPECT_EQ(next, answer.position() + 1);
 }
 
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// GET http://127.0.0.1:port/path, the whole response.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (write(fd, request.data(), request.size()) < 0) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  return response;
+}
+
+}  // namespace
+
+// An operator's view: metrics to scrape, structured logs, the effective
+// configuration, reflection listing every service.
+TEST_F(IntegrationTest, OperatorsSeeMetricsLogsConfigAndReflection) {
+  server_->Stop();
+  const int metrics_port = FreePort();
+  ServerProcess observed(
+      dir_.File("observed"),
+      {"--metrics-listen", absl::StrCat("127.0.0.1:", metrics_port), "--log-format", "json"});
+  observed.Start();
+  {  // The client closes its connection before the server stops.
+    client::Client api(observed.address());
+    v1::CreateWorkMethodRequest define;
+    define.mutable_work_method()->set_id("coach");
+    define.mutable_work_method()->set_display_name("Coach");
+    define.set_request_id("operator-test-1");
+    v1::CreateWorkMethodResponse defined;
+    ASSERT_TRUE(
+        api.Call(&v1::CatalogService::Stub::CreateWorkMethod, api.catalog(), define, &defined)
+            .ok());
+    v1::GetWorkMethodRequest missing;
+    missing.set_id("nope");
+    v1::GetWorkMethodResponse unused;
+    EXPECT_EQ(api.Call(&v1::CatalogService::Stub::GetWorkMethod, api.catalog(), missing, &unused)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
+
+    const std::string metrics = HttpGet(metrics_port, "/metrics");
+    for (const char* series :
+         {"leerlus_rpc_requests_total{code=\"OK\",rpc=\"CreateWorkMethod\"} 1",
+          "leerlus_rpc_requests_total{code=\"NOT_FOUND\",rpc=\"GetWorkMethod\"}"
+          " 1",
+          "leerlus_rpc_duration_seconds_count{rpc=\"CreateWorkMethod\"} 1",
+          "leerlus_log_position 1", "leerlus_appends_total 1", "leerlus_fsyncs_total 1",
+          "leerlus_active_subscribers 0", "leerlus_process_resident_bytes ",
+          "leerlus_rocksdb_sst_bytes ", "leerlus_rocksdb_compaction_pending "}) {
+      EXPECT_NE(metrics.find(series), std::string::npos) << series << "\n" << metrics;
+    }
+
+    // Reflection lists every service (grpc.reflection.v1alpha, raw bytes:
+    // ServerReflectionRequest{list_services: ""} is field 7, empty).
+    {
+      grpc::GenericStub generic(api.channel());
+      grpc::CompletionQueue queue;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      auto call = generic.PrepareCall(
+          &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &queue);
+      void* tag;
+      bool ok;
+      call->StartCall(reinterpret_cast<void*>(1));
+      ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+      grpc::Slice request_slice(std::string("\x3a\x00", 2));
+      grpc::ByteBuffer request(&request_slice, 1);
+      call->Write(request, reinterpret_cast<void*>(2));
+      ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+      grpc::ByteBuffer response;
+      call->Read(&response, reinterpret_cast<void*>(3));
+      ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+      std::vector<grpc::Slice> slices;
+      ASSERT_TRUE(response.Dump(&slices).ok());
+      std::string bytes;
+      for (const auto& slice : slices)
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      for (const char* service : {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService",
+                                  "leerlus.v1.EventLogService", "leerlus.v1.InsightService",
+                                  "leerlus.v1.AdminService", "grpc.health.v1.Health"}) {
+        EXPECT_NE(bytes.find(service), std::string::npos) << service;
+      }
+      call->WritesDone(reinterpret_cast<void*>(4));
+      queue.Next(&tag, &ok);
+      grpc::Status status;
+      call->Finish(&status, reinterpret_cast<void*>(5));
+      queue.Next(&tag, &ok);
+      queue.Shutdown();
+      while (queue.Next(&tag, &ok)) {
+      }
+    }
+  }
+  observed.Stop();
+
+  // Every log line is one JSON object; calls carry rpc, status, duration,
+  // principal and request id.
+  const std::string log = ReadFile(dir_.File("observed") + ".log");
+  int lines = 0, calls = 0;
+  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    google::protobuf::Struct record;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line), &record).ok())
+        << line;
+    ++lines;
+    const auto& fields = record.fields();
+    ASSERT_TRUE(fields.count("level") && fields.count("time")) << line;
+    if (fields.count("rpc") && fields.at("rpc").string_value() == "CreateWorkMethod") {
+      ++calls;
+      EXPECT_EQ(fields.at("status").string_value(), "OK");
+      EXPECT_EQ(fields.at("request_id").string_value(), "operator-test-1");
+      EXPECT_EQ(fields.at("principal").string_value(), "anonymous");
+      EXPECT_TRUE(fields.count("duration_ms"));
+    }
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_GE(lines, 5);  // serving, two calls, draining, stopped.
+
+  // The effective configuration: flags win, then the config file, then the
+  // environment.
+  WriteFile(dir_.File("leerlusd.toml"), "listen = \"127.0.0.1:7777\"\nmax-message-mb = 32\n");
+  const std::string print = absl::StrCat(
+      "LEERLUS_MAX_MESSAGE_MB=64 ", LEERLUSD_PATH, " --config ", dir_.File("leerlusd.toml"),
+      " --data-dir /srv/x --print-config > ", dir_.File("config.out"));
+  ASSERT_EQ(std::system(print.c_str()), 0);
+  const std::string config = ReadFile(dir_.File("config.out"));
+  EXPECT_NE(config.find("listen=\"127.0.0.1:7777\""), std::string::npos) << config;
+  EXPECT_NE(config.find("data-dir=\"/srv/x\""), std::string::npos) << config;
+  EXPECT_NE(config.find("max-message-mb=32"), std::string::npos)
+      << config;  // File over environment.
+  const std::string from_env = absl::StrCat("LEERLUS_SHUTDOWN_GRACE_SECONDS=3 ", LEERLUSD_PATH,
+                                            " --print-config > ", dir_.File("config2.out"));
+  ASSERT_EQ(std::system(from_env.c_str()), 0);
+  EXPECT_NE(ReadFile(dir_.File("config2.out")).find("shutdown-grace-seconds=3"), std::string::npos);
+}
+
 TEST_F(IntegrationTest, CliExitCodesAndMessagesMeanSomething) {
   DefineCatalogueWithCli();
   CommandResult missing = Cli({"experiment", "show", "nope"});
   EXPECT_EQ(missing.exit_code, 4);
-  EXPECT_NE(missing.err.find("NOT_FOUND: experiment 'nope' does not exist"), std::string::npos) << missing.err;
-  CommandResult bad = Cli({"experiment", "create", "--id", "Bad Id", "--kind", "project", "--title", "x",
-                           "--method", "coach", "--line", "area-based", "--team", "t"});
+  EXPECT_NE(missing.err.find("NOT_FOUND: experiment 'nope' does not exist"), std::string::npos)
+      << missing.err;
+  CommandResult bad = Cli({"experiment", "create", "--id", "Bad Id", "--kind", "project", "--title",
+                           "x", "--method", "coach", "--line", "area-based", "--team", "t"});
   EXPECT_EQ(bad.exit_code, 3);
   EXPECT_NE(bad.err.find("experiment.id"), std::string::npos) << bad.err;
   CommandResult usage = Cli({"experiment", "create", "--id", "x"});
   EXPECT_EQ(usage.exit_code, 2);
-  CommandResult bad_enum = Cli({"experiment", "create", "--id", "x", "--kind", "festival", "--title", "x",
-                                "--method", "coach", "--line", "area-based", "--team", "t"});
+  CommandResult bad_enum =
+      Cli({"experiment", "create", "--id", "x", "--kind", "festival", "--title", "x", "--method",
+           "coach", "--line", "area-based", "--team", "t"});
   EXPECT_EQ(bad_enum.exit_code, 2);
   EXPECT_NE(bad_enum.err.find("--kind"), std::string::npos);
   CreateRunningExperiment("e1");
@@ -360,7 +558,8 @@ TEST_F(IntegrationTest, CliExitCodesAndMessagesMeanSomething) {
   CommandResult help = Cli({"experiment", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("conclude"), std::string::npos);
-  CommandResult unreachable = RunCli({"--server", "127.0.0.1:1", "--timeout", "1", "method", "list"});
+  CommandResult unreachable =
+      RunCli({"--server", "127.0.0.1:1", "--timeout", "1", "method", "list"});
   EXPECT_EQ(unreachable.exit_code, 8) << unreachable.err;
 }
 
@@ -369,8 +568,8 @@ TEST_F(IntegrationTest, ErrorsCarryGoogleRpcDetailsOverTheWire) {
   request.mutable_indicator()->set_id("x");
   request.set_request_id("r1");
   v1::CreateIndicatorResponse response;
-  grpc::Status status = client_->Call(&v1::CatalogService::Stub::CreateIndicator, client_->catalog(),
-                                      request, &response);
+  grpc::Status status = client_->Call(&v1::CatalogService::Stub::CreateIndicator,
+                                      client_->catalog(), request, &response);
   ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
@@ -389,10 +588,14 @@ TEST_F(IntegrationTest, RetriedRequestIdReturnsTheOriginalResultOverGrpc) {
   CreateRunningExperiment("e1");
   v1::CreateOutcomeRequest request = OutcomeRequest("e1");
   v1::CreateOutcomeResponse first, second;
-  ASSERT_TRUE(client_->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
-                            request, &first).ok());
-  ASSERT_TRUE(client_->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
-                            request, &second).ok());
+  ASSERT_TRUE(client_
+                  ->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
+                         request, &first)
+                  .ok());
+  ASSERT_TRUE(client_
+                  ->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
+                         request, &second)
+                  .ok());
   EXPECT_EQ(first.SerializeAsString(), second.SerializeAsString());
   EXPECT_EQ(GetExperiment("e1").outcomes_size(), 1);
   request.mutable_outcome()->set_measured_on("2019-07-01");
@@ -417,8 +620,8 @@ TEST_F(IntegrationTest, ConcurrentWritersWithExpectedVersionOverGrpc) {
       v1::CreateOutcomeRequest request = OutcomeRequest("e1");
       request.set_expected_version(2);
       v1::CreateOutcomeResponse response;
-      grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
-                                     own.experiments(), request, &response);
+      grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome, own.experiments(),
+                                     request, &response);
       if (status.ok()) {
         ++won;
       } else if (status.error_code() == grpc::StatusCode::ABORTED) {
@@ -443,13 +646,14 @@ TEST_F(IntegrationTest, SubscribeCatchesUpThenFollowsLive) {
       client_->event_log()->Subscribe(&context, request);
   std::vector<uint64_t> positions;
   v1::SubscribeResponse message;
-  for (int i = 0; i < 2 && reader->Read(&message); ++i) positions.push_back(message.event().position());
+  for (int i = 0; i < 2 && reader->Read(&message); ++i)
+    positions.push_back(message.event().position());
   EXPECT_EQ(positions, (std::vector<uint64_t>{1, 2}));
   // Live: an event appended now arrives on the open stream.
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    Ok({"experiment", "create", "--id", "live", "--kind", "deal", "--title", "Live", "--method", "coach",
-        "--line", "crossover", "--societal-task", "energy", "--team", "t"});
+    Ok({"experiment", "create", "--id", "live", "--kind", "deal", "--title", "Live", "--method",
+        "coach", "--line", "crossover", "--societal-task", "energy", "--team", "t"});
   });
   ASSERT_TRUE(reader->Read(&message));
   EXPECT_EQ(message.event().position(), 3u);
@@ -540,7 +744,8 @@ TEST_F(IntegrationTest, HealthServiceAndGracefulShutdown) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response_buffer.Dump(&slices).ok());
   std::string bytes;
-  for (const auto& slice : slices) bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+  for (const auto& slice : slices)
+    bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
   int exit_status = server_->Stop();
   EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
@@ -576,8 +781,9 @@ TEST_F(IntegrationTest, SigtermEndsSubscriptionsCleanlyAndTheServerExits) {
   v1::GetIndicatorRequest get;
   get.set_id("loneliness");
   v1::GetIndicatorResponse indicator;
-  EXPECT_TRUE(client_->Call(&v1::CatalogService::Stub::GetIndicator, client_->catalog(), get,
-                            &indicator).ok());
+  EXPECT_TRUE(
+      client_->Call(&v1::CatalogService::Stub::GetIndicator, client_->catalog(), get, &indicator)
+          .ok());
 }
 
 TEST_F(IntegrationTest, SecondServerOnTheSamePortFailsLoudly) {

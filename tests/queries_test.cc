@@ -93,9 +93,9 @@ TEST(FilterTest, TypeMismatchesAreErrorsNotEmptyResults) {
 }
 
 TEST(FilterTest, SyntaxErrorsNameThePosition) {
-  for (const char* bad : {"method =", "method coach", "(method = coach", "method = coach)",
-                          "colour = red", "method = \"open", "AND", "method IN coach",
-                          "context.Bad = 1", "method = coach AND"}) {
+  for (const char* bad :
+       {"method =", "method coach", "(method = coach", "method = coach)", "colour = red",
+        "method = \"open", "AND", "method IN coach", "context.Bad = 1", "method = coach AND"}) {
     absl::Status status = Error(bad);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << bad;
   }

@@ -58,7 +58,7 @@ void ServerProcess::Start() {
     int log = open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
-    std::vector<std::string> args = {LEERLUSD_PATH, "--data-dir", data_dir_, "--listen",
+    std::vector<std::string> args = {LEERLUSD_PATH, "--data-dir",  data_dir_, "--listen",
                                      "127.0.0.1:0", "--port-file", port_file_};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;

@@ -13,16 +13,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define EXPECT_OK(expr)                                      \
-  do {                                                       \
-    const auto& leerlus_test_status_ = (expr);               \
+#define EXPECT_OK(expr)                                                  \
+  do {                                                                   \
+    const auto& leerlus_test_status_ = (expr);                           \
     EXPECT_TRUE(::leerlus::testing::StatusOf(leerlus_test_status_).ok()) \
         << ::leerlus::testing::StatusOf(leerlus_test_status_);           \
   } while (false)
 
-#define ASSERT_OK(expr)                                      \
-  do {                                                       \
-    const auto& leerlus_test_status_ = (expr);               \
+#define ASSERT_OK(expr)                                                  \
+  do {                                                                   \
+    const auto& leerlus_test_status_ = (expr);                           \
     ASSERT_TRUE(::leerlus::testing::StatusOf(leerlus_test_status_).ok()) \
         << ::leerlus::testing::StatusOf(leerlus_test_status_);           \
   } while (false)

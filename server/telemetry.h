@@ -1,0 +1,89 @@
+// Telemetry: every call counted, timed and logged; store and process
+// figures exposed for Prometheus on a separate HTTP port.
+//
+//   Telemetry telemetry(store, {.metrics_listen = "127.0.0.1:9464", .log_format = LogFormat::kJson});
+//   telemetry.RecordCall("CreateExperiment", "team-a", "req-1", status, duration);
+#ifndef LEERLUS_SERVER_TELEMETRY_H_
+#define LEERLUS_SERVER_TELEMETRY_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "storage/event_store.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+template <typename T> class Family;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace leerlus::server {
+
+enum class LogFormat { kText, kJson };
+
+// One log line a record: JSON objects for machines, `key=value` for people.
+class Logger {
+ public:
+  explicit Logger(LogFormat format) : format_(format) {}
+  // `fields` are (name, value) pairs; values are written as strings.
+  void Log(absl::string_view level, absl::string_view message,
+           const std::vector<std::pair<std::string, std::string>>& fields = {});
+
+ private:
+  LogFormat format_;
+  absl::Mutex mutex_;
+};
+
+struct TelemetryOptions {
+  // host:port for /metrics; empty: no metrics endpoint.
+  std::string metrics_listen;
+  LogFormat log_format = LogFormat::kText;
+  // Log every call (info), not only failures (warn/error).
+  bool log_calls = true;
+};
+
+class Telemetry {
+ public:
+  // Fails (UNAVAILABLE) if the metrics port cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Telemetry>> Create(storage::EventStore* store,
+                                                            const TelemetryOptions& options);
+  ~Telemetry();
+
+  // One finished RPC. `principal` and `request_id` may be empty. Never logs
+  // secrets: the caller passes names and ids only.
+  void RecordCall(absl::string_view rpc, absl::string_view principal, absl::string_view request_id,
+                  const absl::Status& status, absl::Duration duration);
+  // A subscription opened (+1) or ended (-1).
+  void SubscriberDelta(int delta) { subscribers_ += delta; }
+  int subscribers() const { return subscribers_; }
+  // The bound metrics port (0 without metrics).
+  int metrics_port() const;
+
+  Logger& logger() { return logger_; }
+
+ private:
+  Telemetry(storage::EventStore* store, const TelemetryOptions& options);
+
+  storage::EventStore* store_;
+  TelemetryOptions options_;
+  Logger logger_;
+  std::atomic<int> subscribers_{0};
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* calls_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
+  std::shared_ptr<class StoreCollector> store_collector_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+}  // namespace leerlus::server
+
+#endif  // LEERLUS_SERVER_TELEMETRY_H_
