@@ -1,11 +1,14 @@
 // leerlus: the command-line client. See `leerlus --help`.
+#include <grpcpp/generic/generic_stub.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <mutex>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
@@ -525,777 +528,827 @@ int main(int argc, char** argv) {
         return Run(api, globals, &v1::CatalogService::Stub::PutArea, api.catalog(), *request);
       };
     });
-    auto* import =
+    auto* import_command =
         area->add_subcommand("import", "load areas from a CSV (code, name, attributes...)");
     auto file = std::make_shared<std::string>();
     auto decimal_comma = std::make_shared<bool>(false);
-    import->add_option("file", *file, "CSV file")->required();
-    import->add_flag("--decimal-comma", *decimal_comma, "numbers use a decimal comma (3,5)");
-    import->callback([&, file, decimal_comma] {
+    import_command->add_option("file", *file, "CSV file")->required();
+    import_command->add_flag("--decimal-comma", *decimal_comma,
+                             "numbers use a decimal comma (3,5)");
+    import_command->callback([&, file, decimal_comma] {
       action = [&, file, decimal_comma](client::Client& api) {
         return ImportAreas(api, globals, *file, *decimal_comma);
-  };
-});
-AddCatalogShowAndList(area, "code", "show an area with its current attributes", "list areas",
-                      &v1::GetAreaRequest::mutable_code, &v1::CatalogService::Stub::GetArea,
-                      &v1::CatalogService::Stub::ListAreas, globals, action);
-}
-
-// ------------------------------------------------------------ experiment
-auto* experiment =
-    app.add_subcommand("experiment", "experiments (projects and deals)") -> require_subcommand(1);
-{
-  auto* create = experiment->add_subcommand("create", "register an experiment (DESIGNED)");
-  auto request = std::make_shared<v1::CreateExperimentRequest>();
-  auto strings = std::make_shared<std::map<std::string, std::string>>();
-  auto context = std::make_shared<std::vector<std::string>>();
-  auto context_text = std::make_shared<std::vector<std::string>>();
-  auto* e = request->mutable_experiment();
-  create->add_option("--id", *e->mutable_id(), "stable id")->required();
-  create->add_option("--kind", (*strings)["kind"], "project or deal")->required();
-  create->add_option("--title", *e->mutable_title())->required();
-  create->add_option("--description", *e->mutable_description());
-  create->add_option("--method", *e->mutable_work_method_id(), "work method id")->required();
-  create->add_option("--line", (*strings)["line"], "area-based or crossover")->required();
-  create->add_option("--societal-task", *e->mutable_societal_task(), "required for crossovers");
-  create->add_option("--area", (*strings)["area"], "CBS code of an area in the catalogue");
-  create->add_option("--team", *e->mutable_team_id(), "owning team id")->required();
-  create->add_option_function<std::vector<std::string>>(
-      "--partner",
-      [e](const std::vector<std::string>& v) {
-        for (const auto& id : v) e->add_partner_ids(id);
-      },
-      "partner id (repeatable)");
-  create->add_option_function<int64_t>(
-      "--budget-cents", [e](const int64_t& v) { e->set_budget_cents(v); }, "budget in euro cents");
-  create->add_option("--start", *e->mutable_planned_start(), "planned start YYYY-MM-DD");
-  create->add_option("--end", *e->mutable_planned_end(), "planned end YYYY-MM-DD");
-  create->add_option("--context", *context,
-                     "condition name=value; numbers and true/false are typed (repeatable)");
-  create->add_option("--context-text", *context_text,
-                     "condition name=value kept as text (repeatable)");
-  create->add_option("--parent", *e->mutable_parent_experiment_id(),
-                     "the experiment this one iterates on");
-  create->callback([&, request, strings, context, context_text] {
-    action = [&, request, strings, context, context_text](client::Client& api) {
-      auto* exp = request->mutable_experiment();
-      exp->set_kind(RequireEnum("--kind", (*strings)["kind"], "EXPERIMENT_KIND_",
-                                &v1::ExperimentKind_Parse, "project, deal"));
-      exp->set_line(RequireEnum("--line", (*strings)["line"], "LINE_", &v1::Line_Parse,
-                                "area-based, crossover"));
-      if (!(*strings)["area"].empty()) exp->mutable_area()->set_code((*strings)["area"]);
-      ParseAttributes(*context, false, exp->mutable_context());
-      ParseAttributes(*context_text, true, exp->mutable_context());
-      request->set_request_id(RequestId(globals));
-      return Run(api, globals, &v1::ExperimentService::Stub::CreateExperiment, api.experiments(),
-                 *request);
-    };
-  });
-
-  auto* show = experiment->add_subcommand(
-      "show", "show an experiment with hypotheses, outcomes and lessons");
-  auto get = std::make_shared<v1::GetExperimentRequest>();
-  show->add_option("id", *get->mutable_id())->required();
-  show->add_option_function<uint64_t>(
-      "--as-of", [get](const uint64_t& v) { get->set_as_of_position(v); },
-      "as of this log position");
-  show->add_flag_function(
-      "--history", [get](int64_t count) { get->set_include_history(count > 0); },
-      "also list every event of the experiment");
-  show->callback([&, get] {
-    action = [&, get](client::Client& api) {
-      return Run(api, globals, &v1::ExperimentService::Stub::GetExperiment, api.experiments(),
-                 *get);
-    };
-  });
-
-  auto* list = experiment->add_subcommand("list", "list experiments, filtered");
-  auto list_request = std::make_shared<v1::ListExperimentsRequest>();
-  auto all = std::make_shared<bool>(false);
-  list->add_option("--filter", *list_request->mutable_filter(),
-                   "e.g. 'method = buurtcoach AND (status = RUNNING OR context.urbanity >= 4)'");
-  list->add_option_function<int32_t>(
-      "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
-      "items per page (default 100, at most 1000)");
-  list->add_option("--page-token", *list_request->mutable_page_token());
-  list->add_flag("--all", *all, "fetch every page");
-  list->callback([&, list_request, all] {
-    action = [&, list_request, all](client::Client& api) {
-      if (!*all) {
-        return Run(api, globals, &v1::ExperimentService::Stub::ListExperiments, api.experiments(),
-                   *list_request);
-      }
-      v1::ListExperimentsResponse combined;
-      v1::ListExperimentsRequest page = *list_request;
-      while (true) {
-        v1::ListExperimentsResponse response;
-        grpc::Status status = api.Call(&v1::ExperimentService::Stub::ListExperiments,
-                                       api.experiments(), page, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
-        for (auto& item : *response.mutable_experiments())
-          *combined.add_experiments() = std::move(item);
-        combined.set_read_position(response.read_position());
-        if (response.next_page_token().empty()) break;
-        page.set_page_token(response.next_page_token());
-      }
-      client::Render(combined, FormatOf(globals), std::cout);
-      return 0;
-    };
-  });
-
-  auto* amend = experiment->add_subcommand("amend", "change descriptive fields");
-  auto update = std::make_shared<v1::UpdateExperimentRequest>();
-  auto amend_context = std::make_shared<std::vector<std::string>>();
-  auto* values = update->mutable_experiment();
-  amend->add_option("id", *values->mutable_id())->required();
-  auto* title = amend->add_option("--title", *values->mutable_title());
-  auto* description = amend->add_option("--description", *values->mutable_description());
-  auto* task = amend->add_option("--societal-task", *values->mutable_societal_task());
-  auto* partners = amend->add_option_function<std::vector<std::string>>(
-      "--partner",
-      [values](const std::vector<std::string>& v) {
-        for (const auto& id : v) values->add_partner_ids(id);
-      },
-      "the new partner list (repeatable)");
-  auto* budget = amend->add_option_function<int64_t>(
-      "--budget-cents", [values](const int64_t& v) { values->set_budget_cents(v); });
-  auto* start = amend->add_option("--start", *values->mutable_planned_start());
-  auto* end = amend->add_option("--end", *values->mutable_planned_end());
-  auto* ctx =
-      amend->add_option("--context", *amend_context, "the new context, name=value (repeatable)");
-  amend->callback(
-      [&, update, amend_context, title, description, task, partners, budget, start, end, ctx] {
-        action = [&, update, amend_context, title, description, task, partners, budget, start, end,
-                  ctx](client::Client& api) {
-          auto* mask = update->mutable_update_mask();
-          if (title->count()) mask->add_paths("title");
-          if (description->count()) mask->add_paths("description");
-          if (task->count()) mask->add_paths("societal_task");
-          if (partners->count()) mask->add_paths("partner_ids");
-          if (budget->count()) mask->add_paths("budget_cents");
-          if (start->count()) mask->add_paths("planned_start");
-          if (end->count()) mask->add_paths("planned_end");
-          if (ctx->count()) {
-            mask->add_paths("context");
-            ParseAttributes(*amend_context, false, update->mutable_experiment()->mutable_context());
-          }
-          update->set_request_id(RequestId(globals));
-          update->set_expected_version(globals.expected_version);
-          return Run(api, globals, &v1::ExperimentService::Stub::UpdateExperiment,
-                     api.experiments(), *update);
-        };
-      });
-
-  auto add_move = [&](const char* name, const char* help, auto method_pointer,
-                      auto request_type_tag) {
-    using Request = decltype(request_type_tag);
-    auto* command = experiment->add_subcommand(name, help);
-    auto request = std::make_shared<Request>();
-    command->add_option("id", *request->mutable_id())->required();
-    command->callback([&, request, method_pointer] {
-      action = [&, request, method_pointer](client::Client& api) {
-        request->set_request_id(RequestId(globals));
-        request->set_expected_version(globals.expected_version);
-        return Run(api, globals, method_pointer, api.experiments(), *request);
       };
     });
-    return command;
-  };
-  add_move("start", "DESIGNED -> RUNNING (seals the hypotheses)",
-           &v1::ExperimentService::Stub::StartExperiment, v1::StartExperimentRequest{});
-  add_move("evaluate", "RUNNING -> EVALUATING", &v1::ExperimentService::Stub::EvaluateExperiment,
-           v1::EvaluateExperimentRequest{});
-
-  auto* conclude =
-      experiment->add_subcommand("conclude", "EVALUATING -> CONCLUDED with a decision");
-  auto conclude_request = std::make_shared<v1::ConcludeExperimentRequest>();
-  auto decision = std::make_shared<std::string>();
-  conclude->add_option("id", *conclude_request->mutable_id())->required();
-  conclude->add_option("--decision", *decision, "scale-up, adapt or stop")->required();
-  conclude->add_option("--rationale", *conclude_request->mutable_rationale())->required();
-  conclude->callback([&, conclude_request, decision] {
-    action = [&, conclude_request, decision](client::Client& api) {
-      conclude_request->set_decision(RequireEnum("--decision", *decision, "DECISION_",
-                                                 &v1::Decision_Parse, "scale-up, adapt, stop"));
-      conclude_request->set_request_id(RequestId(globals));
-      conclude_request->set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::ConcludeExperiment, api.experiments(),
-                 *conclude_request);
-    };
-  });
-
-  auto* withdraw =
-      experiment->add_subcommand("withdraw", "withdraw an experiment that has not concluded");
-  auto withdraw_request = std::make_shared<v1::WithdrawExperimentRequest>();
-  withdraw->add_option("id", *withdraw_request->mutable_id())->required();
-  withdraw->add_option("--reason", *withdraw_request->mutable_reason())->required();
-  withdraw->callback([&, withdraw_request] {
-    action = [&, withdraw_request](client::Client& api) {
-      withdraw_request->set_request_id(RequestId(globals));
-      withdraw_request->set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::WithdrawExperiment, api.experiments(),
-                 *withdraw_request);
-    };
-  });
-}
-
-// ------------------------------------------------------------ hypothesis
-auto* hypothesis = app.add_subcommand("hypothesis", "hypotheses") -> require_subcommand(1);
-{
-  auto* add =
-      hypothesis->add_subcommand("add", "register a hypothesis (pre-registered before start)");
-  auto request = std::make_shared<v1::CreateHypothesisRequest>();
-  auto direction = std::make_shared<std::string>();
-  auto* h = request->mutable_hypothesis();
-  add->add_option("experiment", *request->mutable_experiment_id())->required();
-  add->add_option("--id", *h->mutable_id(), "id within the experiment (default generated)");
-  add->add_option("--statement", *h->mutable_statement())->required();
-  add->add_option("--indicator", *h->mutable_indicator_id())->required();
-  add->add_option("--direction", *direction, "increase, decrease or no-change")->required();
-  add->add_option_function<double>(
-      "--smallest-effect", [h](const double& v) { h->set_smallest_effect_of_interest(v); },
-      "smallest effect that matters, in the indicator's units");
-  add->callback([&, request, direction] {
-    action = [&, request, direction](client::Client& api) {
-      request->mutable_hypothesis()->set_expected_direction(
-          RequireEnum("--direction", *direction, "EXPECTED_DIRECTION_",
-                      &v1::ExpectedDirection_Parse, "increase, decrease, no-change"));
-      request->set_request_id(RequestId(globals));
-      request->set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::CreateHypothesis, api.experiments(),
-                 *request);
-    };
-  });
-}
-
-// ------------------------------------------------------------ outcome
-auto* outcome = app.add_subcommand("outcome", "measured outcomes") -> require_subcommand(1);
-{
-  auto* record =
-      outcome->add_subcommand("record", "record one outcome (give the columns of one shape)");
-  auto request = std::make_shared<v1::CreateOutcomeRequest>();
-  auto design = std::make_shared<std::string>();
-  auto numbers = std::make_shared<std::map<std::string, std::string>>();
-  auto* o = request->mutable_outcome();
-  record->add_option("experiment", *request->mutable_experiment_id())->required();
-  record->add_option("--id", *o->mutable_id(), "id within the experiment (default generated)");
-  record->add_option("--indicator", *o->mutable_indicator_id())->required();
-  record->add_option("--measured-on", *o->mutable_measured_on(), "YYYY-MM-DD")->required();
-  record->add_option("--design", *design, "rct, quasi-experimental, pre-post or post-only")
-      ->required();
-  record->add_option("--corrects", *o->mutable_corrects_outcome_id(),
-                     "the retracted outcome this corrects");
-  for (const char* column : {"treatment-mean",
-                             "treatment-sd",
-                             "treatment-n",
-                             "control-mean",
-                             "control-sd",
-                             "control-n",
-                             "treatment-events",
-                             "treatment-total",
-                             "control-events",
-                             "control-total",
-                             "pre-mean",
-                             "pre-sd",
-                             "post-mean",
-                             "post-sd",
-                             "n",
-                             "pre-post-correlation",
-                             "measure",
-                             "effect",
-                             "variance",
-                             "standard-error",
-                             "ci-lower",
-                             "ci-upper",
-                             "total-n"}) {
-    record->add_option(absl::StrCat("--", column),
-                       (*numbers)[absl::StrReplaceAll(column, {{"-", "_"}})]);
+    AddCatalogShowAndList(area, "code", "show an area with its current attributes", "list areas",
+                          &v1::GetAreaRequest::mutable_code, &v1::CatalogService::Stub::GetArea,
+                          &v1::CatalogService::Stub::ListAreas, globals, action);
   }
-  record->callback([&, request, design, numbers] {
-    action = [&, request, design, numbers](client::Client& api) {
-      // Reuse the CSV row reader: one row whose columns are the flags.
-      client::CsvTable table;
-      client::CsvRow row{1, {}};
-      auto add = [&](const std::string& name, const std::string& value) {
-        table.columns[name] = table.header.size();
-        table.header.push_back(name);
-        row.fields.push_back(value);
+
+  // ------------------------------------------------------------ experiment
+  auto* experiment =
+      app.add_subcommand("experiment", "experiments (projects and deals)")->require_subcommand(1);
+  {
+    auto* create = experiment->add_subcommand("create", "register an experiment (DESIGNED)");
+    auto request = std::make_shared<v1::CreateExperimentRequest>();
+    auto strings = std::make_shared<std::map<std::string, std::string>>();
+    auto context = std::make_shared<std::vector<std::string>>();
+    auto context_text = std::make_shared<std::vector<std::string>>();
+    auto* e = request->mutable_experiment();
+    create->add_option("--id", *e->mutable_id(), "stable id")->required();
+    create->add_option("--kind", (*strings)["kind"], "project or deal")->required();
+    create->add_option("--title", *e->mutable_title())->required();
+    create->add_option("--description", *e->mutable_description());
+    create->add_option("--method", *e->mutable_work_method_id(), "work method id")->required();
+    create->add_option("--line", (*strings)["line"], "area-based or crossover")->required();
+    create->add_option("--societal-task", *e->mutable_societal_task(), "required for crossovers");
+    create->add_option("--area", (*strings)["area"], "CBS code of an area in the catalogue");
+    create->add_option("--team", *e->mutable_team_id(), "owning team id")->required();
+    create->add_option_function<std::vector<std::string>>(
+        "--partner",
+        [e](const std::vector<std::string>& v) {
+          for (const auto& id : v) e->add_partner_ids(id);
+        },
+        "partner id (repeatable)");
+    create->add_option_function<int64_t>(
+        "--budget-cents", [e](const int64_t& v) { e->set_budget_cents(v); },
+        "budget in euro cents");
+    create->add_option("--start", *e->mutable_planned_start(), "planned start YYYY-MM-DD");
+    create->add_option("--end", *e->mutable_planned_end(), "planned end YYYY-MM-DD");
+    create->add_option("--context", *context,
+                       "condition name=value; numbers and true/false are typed (repeatable)");
+    create->add_option("--context-text", *context_text,
+                       "condition name=value kept as text (repeatable)");
+    create->add_option("--parent", *e->mutable_parent_experiment_id(),
+                       "the experiment this one iterates on");
+    create->callback([&, request, strings, context, context_text] {
+      action = [&, request, strings, context, context_text](client::Client& api) {
+        auto* exp = request->mutable_experiment();
+        exp->set_kind(RequireEnum("--kind", (*strings)["kind"], "EXPERIMENT_KIND_",
+                                  &v1::ExperimentKind_Parse, "project, deal"));
+        exp->set_line(RequireEnum("--line", (*strings)["line"], "LINE_", &v1::Line_Parse,
+                                  "area-based, crossover"));
+        if (!(*strings)["area"].empty()) exp->mutable_area()->set_code((*strings)["area"]);
+        ParseAttributes(*context, false, exp->mutable_context());
+        ParseAttributes(*context_text, true, exp->mutable_context());
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateExperiment, api.experiments(),
+                   *request);
       };
-      add("experiment_id", request->experiment_id());
-      add("outcome_id", request->outcome().id());
-      add("indicator_id", request->outcome().indicator_id());
-      add("measured_on", request->outcome().measured_on());
-      add("design", *design);
-      add("corrects_outcome_id", request->outcome().corrects_outcome_id());
-      for (const auto& [name, value] : *numbers) add(name, value);
-      table.rows.push_back(row);
-      client::OutcomeImport converted = client::OutcomeRequestsFromCsv(table, false);
-      if (!converted.errors.empty()) {
-        for (const auto& error : converted.errors) {
-          std::cerr << "error: --" << absl::StrReplaceAll(error.field, {{"_", "-"}}) << ": "
-                    << error.message << std::endl;
+    });
+
+    auto* show = experiment->add_subcommand(
+        "show", "show an experiment with hypotheses, outcomes and lessons");
+    auto get = std::make_shared<v1::GetExperimentRequest>();
+    show->add_option("id", *get->mutable_id())->required();
+    show->add_option_function<uint64_t>(
+        "--as-of", [get](const uint64_t& v) { get->set_as_of_position(v); },
+        "as of this log position");
+    show->add_flag_function(
+        "--history", [get](int64_t count) { get->set_include_history(count > 0); },
+        "also list every event of the experiment");
+    show->callback([&, get] {
+      action = [&, get](client::Client& api) {
+        return Run(api, globals, &v1::ExperimentService::Stub::GetExperiment, api.experiments(),
+                   *get);
+      };
+    });
+
+    auto* list = experiment->add_subcommand("list", "list experiments, filtered");
+    auto list_request = std::make_shared<v1::ListExperimentsRequest>();
+    auto all = std::make_shared<bool>(false);
+    list->add_option("--filter", *list_request->mutable_filter(),
+                     "e.g. 'method = buurtcoach AND (status = RUNNING OR context.urbanity >= 4)'");
+    list->add_option_function<int32_t>(
+        "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
+        "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->add_flag("--all", *all, "fetch every page");
+    list->callback([&, list_request, all] {
+      action = [&, list_request, all](client::Client& api) {
+        if (!*all) {
+          return Run(api, globals, &v1::ExperimentService::Stub::ListExperiments, api.experiments(),
+                     *list_request);
         }
-        return kExitUsage;
-      }
-      v1::CreateOutcomeRequest built = converted.requests.front();
-      built.set_request_id(RequestId(globals));
-      built.set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::CreateOutcome, api.experiments(),
-                 built);
-    };
-  });
-
-  auto* retract =
-      outcome->add_subcommand("retract", "retract an outcome (it stays in the history)");
-  auto retract_request = std::make_shared<v1::RetractOutcomeRequest>();
-  retract->add_option("experiment", *retract_request->mutable_experiment_id())->required();
-  retract->add_option("outcome", *retract_request->mutable_outcome_id())->required();
-  retract->add_option("--reason", *retract_request->mutable_reason())->required();
-  retract->callback([&, retract_request] {
-    action = [&, retract_request](client::Client& api) {
-      retract_request->set_request_id(RequestId(globals));
-      retract_request->set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::RetractOutcome, api.experiments(),
-                 *retract_request);
-    };
-  });
-
-  auto* import = outcome->add_subcommand(
-      "import", "stream outcomes from a CSV file; re-running writes nothing twice");
-  auto file = std::make_shared<std::string>();
-  auto decimal_comma = std::make_shared<bool>(false);
-  import->add_option("file", *file, "CSV with a header row")->required();
-  import->add_flag("--decimal-comma", *decimal_comma, "numbers use a decimal comma (3,5)");
-    import->callback([&, file, decimal_comma] {
-      action = [&, file, decimal_comma](client::Client& api) {
-        return ImportOutcomes(api, globals, *file, *decimal_comma);
-};
-});
-}
-
-// ------------------------------------------------------------ lesson
-auto* lesson = app.add_subcommand("lesson", "lessons learned") -> require_subcommand(1);
-{
-  auto* add = lesson->add_subcommand("add", "record a lesson");
-  auto request = std::make_shared<v1::CreateLessonRequest>();
-  add->add_option("experiment", *request->mutable_experiment_id())->required();
-  add->add_option("--id", *request->mutable_lesson()->mutable_id());
-  add->add_option("--text", *request->mutable_lesson()->mutable_text())->required();
-  add->add_option_function<std::vector<std::string>>(
-      "--tag",
-      [request](const std::vector<std::string>& v) {
-        for (const auto& tag : v) request->mutable_lesson()->add_tags(tag);
-      },
-      "tag (repeatable)");
-  add->callback([&, request] {
-    action = [&, request](client::Client& api) {
-      request->set_request_id(RequestId(globals));
-      request->set_expected_version(globals.expected_version);
-      return Run(api, globals, &v1::ExperimentService::Stub::CreateLesson, api.experiments(),
-                 *request);
-    };
-  });
-}
-
-// ------------------------------------------------------------ events
-auto* events = app.add_subcommand("events", "read the event log (and follow it)");
-{
-  auto request = std::make_shared<v1::ReadEventsRequest>();
-  auto follow = std::make_shared<bool>(false);
-  auto last = std::make_shared<uint64_t>(0);
-  events->add_option("--last", *last, "only the last N events (of the experiment, if given)");
-  events->add_option_function<uint64_t>(
-      "--from", [request](const uint64_t& v) { request->set_from_position(v); },
-      "first position (default 1)");
-  events->add_option("--experiment", *request->mutable_experiment_id(), "only this experiment");
-  events->add_option_function<int32_t>("--page-size",
-                                       [request](const int32_t& v) { request->set_page_size(v); });
-  events->add_flag("-f,--follow", *follow, "keep streaming new events until interrupted");
-  events->callback([&, request, follow, last] {
-    action = [&, request, follow, last](client::Client& api) {
-      if (*last > 0) {
-        // Find the head, then read the last N positions before it.
-        v1::ReadEventsRequest probe = *request;
-        probe.set_page_size(1);
-        v1::ReadEventsResponse head;
-        grpc::Status status =
-            api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), probe, &head);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
-        uint64_t from = head.head_position() > *last ? head.head_position() - *last + 1 : 1;
-        if (!request->experiment_id().empty()) {
-          // Per experiment, walk its stream to find where the last N start.
-          v1::ReadEventsRequest all = *request;
-          all.set_page_size(1000);
-          std::vector<uint64_t> positions;
-          while (true) {
-            v1::ReadEventsResponse page;
-            status = api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), all, &page);
-            if (!status.ok()) {
-              std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-              return client::ExitCodeFor(status);
-            }
-            for (const auto& event : page.events()) positions.push_back(event.position());
-            if (page.events_size() < 1000) break;
-            all.set_from_position(page.next_position());
-          }
-          from = positions.size() > *last ? positions[positions.size() - *last] : 1;
-        }
-        request->set_from_position(from);
-      }
-      if (*follow) {
-        return FollowEvents(api, globals, request->from_position(), request->experiment_id());
-      }
-      return Run(api, globals, &v1::EventLogService::Stub::ReadEvents, api.event_log(), *request);
-    };
-  });
-}
-
-// ------------------------------------------------------------ what-works
-auto* what_works =
-    app.add_subcommand("what-works", "pool the outcomes of an indicator per work method");
-{
-  auto request = std::make_shared<v1::WhatWorksRequest>();
-  auto measure = std::make_shared<std::string>();
-  auto model = std::make_shared<std::string>();
-  auto show_studies = std::make_shared<bool>(false);
-  what_works->add_option("--indicator", *request->mutable_indicator_id())->required();
-  what_works->add_option_function<std::vector<std::string>>(
-      "--method",
-      [request](const std::vector<std::string>& v) {
-        for (const auto& id : v) request->add_work_method_ids(id);
-      },
-      "only this work method (repeatable)");
-  what_works->add_option("--filter", *request->mutable_filter(),
-                         "only experiments matching this filter");
-  what_works->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
-  what_works->add_option("--model", *model, "reml (default), dl or fe");
-  what_works->add_flag_function(
-      "--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
-      "Hartung-Knapp adjustment (t-based tests and intervals)");
-  what_works->add_flag("--studies", *show_studies,
-                       "list every experiment's effect (the forest plot rows)");
-  what_works->add_flag_function(
-      "--preregistered-only",
-      [request](int64_t count) { request->set_preregistered_only(count > 0); },
-      "only experiments that pre-registered a hypothesis on the indicator");
-  auto by = std::make_shared<std::string>();
-  auto min_experiments = std::make_shared<int32_t>(0);
-  auto as_of = std::make_shared<std::string>();
-  what_works->add_option("--as-of", *as_of, "answer as of a log position or a date YYYY-MM-DD");
-  what_works->add_option("--by", *by,
-                         "compare by a condition: line, kind, societal_task, area_level, design, "
-                         "team, method or context.<attr> (numbers: meta-regression)");
-  what_works->add_option("--min-experiments", *min_experiments,
-                         "with --by: levels with fewer experiments are left out (default 2)");
-  what_works->callback([&, request, measure, model, show_studies, by, min_experiments, as_of] {
-    action = [&, request, measure, model, show_studies, by, min_experiments,
-              as_of](client::Client& api) {
-      const AsOf when = ParseAsOf(*as_of);
-      request->set_as_of_position(when.position);
-      request->set_as_of_date(when.date);
-      request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                       &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
-      request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
-                                     "reml, dl, fe"));
-      if (!by->empty()) {
-        // One comparison per method asked for (or one across all methods).
-        std::vector<std::string> methods(request->work_method_ids().begin(),
-                                         request->work_method_ids().end());
-        if (methods.empty()) methods.push_back("");
-        for (const std::string& method : methods) {
-          v1::CompareConditionsRequest compare;
-          compare.set_indicator_id(request->indicator_id());
-          compare.set_work_method_id(method);
-          compare.set_condition(*by);
-          compare.set_filter(request->filter());
-          compare.set_measure(request->measure());
-          compare.set_model(request->model());
-          compare.set_knapp_hartung(request->knapp_hartung());
-          compare.set_min_experiments_per_level(*min_experiments);
-          compare.set_as_of_position(when.position);
-          compare.set_as_of_date(when.date);
-          v1::CompareConditionsResponse response;
-          grpc::Status status = api.Call(&v1::InsightService::Stub::CompareConditions,
-                                         api.insights(), compare, &response);
+        v1::ListExperimentsResponse combined;
+        v1::ListExperimentsRequest page = *list_request;
+        while (true) {
+          v1::ListExperimentsResponse response;
+          grpc::Status status = api.Call(&v1::ExperimentService::Stub::ListExperiments,
+                                         api.experiments(), page, &response);
           if (!status.ok()) {
             std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
             return client::ExitCodeFor(status);
           }
-          RenderConditions(response, method, FormatOf(globals), std::cout);
+          for (auto& item : *response.mutable_experiments())
+            *combined.add_experiments() = std::move(item);
+          combined.set_read_position(response.read_position());
+          if (response.next_page_token().empty()) break;
+          page.set_page_token(response.next_page_token());
         }
+        client::Render(combined, FormatOf(globals), std::cout);
         return 0;
-      }
-      v1::WhatWorksResponse response;
-      grpc::Status status =
-          api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), *request, &response);
-      if (!status.ok()) {
-        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-        return client::ExitCodeFor(status);
-      }
-      RenderWhatWorks(response, FormatOf(globals), *show_studies, std::cout);
-      return 0;
-    };
-  });
-}
+      };
+    });
 
-// ------------------------------------------------------------ scorecard
-auto* scorecard = app.add_subcommand(
-    "scorecard", "hypotheses supported, refuted and inconclusive per work method");
-{
-  auto request = std::make_shared<v1::ScorecardRequest>();
-  auto details = std::make_shared<bool>(false);
-  scorecard->add_option("--method", *request->mutable_work_method_id(), "only this work method");
-  scorecard->add_option("--filter", *request->mutable_filter(),
-                        "only experiments matching this filter");
-  scorecard->add_flag_function(
-      "--post-hoc", [request](int64_t count) { request->set_include_post_hoc(count > 0); },
-      "also judge hypotheses registered after the start");
-  scorecard->add_flag("--details", *details, "list every hypothesis with its verdict and reason");
-  auto score_as_of = std::make_shared<std::string>();
-  scorecard->add_option("--as-of", *score_as_of, "as of a log position or a date YYYY-MM-DD");
-  scorecard->callback([&, request, details, score_as_of] {
-    action = [&, request, details, score_as_of](client::Client& api) {
-      const AsOf when = ParseAsOf(*score_as_of);
-      request->set_as_of_position(when.position);
-      request->set_as_of_date(when.date);
-      v1::ScorecardResponse response;
-      grpc::Status status =
-          api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), *request, &response);
-      if (!status.ok()) {
-        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-        return client::ExitCodeFor(status);
-      }
-      if (FormatOf(globals) != OutputFormat::kTable) {
-        client::Render(response, FormatOf(globals), std::cout);
-        return 0;
-      }
-      std::cout << absl::StrFormat("%-24s %9s %8s %12s %12s\n", "METHOD", "SUPPORTED", "REFUTED",
-                                   "INCONCLUSIVE", "NOT MEASURED");
-      for (const v1::MethodScorecard& card : response.methods()) {
-        std::cout << absl::StrFormat("%-24s %9d %8d %12d %12d\n", card.work_method_id(),
-                                     card.supported(), card.refuted(), card.inconclusive(),
-                                     card.not_measured());
-        if (!*details) continue;
-        for (const v1::HypothesisVerdict& v : card.hypotheses()) {
-          std::string verdict =
-              v1::Verdict_Name(v.verdict()).substr(std::string("VERDICT_").size());
-          std::cout << "    " << v.experiment_id() << "/" << v.hypothesis_id() << " " << verdict
-                    << (v.pre_registered() ? "" : " (post-hoc)") << ": " << v.statement()
-                    << "\n      " << v.reason() << "\n";
+    auto* amend = experiment->add_subcommand("amend", "change descriptive fields");
+    auto update = std::make_shared<v1::UpdateExperimentRequest>();
+    auto amend_context = std::make_shared<std::vector<std::string>>();
+    auto* values = update->mutable_experiment();
+    amend->add_option("id", *values->mutable_id())->required();
+    auto* title = amend->add_option("--title", *values->mutable_title());
+    auto* description = amend->add_option("--description", *values->mutable_description());
+    auto* task = amend->add_option("--societal-task", *values->mutable_societal_task());
+    auto* partners = amend->add_option_function<std::vector<std::string>>(
+        "--partner",
+        [values](const std::vector<std::string>& v) {
+          for (const auto& id : v) values->add_partner_ids(id);
+        },
+        "the new partner list (repeatable)");
+    auto* budget = amend->add_option_function<int64_t>(
+        "--budget-cents", [values](const int64_t& v) { values->set_budget_cents(v); });
+    auto* start = amend->add_option("--start", *values->mutable_planned_start());
+    auto* end = amend->add_option("--end", *values->mutable_planned_end());
+    auto* ctx =
+        amend->add_option("--context", *amend_context, "the new context, name=value (repeatable)");
+    amend->callback([&, update, amend_context, title, description, task, partners, budget, start,
+                     end, ctx] {
+      action = [&, update, amend_context, title, description, task, partners, budget, start, end,
+                ctx](client::Client& api) {
+        auto* mask = update->mutable_update_mask();
+        if (title->count()) mask->add_paths("title");
+        if (description->count()) mask->add_paths("description");
+        if (task->count()) mask->add_paths("societal_task");
+        if (partners->count()) mask->add_paths("partner_ids");
+        if (budget->count()) mask->add_paths("budget_cents");
+        if (start->count()) mask->add_paths("planned_start");
+        if (end->count()) mask->add_paths("planned_end");
+        if (ctx->count()) {
+          mask->add_paths("context");
+          ParseAttributes(*amend_context, false, update->mutable_experiment()->mutable_context());
         }
-      }
-      return 0;
-    };
-  });
-}
+        update->set_request_id(RequestId(globals));
+        update->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::UpdateExperiment, api.experiments(),
+                   *update);
+      };
+    });
 
-// ------------------------------------------------------------ what-changed
-auto* what_changed =
-    app.add_subcommand("what-changed", "which answers moved since an earlier moment");
-{
-  auto request = std::make_shared<v1::WhatChangedRequest>();
-  auto since = std::make_shared<std::string>();
-  auto until = std::make_shared<std::string>();
-  auto measure = std::make_shared<std::string>();
-  what_changed
-      ->add_option("--since", *since, "the earlier moment: a log position or a date YYYY-MM-DD")
-      ->required();
-  what_changed->add_option("--until", *until, "the later moment (default: now)");
-  what_changed->add_option("--indicator", *request->mutable_indicator_id(), "only this indicator");
-  what_changed->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
-  what_changed->callback([&, request, since, until, measure] {
-    action = [&, request, since, until, measure](client::Client& api) {
-      const AsOf from = ParseAsOf(*since);
-      const AsOf to = ParseAsOf(*until);
-      request->set_since_position(from.position);
-      request->set_since_date(from.date);
-      request->set_until_position(to.position);
-      request->set_until_date(to.date);
-      request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                       &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
-      v1::WhatChangedResponse response;
-      grpc::Status status =
-          api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), *request, &response);
-      if (!status.ok()) {
-        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-        return client::ExitCodeFor(status);
-      }
-      if (FormatOf(globals) != OutputFormat::kTable) {
-        client::Render(response, FormatOf(globals), std::cout);
-        return 0;
-      }
-      std::cout << "Changes between log positions " << response.since_position() << " and "
-                << response.until_position() << ":\n";
-      if (response.changes_size() == 0) std::cout << "  nothing moved\n";
-      for (const v1::ResultChange& change : response.changes()) {
-        auto describe = [](const v1::PooledResult& p, bool present) {
-          return present ? absl::StrFormat("%.3f [%.3f, %.3f], k=%d, grade %d", p.estimate(),
-                                           p.ci_lower(), p.ci_upper(), p.k(), p.grade())
-                         : std::string("no pooled result");
+    auto add_move = [&](const char* name, const char* help, auto method_pointer,
+                        auto request_type_tag) {
+      using Request = decltype(request_type_tag);
+      auto* command = experiment->add_subcommand(name, help);
+      auto request = std::make_shared<Request>();
+      command->add_option("id", *request->mutable_id())->required();
+      command->callback([&, request, method_pointer] {
+        action = [&, request, method_pointer](client::Client& api) {
+          request->set_request_id(RequestId(globals));
+          request->set_expected_version(globals.expected_version);
+          return Run(api, globals, method_pointer, api.experiments(), *request);
         };
-        std::cout << "  " << change.indicator_id() << " / " << change.work_method_id() << ": "
-                  << describe(change.before(), change.has_before()) << "  ->  "
-                  << describe(change.after(), change.has_after()) << "\n";
-        if (change.new_experiment_ids_size() > 0) {
-          std::cout << "      now counting: " << absl::StrJoin(change.new_experiment_ids(), ", ")
-                    << "\n";
-        }
-        if (change.dropped_experiment_ids_size() > 0) {
-          std::cout << "      no longer counting: "
-                    << absl::StrJoin(change.dropped_experiment_ids(), ", ") << "\n";
-        }
-      }
-      return 0;
+      });
+      return command;
     };
-  });
-}
+    add_move("start", "DESIGNED -> RUNNING (seals the hypotheses)",
+             &v1::ExperimentService::Stub::StartExperiment, v1::StartExperimentRequest{});
+    add_move("evaluate", "RUNNING -> EVALUATING", &v1::ExperimentService::Stub::EvaluateExperiment,
+             v1::EvaluateExperimentRequest{});
 
-// ------------------------------------------------------------ conditions
-auto* conditions =
-    app.add_subcommand("conditions", "which conditions explain how well a work method works");
-{
-  auto request = std::make_shared<v1::DiscoverConditionsRequest>();
-  auto measure = std::make_shared<std::string>();
-  auto as_of = std::make_shared<std::string>();
-  conditions->add_option("--method", *request->mutable_work_method_id())->required();
-  conditions->add_option("--indicator", *request->mutable_indicator_id())->required();
-  conditions->add_option("--filter", *request->mutable_filter(),
-                         "only experiments matching this filter");
-  conditions->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
-  conditions->add_option_function<int32_t>(
-      "--min-experiments",
-      [request](const int32_t& v) { request->set_min_experiments_per_level(v); },
-      "levels with fewer experiments are left out (default 2)");
-  conditions->add_option_function<int32_t>(
-      "--top", [request](const int32_t& v) { request->set_max_results(v); },
-      "most conditions shown (default 10)");
-  conditions->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
-  conditions->callback([&, request, measure, as_of] {
-    action = [&, request, measure, as_of](client::Client& api) {
-      const AsOf when = ParseAsOf(*as_of);
-      request->set_as_of_position(when.position);
-      request->set_as_of_date(when.date);
-      request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                       &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
-      v1::DiscoverConditionsResponse response;
-      grpc::Status status = api.Call(&v1::InsightService::Stub::DiscoverConditions, api.insights(),
-                                     *request, &response);
-      if (!status.ok()) {
-        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-        return client::ExitCodeFor(status);
-      }
-      if (FormatOf(globals) != OutputFormat::kTable) {
-        client::Render(response, FormatOf(globals), std::cout);
-        return 0;
-      }
-      std::cout << "Conditions that moderate '" << request->work_method_id() << "' on '"
-                << request->indicator_id() << "' (" << response.conditions_tested()
-                << " tested; log position " << response.read_position() << ")\n";
-      for (const v1::DiscoveredCondition& c : response.conditions()) {
-        std::cout << absl::StrFormat(
-            "  %-28s QM %7.2f on %g df, p %.4g, adjusted p %.4g, explains %.0f%%\n", c.condition(),
-            c.test().qm(), c.test().qm_df(), c.test().qm_pvalue(), c.adjusted_p_value(),
-            c.test().r2());
-        for (const v1::Subgroup& g : c.subgroups()) {
-          std::cout << absl::StrFormat("      %-22s %9.3f [%.3f, %.3f]  %d experiments\n",
-                                       g.level(), g.pooled().estimate(), g.pooled().ci_lower(),
-                                       g.pooled().ci_upper(), g.experiments());
-        }
-        for (const v1::RegressionCoefficient& k : c.coefficients()) {
-          std::cout << absl::StrFormat("      %-22s %9.4f [%.4f, %.4f]\n", k.name(), k.estimate(),
-                                       k.ci_lower(), k.ci_upper());
-        }
-      }
-      for (const v1::UntestedCondition& u : response.untested()) {
-        std::cout << "  not tested " << u.condition() << ": " << u.reason() << "\n";
-      }
-      return 0;
-    };
-  });
-}
+    auto* conclude =
+        experiment->add_subcommand("conclude", "EVALUATING -> CONCLUDED with a decision");
+    auto conclude_request = std::make_shared<v1::ConcludeExperimentRequest>();
+    auto decision = std::make_shared<std::string>();
+    conclude->add_option("id", *conclude_request->mutable_id())->required();
+    conclude->add_option("--decision", *decision, "scale-up, adapt or stop")->required();
+    conclude->add_option("--rationale", *conclude_request->mutable_rationale())->required();
+    conclude->callback([&, conclude_request, decision] {
+      action = [&, conclude_request, decision](client::Client& api) {
+        conclude_request->set_decision(RequireEnum("--decision", *decision, "DECISION_",
+                                                   &v1::Decision_Parse, "scale-up, adapt, stop"));
+        conclude_request->set_request_id(RequestId(globals));
+        conclude_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::ConcludeExperiment,
+                   api.experiments(), *conclude_request);
+      };
+    });
 
-// ------------------------------------------------------------ contribution
-auto* contribution = app.add_subcommand(
-    "contribution", "per resource domain, which work methods move it, and at what cost");
-{
-  auto request = std::make_shared<v1::ContributionRequest>();
-  auto as_of = std::make_shared<std::string>();
-  contribution->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
-  contribution->callback([&, request, as_of] {
-    action = [&, request, as_of](client::Client& api) {
-      const AsOf when = ParseAsOf(*as_of);
-      request->set_as_of_position(when.position);
-      request->set_as_of_date(when.date);
-      v1::ContributionResponse response;
-      grpc::Status status =
-          api.Call(&v1::InsightService::Stub::Contribution, api.insights(), *request, &response);
-      if (!status.ok()) {
-        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-        return client::ExitCodeFor(status);
-      }
-      if (FormatOf(globals) != OutputFormat::kTable) {
-        client::Render(response, FormatOf(globals), std::cout);
+    auto* withdraw =
+        experiment->add_subcommand("withdraw", "withdraw an experiment that has not concluded");
+    auto withdraw_request = std::make_shared<v1::WithdrawExperimentRequest>();
+    withdraw->add_option("id", *withdraw_request->mutable_id())->required();
+    withdraw->add_option("--reason", *withdraw_request->mutable_reason())->required();
+    withdraw->callback([&, withdraw_request] {
+      action = [&, withdraw_request](client::Client& api) {
+        withdraw_request->set_request_id(RequestId(globals));
+        withdraw_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::WithdrawExperiment,
+                   api.experiments(), *withdraw_request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ hypothesis
+  auto* hypothesis = app.add_subcommand("hypothesis", "hypotheses")->require_subcommand(1);
+  {
+    auto* add =
+        hypothesis->add_subcommand("add", "register a hypothesis (pre-registered before start)");
+    auto request = std::make_shared<v1::CreateHypothesisRequest>();
+    auto direction = std::make_shared<std::string>();
+    auto* h = request->mutable_hypothesis();
+    add->add_option("experiment", *request->mutable_experiment_id())->required();
+    add->add_option("--id", *h->mutable_id(), "id within the experiment (default generated)");
+    add->add_option("--statement", *h->mutable_statement())->required();
+    add->add_option("--indicator", *h->mutable_indicator_id())->required();
+    add->add_option("--direction", *direction, "increase, decrease or no-change")->required();
+    add->add_option_function<double>(
+        "--smallest-effect", [h](const double& v) { h->set_smallest_effect_of_interest(v); },
+        "smallest effect that matters, in the indicator's units");
+    add->callback([&, request, direction] {
+      action = [&, request, direction](client::Client& api) {
+        request->mutable_hypothesis()->set_expected_direction(
+            RequireEnum("--direction", *direction, "EXPECTED_DIRECTION_",
+                        &v1::ExpectedDirection_Parse, "increase, decrease, no-change"));
+        request->set_request_id(RequestId(globals));
+        request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateHypothesis, api.experiments(),
+                   *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ outcome
+  auto* outcome = app.add_subcommand("outcome", "measured outcomes")->require_subcommand(1);
+  {
+    auto* record =
+        outcome->add_subcommand("record", "record one outcome (give the columns of one shape)");
+    auto request = std::make_shared<v1::CreateOutcomeRequest>();
+    auto design = std::make_shared<std::string>();
+    auto numbers = std::make_shared<std::map<std::string, std::string>>();
+    auto* o = request->mutable_outcome();
+    record->add_option("experiment", *request->mutable_experiment_id())->required();
+    record->add_option("--id", *o->mutable_id(), "id within the experiment (default generated)");
+    record->add_option("--indicator", *o->mutable_indicator_id())->required();
+    record->add_option("--measured-on", *o->mutable_measured_on(), "YYYY-MM-DD")->required();
+    record->add_option("--design", *design, "rct, quasi-experimental, pre-post or post-only")
+        ->required();
+    record->add_option("--corrects", *o->mutable_corrects_outcome_id(),
+                       "the retracted outcome this corrects");
+    for (const char* column : {"treatment-mean",
+                               "treatment-sd",
+                               "treatment-n",
+                               "control-mean",
+                               "control-sd",
+                               "control-n",
+                               "treatment-events",
+                               "treatment-total",
+                               "control-events",
+                               "control-total",
+                               "pre-mean",
+                               "pre-sd",
+                               "post-mean",
+                               "post-sd",
+                               "n",
+                               "pre-post-correlation",
+                               "measure",
+                               "effect",
+                               "variance",
+                               "standard-error",
+                               "ci-lower",
+                               "ci-upper",
+                               "total-n"}) {
+      record->add_option(absl::StrCat("--", column),
+                         (*numbers)[absl::StrReplaceAll(column, {{"-", "_"}})]);
+    }
+    record->callback([&, request, design, numbers] {
+      action = [&, request, design, numbers](client::Client& api) {
+        // Reuse the CSV row reader: one row whose columns are the flags.
+        client::CsvTable table;
+        client::CsvRow row{1, {}};
+        auto add = [&](const std::string& name, const std::string& value) {
+          table.columns[name] = table.header.size();
+          table.header.push_back(name);
+          row.fields.push_back(value);
+        };
+        add("experiment_id", request->experiment_id());
+        add("outcome_id", request->outcome().id());
+        add("indicator_id", request->outcome().indicator_id());
+        add("measured_on", request->outcome().measured_on());
+        add("design", *design);
+        add("corrects_outcome_id", request->outcome().corrects_outcome_id());
+        for (const auto& [name, value] : *numbers) add(name, value);
+        table.rows.push_back(row);
+        client::OutcomeImport converted = client::OutcomeRequestsFromCsv(table, false);
+        if (!converted.errors.empty()) {
+          for (const auto& error : converted.errors) {
+            std::cerr << "error: --" << absl::StrReplaceAll(error.field, {{"_", "-"}}) << ": "
+                      << error.message << std::endl;
+          }
+          return kExitUsage;
+        }
+        v1::CreateOutcomeRequest built = converted.requests.front();
+        built.set_request_id(RequestId(globals));
+        built.set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateOutcome, api.experiments(),
+                   built);
+      };
+    });
+
+    auto* retract =
+        outcome->add_subcommand("retract", "retract an outcome (it stays in the history)");
+    auto retract_request = std::make_shared<v1::RetractOutcomeRequest>();
+    retract->add_option("experiment", *retract_request->mutable_experiment_id())->required();
+    retract->add_option("outcome", *retract_request->mutable_outcome_id())->required();
+    retract->add_option("--reason", *retract_request->mutable_reason())->required();
+    retract->callback([&, retract_request] {
+      action = [&, retract_request](client::Client& api) {
+        retract_request->set_request_id(RequestId(globals));
+        retract_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::RetractOutcome, api.experiments(),
+                   *retract_request);
+      };
+    });
+
+    auto* import_command = outcome->add_subcommand(
+        "import", "stream outcomes from a CSV file; re-running writes nothing twice");
+    auto file = std::make_shared<std::string>();
+    auto decimal_comma = std::make_shared<bool>(false);
+    import_command->add_option("file", *file, "CSV with a header row")->required();
+    import_command->add_flag("--decimal-comma", *decimal_comma,
+                             "numbers use a decimal comma (3,5)");
+    import_command->callback([&, file, decimal_comma] {
+      action = [&, file, decimal_comma](client::Client& api) {
+        return ImportOutcomes(api, globals, *file, *decimal_comma);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ lesson
+  auto* lesson = app.add_subcommand("lesson", "lessons learned")->require_subcommand(1);
+  {
+    auto* add = lesson->add_subcommand("add", "record a lesson");
+    auto request = std::make_shared<v1::CreateLessonRequest>();
+    add->add_option("experiment", *request->mutable_experiment_id())->required();
+    add->add_option("--id", *request->mutable_lesson()->mutable_id());
+    add->add_option("--text", *request->mutable_lesson()->mutable_text())->required();
+    add->add_option_function<std::vector<std::string>>(
+        "--tag",
+        [request](const std::vector<std::string>& v) {
+          for (const auto& tag : v) request->mutable_lesson()->add_tags(tag);
+        },
+        "tag (repeatable)");
+    add->callback([&, request] {
+      action = [&, request](client::Client& api) {
+        request->set_request_id(RequestId(globals));
+        request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::ExperimentService::Stub::CreateLesson, api.experiments(),
+                   *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ events
+  auto* events = app.add_subcommand("events", "read the event log (and follow it)");
+  {
+    auto request = std::make_shared<v1::ReadEventsRequest>();
+    auto follow = std::make_shared<bool>(false);
+    auto last = std::make_shared<uint64_t>(0);
+    events->add_option("--last", *last, "only the last N events (of the experiment, if given)");
+    events->add_option_function<uint64_t>(
+        "--from", [request](const uint64_t& v) { request->set_from_position(v); },
+        "first position (default 1)");
+    events->add_option("--experiment", *request->mutable_experiment_id(), "only this experiment");
+    events->add_option_function<int32_t>(
+        "--page-size", [request](const int32_t& v) { request->set_page_size(v); });
+    events->add_flag("-f,--follow", *follow, "keep streaming new events until interrupted");
+    events->callback([&, request, follow, last] {
+      action = [&, request, follow, last](client::Client& api) {
+        if (*last > 0) {
+          // Find the head, then read the last N positions before it.
+          v1::ReadEventsRequest probe = *request;
+          probe.set_page_size(1);
+          v1::ReadEventsResponse head;
+          grpc::Status status =
+              api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), probe, &head);
+          if (!status.ok()) {
+            std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+            return client::ExitCodeFor(status);
+          }
+          uint64_t from = head.head_position() > *last ? head.head_position() - *last + 1 : 1;
+          if (!request->experiment_id().empty()) {
+            // Per experiment, walk its stream to find where the last N start.
+            v1::ReadEventsRequest all = *request;
+            all.set_page_size(1000);
+            std::vector<uint64_t> positions;
+            while (true) {
+              v1::ReadEventsResponse page;
+              status =
+                  api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), all, &page);
+              if (!status.ok()) {
+                std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+                return client::ExitCodeFor(status);
+              }
+              for (const auto& event : page.events()) positions.push_back(event.position());
+              if (page.events_size() < 1000) break;
+              all.set_from_position(page.next_position());
+            }
+            from = positions.size() > *last ? positions[positions.size() - *last] : 1;
+          }
+          request->set_from_position(from);
+        }
+        if (*follow) {
+          return FollowEvents(api, globals, request->from_position(), request->experiment_id());
+        }
+        return Run(api, globals, &v1::EventLogService::Stub::ReadEvents, api.event_log(), *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ what-works
+  auto* what_works =
+      app.add_subcommand("what-works", "pool the outcomes of an indicator per work method");
+  {
+    auto request = std::make_shared<v1::WhatWorksRequest>();
+    auto measure = std::make_shared<std::string>();
+    auto model = std::make_shared<std::string>();
+    auto show_studies = std::make_shared<bool>(false);
+    what_works->add_option("--indicator", *request->mutable_indicator_id())->required();
+    what_works->add_option_function<std::vector<std::string>>(
+        "--method",
+        [request](const std::vector<std::string>& v) {
+          for (const auto& id : v) request->add_work_method_ids(id);
+        },
+        "only this work method (repeatable)");
+    what_works->add_option("--filter", *request->mutable_filter(),
+                           "only experiments matching this filter");
+    what_works->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    what_works->add_option("--model", *model, "reml (default), dl or fe");
+    what_works->add_flag_function(
+        "--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
+        "Hartung-Knapp adjustment (t-based tests and intervals)");
+    what_works->add_flag("--studies", *show_studies,
+                         "list every experiment's effect (the forest plot rows)");
+    what_works->add_flag_function(
+        "--preregistered-only",
+        [request](int64_t count) { request->set_preregistered_only(count > 0); },
+        "only experiments that pre-registered a hypothesis on the indicator");
+    auto by = std::make_shared<std::string>();
+    auto min_experiments = std::make_shared<int32_t>(0);
+    auto as_of = std::make_shared<std::string>();
+    what_works->add_option("--as-of", *as_of, "answer as of a log position or a date YYYY-MM-DD");
+    what_works->add_option("--by", *by,
+                           "compare by a condition: line, kind, societal_task, area_level, design, "
+                           "team, method or context.<attr> (numbers: meta-regression)");
+    what_works->add_option("--min-experiments", *min_experiments,
+                           "with --by: levels with fewer experiments are left out (default 2)");
+    what_works->callback([&, request, measure, model, show_studies, by, min_experiments, as_of] {
+      action = [&, request, measure, model, show_studies, by, min_experiments,
+                as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
+                                       "reml, dl, fe"));
+        if (!by->empty()) {
+          // One comparison per method asked for (or one across all methods).
+          std::vector<std::string> methods(request->work_method_ids().begin(),
+                                           request->work_method_ids().end());
+          if (methods.empty()) methods.push_back("");
+          for (const std::string& method : methods) {
+            v1::CompareConditionsRequest compare;
+            compare.set_indicator_id(request->indicator_id());
+            compare.set_work_method_id(method);
+            compare.set_condition(*by);
+            compare.set_filter(request->filter());
+            compare.set_measure(request->measure());
+            compare.set_model(request->model());
+            compare.set_knapp_hartung(request->knapp_hartung());
+            compare.set_min_experiments_per_level(*min_experiments);
+            compare.set_as_of_position(when.position);
+            compare.set_as_of_date(when.date);
+            v1::CompareConditionsResponse response;
+            grpc::Status status = api.Call(&v1::InsightService::Stub::CompareConditions,
+                                           api.insights(), compare, &response);
+            if (!status.ok()) {
+              std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+              return client::ExitCodeFor(status);
+            }
+            RenderConditions(response, method, FormatOf(globals), std::cout);
+          }
+          return 0;
+        }
+        v1::WhatWorksResponse response;
+        grpc::Status status =
+            api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        RenderWhatWorks(response, FormatOf(globals), *show_studies, std::cout);
         return 0;
-      }
-      for (const v1::DomainContribution& domain : response.domains()) {
-        std::cout << v1::ResourceDomain_Name(domain.domain())
-                         .substr(std::string("RESOURCE_DOMAIN_").size())
-                  << " resources\n";
-        for (const v1::MethodContribution& m : domain.methods()) {
-          const v1::PooledResult& p = m.pooled();
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ scorecard
+  auto* scorecard = app.add_subcommand(
+      "scorecard", "hypotheses supported, refuted and inconclusive per work method");
+  {
+    auto request = std::make_shared<v1::ScorecardRequest>();
+    auto details = std::make_shared<bool>(false);
+    scorecard->add_option("--method", *request->mutable_work_method_id(), "only this work method");
+    scorecard->add_option("--filter", *request->mutable_filter(),
+                          "only experiments matching this filter");
+    scorecard->add_flag_function(
+        "--post-hoc", [request](int64_t count) { request->set_include_post_hoc(count > 0); },
+        "also judge hypotheses registered after the start");
+    scorecard->add_flag("--details", *details, "list every hypothesis with its verdict and reason");
+    auto score_as_of = std::make_shared<std::string>();
+    scorecard->add_option("--as-of", *score_as_of, "as of a log position or a date YYYY-MM-DD");
+    scorecard->callback([&, request, details, score_as_of] {
+      action = [&, request, details, score_as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*score_as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        v1::ScorecardResponse response;
+        grpc::Status status =
+            api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << absl::StrFormat("%-24s %9s %8s %12s %12s\n", "METHOD", "SUPPORTED", "REFUTED",
+                                     "INCONCLUSIVE", "NOT MEASURED");
+        for (const v1::MethodScorecard& card : response.methods()) {
+          std::cout << absl::StrFormat("%-24s %9d %8d %12d %12d\n", card.work_method_id(),
+                                       card.supported(), card.refuted(), card.inconclusive(),
+                                       card.not_measured());
+          if (!*details) continue;
+          for (const v1::HypothesisVerdict& v : card.hypotheses()) {
+            std::string verdict =
+                v1::Verdict_Name(v.verdict()).substr(std::string("VERDICT_").size());
+            std::cout << "    " << v.experiment_id() << "/" << v.hypothesis_id() << " " << verdict
+                      << (v.pre_registered() ? "" : " (post-hoc)") << ": " << v.statement()
+                      << "\n      " << v.reason() << "\n";
+          }
+        }
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ what-changed
+  auto* what_changed =
+      app.add_subcommand("what-changed", "which answers moved since an earlier moment");
+  {
+    auto request = std::make_shared<v1::WhatChangedRequest>();
+    auto since = std::make_shared<std::string>();
+    auto until = std::make_shared<std::string>();
+    auto measure = std::make_shared<std::string>();
+    what_changed
+        ->add_option("--since", *since, "the earlier moment: a log position or a date YYYY-MM-DD")
+        ->required();
+    what_changed->add_option("--until", *until, "the later moment (default: now)");
+    what_changed->add_option("--indicator", *request->mutable_indicator_id(),
+                             "only this indicator");
+    what_changed->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    what_changed->callback([&, request, since, until, measure] {
+      action = [&, request, since, until, measure](client::Client& api) {
+        const AsOf from = ParseAsOf(*since);
+        const AsOf to = ParseAsOf(*until);
+        request->set_since_position(from.position);
+        request->set_since_date(from.date);
+        request->set_until_position(to.position);
+        request->set_until_date(to.date);
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        v1::WhatChangedResponse response;
+        grpc::Status status =
+            api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << "Changes between log positions " << response.since_position() << " and "
+                  << response.until_position() << ":\n";
+        if (response.changes_size() == 0) std::cout << "  nothing moved\n";
+        for (const v1::ResultChange& change : response.changes()) {
+          auto describe = [](const v1::PooledResult& p, bool present) {
+            return present ? absl::StrFormat("%.3f [%.3f, %.3f], k=%d, grade %d", p.estimate(),
+                                             p.ci_lower(), p.ci_upper(), p.k(), p.grade())
+                           : std::string("no pooled result");
+          };
+          std::cout << "  " << change.indicator_id() << " / " << change.work_method_id() << ": "
+                    << describe(change.before(), change.has_before()) << "  ->  "
+                    << describe(change.after(), change.has_after()) << "\n";
+          if (change.new_experiment_ids_size() > 0) {
+            std::cout << "      now counting: " << absl::StrJoin(change.new_experiment_ids(), ", ")
+                      << "\n";
+          }
+          if (change.dropped_experiment_ids_size() > 0) {
+            std::cout << "      no longer counting: "
+                      << absl::StrJoin(change.dropped_experiment_ids(), ", ") << "\n";
+          }
+        }
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ conditions
+  auto* conditions =
+      app.add_subcommand("conditions", "which conditions explain how well a work method works");
+  {
+    auto request = std::make_shared<v1::DiscoverConditionsRequest>();
+    auto measure = std::make_shared<std::string>();
+    auto as_of = std::make_shared<std::string>();
+    conditions->add_option("--method", *request->mutable_work_method_id())->required();
+    conditions->add_option("--indicator", *request->mutable_indicator_id())->required();
+    conditions->add_option("--filter", *request->mutable_filter(),
+                           "only experiments matching this filter");
+    conditions->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
+    conditions->add_option_function<int32_t>(
+        "--min-experiments",
+        [request](const int32_t& v) { request->set_min_experiments_per_level(v); },
+        "levels with fewer experiments are left out (default 2)");
+    conditions->add_option_function<int32_t>(
+        "--top", [request](const int32_t& v) { request->set_max_results(v); },
+        "most conditions shown (default 10)");
+    conditions->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
+    conditions->callback([&, request, measure, as_of] {
+      action = [&, request, measure, as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
+                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        v1::DiscoverConditionsResponse response;
+        grpc::Status status = api.Call(&v1::InsightService::Stub::DiscoverConditions,
+                                       api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        std::cout << "Conditions that moderate '" << request->work_method_id() << "' on '"
+                  << request->indicator_id() << "' (" << response.conditions_tested()
+                  << " tested; log position " << response.read_position() << ")\n";
+        for (const v1::DiscoveredCondition& c : response.conditions()) {
           std::cout << absl::StrFormat(
-              "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per participant "
-              "(%s)%s\n",
-              m.moves_it() ? "yes" : "-", m.work_method_id(), m.indicator_id(), p.estimate(),
-              p.ci_lower(), p.ci_upper(), p.grade(),
-              absl::StrFormat("%.0f", p.cost_per_participant_cents() / 100.0),
-              p.cost_band().empty() ? "unknown" : p.cost_band(),
-              p.euros_per_participant_per_unit_effect() > 0
-                  ? absl::StrFormat(", EUR %.0f per unit of effect",
-                                    p.euros_per_participant_per_unit_effect())
-                  : std::string());
+              "  %-28s QM %7.2f on %g df, p %.4g, adjusted p %.4g, explains %.0f%%\n",
+              c.condition(), c.test().qm(), c.test().qm_df(), c.test().qm_pvalue(),
+              c.adjusted_p_value(), c.test().r2());
+          for (const v1::Subgroup& g : c.subgroups()) {
+            std::cout << absl::StrFormat("      %-22s %9.3f [%.3f, %.3f]  %d experiments\n",
+                                         g.level(), g.pooled().estimate(), g.pooled().ci_lower(),
+                                         g.pooled().ci_upper(), g.experiments());
+          }
+          for (const v1::RegressionCoefficient& k : c.coefficients()) {
+            std::cout << absl::StrFormat("      %-22s %9.4f [%.4f, %.4f]\n", k.name(), k.estimate(),
+                                         k.ci_lower(), k.ci_upper());
+          }
+        }
+        for (const v1::UntestedCondition& u : response.untested()) {
+          std::cout << "  not tested " << u.condition() << ": " << u.reason() << "\n";
+        }
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ contribution
+  auto* contribution = app.add_subcommand(
+      "contribution", "per resource domain, which work methods move it, and at what cost");
+  {
+    auto request = std::make_shared<v1::ContributionRequest>();
+    auto as_of = std::make_shared<std::string>();
+    contribution->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
+    contribution->callback([&, request, as_of] {
+      action = [&, request, as_of](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        request->set_as_of_position(when.position);
+        request->set_as_of_date(when.date);
+        v1::ContributionResponse response;
+        grpc::Status status =
+            api.Call(&v1::InsightService::Stub::Contribution, api.insights(), *request, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (FormatOf(globals) != OutputFormat::kTable) {
+          client::Render(response, FormatOf(globals), std::cout);
+          return 0;
+        }
+        for (const v1::DomainContribution& domain : response.domains()) {
+          std::cout << v1::ResourceDomain_Name(domain.domain())
+                           .substr(std::string("RESOURCE_DOMAIN_").size())
+                    << " resources\n";
+          for (const v1::MethodContribution& m : domain.methods()) {
+            const v1::PooledResult& p = m.pooled();
+            std::cout << absl::StrFormat(
+                "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per participant "
+                "(%s)%s\n",
+                m.moves_it() ? "yes" : "-", m.work_method_id(), m.indicator_id(), p.estimate(),
+                p.ci_lower(), p.ci_upper(), p.grade(),
+                absl::StrFormat("%.0f", p.cost_per_participant_cents() / 100.0),
+                p.cost_band().empty() ? "unknown" : p.cost_band(),
+                p.euros_per_participant_per_unit_effect() > 0
+                    ? absl::StrFormat(", EUR %.0f per unit of effect",
+                                      p.euros_per_participant_per_unit_effect())
+                    : std::string());
+          }
+        }
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ admin
+  auto* admin = app.add_subcommand("admin", "operator tasks")->require_subcommand(1);
+  {
+    auto* backup =
+        admin->add_subcommand("backup", "write a consistent backup while the server keeps serving");
+    auto request = std::make_shared<v1::BackupRequest>();
+    backup
+        ->add_option("--to", *request->mutable_directory(),
+                     "new directory on the server's machine (absolute path)")
+        ->required();
+    backup->callback([&, request] {
+      action = [&, request](client::Client& api) {
+        return Run(api, globals, &v1::AdminService::Stub::Backup, api.admin(), *request);
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ health
+  auto* health =
+      app.add_subcommand("health", "ask the standard gRPC health service; exit 0 when SERVING");
+  health->callback([&] {
+    action = [&](client::Client& api) {
+      // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message;
+      // the answer's field 1 is the status (1 = SERVING, 2 = NOT_SERVING).
+      grpc::GenericStub generic(api.channel());
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + api.options().timeout);
+      grpc::Slice empty("");
+      grpc::ByteBuffer request(&empty, 1);
+      grpc::ByteBuffer response;
+      std::mutex mutex;
+      std::condition_variable done_cv;
+      bool done = false;
+      grpc::Status status;
+      generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
+                        &response, [&](grpc::Status result) {
+                          std::lock_guard<std::mutex> lock(mutex);
+                          status = result;
+                          done = true;
+                          done_cv.notify_all();
+                        });
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        done_cv.wait(lock, [&] { return done; });
+      }
+      if (!status.ok()) {
+        std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+        return client::ExitCodeFor(status);
+      }
+      std::vector<grpc::Slice> slices;
+      std::string bytes;
+      if (response.Dump(&slices).ok()) {
+        for (const auto& slice : slices) {
+          bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
         }
       }
-      return 0;
+      const bool serving = bytes == std::string("\x08\x01", 2);
+      std::cout << (serving ? "SERVING" : "NOT_SERVING") << std::endl;
+      return serving ? 0 : 1;
     };
   });
-}
 
-// ------------------------------------------------------------ admin
-auto* admin = app.add_subcommand("admin", "operator tasks") -> require_subcommand(1);
-{
-  auto* backup =
-      admin->add_subcommand("backup", "write a consistent backup while the server keeps serving");
-  auto request = std::make_shared<v1::BackupRequest>();
-  backup
-      ->add_option("--to", *request->mutable_directory(),
-                   "new directory on the server's machine (absolute path)")
-      ->required();
-  backup->callback([&, request] {
-    action = [&, request](client::Client& api) {
-      return Run(api, globals, &v1::AdminService::Stub::Backup, api.admin(), *request);
-    };
-  });
-}
-
-try {
-  app.parse(argc, argv);
-} catch (const CLI::ParseError& error) {
-  return app.exit(error) == 0 ? 0 : kExitUsage;
-}
-client::ClientOptions options;
-options.timeout = std::chrono::seconds(globals.timeout_seconds);
-client::Client api(globals.server, options);
-try {
-  return action(api);
-} catch (const UsageError& error) {
-  std::cerr << "error: " << error.what() << std::endl;
-  return kExitUsage;
-}
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : kExitUsage;
+  }
+  client::ClientOptions options;
+  options.timeout = std::chrono::seconds(globals.timeout_seconds);
+  client::Client api(globals.server, options);
+  try {
+    return action(api);
+  } catch (const UsageError& error) {
+    std::cerr << "error: " << error.what() << std::endl;
+    return kExitUsage;
+  }
 }

@@ -21,10 +21,11 @@ absl::StatusOr<v1::BackupResponse> Admin::Backup(const v1::BackupRequest& reques
                              "'", request.directory(), "' exists; a backup needs a new directory")),
                          "ALREADY_EXISTS", {{"field", "directory"}});
   }
-  if (!std::filesystem::is_directory(directory.parent_path(), error)) {
+  std::filesystem::create_directories(directory.parent_path(), error);
+  if (error) {
     return FieldError("directory",
-                      absl::StrCat("the parent directory '", directory.parent_path().string(),
-                                   "' does not exist"));
+                      absl::StrCat("cannot create the parent directory '",
+                                   directory.parent_path().string(), "': ", error.message()));
   }
   LEERLUS_ASSIGN_OR_RETURN(uint64_t position, store_->Checkpoint(request.directory()));
   v1::BackupResponse response;

@@ -747,6 +747,9 @@ TEST_F(IntegrationTest, HealthServiceAndGracefulShutdown) {
   for (const auto& slice : slices)
     bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+  CommandResult cli = Cli({"health"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(cli.out, "SERVING\n");
   int exit_status = server_->Stop();
   EXPECT_TRUE(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
 }
