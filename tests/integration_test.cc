@@ -806,6 +806,50 @@ TEST_F(IntegrationTest, SecondServerOnTheSamePortFailsLoudly) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
 }
 
+// A watcher of the standard health service sees SERVING, then NOT_SERVING
+// as soon as the server starts draining.
+TEST_F(IntegrationTest, HealthWatchersSeeNotServingWhileDraining) {
+  grpc::GenericStub generic(client_->channel());
+  grpc::CompletionQueue queue;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto call = generic.PrepareCall(&context, "/grpc.health.v1.Health/Watch", &queue);
+  void* tag;
+  bool ok;
+  call->StartCall(reinterpret_cast<void*>(1));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  call->WriteLast(request, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+  ASSERT_TRUE(queue.Next(&tag, &ok) && ok);
+  auto read_status = [&]() -> std::string {
+    grpc::ByteBuffer response;
+    call->Read(&response, reinterpret_cast<void*>(3));
+    if (!queue.Next(&tag, &ok) || !ok) return "ended";
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (response.Dump(&slices).ok()) {
+      for (const auto& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    if (bytes == std::string("\x08\x01", 2)) return "SERVING";
+    if (bytes == std::string("\x08\x02", 2)) return "NOT_SERVING";
+    return "unexpected";
+  };
+  EXPECT_EQ(read_status(), "SERVING");
+  std::thread stopper([&] { server_->Stop(); });
+  EXPECT_EQ(read_status(), "NOT_SERVING");
+  context.TryCancel();
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(4));
+  queue.Next(&tag, &ok);
+  stopper.join();
+  queue.Shutdown();
+  while (queue.Next(&tag, &ok)) {
+  }
+}
+
 TEST_F(IntegrationTest, SecondServerOnTheSameDataDirFailsLoudly) {
   pid_t pid = fork();
   if (pid == 0) {
