@@ -17,11 +17,33 @@ constexpr double kLog2Pi = 1.8378770664093454836;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-// P(w) = W - W X (X'WX)^-1 X'W.
-MatrixXd ProjectionP(const MatrixXd& x, const VectorXd& w) {
-  const MatrixXd wx = w.asDiagonal() * x;
-  const MatrixXd xtwx = x.transpose() * wx;
-  return MatrixXd(w.asDiagonal()) - wx * xtwx.ldlt().solve(wx.transpose());
+// What the estimators need of P(w) = W - W X (X'WX)^-1 X'W, computed in
+// O(k p^2) without forming the k x k matrix (k can be large):
+//   y'P y   = sum w r^2, r the weighted least-squares residuals;
+//   y'PP y  = |P y|^2 = |W r|^2 = sum w^2 r^2;
+//   tr P    = sum w - tr(A^-1 X'W^2 X),            A = X'WX;
+//   tr PP   = sum w^2 - 2 tr(A^-1 X'W^3 X) + tr((A^-1 X'W^2 X)^2).
+struct ProjectionTraces {
+  double ypy = 0;
+  double yppy = 0;
+  double trace_p = 0;
+  double trace_pp = 0;
+};
+
+ProjectionTraces Traces(const MatrixXd& x, const VectorXd& y, const VectorXd& w) {
+  const Eigen::LDLT<MatrixXd> a(x.transpose() * w.asDiagonal() * x);
+  const VectorXd b = a.solve(x.transpose() * (w.array() * y.array()).matrix());
+  const VectorXd r = y - x * b;
+  const VectorXd w2 = w.array().square();
+  const VectorXd w3 = w2.array() * w.array();
+  const MatrixXd a_inv_xw2x = a.solve(x.transpose() * w2.asDiagonal() * x);
+  const MatrixXd a_inv_xw3x = a.solve(x.transpose() * w3.asDiagonal() * x);
+  ProjectionTraces t;
+  t.ypy = (w.array() * r.array().square()).sum();
+  t.yppy = (w2.array() * r.array().square()).sum();
+  t.trace_p = w.sum() - a_inv_xw2x.trace();
+  t.trace_pp = w2.sum() - 2 * a_inv_xw3x.trace() + (a_inv_xw2x * a_inv_xw2x).trace();
+  return t;
 }
 
 struct WeightedFit {
@@ -72,10 +94,11 @@ absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y, 
                                           const FitOptions& options) {
   const int k = static_cast<int>(y.size());
   const int p = static_cast<int>(x.cols());
-  const MatrixXd xtx = x.transpose() * x;
-  const MatrixXd p0 = MatrixXd::Identity(k, k) - x * xtx.ldlt().solve(x.transpose());
-  double tau2 =
-      std::max(0.0, (y.dot(p0 * y) - (p0.diagonal().array() * v.array()).sum()) / (k - p));
+  // Hedges start: P0 = I - X(X'X)^-1 X' (unit weights); tr(P0 V) = sum v - tr((X'X)^-1 X'VX).
+  const ProjectionTraces unweighted = Traces(x, y, VectorXd::Ones(k));
+  const double trace_p0_v =
+      v.sum() - (x.transpose() * x).ldlt().solve(x.transpose() * v.asDiagonal() * x).trace();
+  double tau2 = std::max(0.0, (unweighted.ypy - trace_p0_v) / (k - p));
   int iterations = 0;
   double change = options.reml_threshold + 1;
   while (change > options.reml_threshold) {
@@ -86,11 +109,8 @@ absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y, 
     }
     ++iterations;
     const double old_tau2 = tau2;
-    const MatrixXd pm = ProjectionP(x, (v.array() + tau2).inverse().matrix());
-    const VectorXd py = pm * y;
-    const double trace_p = pm.trace();
-    const double trace_pp = (pm.array() * pm.transpose().array()).sum();
-    double delta = (py.squaredNorm() - trace_p) / trace_pp;
+    const ProjectionTraces t = Traces(x, y, (v.array() + tau2).inverse().matrix());
+    double delta = (t.yppy - t.trace_p) / t.trace_pp;
     while (tau2 + delta < 0) delta /= 2;  // Step halving keeps tau2 >= 0.
     tau2 += delta;
     change = std::fabs(old_tau2 - tau2);
@@ -160,8 +180,8 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
 
   // Heterogeneity always from the fixed-effect weights.
   const VectorXd fe_weights = v.array().inverse();
-  const MatrixXd p_fe = ProjectionP(x, fe_weights);
-  const double trace_p_fe = p_fe.trace();
+  const ProjectionTraces fe = Traces(x, y, fe_weights);
+  const double trace_p_fe = fe.trace_p;
   // y'P y computed as the weighted residual sum of squares: the same number,
   // never negative through rounding.
   const WeightedFit fe_fit = SolveWeighted(x, y, fe_weights);
@@ -182,7 +202,7 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
         break;
       }
       result.tau2 = std::max(0.0, (result.qe - df) / trace_p_fe);
-      const double trace_pp = (p_fe.array() * p_fe.transpose().array()).sum();
+      const double trace_pp = fe.trace_pp;
       result.se_tau2 = std::sqrt(
           (2.0 * df + 4 * result.tau2 * trace_p_fe + 2 * result.tau2 * result.tau2 * trace_pp) /
           (trace_p_fe * trace_p_fe));
@@ -198,8 +218,8 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
       if (!reml.ok()) return reml.status();
       result.tau2 = reml->tau2;
       result.iterations = reml->iterations;
-      const MatrixXd pm = ProjectionP(x, (v.array() + result.tau2).inverse().matrix());
-      result.se_tau2 = std::sqrt(2.0 / (pm.array() * pm.transpose().array()).sum());
+      result.se_tau2 =
+          std::sqrt(2.0 / Traces(x, y, (v.array() + result.tau2).inverse().matrix()).trace_pp);
       break;
     }
   }
