@@ -35,6 +35,8 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{30000};
   // Attempts for UNAVAILABLE (1 = no retry).
   int max_attempts = 5;
+  // Bearer token sent with every call (empty: none).
+  std::string token;
 };
 
 class Client {
@@ -49,6 +51,12 @@ class Client {
   const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
   const ClientOptions& options() const { return options_; }
 
+  // Adds the bearer token to a call's metadata (streams set up their own
+  // contexts and call this).
+  void Authorize(grpc::ClientContext& context) const {
+    if (!options_.token.empty()) context.AddMetadata("authorization", "Bearer " + options_.token);
+  }
+
   // Calls a unary method, retrying UNAVAILABLE with exponential backoff.
   template <typename Stub, typename Request, typename Response>
   grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
@@ -58,6 +66,7 @@ class Client {
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + options_.timeout);
+      Authorize(context);
       status = (stub->*method)(&context, request, response);
       if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
       if (attempt < options_.max_attempts) {

@@ -17,6 +17,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "client/client.h"
 #include "client/csv_table.h"
 #include "client/import_rows.h"
@@ -38,6 +40,7 @@ struct Globals {
   std::string request_id;
   uint64_t expected_version = 0;
   int timeout_seconds = 30;
+  std::string token;
 };
 
 OutputFormat FormatOf(const Globals& globals) {
@@ -335,6 +338,7 @@ int ImportOutcomes(client::Client& api, const Globals& globals, const std::strin
   std::vector<client::RowError> errors = rows.errors;
 
   grpc::ClientContext context;
+  api.Authorize(context);
   v1::ImportOutcomesResponse response;
   std::unique_ptr<grpc::ClientWriter<v1::ImportOutcomesRequest>> writer =
       api.experiments()->ImportOutcomes(&context, &response);
@@ -402,6 +406,7 @@ int ImportAreas(client::Client& api, const Globals& globals, const std::string& 
 int FollowEvents(client::Client& api, const Globals& globals, uint64_t from,
                  const std::string& experiment) {
   grpc::ClientContext context;
+  api.Authorize(context);
   v1::SubscribeRequest request;
   request.set_from_position(from);
   request.set_experiment_id(experiment);
@@ -447,6 +452,8 @@ int main(int argc, char** argv) {
                  "with the same id to retry it safely");
   app.add_option("--expected-version", globals.expected_version,
                  "refuse the change unless the experiment is at this version (ABORTED)");
+  app.add_option("--token", globals.token, "bearer token (from `leerlus token create`)")
+      ->envname("LEERLUS_TOKEN");
   app.add_option("--timeout", globals.timeout_seconds, "seconds per attempt")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -1302,6 +1309,7 @@ int main(int argc, char** argv) {
       grpc::GenericStub generic(api.channel());
       grpc::ClientContext context;
       context.set_deadline(std::chrono::system_clock::now() + api.options().timeout);
+      api.Authorize(context);
       grpc::Slice empty("");
       grpc::ByteBuffer request(&empty, 1);
       grpc::ByteBuffer response;
@@ -1337,6 +1345,60 @@ int main(int argc, char** argv) {
     };
   });
 
+  // ------------------------------------------------------------ token
+  auto* token = app.add_subcommand("token", "access tokens (admin)")->require_subcommand(1);
+  {
+    auto* create = token->add_subcommand("create", "create a token; its secret is shown once");
+    auto request = std::make_shared<v1::CreateTokenRequest>();
+    auto role = std::make_shared<std::string>();
+    auto expires_days = std::make_shared<int>(0);
+    auto* t = request->mutable_token();
+    create->add_option("--id", *t->mutable_id(), "stable id")->required();
+    create
+        ->add_option("--name", *t->mutable_display_name(),
+                     "who holds it (the actor of its changes)")
+        ->required();
+    create->add_option("--role", *role, "admin, evaluator, team, partner or reader")->required();
+    create->add_option_function<std::vector<std::string>>(
+        "--team",
+        [t](const std::vector<std::string>& v) {
+          for (const auto& id : v) t->add_team_ids(id);
+        },
+        "team the token acts for (role team; repeatable)");
+    create->add_option("--partner", *t->mutable_partner_id(),
+                       "partner the token acts for (role partner)");
+    create->add_option("--expires-days", *expires_days, "refuse the token after this many days");
+    create->callback([&, request, role, expires_days] {
+      action = [&, request, role, expires_days](client::Client& api) {
+        request->mutable_token()->set_role(RequireEnum("--role", *role, "ROLE_", &v1::Role_Parse,
+                                                       "admin, evaluator, team, partner, reader"));
+        if (*expires_days > 0) {
+          request->mutable_token()->mutable_expire_time()->set_seconds(
+              absl::ToUnixSeconds(absl::Now() + absl::Hours(24) * *expires_days));
+        }
+        request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::AdminService::Stub::CreateToken, api.admin(), *request);
+      };
+    });
+    auto* list = token->add_subcommand("list", "list tokens (never their secrets)");
+    list->callback([&] {
+      action = [&](client::Client& api) {
+        return Run(api, globals, &v1::AdminService::Stub::ListTokens, api.admin(),
+                   v1::ListTokensRequest());
+      };
+    });
+    auto* revoke = token->add_subcommand("revoke", "revoke a token from the next call on");
+    auto revoke_request = std::make_shared<v1::RevokeTokenRequest>();
+    revoke->add_option("id", *revoke_request->mutable_id())->required();
+    revoke->callback([&, revoke_request] {
+      action = [&, revoke_request](client::Client& api) {
+        revoke_request->set_request_id(RequestId(globals));
+        return Run(api, globals, &v1::AdminService::Stub::RevokeToken, api.admin(),
+                   *revoke_request);
+      };
+    });
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -1344,6 +1406,7 @@ int main(int argc, char** argv) {
   }
   client::ClientOptions options;
   options.timeout = std::chrono::seconds(globals.timeout_seconds);
+  options.token = globals.token;
   client::Client api(globals.server, options);
   try {
     return action(api);

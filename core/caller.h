@@ -3,13 +3,21 @@
 #ifndef LEERLUS_CORE_CALLER_H_
 #define LEERLUS_CORE_CALLER_H_
 
+#include <set>
 #include <string>
+
+#include "leerlus/v1/resources.pb.h"
 
 namespace leerlus::core {
 
 struct Caller {
   // Stable principal name recorded as the actor of every event.
   std::string actor;
+  v1::Role role = v1::ROLE_ADMIN;
+  // ROLE_TEAM: the teams it acts for.
+  std::set<std::string> team_ids;
+  // ROLE_PARTNER: the partner it acts for.
+  std::string partner_id;
 };
 
 }  // namespace leerlus::core

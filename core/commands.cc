@@ -1,8 +1,11 @@
 #include "core/commands.h"
 
+#include <openssl/rand.h>
+
 #include <set>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/errors.h"
@@ -746,6 +749,103 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
         response.set_position(appended.last_position);
         return response;
       });
+}
+
+// ---------------------------------------------------------------- tokens
+
+absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTokenRequest& request,
+                                                              const Caller& caller) {
+  FieldViolations violations;
+  CheckRequestId(violations, request.request_id());
+  const v1::Token& given = request.token();
+  CheckId(violations, "token.id", given.id());
+  CheckText(violations, "token.display_name", given.display_name(), 1, kMaxNameLength);
+  if (given.role() == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(given.role())) {
+    violations.Add("token.role", "must be ADMIN, EVALUATOR, TEAM, PARTNER or READER");
+  }
+  CheckIdList(violations, "token.team_ids", given.team_ids());
+  if (given.role() == v1::ROLE_TEAM && given.team_ids_size() == 0) {
+    violations.Add("token.team_ids", "a TEAM token needs at least one team");
+  }
+  if (given.role() != v1::ROLE_TEAM && given.team_ids_size() > 0) {
+    violations.Add("token.team_ids", "only TEAM tokens act for teams");
+  }
+  if (given.role() == v1::ROLE_PARTNER) {
+    CheckId(violations, "token.partner_id", given.partner_id());
+  } else if (!given.partner_id().empty()) {
+    violations.Add("token.partner_id", "only PARTNER tokens act for a partner");
+  }
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  v1::Token token = given;
+  token.clear_revoked();
+  token.clear_create_position();
+  const std::string secret = NewTokenSecret();
+  const std::string id = token.id();
+  auto fresh = std::make_shared<bool>(false);
+  absl::StatusOr<v1::CreateTokenResponse> response = Run<v1::CreateTokenResponse>(
+      store_, "CreateToken", request, storage::TokenStream(id), request.request_id(), 0, caller,
+      [token, secret](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+        if (context.stream_version != 0) {
+          return WithErrorInfo(
+              absl::AlreadyExistsError(absl::StrCat("token '", token.id(), "' already exists")),
+              "ALREADY_EXISTS", {{"field", "token.id"}});
+        }
+        v1::Event event;
+        *event.mutable_token_created()->mutable_token() = token;
+        event.mutable_token_created()->set_secret_sha256(Sha256Hex(secret));
+        return One(std::move(event));
+      },
+      [id, fresh](const Appended& appended,
+                  KeyValueReader& state) -> absl::StatusOr<v1::CreateTokenResponse> {
+        *fresh = true;
+        v1::CreateTokenResponse response;
+        LEERLUS_ASSIGN_OR_RETURN(
+            *response.mutable_token(),
+            LoadCatalog<v1::Token>(state, CatalogKind::kToken, id, "token", "token.id"));
+        response.set_position(appended.last_position);
+        return response;  // Stored without the secret.
+      });
+  if (response.ok() && *fresh) response->set_secret(secret);
+  return response;
+}
+
+absl::StatusOr<v1::RevokeTokenResponse> Commands::RevokeToken(const v1::RevokeTokenRequest& request,
+                                                              const Caller& caller) {
+  FieldViolations violations;
+  CheckRequestId(violations, request.request_id());
+  CheckId(violations, "id", request.id());
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  const std::string id = request.id();
+  return Run<v1::RevokeTokenResponse>(
+      store_, "RevokeToken", request, storage::TokenStream(id), request.request_id(), 0, caller,
+      [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+        LEERLUS_ASSIGN_OR_RETURN(
+            v1::Token token,
+            LoadCatalog<v1::Token>(context.state, CatalogKind::kToken, id, "token", "id"));
+        if (token.revoked()) {
+          return PreconditionError("TOKEN", absl::StrCat("tokens/", id),
+                                   absl::StrCat("token '", id, "' is already revoked"));
+        }
+        v1::Event event;
+        event.mutable_token_revoked()->set_token_id(id);
+        return One(std::move(event));
+      },
+      [id](const Appended& appended,
+           KeyValueReader& state) -> absl::StatusOr<v1::RevokeTokenResponse> {
+        v1::RevokeTokenResponse response;
+        LEERLUS_ASSIGN_OR_RETURN(
+            *response.mutable_token(),
+            LoadCatalog<v1::Token>(state, CatalogKind::kToken, id, "token", "id"));
+        response.set_position(appended.last_position);
+        return response;
+      });
+}
+
+std::string NewTokenSecret() {
+  unsigned char bytes[32];                                  // 256 bits.
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) std::abort();  // No entropy: do not issue tokens.
+  return absl::StrCat("lls_", absl::BytesToHexString(absl::string_view(
+                                  reinterpret_cast<const char*>(bytes), sizeof(bytes))));
 }
 
 }  // namespace leerlus::core

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/caller.h"
+#include "leerlus/v1/admin_service.pb.h"
 #include "leerlus/v1/catalog_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
 #include "storage/event_store.h"
@@ -49,9 +50,19 @@ class Commands {
   absl::StatusOr<v1::CreateLessonResponse> CreateLesson(const v1::CreateLessonRequest& request,
                                                         const Caller& caller);
 
+  // Tokens. The secret is in the first response only: a retry with the
+  // same request id returns the token without it.
+  absl::StatusOr<v1::CreateTokenResponse> CreateToken(const v1::CreateTokenRequest& request,
+                                                      const Caller& caller);
+  absl::StatusOr<v1::RevokeTokenResponse> RevokeToken(const v1::RevokeTokenRequest& request,
+                                                      const Caller& caller);
+
  private:
   storage::EventStore* store_;
 };
+
+// A fresh token secret: "lls_" and 256 random bits in hex.
+std::string NewTokenSecret();
 
 // Hex SHA-256 of the hypothesis content that is sealed at start.
 std::string HypothesisSeal(const v1::Hypothesis& hypothesis);

@@ -328,6 +328,35 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
   return response;
 }
 
+absl::StatusOr<v1::ListTokensResponse> Queries::ListTokens(const v1::ListTokensRequest&) {
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  v1::ListTokensResponse response;
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(view->Scan(
+      ColumnFamily::kCatalog, storage::CatalogPrefix(CatalogKind::kToken), "",
+      [&](absl::string_view, absl::string_view value) {
+        if (!response.add_tokens()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          problem = absl::DataLossError("cannot parse a token");
+          return false;
+        }
+        return true;
+      }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  return response;
+}
+
+absl::StatusOr<bool> Queries::AnyToken() {
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  bool any = false;
+  LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kCatalog,
+                                     storage::CatalogPrefix(CatalogKind::kToken), "",
+                                     [&](absl::string_view, absl::string_view) {
+                                       any = true;
+                                       return false;
+                                     }));
+  return any;
+}
+
 absl::StatusOr<std::string> SubscriptionStream(const v1::SubscribeRequest& request) {
   if (request.experiment_id().empty()) return std::string();
   FieldViolations violations;

@@ -4,6 +4,7 @@
 #define LEERLUS_CORE_QUERIES_H_
 
 #include "absl/status/statusor.h"
+#include "leerlus/v1/admin_service.pb.h"
 #include "leerlus/v1/catalog_service.pb.h"
 #include "leerlus/v1/event_log_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
@@ -29,6 +30,11 @@ class Queries {
       const v1::ListExperimentsRequest& request);
 
   absl::StatusOr<v1::ReadEventsResponse> ReadEvents(const v1::ReadEventsRequest& request);
+
+  absl::StatusOr<v1::ListTokensResponse> ListTokens(const v1::ListTokensRequest& request);
+
+  // Whether any token exists (a fresh store needs a first admin token).
+  absl::StatusOr<bool> AnyToken();
 
  private:
   storage::EventStore* store_;

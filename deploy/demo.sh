@@ -21,8 +21,10 @@ if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
 else
   echo "== starting leerlusd on $LEERLUS_SERVER with data in $DATA_DIR"
   rm -f "$DATA_DIR.port"
+  # The first start writes the first admin token to $DATA_DIR.admin-token.
   nohup build/server/leerlusd --data-dir "$DATA_DIR" --listen "$LEERLUS_SERVER" \
-    --port-file "$DATA_DIR.port" >"$DATA_DIR.log" 2>&1 &
+    --port-file "$DATA_DIR.port" --bootstrap-token-file "$DATA_DIR.admin-token" \
+    >"$DATA_DIR.log" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 100); do
     [ -s "$DATA_DIR.port" ] && break
@@ -34,6 +36,7 @@ else
 fi
 
 L="$ROOT/build/client/leerlus"
+export LEERLUS_TOKEN="$(cat "$DATA_DIR.admin-token")"
 LEERLUS_CLI="$L" bash deploy/demo/load.sh
 
 echo
@@ -59,4 +62,5 @@ echo "== the last events of the log"
 "$L" events --last 4
 echo
 echo "leerlusd keeps running on $LEERLUS_SERVER (data: $DATA_DIR, log: $DATA_DIR.log)."
+echo "The admin token is in $DATA_DIR.admin-token:  export LEERLUS_TOKEN=\$(cat $DATA_DIR.admin-token)"
 echo "Try: build/client/leerlus --help    Stop it: kill \$(cat $PID_FILE)"

@@ -3,8 +3,6 @@
 //
 // gRPC 1.51 cannot fail a call with a chosen status from a server
 // interceptor, so the check is this one call in every handler instead.
-// Today's implementation admits every caller and names it after its peer;
-// token and role checks replace it without touching the handlers.
 #ifndef LEERLUS_SERVER_AUTHORIZER_H_
 #define LEERLUS_SERVER_AUTHORIZER_H_
 
@@ -13,23 +11,41 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/caller.h"
+#include "google/protobuf/message.h"
+#include "storage/event_store.h"
 
 namespace leerlus::server {
 
 class Authorizer {
  public:
   virtual ~Authorizer() = default;
-  // Who calls `method` (the short RPC name, e.g. "CreateExperiment"), or
-  // UNAUTHENTICATED / PERMISSION_DENIED.
-  virtual absl::StatusOr<core::Caller> Authorize(const grpc::ServerContext& context,
-                                                 absl::string_view method) const = 0;
+  // Who calls `method` (the short RPC name, e.g. "CreateExperiment") with
+  // `request`, or UNAUTHENTICATED / PERMISSION_DENIED.
+  virtual absl::StatusOr<core::Caller> Authorize(
+      const grpc::ServerContext& context, absl::string_view method,
+      const google::protobuf::Message& request) const = 0;
 };
 
-// Admits every caller (development and single-user installations).
-class OpenAuthorizer : public Authorizer {
+// Local development only (`leerlusd --insecure-dev`, loopback addresses):
+// every caller is an admin named "dev".
+class DevelopmentAuthorizer : public Authorizer {
  public:
   absl::StatusOr<core::Caller> Authorize(const grpc::ServerContext& context,
-                                         absl::string_view method) const override;
+                                         absl::string_view method,
+                                         const google::protobuf::Message& request) const override;
+};
+
+// Bearer tokens (`authorization: Bearer <secret>`) checked against the
+// store on every call, so a revocation counts from the next call on.
+class TokenAuthorizer : public Authorizer {
+ public:
+  explicit TokenAuthorizer(storage::EventStore* store) : store_(store) {}
+  absl::StatusOr<core::Caller> Authorize(const grpc::ServerContext& context,
+                                         absl::string_view method,
+                                         const google::protobuf::Message& request) const override;
+
+ private:
+  storage::EventStore* store_;
 };
 
 }  // namespace leerlus::server

@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   bool verify = false;
   bool print_config = false;
   std::string restore_from;
+  bool insecure_dev = false;
+  std::string bootstrap_token_file;
   int max_message_mb = 16;
   int shutdown_grace_seconds = 10;
   // Settings: flags, or the same names in a TOML/INI file (--config), or
@@ -80,6 +82,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 3600))
       ->envname("LEERLUS_SHUTDOWN_GRACE_SECONDS")
       ->capture_default_str();
+  app.add_flag("--insecure-dev", insecure_dev,
+               "no authentication: every caller is an admin named 'dev'. Development only; "
+               "refused on a non-loopback --listen")
+      ->envname("LEERLUS_INSECURE_DEV");
+  app.add_option("--bootstrap-token-file", bootstrap_token_file,
+                 "on the first start, write the first admin token here (mode 0600) instead of "
+                 "printing it")
+      ->envname("LEERLUS_BOOTSTRAP_TOKEN_FILE");
   app.add_flag("--print-config", print_config, "print the effective settings and exit")
       ->configurable(false);
   app.add_flag("--rebuild-projections", rebuild,
@@ -163,8 +173,48 @@ int main(int argc, char** argv) {
   leerlus::server::Logger& logger = (*telemetry)->logger();
 
   std::atomic<bool> draining{false};
-  leerlus::server::OpenAuthorizer authorizer;
-  leerlus::server::ServiceContext context{store.get(), &authorizer, &draining, telemetry->get()};
+  std::unique_ptr<leerlus::server::Authorizer> authorizer;
+  if (insecure_dev) {
+    const std::string host = listen.substr(0, listen.rfind(':'));
+    if (host != "127.0.0.1" && host != "localhost" && host != "[::1]") {
+      return Fail(absl::StrCat("--insecure-dev refuses to listen on ", listen,
+                               "; use a loopback address (127.0.0.1)"));
+    }
+    logger.Log("warn", "INSECURE DEVELOPMENT MODE: no authentication, every caller is an admin",
+               {{"listen", listen}});
+    authorizer = std::make_unique<leerlus::server::DevelopmentAuthorizer>();
+  } else {
+    authorizer = std::make_unique<leerlus::server::TokenAuthorizer>(store.get());
+    // A fresh store gets its first admin token, shown once.
+    leerlus::core::Queries queries(store.get());
+    absl::StatusOr<bool> any = queries.AnyToken();
+    if (!any.ok()) return Fail(any.status().ToString());
+    if (!*any) {
+      leerlus::v1::CreateTokenRequest bootstrap;
+      bootstrap.mutable_token()->set_id("admin");
+      bootstrap.mutable_token()->set_display_name("admin");
+      bootstrap.mutable_token()->set_role(leerlus::v1::ROLE_ADMIN);
+      bootstrap.set_request_id("bootstrap-admin-token");
+      leerlus::core::Caller system;
+      system.actor = "leerlusd";
+      absl::StatusOr<leerlus::v1::CreateTokenResponse> created =
+          leerlus::core::Commands(store.get()).CreateToken(bootstrap, system);
+      if (!created.ok()) return Fail(created.status().ToString());
+      if (!bootstrap_token_file.empty()) {
+        std::ofstream out(bootstrap_token_file, std::ios::trunc);
+        out << created->secret() << "\n";
+        out.close();
+        std::filesystem::permissions(bootstrap_token_file, std::filesystem::perms::owner_read |
+                                                               std::filesystem::perms::owner_write);
+        logger.Log("info", "first admin token written", {{"file", bootstrap_token_file}});
+      } else {
+        std::cerr << "\nFirst start: the admin token (shown once, keep it safe):\n  "
+                  << created->secret() << "\n\n";
+      }
+    }
+  }
+  leerlus::server::ServiceContext context{store.get(), authorizer.get(), &draining,
+                                          telemetry->get()};
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);

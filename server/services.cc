@@ -29,7 +29,7 @@ grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
                     absl::string_view method, const google::protobuf::Message& request,
                     Response* response, Fn&& run) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method);
+  absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method, request);
   absl::Status status = caller.status();
   if (caller.ok()) {
     absl::StatusOr<Response> result = run(*caller);
@@ -108,6 +108,9 @@ LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions, insights_.DiscoverConditio
 LEERLUS_UNARY(InsightServiceImpl, Contribution, insights_.Contribution(*request))
 
 LEERLUS_UNARY(AdminServiceImpl, Backup, admin_.Backup(*request))
+LEERLUS_UNARY(AdminServiceImpl, CreateToken, commands_.CreateToken(*request, caller))
+LEERLUS_UNARY(AdminServiceImpl, ListTokens, queries_.ListTokens(*request))
+LEERLUS_UNARY(AdminServiceImpl, RevokeToken, commands_.RevokeToken(*request, caller))
 
 #undef LEERLUS_UNARY
 
@@ -115,7 +118,10 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
     grpc::ServerContext* context, grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
     v1::ImportOutcomesResponse* response) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<core::Caller> caller = context_.authorizer->Authorize(*context, "ImportOutcomes");
+  // The stream needs a caller who may record at all; each row is then
+  // authorised as a CreateOutcome of its own experiment.
+  absl::StatusOr<core::Caller> caller =
+      context_.authorizer->Authorize(*context, "ListWorkMethods", v1::ListWorkMethodsRequest());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   // Rows are appended concurrently (a window of them in flight) so that
   // they share group commits instead of paying one fsync each; results are
@@ -148,8 +154,12 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
     }
     inflight.emplace_back(
         row, std::async(std::launch::async,
-                        [this, row_request = std::move(*request.mutable_row()), caller = *caller] {
-                          return commands_.CreateOutcome(row_request, caller);
+                        [this, context, row_request = std::move(*request.mutable_row())]()
+                            -> absl::StatusOr<v1::CreateOutcomeResponse> {
+                          absl::StatusOr<core::Caller> row_caller = context_.authorizer->Authorize(
+                              *context, "CreateOutcome", row_request);
+                          if (!row_caller.ok()) return row_caller.status();
+                          return commands_.CreateOutcome(row_request, *row_caller);
                         }));
     ++row;
     if (inflight.size() >= kWindow) collect_one();
@@ -163,7 +173,8 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
 grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
                                             const v1::SubscribeRequest* request,
                                             grpc::ServerWriter<v1::SubscribeResponse>* writer) {
-  absl::StatusOr<core::Caller> caller = context_.authorizer->Authorize(*context, "Subscribe");
+  absl::StatusOr<core::Caller> caller =
+      context_.authorizer->Authorize(*context, "Subscribe", *request);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
   if (!stream.ok()) return ToGrpcStatus(stream.status());

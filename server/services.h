@@ -158,14 +158,26 @@ class InsightServiceImpl final : public v1::InsightService::Service {
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  explicit AdminServiceImpl(ServiceContext context) : context_(context), admin_(context.store) {}
+  explicit AdminServiceImpl(ServiceContext context)
+      : context_(context),
+        admin_(context.store),
+        commands_(context.store),
+        queries_(context.store) {}
 
   grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
                       v1::BackupResponse* response) override;
+  grpc::Status CreateToken(grpc::ServerContext* context, const v1::CreateTokenRequest* request,
+                           v1::CreateTokenResponse* response) override;
+  grpc::Status ListTokens(grpc::ServerContext* context, const v1::ListTokensRequest* request,
+                          v1::ListTokensResponse* response) override;
+  grpc::Status RevokeToken(grpc::ServerContext* context, const v1::RevokeTokenRequest* request,
+                           v1::RevokeTokenResponse* response) override;
 
  private:
   ServiceContext context_;
   core::Admin admin_;
+  core::Commands commands_;
+  core::Queries queries_;
 };
 
 }  // namespace leerlus::server

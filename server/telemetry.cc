@@ -19,7 +19,8 @@ namespace leerlus::server {
 
 void Logger::Log(absl::string_view level, absl::string_view message,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
-  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  const std::string time =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (format_ == LogFormat::kJson) {
     // JSON strings: escape quotes, backslashes and control characters.
@@ -27,11 +28,21 @@ void Logger::Log(absl::string_view level, absl::string_view message,
       std::string out = "\"";
       for (char c : text) {
         switch (c) {
-          case '"': out += "\\\""; break;
-          case '\\': out += "\\\\"; break;
-          case '\n': out += "\\n"; break;
-          case '\r': out += "\\r"; break;
-          case '\t': out += "\\t"; break;
+          case '"':
+            out += "\\\"";
+            break;
+          case '\\':
+            out += "\\\\";
+            break;
+          case '\n':
+            out += "\\n";
+            break;
+          case '\r':
+            out += "\\r";
+            break;
+          case '\t':
+            out += "\\t";
+            break;
           default:
             if (static_cast<unsigned char>(c) < 0x20) {
               char buffer[8];
@@ -44,8 +55,10 @@ void Logger::Log(absl::string_view level, absl::string_view message,
       }
       return out + "\"";
     };
-    line = absl::StrCat("{\"time\":", quote(time), ",\"level\":", quote(level), ",\"msg\":", quote(message));
-    for (const auto& [name, value] : fields) absl::StrAppend(&line, ",", quote(name), ":", quote(value));
+    line = absl::StrCat("{\"time\":", quote(time), ",\"level\":", quote(level),
+                        ",\"msg\":", quote(message));
+    for (const auto& [name, value] : fields)
+      absl::StrAppend(&line, ",", quote(name), ":", quote(value));
     line += "}";
   } else {
     line = absl::StrCat(time, " ", level, " ", message);
@@ -83,8 +96,8 @@ class StoreCollector : public prometheus::Collectable {
         static_cast<double>(store_->HeadPosition()));
     add("leerlus_appends_total", "Changes appended to the log (retries not counted).", T::Counter,
         static_cast<double>(stats.appends));
-    add("leerlus_append_replays_total", "Retries answered from their stored request id.", T::Counter,
-        static_cast<double>(stats.replays));
+    add("leerlus_append_replays_total", "Retries answered from their stored request id.",
+        T::Counter, static_cast<double>(stats.replays));
     add("leerlus_append_rejections_total", "Changes refused (invalid, wrong state, conflicts).",
         T::Counter, static_cast<double>(stats.rejected));
     add("leerlus_fsyncs_total", "Synced group commits: one fsync shared by the appends of a group.",
@@ -101,8 +114,8 @@ class StoreCollector : public prometheus::Collectable {
         static_cast<double>(store_->IntProperty("rocksdb.total-sst-files-size")));
     add("leerlus_rocksdb_memtable_bytes", "Size of RocksDB's memtables.", T::Gauge,
         static_cast<double>(store_->IntProperty("rocksdb.cur-size-all-mem-tables")));
-    add("leerlus_rocksdb_compaction_pending", "Column families with a compaction pending.", T::Gauge,
-        static_cast<double>(store_->IntProperty("rocksdb.compaction-pending")));
+    add("leerlus_rocksdb_compaction_pending", "Column families with a compaction pending.",
+        T::Gauge, static_cast<double>(store_->IntProperty("rocksdb.compaction-pending")));
     add("leerlus_rocksdb_block_cache_bytes", "Block cache usage.", T::Gauge,
         static_cast<double>(store_->IntProperty("rocksdb.block-cache-usage")));
     add("leerlus_active_subscribers", "Open Subscribe streams.", T::Gauge,
@@ -130,7 +143,7 @@ Telemetry::Telemetry(storage::EventStore* store, const TelemetryOptions& options
 Telemetry::~Telemetry() = default;
 
 absl::StatusOr<std::unique_ptr<Telemetry>> Telemetry::Create(storage::EventStore* store,
-                                                              const TelemetryOptions& options) {
+                                                             const TelemetryOptions& options) {
   std::unique_ptr<Telemetry> telemetry(new Telemetry(store, options));
   telemetry->registry_ = std::make_shared<prometheus::Registry>();
   telemetry->calls_ = &prometheus::BuildCounter()
@@ -146,8 +159,8 @@ absl::StatusOr<std::unique_ptr<Telemetry>> Telemetry::Create(storage::EventStore
     try {
       telemetry->exposer_ = std::make_unique<prometheus::Exposer>(options.metrics_listen);
     } catch (const std::exception& error) {
-      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ", options.metrics_listen,
-                                                 ": ", error.what()));
+      return absl::UnavailableError(
+          absl::StrCat("cannot serve metrics on ", options.metrics_listen, ": ", error.what()));
     }
     telemetry->exposer_->RegisterCollectable(telemetry->registry_);
     telemetry->exposer_->RegisterCollectable(telemetry->store_collector_);

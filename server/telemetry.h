@@ -1,8 +1,9 @@
 // Telemetry: every call counted, timed and logged; store and process
 // figures exposed for Prometheus on a separate HTTP port.
 //
-//   Telemetry telemetry(store, {.metrics_listen = "127.0.0.1:9464", .log_format = LogFormat::kJson});
-//   telemetry.RecordCall("CreateExperiment", "team-a", "req-1", status, duration);
+//   Telemetry telemetry(store, {.metrics_listen = "127.0.0.1:9464", .log_format =
+//   LogFormat::kJson}); telemetry.RecordCall("CreateExperiment", "team-a", "req-1", status,
+//   duration);
 #ifndef LEERLUS_SERVER_TELEMETRY_H_
 #define LEERLUS_SERVER_TELEMETRY_H_
 
@@ -21,7 +22,8 @@
 namespace prometheus {
 class Exposer;
 class Registry;
-template <typename T> class Family;
+template <typename T>
+class Family;
 class Counter;
 class Histogram;
 }  // namespace prometheus
@@ -55,7 +57,7 @@ class Telemetry {
  public:
   // Fails (UNAVAILABLE) if the metrics port cannot be bound.
   static absl::StatusOr<std::unique_ptr<Telemetry>> Create(storage::EventStore* store,
-                                                            const TelemetryOptions& options);
+                                                           const TelemetryOptions& options);
   ~Telemetry();
 
   // One finished RPC. `principal` and `request_id` may be empty. Never logs

@@ -64,6 +64,9 @@ enum class CatalogKind : char {
   kWorkMethod = 'm',
   kIndicator = 'i',
   kArea = 'a',
+  kToken = 't',
+  // Hex SHA-256 of a token secret -> token id.
+  kTokenSecret = 's',
 };
 std::string CatalogKey(CatalogKind kind, absl::string_view id);
 std::string CatalogPrefix(CatalogKind kind);

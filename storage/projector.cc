@@ -103,6 +103,8 @@ bool IsExperimentEvent(const v1::Event& event) {
     case v1::Event::kWorkMethodDefined:
     case v1::Event::kIndicatorDefined:
     case v1::Event::kAreaDefined:
+    case v1::Event::kTokenCreated:
+    case v1::Event::kTokenRevoked:
     case v1::Event::PAYLOAD_NOT_SET:
       return false;
     default:
@@ -118,6 +120,7 @@ std::string ExperimentStream(absl::string_view experiment_id) {
 std::string WorkMethodStream(absl::string_view id) { return absl::StrCat("work-methods/", id); }
 std::string IndicatorStream(absl::string_view id) { return absl::StrCat("indicators/", id); }
 std::string AreaStream(absl::string_view code) { return absl::StrCat("areas/", code); }
+std::string TokenStream(absl::string_view id) { return absl::StrCat("tokens/", id); }
 
 absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
   switch (event.payload_case()) {
@@ -140,6 +143,28 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       area.set_update_position(event.position());
       PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kArea, area.code()),
                  area);
+      return absl::OkStatus();
+    }
+    case v1::Event::kTokenCreated: {
+      v1::Token token = event.token_created().token();
+      token.set_create_position(event.position());
+      PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kToken, token.id()),
+                 token);
+      projections.Put(ColumnFamily::kCatalog,
+                      CatalogKey(CatalogKind::kTokenSecret, event.token_created().secret_sha256()),
+                      token.id());
+      return absl::OkStatus();
+    }
+    case v1::Event::kTokenRevoked: {
+      const std::string key = CatalogKey(CatalogKind::kToken, event.token_revoked().token_id());
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Token> token,
+                               GetMessage<v1::Token>(projections, ColumnFamily::kCatalog, key));
+      if (!token.has_value()) {
+        return absl::DataLossError(
+            absl::StrCat("event at position ", event.position(), " revokes an unknown token"));
+      }
+      token->set_revoked(true);
+      PutMessage(projections, ColumnFamily::kCatalog, key, *token);
       return absl::OkStatus();
     }
     case v1::Event::PAYLOAD_NOT_SET:

@@ -15,6 +15,7 @@ std::string ExperimentStream(absl::string_view experiment_id);
 std::string WorkMethodStream(absl::string_view id);
 std::string IndicatorStream(absl::string_view id);
 std::string AreaStream(absl::string_view code);
+std::string TokenStream(absl::string_view id);
 
 // Applies one stored event (position and stream version set) to the
 // projections. Reads and writes only projection column families; uses only

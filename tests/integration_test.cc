@@ -507,7 +507,7 @@ TEST_F(IntegrationTest, OperatorsSeeMetricsLogsConfigAndReflection) {
       ++calls;
       EXPECT_EQ(fields.at("status").string_value(), "OK");
       EXPECT_EQ(fields.at("request_id").string_value(), "operator-test-1");
-      EXPECT_EQ(fields.at("principal").string_value(), "anonymous");
+      EXPECT_EQ(fields.at("principal").string_value(), "dev");
       EXPECT_TRUE(fields.count("duration_ms"));
     }
   }

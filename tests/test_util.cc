@@ -41,8 +41,14 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
 }
 
-ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args)
+ServerProcess::ServerProcess(std::string data_dir, std::vector<std::string> extra_args,
+                             bool authenticated)
     : data_dir_(std::move(data_dir)), extra_args_(std::move(extra_args)) {
+  if (authenticated) {
+    extra_args_.insert(extra_args_.end(), {"--bootstrap-token-file", data_dir_ + ".admin-token"});
+  } else {
+    extra_args_.push_back("--insecure-dev");
+  }
   port_file_ = data_dir_ + ".port";
   log_file_ = data_dir_ + ".log";
 }

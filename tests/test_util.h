@@ -52,7 +52,10 @@ class TempDir {
 // A real leerlusd on 127.0.0.1 with a port chosen by the kernel.
 class ServerProcess {
  public:
-  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {});
+  // `authenticated`: require tokens (the first admin token is written to
+  // admin_token_file()); otherwise the server runs with --insecure-dev.
+  explicit ServerProcess(std::string data_dir, std::vector<std::string> extra_args = {},
+                         bool authenticated = false);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -65,6 +68,7 @@ class ServerProcess {
   void Kill();
   bool running() const { return pid_ > 0; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string admin_token_file() const { return data_dir_ + ".admin-token"; }
 
  private:
   std::string data_dir_;

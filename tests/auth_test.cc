@@ -1,0 +1,330 @@
+// Who may do what, against the real leerlusd with tokens required.
+#include <gtest/gtest.h>
+
+#include "client/client.h"
+#include "core/access.h"
+#include "google/protobuf/descriptor.h"
+#include "leerlus/v1/admin_service.pb.h"
+#include "leerlus/v1/catalog_service.pb.h"
+#include "leerlus/v1/event_log_service.pb.h"
+#include "leerlus/v1/experiment_service.pb.h"
+#include "leerlus/v1/insight_service.pb.h"
+#include "tests/sample_requests.h"
+#include "tests/test_util.h"
+
+namespace leerlus::testing {
+namespace {
+
+// Every RPC of every service has an access rule: adding an RPC without one
+// fails here.
+TEST(AccessRulesTest, EveryRpcHasARule) {
+  int rpcs = 0;
+  for (const char* name :
+       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
+        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    rpcs += service->method_count();
+    for (int i = 0; i < service->method_count(); ++i) {
+      EXPECT_TRUE(core::AccessOf(service->method(i)->name()).ok())
+          << service->full_name() << "." << service->method(i)->name() << " has no access rule";
+    }
+  }
+  EXPECT_EQ(rpcs, 34);  // 9 catalogue, 13 experiment, 2 log, 6 insight, 4 admin.
+  EXPECT_FALSE(core::AccessOf("DropEverything").ok());
+}
+
+class AuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(dir_.File("data"), std::vector<std::string>{},
+                                              /*authenticated=*/true);
+    server_->Start();
+    admin_secret_ = ReadFile(server_->admin_token_file());
+    while (!admin_secret_.empty() && admin_secret_.back() == '\n') admin_secret_.pop_back();
+    ASSERT_EQ(admin_secret_.size(), 4u + 64u);  // "lls_" + 256 bits in hex.
+    admin_ = Client(admin_secret_);
+    // The catalogue and two experiments: north's (with partner ggd) and south's.
+    v1::CreateWorkMethodRequest method;
+    method.mutable_work_method()->set_id("coach");
+    method.mutable_work_method()->set_display_name("Coach");
+    method.set_request_id("m");
+    ASSERT_EQ(Code(*admin_, &v1::CatalogService::Stub::CreateWorkMethod, &client::Client::catalog,
+                   method),
+              0);
+    v1::CreateIndicatorRequest indicator;
+    indicator.mutable_indicator()->set_id("loneliness");
+    indicator.mutable_indicator()->set_display_name("Loneliness");
+    indicator.mutable_indicator()->set_better_direction(v1::BETTER_DIRECTION_LOWER);
+    indicator.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
+    indicator.set_request_id("i");
+    ASSERT_EQ(Code(*admin_, &v1::CatalogService::Stub::CreateIndicator, &client::Client::catalog,
+                   indicator),
+              0);
+    for (auto [id, team] : {std::pair{"north-1", "north"}, std::pair{"south-1", "south"}}) {
+      ASSERT_EQ(Code(*admin_, &v1::ExperimentService::Stub::CreateExperiment,
+                     &client::Client::experiments, ExperimentRequest(id, team)),
+                0);
+      v1::StartExperimentRequest start;
+      start.set_id(id);
+      start.set_request_id(std::string("start-") + id);
+      ASSERT_EQ(Code(*admin_, &v1::ExperimentService::Stub::StartExperiment,
+                     &client::Client::experiments, start),
+                0);
+    }
+    secrets_["team"] = CreateToken("team-north", v1::ROLE_TEAM, {"north"}, "");
+    secrets_["partner"] = CreateToken("partner-ggd", v1::ROLE_PARTNER, {}, "ggd");
+    secrets_["evaluator"] = CreateToken("evaluator", v1::ROLE_EVALUATOR, {}, "");
+    secrets_["reader"] = CreateToken("reader", v1::ROLE_READER, {}, "");
+  }
+
+  std::unique_ptr<client::Client> Client(const std::string& secret) {
+    client::ClientOptions options;
+    options.token = secret;
+    options.max_attempts = 1;
+    return std::make_unique<client::Client>(server_->address(), options);
+  }
+
+  template <typename Stub, typename Request, typename Response>
+  int Code(client::Client& api,
+           grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+           Stub* (client::Client::*stub)(), const Request& request) {
+    Response response;
+    grpc::Status status = api.Call(method, (api.*stub)(), request, &response);
+    last_message_ = status.error_message();
+    return status.error_code();
+  }
+
+  static v1::CreateExperimentRequest ExperimentRequest(const std::string& id,
+                                                       const std::string& team) {
+    v1::CreateExperimentRequest request;
+    v1::Experiment* e = request.mutable_experiment();
+    e->set_id(id);
+    e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
+    e->set_title("Coach " + id);
+    e->set_work_method_id("coach");
+    e->set_line(v1::LINE_AREA_BASED);
+    e->set_team_id(team);
+    if (team == "north") e->add_partner_ids("ggd");
+    request.set_request_id("create-" + id);
+    return request;
+  }
+
+  std::string CreateToken(const std::string& id, v1::Role role, std::vector<std::string> teams,
+                          const std::string& partner) {
+    v1::CreateTokenRequest request;
+    request.mutable_token()->set_id(id);
+    request.mutable_token()->set_display_name(id);
+    request.mutable_token()->set_role(role);
+    for (const auto& team : teams) request.mutable_token()->add_team_ids(team);
+    request.mutable_token()->set_partner_id(partner);
+    request.set_request_id("token-" + id);
+    v1::CreateTokenResponse response;
+    grpc::Status status =
+        admin_->Call(&v1::AdminService::Stub::CreateToken, admin_->admin(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.secret();
+  }
+
+  int Outcome(const std::string& who, const std::string& experiment) {
+    auto api = Client(secrets_[who]);
+    return Code(*api, &v1::ExperimentService::Stub::CreateOutcome, &client::Client::experiments,
+                SampleOutcomeRequest(experiment, client::NewRequestId()));
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string admin_secret_;
+  std::unique_ptr<client::Client> admin_;
+  std::map<std::string, std::string> secrets_;
+  std::string last_message_;
+};
+
+constexpr int kOk = 0;
+constexpr int kDenied = static_cast<int>(grpc::StatusCode::PERMISSION_DENIED);
+constexpr int kUnauthenticated = static_cast<int>(grpc::StatusCode::UNAUTHENTICATED);
+
+TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
+  struct Case {
+    std::string rpc;
+    std::function<int(client::Client&)> call;
+    std::map<std::string, int> expected;  // role -> code
+  };
+  v1::GetExperimentRequest get_north;
+  get_north.set_id("north-1");
+  v1::GetExperimentRequest get_south;
+  get_south.set_id("south-1");
+  v1::WhatWorksRequest what;
+  what.set_indicator_id("loneliness");
+  v1::ListExperimentsRequest list;
+  v1::CreateWorkMethodRequest method;
+  method.mutable_work_method()->set_id("other");
+  method.mutable_work_method()->set_display_name("Other");
+  v1::ListTokensRequest tokens;
+  v1::CreateLessonRequest lesson_south;
+  lesson_south.set_experiment_id("south-1");
+  lesson_south.mutable_lesson()->set_text("x");
+  v1::UpdateExperimentRequest amend_north;
+  amend_north.mutable_experiment()->set_id("north-1");
+  amend_north.mutable_experiment()->set_title("Renamed");
+  amend_north.mutable_update_mask()->add_paths("title");
+  std::vector<Case> cases = {
+      {"GetExperiment(north)",
+       [&](client::Client& api) {
+         return Code(api, &v1::ExperimentService::Stub::GetExperiment, &client::Client::experiments,
+                     get_north);
+       },
+       {{"team", kOk}, {"partner", kOk}, {"evaluator", kOk}, {"reader", kOk}}},
+      {"GetExperiment(south)",
+       [&](client::Client& api) {
+         return Code(api, &v1::ExperimentService::Stub::GetExperiment, &client::Client::experiments,
+                     get_south);
+       },
+       {{"team", kOk}, {"partner", kDenied}, {"evaluator", kOk}, {"reader", kOk}}},
+      {"ListExperiments",
+       [&](client::Client& api) {
+         return Code(api, &v1::ExperimentService::Stub::ListExperiments,
+                     &client::Client::experiments, list);
+       },
+       {{"team", kOk}, {"partner", kDenied}, {"evaluator", kOk}, {"reader", kOk}}},
+      {"WhatWorks",
+       [&](client::Client& api) {
+         return Code(api, &v1::InsightService::Stub::WhatWorks, &client::Client::insights, what);
+       },
+       {{"team", kOk}, {"partner", kDenied}, {"evaluator", kOk}, {"reader", kOk}}},
+      {"CreateWorkMethod",
+       [&](client::Client& api) {
+         method.set_request_id(client::NewRequestId());
+         return Code(api, &v1::CatalogService::Stub::CreateWorkMethod, &client::Client::catalog,
+                     method);
+       },
+       {{"team", kDenied}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
+      {"ListTokens",
+       [&](client::Client& api) {
+         return Code(api, &v1::AdminService::Stub::ListTokens, &client::Client::admin, tokens);
+       },
+       {{"team", kDenied}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
+      {"CreateLesson(south)",
+       [&](client::Client& api) {
+         lesson_south.set_request_id(client::NewRequestId());
+         return Code(api, &v1::ExperimentService::Stub::CreateLesson, &client::Client::experiments,
+                     lesson_south);
+       },
+       {{"team", kDenied}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
+      {"UpdateExperiment(north)",
+       [&](client::Client& api) {
+         amend_north.set_request_id(client::NewRequestId());
+         return Code(api, &v1::ExperimentService::Stub::UpdateExperiment,
+                     &client::Client::experiments, amend_north);
+       },
+       {{"team", kOk}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
+  };
+  for (const Case& c : cases) {
+    for (const auto& [role, expected] : c.expected) {
+      auto api = Client(secrets_[role]);
+      EXPECT_EQ(c.call(*api), expected) << role << " -> " << c.rpc << ": " << last_message_;
+    }
+    // The admin may do all of it.
+    EXPECT_EQ(c.call(*admin_), kOk) << "admin -> " << c.rpc << ": " << last_message_;
+  }
+  // Outcomes: the owning team and the listed partner, nobody else.
+  EXPECT_EQ(Outcome("team", "north-1"), kOk);
+  EXPECT_EQ(Outcome("partner", "north-1"), kOk);
+  EXPECT_EQ(Outcome("team", "south-1"), kDenied);
+  EXPECT_NE(last_message_.find("belongs to team 'south'"), std::string::npos) << last_message_;
+  EXPECT_EQ(Outcome("partner", "south-1"), kDenied);
+  EXPECT_NE(last_message_.find("does not list partner 'ggd'"), std::string::npos) << last_message_;
+  EXPECT_EQ(Outcome("evaluator", "north-1"), kDenied);
+  EXPECT_EQ(Outcome("reader", "north-1"), kDenied);
+  // A team cannot register an experiment for another team.
+  auto team = Client(secrets_["team"]);
+  EXPECT_EQ(Code(*team, &v1::ExperimentService::Stub::CreateExperiment,
+                 &client::Client::experiments, ExperimentRequest("south-2", "south")),
+            kDenied);
+  EXPECT_EQ(Code(*team, &v1::ExperimentService::Stub::CreateExperiment,
+                 &client::Client::experiments, ExperimentRequest("north-2", "north")),
+            kOk);
+}
+
+TEST_F(AuthTest, MissingWrongRevokedAndExpiredTokensAreUnauthenticated) {
+  v1::ListWorkMethodsRequest list;
+  auto nobody = Client("");
+  EXPECT_EQ(
+      Code(*nobody, &v1::CatalogService::Stub::ListWorkMethods, &client::Client::catalog, list),
+      kUnauthenticated);
+  EXPECT_NE(last_message_.find("no bearer token"), std::string::npos);
+  auto wrong = Client("lls_" + std::string(64, '0'));
+  EXPECT_EQ(
+      Code(*wrong, &v1::CatalogService::Stub::ListWorkMethods, &client::Client::catalog, list),
+      kUnauthenticated);
+  // Revocation counts from the next call on.
+  auto reader = Client(secrets_["reader"]);
+  EXPECT_EQ(
+      Code(*reader, &v1::CatalogService::Stub::ListWorkMethods, &client::Client::catalog, list),
+      kOk);
+  v1::RevokeTokenRequest revoke;
+  revoke.set_id("reader");
+  revoke.set_request_id("revoke-reader");
+  EXPECT_EQ(Code(*admin_, &v1::AdminService::Stub::RevokeToken, &client::Client::admin, revoke),
+            kOk);
+  EXPECT_EQ(
+      Code(*reader, &v1::CatalogService::Stub::ListWorkMethods, &client::Client::catalog, list),
+      kUnauthenticated);
+  EXPECT_NE(last_message_.find("revoked"), std::string::npos) << last_message_;
+  // An expired token.
+  v1::CreateTokenRequest expired;
+  expired.mutable_token()->set_id("old");
+  expired.mutable_token()->set_display_name("old");
+  expired.mutable_token()->set_role(v1::ROLE_READER);
+  expired.mutable_token()->mutable_expire_time()->set_seconds(1);  // 1970.
+  expired.set_request_id("token-old");
+  v1::CreateTokenResponse created;
+  ASSERT_TRUE(
+      admin_->Call(&v1::AdminService::Stub::CreateToken, admin_->admin(), expired, &created).ok());
+  auto old = Client(created.secret());
+  EXPECT_EQ(Code(*old, &v1::CatalogService::Stub::ListWorkMethods, &client::Client::catalog, list),
+            kUnauthenticated);
+  EXPECT_NE(last_message_.find("expired"), std::string::npos) << last_message_;
+  // A retried creation returns the token without its secret.
+  v1::CreateTokenResponse replay;
+  ASSERT_TRUE(
+      admin_->Call(&v1::AdminService::Stub::CreateToken, admin_->admin(), expired, &replay).ok());
+  EXPECT_TRUE(replay.secret().empty());
+  EXPECT_EQ(replay.token().id(), "old");
+}
+
+TEST_F(AuthTest, TheActorOfEveryEventIsTheAuthenticatedPrincipal) {
+  ASSERT_EQ(Outcome("partner", "north-1"), kOk);
+  v1::ReadEventsRequest read;
+  read.set_experiment_id("north-1");
+  v1::ReadEventsResponse events;
+  ASSERT_TRUE(
+      admin_->Call(&v1::EventLogService::Stub::ReadEvents, admin_->event_log(), read, &events)
+          .ok());
+  ASSERT_GE(events.events_size(), 3);
+  EXPECT_EQ(events.events(0).actor(), "admin");
+  EXPECT_EQ(events.events(events.events_size() - 1).actor(), "partner-ggd");
+  // No token secret is stored anywhere in the log.
+  v1::ReadEventsRequest all;
+  all.set_page_size(1000);
+  ASSERT_TRUE(
+      admin_->Call(&v1::EventLogService::Stub::ReadEvents, admin_->event_log(), all, &events).ok());
+  for (const v1::Event& event : events.events()) {
+    EXPECT_EQ(event.SerializeAsString().find(secrets_["team"]), std::string::npos);
+  }
+}
+
+TEST(InsecureDevTest, RefusesANonLoopbackAddress) {
+  TempDir dir;
+  const std::string command = std::string(LEERLUSD_PATH) +
+                              " --insecure-dev --listen 0.0.0.0:0 --data-dir " + dir.File("data") +
+                              " > " + dir.File("log") + " 2>&1";
+  EXPECT_NE(std::system(command.c_str()), 0);
+  EXPECT_NE(ReadFile(dir.File("log")).find("--insecure-dev refuses to listen on 0.0.0.0:0"),
+            std::string::npos)
+      << ReadFile(dir.File("log"));
+}
+
+}  // namespace
+}  // namespace leerlus::testing
