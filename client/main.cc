@@ -114,17 +114,25 @@ void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
   }
 }
 
+// Calls a unary method; on failure prints the status and returns the exit
+// code for it, on success returns 0.
+template <typename Stub, typename Request, typename Response>
+int CallOrReport(client::Client& api,
+                 grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                 Stub* stub, const Request& request, Response* response) {
+  grpc::Status status = api.Call(method, stub, request, response);
+  if (status.ok()) return 0;
+  std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+  return client::ExitCodeFor(status);
+}
+
 // Runs one call and renders its answer; returns the exit code.
 template <typename Stub, typename Request, typename Response>
 int Run(client::Client& api, const Globals& globals,
         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*), Stub* stub,
         const Request& request) {
   Response response;
-  grpc::Status status = api.Call(method, stub, request, &response);
-  if (!status.ok()) {
-    std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-    return client::ExitCodeFor(status);
-  }
+  if (int code = CallOrReport(api, method, stub, request, &response); code != 0) return code;
   client::Render(response, FormatOf(globals), std::cout);
   return 0;
 }
@@ -641,12 +649,10 @@ int main(int argc, char** argv) {
         v1::ListExperimentsRequest page = *list_request;
         while (true) {
           v1::ListExperimentsResponse response;
-          grpc::Status status = api.Call(&v1::ExperimentService::Stub::ListExperiments,
-                                         api.experiments(), page, &response);
-          if (!status.ok()) {
-            std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-            return client::ExitCodeFor(status);
-          }
+          if (int code = CallOrReport(api, &v1::ExperimentService::Stub::ListExperiments,
+                                      api.experiments(), page, &response);
+              code != 0)
+            return code;
           for (auto& item : *response.mutable_experiments())
             *combined.add_experiments() = std::move(item);
           combined.set_read_position(response.read_position());
@@ -934,12 +940,10 @@ int main(int argc, char** argv) {
           v1::ReadEventsRequest probe = *request;
           probe.set_page_size(1);
           v1::ReadEventsResponse head;
-          grpc::Status status =
-              api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), probe, &head);
-          if (!status.ok()) {
-            std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-            return client::ExitCodeFor(status);
-          }
+          if (int code = CallOrReport(api, &v1::EventLogService::Stub::ReadEvents, api.event_log(),
+                                      probe, &head);
+              code != 0)
+            return code;
           uint64_t from = head.head_position() > *last ? head.head_position() - *last + 1 : 1;
           if (!request->experiment_id().empty()) {
             // Per experiment, walk its stream to find where the last N start.
@@ -948,12 +952,10 @@ int main(int argc, char** argv) {
             std::vector<uint64_t> positions;
             while (true) {
               v1::ReadEventsResponse page;
-              status =
-                  api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), all, &page);
-              if (!status.ok()) {
-                std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-                return client::ExitCodeFor(status);
-              }
+              if (int code = CallOrReport(api, &v1::EventLogService::Stub::ReadEvents,
+                                          api.event_log(), all, &page);
+                  code != 0)
+                return code;
               for (const auto& event : page.events()) positions.push_back(event.position());
               if (page.events_size() < 1000) break;
               all.set_from_position(page.next_position());
@@ -1035,23 +1037,19 @@ int main(int argc, char** argv) {
             compare.set_as_of_position(when.position);
             compare.set_as_of_date(when.date);
             v1::CompareConditionsResponse response;
-            grpc::Status status = api.Call(&v1::InsightService::Stub::CompareConditions,
-                                           api.insights(), compare, &response);
-            if (!status.ok()) {
-              std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-              return client::ExitCodeFor(status);
-            }
+            if (int code = CallOrReport(api, &v1::InsightService::Stub::CompareConditions,
+                                        api.insights(), compare, &response);
+                code != 0)
+              return code;
             RenderConditions(response, method, FormatOf(globals), std::cout);
           }
           return 0;
         }
         v1::WhatWorksResponse response;
-        grpc::Status status =
-            api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), *request, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
+        if (int code = CallOrReport(api, &v1::InsightService::Stub::WhatWorks, api.insights(),
+                                    *request, &response);
+            code != 0)
+          return code;
         RenderWhatWorks(response, FormatOf(globals), *show_studies, std::cout);
         return 0;
       };
@@ -1079,12 +1077,10 @@ int main(int argc, char** argv) {
         request->set_as_of_position(when.position);
         request->set_as_of_date(when.date);
         v1::ScorecardResponse response;
-        grpc::Status status =
-            api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), *request, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
+        if (int code = CallOrReport(api, &v1::InsightService::Stub::Scorecard, api.insights(),
+                                    *request, &response);
+            code != 0)
+          return code;
         if (FormatOf(globals) != OutputFormat::kTable) {
           client::Render(response, FormatOf(globals), std::cout);
           return 0;
@@ -1135,12 +1131,10 @@ int main(int argc, char** argv) {
         request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
                                          &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
         v1::WhatChangedResponse response;
-        grpc::Status status =
-            api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), *request, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
+        if (int code = CallOrReport(api, &v1::InsightService::Stub::WhatChanged, api.insights(),
+                                    *request, &response);
+            code != 0)
+          return code;
         if (FormatOf(globals) != OutputFormat::kTable) {
           client::Render(response, FormatOf(globals), std::cout);
           return 0;
@@ -1199,12 +1193,10 @@ int main(int argc, char** argv) {
         request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
                                          &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
         v1::DiscoverConditionsResponse response;
-        grpc::Status status = api.Call(&v1::InsightService::Stub::DiscoverConditions,
-                                       api.insights(), *request, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
+        if (int code = CallOrReport(api, &v1::InsightService::Stub::DiscoverConditions,
+                                    api.insights(), *request, &response);
+            code != 0)
+          return code;
         if (FormatOf(globals) != OutputFormat::kTable) {
           client::Render(response, FormatOf(globals), std::cout);
           return 0;
@@ -1248,12 +1240,10 @@ int main(int argc, char** argv) {
         request->set_as_of_position(when.position);
         request->set_as_of_date(when.date);
         v1::ContributionResponse response;
-        grpc::Status status =
-            api.Call(&v1::InsightService::Stub::Contribution, api.insights(), *request, &response);
-        if (!status.ok()) {
-          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
-          return client::ExitCodeFor(status);
-        }
+        if (int code = CallOrReport(api, &v1::InsightService::Stub::Contribution, api.insights(),
+                                    *request, &response);
+            code != 0)
+          return code;
         if (FormatOf(globals) != OutputFormat::kTable) {
           client::Render(response, FormatOf(globals), std::cout);
           return 0;
