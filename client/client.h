@@ -37,6 +37,11 @@ struct ClientOptions {
   int max_attempts = 5;
   // Bearer token sent with every call (empty: none).
   std::string token;
+  // TLS: the CA that signed the server's certificate (PEM); empty: plaintext.
+  std::string tls_ca_pem;
+  // Mutual TLS: the client's certificate chain and key (PEM).
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
 };
 
 class Client {

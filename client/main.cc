@@ -6,9 +6,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
@@ -41,6 +43,7 @@ struct Globals {
   uint64_t expected_version = 0;
   int timeout_seconds = 30;
   std::string token;
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 OutputFormat FormatOf(const Globals& globals) {
@@ -462,6 +465,11 @@ int main(int argc, char** argv) {
                  "refuse the change unless the experiment is at this version (ABORTED)");
   app.add_option("--token", globals.token, "bearer token (from `leerlus token create`)")
       ->envname("LEERLUS_TOKEN");
+  app.add_option("--tls-ca", globals.tls_ca, "PEM CA of the server's certificate: use TLS")
+      ->envname("LEERLUS_TLS_CA");
+  app.add_option("--tls-cert", globals.tls_cert, "PEM client certificate (mutual TLS)")
+      ->envname("LEERLUS_TLS_CERT");
+  app.add_option("--tls-key", globals.tls_key, "PEM key of --tls-cert")->envname("LEERLUS_TLS_KEY");
   app.add_option("--timeout", globals.timeout_seconds, "seconds per attempt")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -1397,6 +1405,22 @@ int main(int argc, char** argv) {
   client::ClientOptions options;
   options.timeout = std::chrono::seconds(globals.timeout_seconds);
   options.token = globals.token;
+  auto read = [](const std::string& path) {
+    if (path.empty()) return std::string();
+    std::ifstream in(path);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    if (buffer.str().empty()) throw UsageError("cannot read '" + path + "'");
+    return buffer.str();
+  };
+  try {
+    options.tls_ca_pem = read(globals.tls_ca);
+    options.tls_cert_pem = read(globals.tls_cert);
+    options.tls_key_pem = read(globals.tls_key);
+  } catch (const UsageError& error) {
+    std::cerr << "error: " << error.what() << std::endl;
+    return kExitUsage;
+  }
   client::Client api(globals.server, options);
   try {
     return action(api);

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   bool print_config = false;
   std::string restore_from;
   bool insecure_dev = false;
+  bool allow_plaintext = false;
+  std::string tls_cert, tls_key, tls_client_ca;
   std::string bootstrap_token_file;
   int max_message_mb = 16;
   int shutdown_grace_seconds = 10;
@@ -86,6 +89,16 @@ int main(int argc, char** argv) {
                "no authentication: every caller is an admin named 'dev'. Development only; "
                "refused on a non-loopback --listen")
       ->envname("LEERLUS_INSECURE_DEV");
+  app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve gRPC over TLS")
+      ->envname("LEERLUS_TLS_CERT");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert")->envname("LEERLUS_TLS_KEY");
+  app.add_option("--tls-client-ca", tls_client_ca,
+                 "PEM CA: require client certificates signed by it (mutual TLS)")
+      ->envname("LEERLUS_TLS_CLIENT_CA");
+  app.add_flag("--allow-plaintext", allow_plaintext,
+               "serve without TLS on a non-loopback address (tokens then cross the network in "
+               "the clear)")
+      ->envname("LEERLUS_ALLOW_PLAINTEXT");
   app.add_option("--bootstrap-token-file", bootstrap_token_file,
                  "on the first start, write the first admin token here (mode 0600) instead of "
                  "printing it")
@@ -221,6 +234,39 @@ int main(int argc, char** argv) {
   leerlus::server::InsightServiceImpl insights(context);
   leerlus::server::AdminServiceImpl admin(context);
 
+  // Transport: TLS when given a certificate; plaintext only on loopback
+  // unless the operator says otherwise.
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (tls_cert.empty() != tls_key.empty()) return Fail("--tls-cert and --tls-key go together");
+  if (!tls_client_ca.empty() && tls_cert.empty()) return Fail("--tls-client-ca needs --tls-cert");
+  if (!tls_cert.empty()) {
+    auto read = [](const std::string& path) {
+      std::ifstream in(path);
+      std::stringstream buffer;
+      buffer << in.rdbuf();
+      return buffer.str();
+    };
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({read(tls_key), read(tls_cert)});
+    if (ssl.pem_key_cert_pairs[0].private_key.empty() ||
+        ssl.pem_key_cert_pairs[0].cert_chain.empty()) {
+      return Fail("cannot read --tls-cert or --tls-key");
+    }
+    if (!tls_client_ca.empty()) {
+      ssl.pem_root_certs = read(tls_client_ca);
+      if (ssl.pem_root_certs.empty()) return Fail("cannot read --tls-client-ca");
+      ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    credentials = grpc::SslServerCredentials(ssl);
+  } else {
+    const std::string host = listen.substr(0, listen.rfind(':'));
+    const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "[::1]";
+    if (!loopback && !insecure_dev && !allow_plaintext) {
+      return Fail(absl::StrCat("refusing to serve tokens in plaintext on ", listen,
+                               ": give --tls-cert and --tls-key, or --allow-plaintext"));
+    }
+  }
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -229,7 +275,7 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(max_message_mb * 1024 * 1024);
   builder.SetMaxSendMessageSize(max_message_mb * 1024 * 1024);
   int bound_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(listen, credentials, &bound_port);
   builder.RegisterService(&catalog);
   builder.RegisterService(&experiments);
   builder.RegisterService(&event_log);

@@ -328,3 +328,81 @@ TEST(InsecureDevTest, RefusesANonLoopbackAddress) {
 
 }  // namespace
 }  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+// Throwaway certificates: a CA, a server certificate for 127.0.0.1, a client
+// certificate, and a second CA that signed nothing of ours.
+void MakeCertificates(const std::string& dir) {
+  const std::string script = R"(set -e
+cd ")" + dir + R"("
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj /CN=leerlus-test-ca 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key -out other-ca.pem -days 1 -subj /CN=other-ca 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile san.ext 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=partner-ggd 2>/dev/null
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1 2>/dev/null
+)";
+  WriteFile(dir + "/make.sh", script);
+  ASSERT_EQ(std::system(("bash " + dir + "/make.sh").c_str()), 0);
+}
+
+TEST(TlsTest, MutualTlsServesOnlyClientsWithTheRightCertificates) {
+  TempDir dir;
+  MakeCertificates(dir.path());
+  ServerProcess server(dir.File("data"),
+                       {"--tls-cert", dir.File("server.pem"), "--tls-key", dir.File("server.key"),
+                        "--tls-client-ca", dir.File("ca.pem")},
+                       /*authenticated=*/true);
+  server.Start();
+  std::string secret = ReadFile(server.admin_token_file());
+  while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  auto call = [&](client::ClientOptions options) {
+    options.token = secret;
+    options.max_attempts = 1;
+    options.timeout = std::chrono::milliseconds(3000);
+    client::Client api(server.address(), options);
+    v1::ListWorkMethodsResponse response;
+    return api.Call(&v1::CatalogService::Stub::ListWorkMethods, api.catalog(),
+                    v1::ListWorkMethodsRequest(), &response);
+  };
+  client::ClientOptions good;
+  good.tls_ca_pem = ReadFile(dir.File("ca.pem"));
+  good.tls_cert_pem = ReadFile(dir.File("client.pem"));
+  good.tls_key_pem = ReadFile(dir.File("client.key"));
+  grpc::Status ok = call(good);
+  EXPECT_TRUE(ok.ok()) << ok.error_message();
+
+  client::ClientOptions no_client_cert = good;
+  no_client_cert.tls_cert_pem.clear();
+  no_client_cert.tls_key_pem.clear();
+  EXPECT_EQ(call(no_client_cert).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  client::ClientOptions wrong_ca = good;
+  wrong_ca.tls_ca_pem = ReadFile(dir.File("other-ca.pem"));
+  EXPECT_EQ(call(wrong_ca).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  client::ClientOptions plaintext;
+  EXPECT_EQ(call(plaintext).error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // The CLI speaks TLS too.
+  CommandResult cli = RunCli({"--server", server.address(), "--token", secret, "--tls-ca",
+                              dir.File("ca.pem"), "--tls-cert", dir.File("client.pem"), "--tls-key",
+                              dir.File("client.key"), "method", "list"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+}
+
+TEST(TlsTest, PlaintextOnANetworkAddressIsRefusedUnlessAllowed) {
+  TempDir dir;
+  const std::string command = std::string(LEERLUSD_PATH) + " --listen 0.0.0.0:0 --data-dir " +
+                              dir.File("data") + " > " + dir.File("log") + " 2>&1";
+  EXPECT_NE(std::system(command.c_str()), 0);
+  EXPECT_NE(ReadFile(dir.File("log")).find("refusing to serve tokens in plaintext"),
+            std::string::npos)
+      << ReadFile(dir.File("log"));
+}
+
+}  // namespace
+}  // namespace leerlus::testing
