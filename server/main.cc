@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   std::string tls_cert, tls_key, tls_client_ca;
   std::string bootstrap_token_file;
   int max_message_mb = 16;
+  int max_subscribers = 256;
   int shutdown_grace_seconds = 10;
   // Settings: flags, or the same names in a TOML/INI file (--config), or
   // LEERLUS_<NAME> environment variables; flags win, then the file, then
@@ -79,6 +80,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-message-mb", max_message_mb, "largest request or response, MiB")
       ->check(CLI::Range(1, 256))
       ->envname("LEERLUS_MAX_MESSAGE_MB")
+      ->capture_default_str();
+  app.add_option("--max-subscribers", max_subscribers,
+                 "most open Subscribe streams; more are RESOURCE_EXHAUSTED (0: no limit)")
+      ->check(CLI::Range(0, 100000))
+      ->envname("LEERLUS_MAX_SUBSCRIBERS")
       ->capture_default_str();
   app.add_option("--shutdown-grace-seconds", shutdown_grace_seconds,
                  "how long in-flight calls may take to finish on SIGTERM")
@@ -227,7 +233,7 @@ int main(int argc, char** argv) {
     }
   }
   leerlus::server::ServiceContext context{store.get(), authorizer.get(), &draining,
-                                          telemetry->get()};
+                                          telemetry->get(), max_subscribers};
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);

@@ -178,10 +178,16 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
   if (!stream.ok()) return ToGrpcStatus(stream.status());
-  context_.telemetry->SubscriberDelta(+1);
+  if (!context_.telemetry->TryAddSubscriber(context_.max_subscribers)) {
+    return ToGrpcStatus(WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat("the server serves at most ",
+                                                  context_.max_subscribers,
+                                                  " subscriptions at once; retry later")),
+        "TOO_MANY_SUBSCRIPTIONS", {{"limit", absl::StrCat(context_.max_subscribers)}}));
+  }
   struct Unsubscribe {
     Telemetry* telemetry;
-    ~Unsubscribe() { telemetry->SubscriberDelta(-1); }
+    ~Unsubscribe() { telemetry->RemoveSubscriber(); }
   } unsubscribe{context_.telemetry};
   uint64_t next = std::max<uint64_t>(request->from_position(), 1);
   constexpr size_t kBatch = 256;

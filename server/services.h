@@ -32,6 +32,8 @@ struct ServiceContext {
   std::atomic<bool>* draining;
   // Counts, times and logs every call.
   Telemetry* telemetry;
+  // Most open Subscribe streams (each holds a server thread); 0: no limit.
+  int max_subscribers = 0;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {

@@ -64,8 +64,16 @@ class Telemetry {
   // secrets: the caller passes names and ids only.
   void RecordCall(absl::string_view rpc, absl::string_view principal, absl::string_view request_id,
                   const absl::Status& status, absl::Duration duration);
-  // A subscription opened (+1) or ended (-1).
-  void SubscriberDelta(int delta) { subscribers_ += delta; }
+  // Counts a new subscription unless `limit` (> 0) are open already.
+  bool TryAddSubscriber(int limit) {
+    if (subscribers_.fetch_add(1) + 1 > limit && limit > 0) {
+      subscribers_ -= 1;
+      return false;
+    }
+    return true;
+  }
+  // A subscription ended.
+  void RemoveSubscriber() { subscribers_ -= 1; }
   int subscribers() const { return subscribers_; }
   // The bound metrics port (0 without metrics).
   int metrics_port() const;

@@ -886,6 +886,55 @@ TEST_F(IntegrationTest, HealthWatchersSeeNotServingWhileDraining) {
   }
 }
 
+TEST_F(IntegrationTest, SubscriptionsBeyondTheLimitAreResourceExhausted) {
+  server_->Stop();
+  ServerProcess limited(dir_.File("limited"), {"--max-subscribers", "1"});
+  limited.Start();
+  {
+    client::Client api(limited.address());
+    v1::CreateWorkMethodRequest method;
+    method.mutable_work_method()->set_id("coach");
+    method.mutable_work_method()->set_display_name("Coach");
+    method.set_request_id("m");
+    v1::CreateWorkMethodResponse created;
+    ASSERT_TRUE(
+        api.Call(&v1::CatalogService::Stub::CreateWorkMethod, api.catalog(), method, &created)
+            .ok());
+    auto subscribe = [&](grpc::ClientContext& context) {
+      return api.event_log()->Subscribe(&context, v1::SubscribeRequest());
+    };
+    grpc::ClientContext first_context;
+    auto first = subscribe(first_context);
+    v1::SubscribeResponse message;
+    ASSERT_TRUE(first->Read(&message));  // Open and counted.
+    grpc::ClientContext second_context;
+    auto second = subscribe(second_context);
+    EXPECT_FALSE(second->Read(&message));
+    grpc::Status refused = second->Finish();
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+        << refused.error_message();
+    google::rpc::Status details;
+    ASSERT_TRUE(details.ParseFromString(refused.error_details()));
+    bool retry_info = false;
+    for (const auto& any : details.details()) retry_info |= any.Is<google::rpc::RetryInfo>();
+    EXPECT_TRUE(retry_info);
+    first_context.TryCancel();
+    first->Finish();
+    // With the first gone, a new subscription is served.
+    bool served = false;
+    for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+      grpc::ClientContext third_context;
+      auto third = subscribe(third_context);
+      served = third->Read(&message);
+      third_context.TryCancel();
+      third->Finish();
+      if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(served);
+  }
+  limited.Stop();
+}
+
 TEST_F(IntegrationTest, SecondServerOnTheSameDataDirFailsLoudly) {
   pid_t pid = fork();
   if (pid == 0) {
