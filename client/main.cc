@@ -99,6 +99,20 @@ AsOf ParseAsOf(const std::string& text) {
   return as_of;
 }
 
+// Sets a request's as_of_position / as_of_date from "--as-of POS|DATE".
+template <typename Request>
+void SetAsOf(Request& request, const std::string& text) {
+  const AsOf when = ParseAsOf(text);
+  request.set_as_of_position(when.position);
+  request.set_as_of_date(when.date);
+}
+
+// "--measure smd|md|rr|or|rd|smcc" (empty: the server's default).
+v1::EffectMeasure ParseMeasure(const std::string& text) {
+  return RequireEnum("--measure", text, "EFFECT_MEASURE_", &v1::EffectMeasure_Parse,
+                     "smd, md, rr, or, rd, smcc");
+}
+
 // name=value pairs into typed attributes.
 void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
                      google::protobuf::Map<std::string, v1::AttributeValue>* out) {
@@ -1020,11 +1034,8 @@ int main(int argc, char** argv) {
     what_works->callback([&, request, measure, model, show_studies, by, min_experiments, as_of] {
       action = [&, request, measure, model, show_studies, by, min_experiments,
                 as_of](client::Client& api) {
-        const AsOf when = ParseAsOf(*as_of);
-        request->set_as_of_position(when.position);
-        request->set_as_of_date(when.date);
-        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        SetAsOf(*request, *as_of);
+        request->set_measure(ParseMeasure(*measure));
         request->set_model(RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse,
                                        "reml, dl, fe"));
         if (!by->empty()) {
@@ -1042,8 +1053,8 @@ int main(int argc, char** argv) {
             compare.set_model(request->model());
             compare.set_knapp_hartung(request->knapp_hartung());
             compare.set_min_experiments_per_level(*min_experiments);
-            compare.set_as_of_position(when.position);
-            compare.set_as_of_date(when.date);
+            compare.set_as_of_position(request->as_of_position());
+            compare.set_as_of_date(request->as_of_date());
             v1::CompareConditionsResponse response;
             if (int code = CallOrReport(api, &v1::InsightService::Stub::CompareConditions,
                                         api.insights(), compare, &response);
@@ -1081,9 +1092,7 @@ int main(int argc, char** argv) {
     scorecard->add_option("--as-of", *score_as_of, "as of a log position or a date YYYY-MM-DD");
     scorecard->callback([&, request, details, score_as_of] {
       action = [&, request, details, score_as_of](client::Client& api) {
-        const AsOf when = ParseAsOf(*score_as_of);
-        request->set_as_of_position(when.position);
-        request->set_as_of_date(when.date);
+        SetAsOf(*request, *score_as_of);
         v1::ScorecardResponse response;
         if (int code = CallOrReport(api, &v1::InsightService::Stub::Scorecard, api.insights(),
                                     *request, &response);
@@ -1136,8 +1145,7 @@ int main(int argc, char** argv) {
         request->set_since_date(from.date);
         request->set_until_position(to.position);
         request->set_until_date(to.date);
-        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        request->set_measure(ParseMeasure(*measure));
         v1::WhatChangedResponse response;
         if (int code = CallOrReport(api, &v1::InsightService::Stub::WhatChanged, api.insights(),
                                     *request, &response);
@@ -1195,11 +1203,8 @@ int main(int argc, char** argv) {
     conditions->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
     conditions->callback([&, request, measure, as_of] {
       action = [&, request, measure, as_of](client::Client& api) {
-        const AsOf when = ParseAsOf(*as_of);
-        request->set_as_of_position(when.position);
-        request->set_as_of_date(when.date);
-        request->set_measure(RequireEnum("--measure", *measure, "EFFECT_MEASURE_",
-                                         &v1::EffectMeasure_Parse, "smd, md, rr, or, rd, smcc"));
+        SetAsOf(*request, *as_of);
+        request->set_measure(ParseMeasure(*measure));
         v1::DiscoverConditionsResponse response;
         if (int code = CallOrReport(api, &v1::InsightService::Stub::DiscoverConditions,
                                     api.insights(), *request, &response);
@@ -1244,9 +1249,7 @@ int main(int argc, char** argv) {
     contribution->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
     contribution->callback([&, request, as_of] {
       action = [&, request, as_of](client::Client& api) {
-        const AsOf when = ParseAsOf(*as_of);
-        request->set_as_of_position(when.position);
-        request->set_as_of_date(when.date);
+        SetAsOf(*request, *as_of);
         v1::ContributionResponse response;
         if (int code = CallOrReport(api, &v1::InsightService::Stub::Contribution, api.insights(),
                                     *request, &response);
