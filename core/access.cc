@@ -49,6 +49,7 @@ const std::map<std::string, Access, std::less<>>& Rules() {
       {"CreateToken", Access::kAdmin},
       {"ListTokens", Access::kAdmin},
       {"RevokeToken", Access::kAdmin},
+      {"ErasePersonalData", Access::kAdmin},
   };
   return *rules;
 }

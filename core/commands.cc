@@ -442,7 +442,8 @@ template <typename Response, typename Request>
 absl::StatusOr<Response> Transition(
     storage::EventStore* store, absl::string_view method, const Request& request,
     const Caller& caller, FieldViolations violations, const Move& move,
-    std::function<void(const v1::Experiment&, v1::Event&)> make_event) {
+    std::function<absl::Status(const DecisionContext&, const v1::Experiment&, v1::Event&)>
+        make_event) {
   CheckRequestId(violations, request.request_id());
   CheckId(violations, "id", request.id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
@@ -457,7 +458,7 @@ absl::StatusOr<Response> Transition(
           return WrongState(current, move.action, move.allowed);
         }
         v1::Event event;
-        make_event(current, event);
+        LEERLUS_RETURN_IF_ERROR(make_event(context, current, event));
         return One(std::move(event));
       },
       RespondWithExperiment<Response>(id));
@@ -469,12 +470,13 @@ absl::StatusOr<v1::StartExperimentResponse> Commands::StartExperiment(
     const v1::StartExperimentRequest& request, const Caller& caller) {
   return Transition<v1::StartExperimentResponse>(
       store_, "StartExperiment", request, caller, FieldViolations(), kStart,
-      [](const v1::Experiment& current, v1::Event& event) {
+      [](const DecisionContext&, const v1::Experiment& current, v1::Event& event) {
         // Pre-registration: every hypothesis registered so far is sealed.
         auto* sealed = event.mutable_experiment_started()->mutable_sealed_hashes();
         for (const v1::Hypothesis& hypothesis : current.hypotheses()) {
           (*sealed)[hypothesis.id()] = HypothesisSeal(hypothesis);
         }
+        return absl::OkStatus();
       });
 }
 
@@ -482,7 +484,10 @@ absl::StatusOr<v1::EvaluateExperimentResponse> Commands::EvaluateExperiment(
     const v1::EvaluateExperimentRequest& request, const Caller& caller) {
   return Transition<v1::EvaluateExperimentResponse>(
       store_, "EvaluateExperiment", request, caller, FieldViolations(), kEvaluate,
-      [](const v1::Experiment&, v1::Event& event) { event.mutable_evaluation_started(); });
+      [](const DecisionContext&, const v1::Experiment&, v1::Event& event) {
+        event.mutable_evaluation_started();
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<v1::ConcludeExperimentResponse> Commands::ConcludeExperiment(
@@ -492,13 +497,15 @@ absl::StatusOr<v1::ConcludeExperimentResponse> Commands::ConcludeExperiment(
     violations.Add("decision", "must be SCALE_UP, ADAPT or STOP");
   }
   CheckText(violations, "rationale", request.rationale(), 1, kMaxLongTextLength);
-  v1::ExperimentConcluded concluded;
-  concluded.set_decision(request.decision());
-  concluded.set_rationale(ProtectFreeText(request.id(), request.rationale()));
   return Transition<v1::ConcludeExperimentResponse>(
       store_, "ConcludeExperiment", request, caller, std::move(violations), kConclude,
-      [concluded](const v1::Experiment&, v1::Event& event) {
-        *event.mutable_experiment_concluded() = concluded;
+      [&request](const DecisionContext& context, const v1::Experiment& current,
+                 v1::Event& event) -> absl::Status {
+        v1::ExperimentConcluded* concluded = event.mutable_experiment_concluded();
+        concluded->set_decision(request.decision());
+        LEERLUS_ASSIGN_OR_RETURN(*concluded->mutable_rationale(),
+                                 SealPersonalText(context, current, request.rationale()));
+        return absl::OkStatus();
       });
 }
 
@@ -506,12 +513,13 @@ absl::StatusOr<v1::WithdrawExperimentResponse> Commands::WithdrawExperiment(
     const v1::WithdrawExperimentRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckText(violations, "reason", request.reason(), 1, kMaxLongTextLength);
-  v1::ExperimentWithdrawn withdrawn;
-  withdrawn.set_reason(ProtectFreeText(request.id(), request.reason()));
   return Transition<v1::WithdrawExperimentResponse>(
       store_, "WithdrawExperiment", request, caller, std::move(violations), kWithdraw,
-      [withdrawn](const v1::Experiment&, v1::Event& event) {
-        *event.mutable_experiment_withdrawn() = withdrawn;
+      [&request](const DecisionContext& context, const v1::Experiment& current,
+                 v1::Event& event) -> absl::Status {
+        LEERLUS_ASSIGN_OR_RETURN(*event.mutable_experiment_withdrawn()->mutable_reason(),
+                                 SealPersonalText(context, current, request.reason()));
+        return absl::OkStatus();
       });
 }
 
@@ -658,14 +666,11 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.experiment_id();
   const std::string outcome_id = request.outcome_id();
-  v1::OutcomeRetracted retracted;
-  retracted.set_outcome_id(outcome_id);
-  retracted.set_reason(ProtectFreeText(id, request.reason()));
   return Run<v1::RetractOutcomeResponse>(
       store_, "RetractOutcome", request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
-      [id, outcome_id,
-       retracted](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+      [id, outcome_id, reason = request.reason()](
+          const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
                                  LoadExperiment(context.state, id, "experiment_id"));
         if (current.status() != v1::EXPERIMENT_STATUS_RUNNING &&
@@ -683,7 +688,10 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
                                    absl::StrCat("outcome '", outcome_id, "' is already retracted"));
         }
         v1::Event event;
-        *event.mutable_outcome_retracted() = retracted;
+        v1::OutcomeRetracted* retracted = event.mutable_outcome_retracted();
+        retracted->set_outcome_id(outcome_id);
+        LEERLUS_ASSIGN_OR_RETURN(*retracted->mutable_reason(),
+                                 SealPersonalText(context, current, reason));
         return One(std::move(event));
       },
       [id, outcome_id](const Appended& appended,
@@ -712,7 +720,7 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
   const std::string id = request.experiment_id();
   v1::Lesson given;
   given.set_id(request.lesson().id());
-  given.set_text(ProtectFreeText(id, request.lesson().text()));
+  given.set_text(request.lesson().text());
   *given.mutable_tags() = request.lesson().tags();
   auto lesson_id = std::make_shared<std::string>();
   return Run<v1::CreateLessonResponse>(
@@ -720,7 +728,8 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
       request.expected_version(), caller,
       [id, given, lesson_id](
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
-        LEERLUS_RETURN_IF_ERROR(LoadExperiment(context.state, id, "experiment_id").status());
+        LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
+                                 LoadExperiment(context.state, id, "experiment_id"));
         given.set_id(ChildId(given.id(), "l", context.stream_version + 1));
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Lesson> existing,
@@ -733,7 +742,10 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
         }
         *lesson_id = given.id();
         v1::Event event;
-        *event.mutable_lesson_recorded()->mutable_lesson() = given;
+        v1::Lesson* lesson = event.mutable_lesson_recorded()->mutable_lesson();
+        *lesson = given;
+        LEERLUS_ASSIGN_OR_RETURN(*lesson->mutable_text(),
+                                 SealPersonalText(context, current, given.text()));
         return One(std::move(event));
       },
       [id, lesson_id](const Appended& appended,
@@ -752,6 +764,36 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
 }
 
 // ---------------------------------------------------------------- tokens
+
+absl::StatusOr<v1::ErasePersonalDataResponse> Commands::ErasePersonalData(
+    const v1::ErasePersonalDataRequest& request, const Caller& caller) {
+  FieldViolations violations;
+  CheckRequestId(violations, request.request_id());
+  CheckId(violations, "experiment_id", request.experiment_id());
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  const std::string id = request.experiment_id();
+  absl::StatusOr<v1::ErasePersonalDataResponse> response = Run<v1::ErasePersonalDataResponse>(
+      store_, "ErasePersonalData", request, storage::ExperimentStream(id), request.request_id(),
+      request.expected_version(), caller,
+      [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+        LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
+                                 LoadExperiment(context.state, id, "experiment_id"));
+        const uint32_t generation = current.personal_data_erasures();
+        // The key goes in the same atomic write as the event that says so.
+        context.side_writes.Delete(ColumnFamily::kDataKeys, storage::DataKeyKey(id, generation));
+        v1::Event event;
+        event.mutable_personal_data_erased()->set_generation(generation);
+        return One(std::move(event));
+      },
+      RespondWithExperiment<v1::ErasePersonalDataResponse>(id));
+  if (!response.ok()) return response;
+  // Deleting the key is not enough: its bytes stay in the write-ahead log and
+  // SST files until flushed and compacted away. Done for retries too, so a
+  // purge interrupted by a crash is finished by retrying (or by the next
+  // start, which purges as well).
+  LEERLUS_RETURN_IF_ERROR(store_->PurgeDeleted(ColumnFamily::kDataKeys));
+  return response;
+}
 
 absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTokenRequest& request,
                                                               const Caller& caller) {

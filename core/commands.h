@@ -50,6 +50,11 @@ class Commands {
   absl::StatusOr<v1::CreateLessonResponse> CreateLesson(const v1::CreateLessonRequest& request,
                                                         const Caller& caller);
 
+  // Destroys the experiment's current data key (its personal texts so far
+  // read "[erased]" from then on) and purges it from disk.
+  absl::StatusOr<v1::ErasePersonalDataResponse> ErasePersonalData(
+      const v1::ErasePersonalDataRequest& request, const Caller& caller);
+
   // Tokens. The secret is in the first response only: a retry with the
   // same request id returns the token without it.
   absl::StatusOr<v1::CreateTokenResponse> CreateToken(const v1::CreateTokenRequest& request,

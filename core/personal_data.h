@@ -1,21 +1,50 @@
-// The one place free text that may hold personal data (lesson texts,
-// decision rationales, withdrawal and retraction reasons) passes through on
-// its way into an event. Today it is stored as given; encrypting it per
-// experiment (so that it can be erased without rewriting the log) slots in
-// here and in its counterpart on the way out.
+// Personal data in an append-only log. Free texts that may name residents
+// or staff (lesson texts, decision rationales, withdrawal and retraction
+// reasons) are stored sealed: encrypted with AES-256-GCM under a data key
+// of their experiment, kept in the data_keys column family, never in the
+// log. Erasure destroys the key, so the sealed texts in the log, the
+// projections and stored responses become unreadable without rewriting
+// a byte of the log. Each erasure starts a new key generation: texts
+// recorded afterwards stay readable.
+//
+// Stored form: "\x01lls1:" experiment id ":" generation ":" base64 of
+// nonce || ciphertext || tag. Validation refuses control characters in
+// every text, so no text a caller sends can look sealed.
 #ifndef LEERLUS_CORE_PERSONAL_DATA_H_
 #define LEERLUS_CORE_PERSONAL_DATA_H_
 
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "leerlus/v1/resources.pb.h"
+#include "storage/event_store.h"
 
 namespace leerlus::core {
 
-// Returns the form of `text` to store in an event of `experiment_id`.
-inline std::string ProtectFreeText(absl::string_view /*experiment_id*/, absl::string_view text) {
-  return std::string(text);
-}
+// What an erased text reads as.
+inline constexpr absl::string_view kErasedText = "[erased]";
+
+// True if `stored` is a sealed text.
+bool IsSealed(absl::string_view stored);
+
+// The form of `text` to store in an event of `experiment`: sealed under the
+// experiment's current key generation, which is created (in the decision's
+// side writes, so atomically with the event) if it does not exist yet. An
+// empty text stays empty.
+absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& context,
+                                             const v1::Experiment& experiment,
+                                             absl::string_view text);
+
+// Replaces every sealed text anywhere in `message` by its plaintext, or by
+// kErasedText if its key was destroyed. Keys are read from `store`'s
+// current state (erasure applies to every view, as-of ones included).
+absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message);
+
+// The same with keys read from `keys` (a view of the data_keys family).
+absl::Status RevealPersonalTexts(storage::KeyValueReader& keys, google::protobuf::Message& message);
 
 }  // namespace leerlus::core
 

@@ -152,11 +152,26 @@ void CheckRequestId(FieldViolations& v, absl::string_view request_id) {
   }
 }
 
+namespace {
+
+// C0 controls other than tab, line feed and carriage return, and DEL.
+bool HasControlCharacter(absl::string_view text) {
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7f) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 void CheckText(FieldViolations& v, const std::string& field, absl::string_view text,
                size_t min_length, size_t max_length) {
   int64_t length = Utf8Length(text);
   if (length < 0) {
     v.Add(field, "is not valid UTF-8");
+  } else if (HasControlCharacter(text)) {
+    v.Add(field, "must not contain control characters (tab and line breaks are allowed)");
   } else if (static_cast<size_t>(length) < min_length) {
     v.Add(field, min_length == 1 ? "is required"
                                  : absl::StrCat("must be at least ", min_length, " characters"));

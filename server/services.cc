@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "core/personal_data.h"
 #include "google/rpc/error_details.pb.h"
 #include "server/status_mapping.h"
 
@@ -33,8 +34,13 @@ grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
   absl::Status status = caller.status();
   if (caller.ok()) {
     absl::StatusOr<Response> result = run(*caller);
-    status = result.status();
-    if (result.ok()) *response = std::move(*result);
+    if (result.ok()) {
+      // Personal texts leave the server only as plaintext or "[erased]".
+      status = core::RevealPersonalTexts(*service.store, *result);
+      if (status.ok()) *response = std::move(*result);
+    } else {
+      status = result.status();
+    }
   }
   service.telemetry->RecordCall(method, caller.ok() ? caller->actor : "", RequestIdOf(request),
                                 status, absl::Now() - start);
@@ -111,6 +117,7 @@ LEERLUS_UNARY(AdminServiceImpl, Backup, admin_.Backup(*request))
 LEERLUS_UNARY(AdminServiceImpl, CreateToken, commands_.CreateToken(*request, caller))
 LEERLUS_UNARY(AdminServiceImpl, ListTokens, queries_.ListTokens(*request))
 LEERLUS_UNARY(AdminServiceImpl, RevokeToken, commands_.RevokeToken(*request, caller))
+LEERLUS_UNARY(AdminServiceImpl, ErasePersonalData, commands_.ErasePersonalData(*request, caller))
 
 #undef LEERLUS_UNARY
 
@@ -179,11 +186,11 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
   if (!stream.ok()) return ToGrpcStatus(stream.status());
   if (!context_.telemetry->TryAddSubscriber(context_.max_subscribers)) {
-    return ToGrpcStatus(WithErrorInfo(
-        absl::ResourceExhaustedError(absl::StrCat("the server serves at most ",
-                                                  context_.max_subscribers,
-                                                  " subscriptions at once; retry later")),
-        "TOO_MANY_SUBSCRIPTIONS", {{"limit", absl::StrCat(context_.max_subscribers)}}));
+    return ToGrpcStatus(WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat(
+                                          "the server serves at most ", context_.max_subscribers,
+                                          " subscriptions at once; retry later")),
+                                      "TOO_MANY_SUBSCRIPTIONS",
+                                      {{"limit", absl::StrCat(context_.max_subscribers)}}));
   }
   struct Unsubscribe {
     Telemetry* telemetry;
@@ -205,6 +212,10 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
       v1::SubscribeResponse message;
       next = event.position() + 1;
       *message.mutable_event() = std::move(event);
+      if (absl::Status revealed = core::RevealPersonalTexts(*context_.store, message);
+          !revealed.ok()) {
+        return ToGrpcStatus(revealed);
+      }
       // Write blocks while the client does not read (flow control), so a
       // slow subscriber holds one batch, not the log.
       if (!writer->Write(message)) return grpc::Status::OK;

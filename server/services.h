@@ -174,6 +174,9 @@ class AdminServiceImpl final : public v1::AdminService::Service {
                           v1::ListTokensResponse* response) override;
   grpc::Status RevokeToken(grpc::ServerContext* context, const v1::RevokeTokenRequest* request,
                            v1::RevokeTokenResponse* response) override;
+  grpc::Status ErasePersonalData(grpc::ServerContext* context,
+                                 const v1::ErasePersonalDataRequest* request,
+                                 v1::ErasePersonalDataResponse* response) override;
 
  private:
   ServiceContext context_;

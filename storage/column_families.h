@@ -21,13 +21,14 @@ enum class ColumnFamily : int {
   kLessons,          // projection: experiment + lesson id -> v1::Lesson.
   kAnalysis,         // projection: indicator/method/experiment/outcome -> v1::Outcome.
   kCatalog,          // projection: kind + id -> WorkMethod/Indicator/Area.
+  kDataKeys,         // experiment + key generation -> AES-256 key for its free texts.
 };
 
-inline constexpr size_t kColumnFamilyCount = 10;
+inline constexpr size_t kColumnFamilyCount = 11;
 
 inline constexpr std::array<absl::string_view, kColumnFamilyCount> kColumnFamilyNames = {
-    "default",          "events",   "streams", "requests", "experiments",
-    "experiment_order", "outcomes", "lessons", "analysis", "catalog"};
+    "default",  "events",  "streams",  "requests", "experiments", "experiment_order",
+    "outcomes", "lessons", "analysis", "catalog",  "data_keys"};
 
 inline constexpr absl::string_view ColumnFamilyName(ColumnFamily cf) {
   return kColumnFamilyNames[static_cast<size_t>(cf)];

@@ -205,6 +205,8 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   }
   std::unique_ptr<EventStore> store(new EventStore(options, db, std::move(handles)));
   LEERLUS_RETURN_IF_ERROR(store->LoadHead());
+  // An erasure that crashed before its purge is finished here.
+  LEERLUS_RETURN_IF_ERROR(store->PurgeDeleted(ColumnFamily::kDataKeys));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
   return store;
 }
@@ -328,7 +330,7 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
                           {"expected_version", absl::StrCat(request.expected_version)}});
   }
   LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                           request.decide(DecisionContext{overlay, version}));
+                           request.decide(DecisionContext{overlay, version, overlay}));
   if (events.empty()) return absl::InternalError("a command decided no events");
 
   google::protobuf::Timestamp now = google::protobuf::util::TimeUtil::GetCurrentTime();
@@ -500,6 +502,16 @@ absl::StatusOr<uint64_t> EventStore::PositionAtEndOfDate(absl::string_view date)
     }
   }
   return low;
+}
+
+absl::Status EventStore::PurgeDeleted(ColumnFamily cf) {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing memtables"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  return FromRocks(db_->CompactRange(compact, handles_[static_cast<size_t>(cf)], nullptr, nullptr),
+                   absl::StrCat("compacting column family ", ColumnFamilyName(cf)));
 }
 
 absl::StatusOr<uint64_t> EventStore::Checkpoint(const std::string& directory) {

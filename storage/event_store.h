@@ -61,6 +61,9 @@ struct DecisionContext {
   KeyValueReader& state;
   // The stream's current version (0: the stream does not exist yet).
   uint64_t stream_version = 0;
+  // Writes beside the events and projections (the data keys CF only). They
+  // join the same atomic batch, and only if the decision succeeds.
+  KeyValueWriter& side_writes;
 };
 
 // Positions assigned to a successful append's events.
@@ -231,6 +234,11 @@ class EventStore {
   // Hex SHA-256 over every projection family's keys and values: equal
   // digests mean byte-identical views.
   absl::StatusOr<std::string> ProjectionDigest();
+
+  // Makes deleted entries of `cf` physically gone: flushes every memtable
+  // (so no live WAL file still holds them) and compacts `cf` down to its
+  // last level (so no SST file does).
+  absl::Status PurgeDeleted(ColumnFamily cf);
 
   // Writes a consistent copy of the database (a RocksDB checkpoint) to
   // `directory`, which must not exist; returns the last log position it

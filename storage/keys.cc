@@ -83,6 +83,12 @@ std::string ExperimentChildKey(absl::string_view experiment_id, absl::string_vie
   return absl::StrCat(ExperimentChildPrefix(experiment_id), child_id);
 }
 
+std::string DataKeyKey(absl::string_view experiment_id, uint32_t generation) {
+  const char bytes[4] = {static_cast<char>(generation >> 24), static_cast<char>(generation >> 16),
+                         static_cast<char>(generation >> 8), static_cast<char>(generation)};
+  return absl::StrCat(ExperimentChildPrefix(experiment_id), absl::string_view(bytes, 4));
+}
+
 std::string AnalysisIndicatorPrefix(absl::string_view indicator_id) {
   return absl::StrCat(indicator_id, absl::string_view(&kSeparator, 1));
 }

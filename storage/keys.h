@@ -53,6 +53,10 @@ std::string ExperimentOrderKey(uint64_t create_position);
 std::string ExperimentChildKey(absl::string_view experiment_id, absl::string_view child_id);
 std::string ExperimentChildPrefix(absl::string_view experiment_id);
 
+// data_keys CF: experiment id, then the key generation (the number of
+// erasures before it) as 4 big-endian bytes.
+std::string DataKeyKey(absl::string_view experiment_id, uint32_t generation);
+
 // analysis CF: indicator, work method, experiment, outcome -> Outcome. The
 // rows one what-works question needs are one contiguous range.
 std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,

@@ -85,6 +85,9 @@ absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) 
     case v1::Event::kExperimentWithdrawn:
       experiment.set_status(v1::EXPERIMENT_STATUS_WITHDRAWN);
       break;
+    case v1::Event::kPersonalDataErased:
+      experiment.set_personal_data_erasures(event.personal_data_erased().generation() + 1);
+      break;
     case v1::Event::kOutcomeRecorded:
     case v1::Event::kOutcomeRetracted:
     case v1::Event::kLessonRecorded:

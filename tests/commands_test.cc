@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "common/errors.h"
+#include "core/personal_data.h"
 #include "core/validation.h"
 #include "google/rpc/error_details.pb.h"
 #include "tests/store_fixture.h"
@@ -216,6 +217,7 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
   get.set_id("e1");
   absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get);
   ASSERT_OK(experiment);
+  ASSERT_OK(core::RevealPersonalTexts(*store_, *experiment));
   ASSERT_EQ(experiment->experiment().outcomes_size(), 2);
   EXPECT_TRUE(experiment->experiment().outcomes(0).retracted());
   EXPECT_EQ(experiment->experiment().outcomes(0).retraction_reason(),

@@ -1,0 +1,147 @@
+#include "core/personal_data.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/aead.h"
+#include "common/status_macros.h"
+#include "storage/keys.h"
+
+namespace leerlus::core {
+namespace {
+
+using storage::ColumnFamily;
+
+constexpr absl::string_view kSealedPrefix = "\x01lls1:";
+
+// Binds a sealed text to its experiment and generation: it cannot be
+// copied into another experiment's record and still open.
+std::string AssociatedData(absl::string_view experiment_id, uint32_t generation) {
+  return absl::StrCat("leerlus personal text v1\n", experiment_id, "\n", generation);
+}
+
+struct SealedParts {
+  std::string experiment_id;
+  uint32_t generation = 0;
+  std::string bytes;
+};
+
+absl::StatusOr<SealedParts> ParseSealed(absl::string_view stored) {
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(stored.substr(kSealedPrefix.size()), absl::MaxSplits(':', 2));
+  SealedParts sealed;
+  if (parts.size() != 3 || parts[0].empty() || !absl::SimpleAtoi(parts[1], &sealed.generation) ||
+      !absl::Base64Unescape(parts[2], &sealed.bytes)) {
+    return absl::DataLossError("a stored personal text is malformed");
+  }
+  sealed.experiment_id = std::string(parts[0]);
+  return sealed;
+}
+
+// Opens sealed texts, each key read once.
+class Revealer {
+ public:
+  explicit Revealer(std::function<storage::KeyValueReader&()> keys) : keys_(std::move(keys)) {}
+
+  absl::Status Walk(google::protobuf::Message& message) {
+    const google::protobuf::Reflection* reflection = message.GetReflection();
+    std::vector<const google::protobuf::FieldDescriptor*> fields;
+    reflection->ListFields(message, &fields);
+    for (const google::protobuf::FieldDescriptor* field : fields) {
+      // Maps hold attribute values and hashes, never personal texts.
+      if (field->is_map()) continue;
+      if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+        if (field->is_repeated()) {
+          for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+            const std::string& value =
+                reflection->GetRepeatedStringReference(message, field, i, nullptr);
+            if (!IsSealed(value)) continue;
+            LEERLUS_ASSIGN_OR_RETURN(std::string plain, Open(value));
+            reflection->SetRepeatedString(&message, field, i, std::move(plain));
+          }
+        } else {
+          const std::string& value = reflection->GetStringReference(message, field, nullptr);
+          if (!IsSealed(value)) continue;
+          LEERLUS_ASSIGN_OR_RETURN(std::string plain, Open(value));
+          reflection->SetString(&message, field, std::move(plain));
+        }
+      } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        if (field->is_repeated()) {
+          for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+            LEERLUS_RETURN_IF_ERROR(Walk(*reflection->MutableRepeatedMessage(&message, field, i)));
+          }
+        } else {
+          LEERLUS_RETURN_IF_ERROR(Walk(*reflection->MutableMessage(&message, field)));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::StatusOr<std::string> Open(absl::string_view stored) {
+    LEERLUS_ASSIGN_OR_RETURN(SealedParts sealed, ParseSealed(stored));
+    std::string key_name = storage::DataKeyKey(sealed.experiment_id, sealed.generation);
+    auto it = keys_cache_.find(key_name);
+    if (it == keys_cache_.end()) {
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> key,
+                               keys_().Get(ColumnFamily::kDataKeys, key_name));
+      it = keys_cache_.emplace(std::move(key_name), std::move(key)).first;
+    }
+    if (!it->second.has_value()) return std::string(kErasedText);
+    return AeadOpen(*it->second, sealed.bytes,
+                    AssociatedData(sealed.experiment_id, sealed.generation));
+  }
+
+  std::function<storage::KeyValueReader&()> keys_;
+  std::map<std::string, std::optional<std::string>> keys_cache_;
+};
+
+}  // namespace
+
+bool IsSealed(absl::string_view stored) { return absl::StartsWith(stored, kSealedPrefix); }
+
+absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& context,
+                                             const v1::Experiment& experiment,
+                                             absl::string_view text) {
+  if (text.empty()) return std::string();
+  const uint32_t generation = experiment.personal_data_erasures();
+  const std::string key_name = storage::DataKeyKey(experiment.id(), generation);
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> key,
+                           context.state.Get(ColumnFamily::kDataKeys, key_name));
+  if (!key.has_value()) {
+    key = RandomBytes(kAeadKeyBytes);
+    context.side_writes.Put(ColumnFamily::kDataKeys, key_name, *key);
+  }
+  return absl::StrCat(
+      kSealedPrefix, experiment.id(), ":", generation, ":",
+      absl::Base64Escape(AeadSeal(*key, text, AssociatedData(experiment.id(), generation))));
+}
+
+absl::Status RevealPersonalTexts(storage::KeyValueReader& keys,
+                                 google::protobuf::Message& message) {
+  Revealer revealer([&keys]() -> storage::KeyValueReader& { return keys; });
+  return revealer.Walk(message);
+}
+
+absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message) {
+  // Most answers hold no sealed text: open a view only for the first one.
+  std::unique_ptr<storage::ReadView> view;
+  Revealer revealer([&]() -> storage::KeyValueReader& {
+    if (view == nullptr) view = store.OpenReadView();
+    return *view;
+  });
+  return revealer.Walk(message);
+}
+
+}  // namespace leerlus::core
