@@ -1298,6 +1298,21 @@ int main(int argc, char** argv) {
         return Run(api, globals, &v1::AdminService::Stub::Backup, api.admin(), *request);
       };
     });
+
+    auto* erase = admin->add_subcommand("erase",
+                                        "erase an experiment's personal texts (lessons, rationale, "
+                                        "reasons) for good; numbers stay");
+    auto erase_request = std::make_shared<v1::ErasePersonalDataRequest>();
+    erase->add_option("--experiment", *erase_request->mutable_experiment_id(), "experiment id")
+        ->required();
+    erase->callback([&, erase_request] {
+      action = [&, erase_request](client::Client& api) {
+        erase_request->set_request_id(RequestId(globals));
+        erase_request->set_expected_version(globals.expected_version);
+        return Run(api, globals, &v1::AdminService::Stub::ErasePersonalData, api.admin(),
+                   *erase_request);
+      };
+    });
   }
 
   // ------------------------------------------------------------ health

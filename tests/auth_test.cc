@@ -169,6 +169,8 @@ TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
   amend_north.mutable_experiment()->set_id("north-1");
   amend_north.mutable_experiment()->set_title("Renamed");
   amend_north.mutable_update_mask()->add_paths("title");
+  v1::ErasePersonalDataRequest erase_north;
+  erase_north.set_experiment_id("north-1");
   std::vector<Case> cases = {
       {"GetExperiment(north)",
        [&](client::Client& api) {
@@ -219,6 +221,13 @@ TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
                      &client::Client::experiments, amend_north);
        },
        {{"team", kOk}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
+      {"ErasePersonalData(north)",
+       [&](client::Client& api) {
+         erase_north.set_request_id(client::NewRequestId());
+         return Code(api, &v1::AdminService::Stub::ErasePersonalData, &client::Client::admin,
+                     erase_north);
+       },
+       {{"team", kDenied}, {"partner", kDenied}, {"evaluator", kDenied}, {"reader", kDenied}}},
   };
   for (const Case& c : cases) {
     for (const auto& [role, expected] : c.expected) {

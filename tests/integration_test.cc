@@ -665,6 +665,63 @@ TEST_F(IntegrationTest, SubscribeCatchesUpThenFollowsLive) {
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+// A resident named in a lesson asks to be forgotten: after `admin erase`
+// the text reads "[erased]" in answers, the event log and new
+// subscriptions, the numbers are unchanged, and the log still verifies.
+TEST_F(IntegrationTest, AnErasedLessonReadsErasedEverywhereAndTheLogStillVerifies) {
+  const std::string name = "Mevrouw R. Oosterhuis-Wijnbergen, Kerkstraat 12";
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("e1");
+  v1::CreateOutcomeResponse outcome;
+  ASSERT_TRUE(client_
+                  ->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
+                         OutcomeRequest("e1"), &outcome)
+                  .ok());
+  Ok({"lesson", "add", "e1", "--text", "Gesprek met " + name});
+  EXPECT_NE(Ok({"experiment", "show", "e1", "-o", "json"}).find(name), std::string::npos);
+  EXPECT_NE(Ok({"events", "--experiment", "e1", "-o", "json"}).find(name), std::string::npos);
+
+  const std::string erased = Ok({"admin", "erase", "--experiment", "e1", "-o", "json"});
+  EXPECT_NE(erased.find("\"personal_data_erasures\": 1"), std::string::npos) << erased;
+
+  const std::string shown = Ok({"experiment", "show", "e1", "-o", "json"});
+  EXPECT_EQ(shown.find(name), std::string::npos) << shown;
+  EXPECT_NE(shown.find("[erased]"), std::string::npos) << shown;
+  const std::string log = Ok({"events", "--experiment", "e1", "-o", "json"});
+  EXPECT_EQ(log.find(name), std::string::npos) << log;
+  EXPECT_NE(log.find("personal_data_erased"), std::string::npos) << log;
+  EXPECT_EQ(GetExperiment("e1").outcomes(0).two_group_continuous().treatment_mean(),
+            outcome.outcome().two_group_continuous().treatment_mean());
+
+  grpc::ClientContext context;
+  v1::SubscribeRequest subscribe;
+  subscribe.set_from_position(1);
+  auto reader = client_->event_log()->Subscribe(&context, subscribe);
+  v1::SubscribeResponse message;
+  int lessons = 0;
+  while (reader->Read(&message)) {
+    if (message.event().has_lesson_recorded()) {
+      EXPECT_EQ(message.event().lesson_recorded().lesson().text(), "[erased]");
+      ++lessons;
+    }
+    if (message.event().has_personal_data_erased()) break;
+  }
+  EXPECT_EQ(lessons, 1);
+  context.TryCancel();
+  reader->Finish();
+
+  server_->Stop();
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(LEERLUSD_PATH, LEERLUSD_PATH, "--data-dir", dir_.File("data").c_str(), "--verify",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 // Kill -9 at a random moment while writers append, restart, retry what was
 // in doubt, check; for LEERLUS_CRASH_ROUNDS rounds (default 3; more by hand).
 TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
