@@ -33,6 +33,22 @@ void OnRowEnd(int /*terminator*/, void* state_ptr) {
   state->current.clear();
 }
 
+// Line breaks as "\n" only. Classic Mac exports end lines with a lone CR,
+// which libcsv also takes as the end of a row: counting only LFs would give
+// several rows the same line number.
+std::string UnixLineEnds(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\r') {
+      out.push_back(text[i]);
+    } else if (i + 1 >= text.size() || text[i + 1] != '\n') {
+      out.push_back('\n');
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string CsvTable::Get(const CsvRow& row, absl::string_view name) const {
@@ -41,7 +57,9 @@ std::string CsvTable::Get(const CsvRow& row, absl::string_view name) const {
   return std::string(absl::StripAsciiWhitespace(row.fields[it->second]));
 }
 
-absl::StatusOr<CsvTable> ParseCsv(absl::string_view text) {
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view raw) {
+  const std::string unix_text = UnixLineEnds(raw);
+  absl::string_view text = unix_text;
   absl::ConsumePrefix(&text, "\xEF\xBB\xBF");  // UTF-8 byte order mark.
   // The separator is whichever of ';' and ',' the header line uses more.
   absl::string_view first_line = text.substr(0, text.find('\n'));

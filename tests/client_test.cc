@@ -34,6 +34,19 @@ TEST(CsvTableTest, QuotedNewlinesAndEscapedQuotes) {
   EXPECT_EQ(table->rows[1].line, 4u);
 }
 
+// Found by fuzz_csv_import: a classic Mac export ends lines with a lone CR.
+// Every row must still get its own line number, and the separator is
+// detected from the header line alone.
+TEST(CsvTableTest, LoneCarriageReturnsEndLines) {
+  absl::StatusOr<CsvTable> table = ParseCsv("code;name\rGM0855;Tilburg\r\rGM0796;Oss, stad\r\n");
+  ASSERT_OK(table);
+  EXPECT_EQ(table->header, (std::vector<std::string>{"code", "name"}));
+  ASSERT_EQ(table->rows.size(), 2u);
+  EXPECT_EQ(table->rows[0].line, 2u);
+  EXPECT_EQ(table->rows[1].line, 4u);
+  EXPECT_EQ(table->Get(table->rows[1], "name"), "Oss, stad");
+}
+
 TEST(CsvTableTest, DuplicateColumnsAndEmptyFilesAreErrors) {
   EXPECT_FALSE(ParseCsv("a,b,a\n1,2,3\n").ok());
   EXPECT_FALSE(ParseCsv("").ok());
