@@ -1384,6 +1384,9 @@ int main(int argc, char** argv) {
     create->add_option("--partner", *t->mutable_partner_id(),
                        "partner the token acts for (role partner)");
     create->add_option("--expires-days", *expires_days, "refuse the token after this many days");
+    create->add_option("--cert-subject", *t->mutable_certificate_subject(),
+                       "bind to a client certificate instead of a secret (mutual TLS), e.g. "
+                       "'CN=ggd-hvb,O=GGD'");
     create->callback([&, request, role, expires_days] {
       action = [&, request, role, expires_days](client::Client& api) {
         request->mutable_token()->set_role(RequireEnum("--role", *role, "ROLE_", &v1::Role_Parse,

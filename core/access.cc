@@ -97,19 +97,32 @@ absl::StatusOr<Access> AccessOf(absl::string_view rpc) {
   return it->second;
 }
 
-absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, absl::string_view secret,
+absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Credentials& credentials,
                                     absl::Time now) {
   auto unauthenticated = [](absl::string_view why) {
     return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
                              why, "; send `authorization: Bearer <token>` (leerlus --token)")),
                          "UNAUTHENTICATED");
   };
-  if (secret.empty()) return unauthenticated("no bearer token");
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<std::string> token_id,
-      state.Get(storage::ColumnFamily::kCatalog,
-                storage::CatalogKey(storage::CatalogKind::kTokenSecret, Sha256Hex(secret))));
-  if (!token_id.has_value()) return unauthenticated("unknown token");
+  std::optional<std::string> token_id;
+  if (!credentials.secret.empty()) {
+    LEERLUS_ASSIGN_OR_RETURN(token_id,
+                             state.Get(storage::ColumnFamily::kCatalog,
+                                       storage::CatalogKey(storage::CatalogKind::kTokenSecret,
+                                                           Sha256Hex(credentials.secret))));
+    if (!token_id.has_value()) return unauthenticated("unknown token");
+  } else if (!credentials.certificate_subject.empty()) {
+    LEERLUS_ASSIGN_OR_RETURN(token_id,
+                             state.Get(storage::ColumnFamily::kCatalog,
+                                       storage::CatalogKey(storage::CatalogKind::kTokenCertificate,
+                                                           credentials.certificate_subject)));
+    if (!token_id.has_value()) {
+      return unauthenticated(absl::StrCat("no bearer token, and no token is bound to certificate '",
+                                          credentials.certificate_subject, "'"));
+    }
+  } else {
+    return unauthenticated("no bearer token");
+  }
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Token> token,
       storage::GetMessage<v1::Token>(state, storage::ColumnFamily::kCatalog,
@@ -126,6 +139,10 @@ absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, absl::string
   caller.team_ids.insert(token->team_ids().begin(), token->team_ids().end());
   caller.partner_id = token->partner_id();
   return caller;
+}
+
+std::string ListScopeOf(const Caller& caller) {
+  return caller.role == v1::ROLE_PARTNER ? caller.partner_id : "";
 }
 
 absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
@@ -157,9 +174,9 @@ absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
   // Team or partner: it depends on the experiment.
   const std::string experiment_id = ExperimentIdOf(rpc, request);
   if (experiment_id.empty()) {
-    if (caller.role == v1::ROLE_PARTNER && access == Access::kRead &&
-        !absl::EndsWith(rpc, "Experiments") && rpc != "ReadEvents" && rpc != "Subscribe") {
-      return absl::OkStatus();  // The catalogue.
+    if (caller.role == v1::ROLE_PARTNER && access == Access::kRead && rpc != "ReadEvents" &&
+        rpc != "Subscribe") {
+      return absl::OkStatus();  // The catalogue, and lists narrowed by ListScopeOf.
     }
     return Denied(caller, rpc,
                   caller.role == v1::ROLE_PARTNER

@@ -37,10 +37,24 @@ enum class Access {
 // rule (a test walks every service to make sure there is none).
 absl::StatusOr<Access> AccessOf(absl::string_view rpc);
 
-// The caller a token secret belongs to: UNAUTHENTICATED if unknown,
-// revoked or expired.
-absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, absl::string_view secret,
+// How a call proves who it is.
+struct Credentials {
+  // The bearer token's secret ("" if none was sent).
+  std::string secret;
+  // The subject of the client certificate the TLS handshake verified (""
+  // without mutual TLS).
+  std::string certificate_subject;
+};
+
+// The caller the credentials belong to: a bearer token when one is sent,
+// else the token bound to the client certificate's subject.
+// UNAUTHENTICATED if unknown, revoked or expired.
+absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Credentials& credentials,
                                     absl::Time now);
+
+// The partner whose experiments alone `caller` may list ("" for every
+// other role: they may list all).
+std::string ListScopeOf(const Caller& caller);
 
 // PERMISSION_DENIED (naming what is missing) unless `caller` may call `rpc`
 // with `request`; reads the experiment the request names where ownership

@@ -817,11 +817,14 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
   } else if (!given.partner_id().empty()) {
     violations.Add("token.partner_id", "only PARTNER tokens act for a partner");
   }
+  CheckText(violations, "token.certificate_subject", given.certificate_subject(), 0,
+            kMaxCertificateSubjectLength);
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   v1::Token token = given;
   token.clear_revoked();
   token.clear_create_position();
-  const std::string secret = NewTokenSecret();
+  // A certificate-bound token has no secret: the certificate is the proof.
+  const std::string secret = token.certificate_subject().empty() ? NewTokenSecret() : "";
   const std::string id = token.id();
   auto fresh = std::make_shared<bool>(false);
   absl::StatusOr<v1::CreateTokenResponse> response = Run<v1::CreateTokenResponse>(
@@ -832,9 +835,21 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
               absl::AlreadyExistsError(absl::StrCat("token '", token.id(), "' already exists")),
               "ALREADY_EXISTS", {{"field", "token.id"}});
         }
+        if (!token.certificate_subject().empty()) {
+          LEERLUS_ASSIGN_OR_RETURN(
+              std::optional<std::string> holder,
+              context.state.Get(ColumnFamily::kCatalog, CatalogKey(CatalogKind::kTokenCertificate,
+                                                                   token.certificate_subject())));
+          if (holder.has_value()) {
+            return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
+                                     "token '", *holder, "' already has certificate subject '",
+                                     token.certificate_subject(), "'")),
+                                 "ALREADY_EXISTS", {{"field", "token.certificate_subject"}});
+          }
+        }
         v1::Event event;
         *event.mutable_token_created()->mutable_token() = token;
-        event.mutable_token_created()->set_secret_sha256(Sha256Hex(secret));
+        if (!secret.empty()) event.mutable_token_created()->set_secret_sha256(Sha256Hex(secret));
         return One(std::move(event));
       },
       [id, fresh](const Appended& appended,
@@ -847,7 +862,7 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
         response.set_position(appended.last_position);
         return response;  // Stored without the secret.
       });
-  if (response.ok() && *fresh) response->set_secret(secret);
+  if (response.ok() && *fresh && !secret.empty()) response->set_secret(secret);
   return response;
 }
 

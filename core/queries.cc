@@ -258,7 +258,7 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
 }
 
 absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
-    const v1::ListExperimentsRequest& request) {
+    const v1::ListExperimentsRequest& request, absl::string_view only_partner) {
   FieldViolations violations;
   int32_t page_size = CheckPageSize(violations, request.page_size());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
@@ -282,6 +282,11 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
                                           "experiment order points at missing '", id, "'"))
                                     : experiment.status();
           return false;
+        }
+        if (!only_partner.empty() &&
+            std::find((*experiment)->partner_ids().begin(), (*experiment)->partner_ids().end(),
+                      only_partner) == (*experiment)->partner_ids().end()) {
+          return true;
         }
         absl::StatusOr<bool> matched = filter.Matches(**experiment);
         if (!matched.ok()) {

@@ -26,8 +26,10 @@ class Queries {
   absl::StatusOr<v1::ListAreasResponse> ListAreas(const v1::ListAreasRequest& request);
 
   absl::StatusOr<v1::GetExperimentResponse> GetExperiment(const v1::GetExperimentRequest& request);
+  // `only_partner` non-empty: only experiments that list this partner (what
+  // a partner may see), applied on top of the request's filter.
   absl::StatusOr<v1::ListExperimentsResponse> ListExperiments(
-      const v1::ListExperimentsRequest& request);
+      const v1::ListExperimentsRequest& request, absl::string_view only_partner = "");
 
   absl::StatusOr<v1::ReadEventsResponse> ReadEvents(const v1::ReadEventsRequest& request);
 

@@ -19,6 +19,7 @@ inline constexpr size_t kMaxRequestIdLength = 128;
 inline constexpr size_t kMaxNameLength = 200;
 inline constexpr size_t kMaxLongTextLength = 10000;
 inline constexpr size_t kMaxAttributeTextLength = 1000;
+inline constexpr size_t kMaxCertificateSubjectLength = 1000;
 inline constexpr size_t kMaxAttributes = 100;
 inline constexpr size_t kMaxListItems = 50;
 inline constexpr int32_t kDefaultPageSize = 100;

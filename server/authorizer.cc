@@ -1,5 +1,11 @@
 #include "server/authorizer.h"
 
+#include <grpc/grpc_security_constants.h>
+#include <grpcpp/security/auth_context.h>
+
+#include <memory>
+#include <vector>
+
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
 #include "core/access.h"
@@ -28,8 +34,18 @@ absl::StatusOr<core::Caller> TokenAuthorizer::Authorize(
     absl::string_view value(it->second.data(), it->second.size());
     if (absl::StartsWithIgnoreCase(value, "bearer ")) secret = std::string(value.substr(7));
   }
+  // Set only by a mutual-TLS handshake that verified the client's
+  // certificate against --tls-client-ca.
+  std::string certificate_subject;
+  if (std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+      auth != nullptr && auth->IsPeerAuthenticated()) {
+    std::vector<grpc::string_ref> subjects =
+        auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME);
+    if (!subjects.empty()) certificate_subject.assign(subjects[0].data(), subjects[0].size());
+  }
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
-  absl::StatusOr<core::Caller> caller = core::Authenticate(*view, secret, absl::Now());
+  absl::StatusOr<core::Caller> caller = core::Authenticate(
+      *view, core::Credentials{std::move(secret), std::move(certificate_subject)}, absl::Now());
   if (!caller.ok()) return caller.status();
   absl::Status allowed = core::CheckAccess(*caller, method, request, *view);
   if (!allowed.ok()) return allowed;

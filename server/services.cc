@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "core/access.h"
 #include "core/personal_data.h"
 #include "google/rpc/error_details.pb.h"
 #include "server/status_mapping.h"
@@ -90,7 +91,8 @@ LEERLUS_UNARY(CatalogServiceImpl, ListAreas, queries_.ListAreas(*request))
 
 LEERLUS_UNARY(ExperimentServiceImpl, CreateExperiment, commands_.CreateExperiment(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, GetExperiment, queries_.GetExperiment(*request))
-LEERLUS_UNARY(ExperimentServiceImpl, ListExperiments, queries_.ListExperiments(*request))
+LEERLUS_UNARY(ExperimentServiceImpl, ListExperiments,
+              queries_.ListExperiments(*request, core::ListScopeOf(caller)))
 LEERLUS_UNARY(ExperimentServiceImpl, UpdateExperiment, commands_.UpdateExperiment(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, StartExperiment, commands_.StartExperiment(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, EvaluateExperiment,

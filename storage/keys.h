@@ -71,6 +71,8 @@ enum class CatalogKind : char {
   kToken = 't',
   // Hex SHA-256 of a token secret -> token id.
   kTokenSecret = 's',
+  // Client certificate subject -> token id.
+  kTokenCertificate = 'c',
 };
 std::string CatalogKey(CatalogKind kind, absl::string_view id);
 std::string CatalogPrefix(CatalogKind kind);

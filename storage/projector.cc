@@ -153,9 +153,17 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       token.set_create_position(event.position());
       PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kToken, token.id()),
                  token);
-      projections.Put(ColumnFamily::kCatalog,
-                      CatalogKey(CatalogKind::kTokenSecret, event.token_created().secret_sha256()),
-                      token.id());
+      if (!event.token_created().secret_sha256().empty()) {
+        projections.Put(
+            ColumnFamily::kCatalog,
+            CatalogKey(CatalogKind::kTokenSecret, event.token_created().secret_sha256()),
+            token.id());
+      }
+      if (!token.certificate_subject().empty()) {
+        projections.Put(ColumnFamily::kCatalog,
+                        CatalogKey(CatalogKind::kTokenCertificate, token.certificate_subject()),
+                        token.id());
+      }
       return absl::OkStatus();
     }
     case v1::Event::kTokenRevoked: {

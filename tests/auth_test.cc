@@ -189,7 +189,7 @@ TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
          return Code(api, &v1::ExperimentService::Stub::ListExperiments,
                      &client::Client::experiments, list);
        },
-       {{"team", kOk}, {"partner", kDenied}, {"evaluator", kOk}, {"reader", kOk}}},
+       {{"team", kOk}, {"partner", kOk}, {"evaluator", kOk}, {"reader", kOk}}},
       {"WhatWorks",
        [&](client::Client& api) {
          return Code(api, &v1::InsightService::Stub::WhatWorks, &client::Client::insights, what);
@@ -236,6 +236,23 @@ TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
     }
     // The admin may do all of it.
     EXPECT_EQ(c.call(*admin_), kOk) << "admin -> " << c.rpc << ": " << last_message_;
+  }
+  // A partner's list holds only the experiments that list it, whatever
+  // filter it sends (a filter cannot widen it).
+  for (const std::string filter :
+       {"", "id = \"south-1\" OR id = \"north-1\"", "NOT partner = \"ggd\""}) {
+    v1::ListExperimentsRequest partner_list;
+    partner_list.set_filter(filter);
+    v1::ListExperimentsResponse listed;
+    auto api = Client(secrets_["partner"]);
+    ASSERT_TRUE(api->Call(&v1::ExperimentService::Stub::ListExperiments, api->experiments(),
+                          partner_list, &listed)
+                    .ok());
+    std::vector<std::string> ids;
+    for (const v1::Experiment& e : listed.experiments()) ids.push_back(e.id());
+    EXPECT_EQ(ids, filter.rfind("NOT", 0) == 0 ? std::vector<std::string>{}
+                                               : std::vector<std::string>{"north-1"})
+        << filter;
   }
   // Outcomes: the owning team and the listed partner, nobody else.
   EXPECT_EQ(Outcome("team", "north-1"), kOk);
@@ -353,6 +370,8 @@ openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 1 -extfile san.ext 2>/dev/null
 openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=partner-ggd 2>/dev/null
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 1 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout stranger.key -out stranger.csr -subj /CN=stranger/O=Elsewhere 2>/dev/null
+openssl x509 -req -in stranger.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out stranger.pem -days 1 2>/dev/null
 )";
   WriteFile(dir + "/make.sh", script);
   ASSERT_EQ(std::system(("bash " + dir + "/make.sh").c_str()), 0);
@@ -401,6 +420,100 @@ TEST(TlsTest, MutualTlsServesOnlyClientsWithTheRightCertificates) {
                               dir.File("ca.pem"), "--tls-cert", dir.File("client.pem"), "--tls-key",
                               dir.File("client.key"), "method", "list"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
+}
+
+// Over mutual TLS a partner system can be identified by its certificate:
+// a token bound to the certificate's subject, with no secret to store.
+TEST(TlsTest, APartnerIsIdentifiedByItsCertificateSubject) {
+  TempDir dir;
+  MakeCertificates(dir.path());
+  ServerProcess server(dir.File("data"),
+                       {"--tls-cert", dir.File("server.pem"), "--tls-key", dir.File("server.key"),
+                        "--tls-client-ca", dir.File("ca.pem")},
+                       /*authenticated=*/true);
+  server.Start();
+  std::string secret = ReadFile(server.admin_token_file());
+  while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  auto admin = [&](std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--server", server.address(), "--token", secret, "--tls-ca", dir.File("ca.pem"),
+                 "--tls-cert", dir.File("client.pem"), "--tls-key", dir.File("client.key")});
+    CommandResult result = RunCli(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    return result.out;
+  };
+  admin({"method", "define", "--id", "coach", "--name", "Coach"});
+  admin({"experiment", "create", "--id", "north-1", "--kind", "project", "--title", "North",
+         "--method", "coach", "--line", "area-based", "--team", "north", "--partner", "ggd"});
+  admin({"experiment", "create", "--id", "south-1", "--kind", "project", "--title", "South",
+         "--method", "coach", "--line", "area-based", "--team", "south"});
+  const std::string created =
+      admin({"token", "create", "--id", "ggd-system", "--name", "GGD system", "--role", "partner",
+             "--partner", "ggd", "--cert-subject", "CN=partner-ggd", "-o", "json"});
+  EXPECT_EQ(created.find("\"secret\""), std::string::npos) << "no secret for a certificate token";
+  // A second token for the same subject would make the holder ambiguous.
+  CommandResult twice = RunCli({"--server",       server.address(),
+                                "--token",        secret,
+                                "--tls-ca",       dir.File("ca.pem"),
+                                "--tls-cert",     dir.File("client.pem"),
+                                "--tls-key",      dir.File("client.key"),
+                                "token",          "create",
+                                "--id",           "ggd-again",
+                                "--name",         "Again",
+                                "--role",         "reader",
+                                "--cert-subject", "CN=partner-ggd"});
+  EXPECT_NE(twice.exit_code, 0);
+  EXPECT_NE(twice.err.find("already has certificate subject"), std::string::npos) << twice.err;
+
+  auto connect = [&](const std::string& name, const std::string& token) {
+    client::ClientOptions options;
+    options.token = token;
+    options.max_attempts = 1;
+    options.tls_ca_pem = ReadFile(dir.File("ca.pem"));
+    options.tls_cert_pem = ReadFile(dir.File(name + ".pem"));
+    options.tls_key_pem = ReadFile(dir.File(name + ".key"));
+    return std::make_unique<client::Client>(server.address(), options);
+  };
+  auto get = [](client::Client& api, const std::string& id) {
+    v1::GetExperimentRequest request;
+    request.set_id(id);
+    v1::GetExperimentResponse response;
+    return api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), request,
+                    &response);
+  };
+  auto partner = connect("client", "");
+  EXPECT_TRUE(get(*partner, "north-1").ok());
+  EXPECT_EQ(get(*partner, "south-1").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  v1::CreateLessonRequest lesson;
+  lesson.set_experiment_id("north-1");
+  lesson.mutable_lesson()->set_text("Reached through the GGD's own system");
+  lesson.set_request_id("lesson-1");
+  v1::CreateLessonResponse recorded;
+  grpc::Status status = partner->Call(&v1::ExperimentService::Stub::CreateLesson,
+                                      partner->experiments(), lesson, &recorded);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  v1::ReadEventsRequest read;
+  read.set_experiment_id("north-1");  // A partner reads the log one experiment at a time.
+  read.set_from_position(recorded.position());
+  v1::ReadEventsResponse events;
+  ASSERT_TRUE(
+      partner->Call(&v1::EventLogService::Stub::ReadEvents, partner->event_log(), read, &events)
+          .ok());
+  ASSERT_GE(events.events_size(), 1);
+  EXPECT_EQ(events.events(0).actor(), "GGD system");
+
+  // A verified certificate nobody registered is not enough.
+  auto stranger = connect("stranger", "");
+  grpc::Status refused = get(*stranger, "north-1");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(refused.error_message().find("CN=stranger"), std::string::npos)
+      << refused.error_message();
+  // A bearer token wins over the certificate.
+  auto admin_with_cert = connect("client", secret);
+  EXPECT_TRUE(get(*admin_with_cert, "south-1").ok());
+  // Revoking the token shuts the certificate out from the next call on.
+  admin({"token", "revoke", "ggd-system"});
+  EXPECT_EQ(get(*partner, "north-1").error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST(TlsTest, PlaintextOnANetworkAddressIsRefusedUnlessAllowed) {
