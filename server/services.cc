@@ -154,6 +154,7 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   };
   v1::ImportOutcomesRequest request;
   uint64_t row = 0;
+  (void)TakeRequestParseFailure();  // Left by an earlier call on this thread.
   while (reader->Read(&request)) {
     if (row >= kMaxImportRows) {
       while (!inflight.empty()) collect_one();
@@ -174,6 +175,14 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
     if (inflight.size() >= kWindow) collect_one();
   }
   while (!inflight.empty()) collect_one();
+  // Read() also ends at a message that does not parse: the rows before it
+  // are in, and the caller learns which one broke.
+  if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) {
+    return grpc::Status(broken.error_code(),
+                        absl::StrCat("row ", row, " (counting from 0): ", broken.error_message(),
+                                     "; the ", row, " rows before it were processed"),
+                        broken.error_details());
+  }
   context_.telemetry->RecordCall("ImportOutcomes", caller->actor, "", absl::OkStatus(),
                                  absl::Now() - start);
   return grpc::Status::OK;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -76,6 +77,17 @@ class IntegrationTest : public ::testing::Test {
                                         client_->experiments(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     return response.experiment();
+  }
+
+  // The log's head position.
+  uint64_t LogHead() {
+    v1::ReadEventsRequest request;
+    request.set_page_size(1);
+    v1::ReadEventsResponse response;
+    grpc::Status status = client_->Call(&v1::EventLogService::Stub::ReadEvents,
+                                        client_->event_log(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.head_position();
   }
 
   TempDir dir_;
@@ -720,6 +732,104 @@ TEST_F(IntegrationTest, AnErasedLessonReadsErasedEverywhereAndTheLogStillVerifie
   int status = 0;
   waitpid(pid, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// Sends `bytes` as the request of `method` without parsing them first, as
+// a hostile or broken client would.
+grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                          const std::string& bytes) {
+  grpc::GenericStub generic(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                    [&done](grpc::Status status) { done.set_value(status); });
+  return done.get_future().get();
+}
+
+// Oversize messages, a 10,000-attribute context, invalid UTF-8 and control
+// characters: each refused with the right code and the field named, nothing
+// written, and the server keeps serving.
+TEST_F(IntegrationTest, HostileInputIsRefusedAndNothingIsWritten) {
+  DefineCatalogueWithCli();
+  const uint64_t head = LogHead();
+  client::ClientOptions once;
+  once.max_attempts = 1;
+  client::Client api(server_->address(), once);
+  auto create = [&](const v1::CreateExperimentRequest& request) {
+    v1::CreateExperimentResponse response;
+    return api.Call(&v1::ExperimentService::Stub::CreateExperiment, api.experiments(), request,
+                    &response);
+  };
+  auto valid = [] {
+    v1::CreateExperimentRequest request;
+    v1::Experiment* e = request.mutable_experiment();
+    e->set_id("h1");
+    e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
+    e->set_title("TITLE-MARKER");
+    e->set_work_method_id("coach");
+    e->set_line(v1::LINE_AREA_BASED);
+    e->set_team_id("north");
+    request.set_request_id(client::NewRequestId());
+    return request;
+  };
+
+  // Past --max-message-mb (16 MiB by default): refused before it is parsed.
+  v1::CreateExperimentRequest huge = valid();
+  huge.mutable_experiment()->set_description(std::string(17 << 20, 'x'));
+  EXPECT_EQ(create(huge).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+
+  // 10,000 context attributes: INVALID_ARGUMENT naming the context.
+  v1::CreateExperimentRequest wide = valid();
+  for (int i = 0; i < 10000; ++i) {
+    (*wide.mutable_experiment()->mutable_context())["a" + std::to_string(i)].set_number_value(i);
+  }
+  grpc::Status too_wide = create(wide);
+  EXPECT_EQ(too_wide.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(too_wide.error_message().find("experiment.context"), std::string::npos)
+      << too_wide.error_message();
+
+  // Invalid UTF-8 in a string field, sent as raw bytes.
+  std::string bytes = valid().SerializeAsString();
+  bytes.replace(bytes.find("TITLE-MARKER"), 4, "\xff\xfe\xc0\x80");
+  grpc::Status bad_utf8 =
+      RawUnaryCall(client_->channel(), "/leerlus.v1.ExperimentService/CreateExperiment", bytes);
+  EXPECT_EQ(bad_utf8.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad_utf8.error_message();
+  EXPECT_EQ(bad_utf8.error_message(), "experiment.title: is not valid UTF-8");
+
+  // Bytes that are no protobuf message at all, sent to every RPC of every
+  // service (streams included): INVALID_ARGUMENT, never gRPC's INTERNAL.
+  int rpcs = 0;
+  for (const char* name :
+       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
+        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    ASSERT_NE(service, nullptr);
+    for (int i = 0; i < service->method_count(); ++i, ++rpcs) {
+      const std::string method = "/" + service->full_name() + "/" + service->method(i)->name();
+      grpc::Status garbage = RawUnaryCall(client_->channel(), method, "\xff\xff\xff\xff");
+      EXPECT_EQ(garbage.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+          << method << ": " << garbage.error_message();
+    }
+  }
+  EXPECT_EQ(rpcs, 35);
+
+  // A control character in a title.
+  v1::CreateExperimentRequest control = valid();
+  control.mutable_experiment()->set_title("bell\a");
+  grpc::Status refused = create(control);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("experiment.title"), std::string::npos)
+      << refused.error_message();
+
+  // Nothing was written, and the server still answers.
+  EXPECT_EQ(LogHead(), head);
+  EXPECT_TRUE(create(valid()).ok());
+  EXPECT_EQ(LogHead(), head + 1);
 }
 
 // Kill -9 at a random moment while writers append, restart, retry what was
