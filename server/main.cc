@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   std::string bootstrap_token_file;
   int max_message_mb = 16;
   int max_subscribers = 256;
+  int64_t max_import_rows = 1'000'000;
   int shutdown_grace_seconds = 10;
   // Settings: flags, or the same names in a TOML/INI file (--config), or
   // LEERLUS_<NAME> environment variables; flags win, then the file, then
@@ -85,6 +86,11 @@ int main(int argc, char** argv) {
                  "most open Subscribe streams; more are RESOURCE_EXHAUSTED (0: no limit)")
       ->check(CLI::Range(0, 100000))
       ->envname("LEERLUS_MAX_SUBSCRIBERS")
+      ->capture_default_str();
+  app.add_option("--max-import-rows", max_import_rows,
+                 "most rows one ImportOutcomes stream may carry; past it RESOURCE_EXHAUSTED")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))
+      ->envname("LEERLUS_MAX_IMPORT_ROWS")
       ->capture_default_str();
   app.add_option("--shutdown-grace-seconds", shutdown_grace_seconds,
                  "how long in-flight calls may take to finish on SIGTERM")
@@ -232,8 +238,9 @@ int main(int argc, char** argv) {
       }
     }
   }
-  leerlus::server::ServiceContext context{store.get(), authorizer.get(), &draining,
-                                          telemetry->get(), max_subscribers};
+  leerlus::server::ServiceContext context{store.get(),     authorizer.get(),
+                                          &draining,       telemetry->get(),
+                                          max_subscribers, static_cast<uint64_t>(max_import_rows)};
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);

@@ -156,11 +156,11 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   uint64_t row = 0;
   (void)TakeRequestParseFailure();  // Left by an earlier call on this thread.
   while (reader->Read(&request)) {
-    if (row >= kMaxImportRows) {
+    if (row >= context_.max_import_rows) {
       while (!inflight.empty()) collect_one();
-      return ToGrpcStatus(absl::ResourceExhaustedError(
-          absl::StrCat("an import stream carries at most ", kMaxImportRows, " rows; the first ",
-                       kMaxImportRows, " were processed, split the rest")));
+      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+          "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
+          context_.max_import_rows, " were processed, split the rest")));
     }
     inflight.emplace_back(
         row, std::async(std::launch::async,

@@ -21,9 +21,6 @@
 
 namespace leerlus::server {
 
-// Most rows one ImportOutcomes stream may carry.
-inline constexpr uint64_t kMaxImportRows = 1'000'000;
-
 // What the services share.
 struct ServiceContext {
   storage::EventStore* store;
@@ -34,6 +31,8 @@ struct ServiceContext {
   Telemetry* telemetry;
   // Most open Subscribe streams (each holds a server thread); 0: no limit.
   int max_subscribers = 0;
+  // Most rows one ImportOutcomes stream may carry (--max-import-rows).
+  uint64_t max_import_rows = 1'000'000;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {

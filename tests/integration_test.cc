@@ -1053,6 +1053,46 @@ TEST_F(IntegrationTest, HealthWatchersSeeNotServingWhileDraining) {
   }
 }
 
+// --max-import-rows: rows past the limit are refused with RESOURCE_EXHAUSTED;
+// the ones before it are in.
+TEST_F(IntegrationTest, AnImportStreamPastItsRowLimitIsResourceExhausted) {
+  server_->Stop();
+  ServerProcess limited(dir_.File("limited"), {"--max-import-rows", "3"});
+  limited.Start();
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", limited.address()});
+    CommandResult result = RunCli(args);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+  };
+  cli({"method", "define", "--id", "coach", "--name", "Coach"});
+  cli({"indicator", "define", "--id", "loneliness", "--name", "Loneliness", "--better", "lower",
+       "--domain", "social"});
+  cli({"experiment", "create", "--id", "e1", "--kind", "project", "--title", "E1", "--method",
+       "coach", "--line", "area-based", "--team", "north"});
+  cli({"experiment", "start", "e1"});
+  client::Client api(limited.address());
+  grpc::ClientContext context;
+  v1::ImportOutcomesResponse response;
+  auto writer = api.experiments()->ImportOutcomes(&context, &response);
+  for (int i = 0; i < 5; ++i) {
+    v1::ImportOutcomesRequest row;
+    *row.mutable_row() = SampleOutcomeRequest("e1", "row-" + std::to_string(i));
+    if (!writer->Write(row)) break;
+  }
+  writer->WritesDone();
+  grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_NE(status.error_message().find("at most 3 rows"), std::string::npos)
+      << status.error_message();
+  v1::GetExperimentRequest get;
+  get.set_id("e1");
+  v1::GetExperimentResponse experiment;
+  ASSERT_TRUE(
+      api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &experiment)
+          .ok());
+  EXPECT_EQ(experiment.experiment().outcomes_size(), 3);
+}
+
 TEST_F(IntegrationTest, SubscriptionsBeyondTheLimitAreResourceExhausted) {
   server_->Stop();
   ServerProcess limited(dir_.File("limited"), {"--max-subscribers", "1"});
