@@ -33,6 +33,12 @@ grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
   const absl::Time start = absl::Now();
   absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method, request);
   absl::Status status = caller.status();
+  // A call whose deadline passed (or whose caller left) while it queued is
+  // not started: nobody would read the answer.
+  if (caller.ok() && context->IsCancelled()) {
+    caller = absl::DeadlineExceededError("the call's deadline passed before it started");
+    status = caller.status();
+  }
   if (caller.ok()) {
     absl::StatusOr<Response> result = run(*caller);
     if (result.ok()) {
