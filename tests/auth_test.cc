@@ -1,6 +1,9 @@
 // Who may do what, against the real leerlusd with tokens required.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "absl/strings/match.h"
 #include "client/client.h"
 #include "core/access.h"
 #include "google/protobuf/descriptor.h"
@@ -9,6 +12,8 @@
 #include "leerlus/v1/event_log_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
 #include "leerlus/v1/insight_service.pb.h"
+#include "storage/event_store.h"
+#include "storage/keys.h"
 #include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
@@ -33,6 +38,117 @@ TEST(AccessRulesTest, EveryRpcHasARule) {
   }
   EXPECT_EQ(rpcs, 35);  // 9 catalogue, 13 experiment, 2 log, 6 insight, 5 admin.
   EXPECT_FALSE(core::AccessOf("DropEverything").ok());
+}
+
+// Every role against every RPC, about an experiment of team north that
+// lists partner ggd ("north") and one of team south without partners
+// ("south"). Each string gives admin, evaluator, team north, partner ggd,
+// reader: Y allowed, n PERMISSION_DENIED. An RPC missing here fails.
+TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
+  struct Expected {
+    const char* north;
+    const char* south;
+  };
+  const std::map<std::string, Expected> expected = {
+      {"CreateWorkMethod", {"Ynnnn", "Ynnnn"}},
+      {"GetWorkMethod", {"YYYYY", "YYYYY"}},
+      {"ListWorkMethods", {"YYYYY", "YYYYY"}},
+      {"CreateIndicator", {"Ynnnn", "Ynnnn"}},
+      {"GetIndicator", {"YYYYY", "YYYYY"}},
+      {"ListIndicators", {"YYYYY", "YYYYY"}},
+      {"PutArea", {"Ynnnn", "Ynnnn"}},
+      {"GetArea", {"YYYYY", "YYYYY"}},
+      {"ListAreas", {"YYYYY", "YYYYY"}},
+      {"CreateExperiment", {"YnYnn", "Ynnnn"}},
+      {"GetExperiment", {"YYYYY", "YYYnY"}},
+      {"ListExperiments", {"YYYYY", "YYYYY"}},
+      {"UpdateExperiment", {"YnYnn", "Ynnnn"}},
+      {"StartExperiment", {"YnYnn", "Ynnnn"}},
+      {"EvaluateExperiment", {"YnYnn", "Ynnnn"}},
+      {"ConcludeExperiment", {"YnYnn", "Ynnnn"}},
+      {"WithdrawExperiment", {"YnYnn", "Ynnnn"}},
+      {"CreateHypothesis", {"YnYnn", "Ynnnn"}},
+      {"CreateOutcome", {"YnYYn", "Ynnnn"}},
+      {"RetractOutcome", {"YnYYn", "Ynnnn"}},
+      {"CreateLesson", {"YnYYn", "Ynnnn"}},
+      {"ReadEvents", {"YYYYY", "YYYnY"}},
+      {"Subscribe", {"YYYYY", "YYYnY"}},
+      {"WhatWorks", {"YYYnY", "YYYnY"}},
+      {"CompareConditions", {"YYYnY", "YYYnY"}},
+      {"Scorecard", {"YYYnY", "YYYnY"}},
+      {"WhatChanged", {"YYYnY", "YYYnY"}},
+      {"DiscoverConditions", {"YYYnY", "YYYnY"}},
+      {"Contribution", {"YYYnY", "YYYnY"}},
+      {"Backup", {"Ynnnn", "Ynnnn"}},
+      {"CreateToken", {"Ynnnn", "Ynnnn"}},
+      {"ListTokens", {"Ynnnn", "Ynnnn"}},
+      {"RevokeToken", {"Ynnnn", "Ynnnn"}},
+      {"ErasePersonalData", {"Ynnnn", "Ynnnn"}},
+      // The stream is opened by anyone who may read the catalogue; each row
+      // is then authorised as a CreateOutcome of its experiment (above).
+      {"ImportOutcomes", {"YnYYn", "Ynnnn"}},
+  };
+  storage::MemoryProjection state(2, 0);
+  for (auto [id, team, partner] :
+       {std::tuple{"north-1", "north", "ggd"}, std::tuple{"south-1", "south", ""}}) {
+    v1::Experiment experiment;
+    experiment.set_id(id);
+    experiment.set_team_id(team);
+    if (*partner != '\0') experiment.add_partner_ids(partner);
+    storage::PutMessage(state.writer(), storage::ColumnFamily::kExperiments,
+                        storage::ExperimentKey(id), experiment);
+  }
+  std::vector<core::Caller> callers(5);
+  callers[0] = {"admin", v1::ROLE_ADMIN, {}, ""};
+  callers[1] = {"evaluator", v1::ROLE_EVALUATOR, {}, ""};
+  callers[2] = {"team", v1::ROLE_TEAM, {"north"}, ""};
+  callers[3] = {"partner", v1::ROLE_PARTNER, {}, "ggd"};
+  callers[4] = {"reader", v1::ROLE_READER, {}, ""};
+  int checked = 0;
+  for (const char* name :
+       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
+        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    for (int m = 0; m < service->method_count(); ++m) {
+      const google::protobuf::MethodDescriptor* method = service->method(m);
+      auto it = expected.find(method->name());
+      ASSERT_NE(it, expected.end()) << method->name() << " has no row in this table";
+      for (const bool north : {true, false}) {
+        const std::string experiment_id = north ? "north-1" : "south-1";
+        // ImportOutcomes rows are authorised as CreateOutcome requests.
+        const bool row = method->name() == "ImportOutcomes";
+        const std::string rpc = row ? "CreateOutcome" : method->name();
+        std::unique_ptr<google::protobuf::Message> request(
+            google::protobuf::MessageFactory::generated_factory()
+                ->GetPrototype(row ? v1::CreateOutcomeRequest::descriptor() : method->input_type())
+                ->New());
+        const auto* descriptor = request->GetDescriptor();
+        const auto* reflection = request->GetReflection();
+        if (const auto* field = descriptor->FindFieldByName("experiment_id")) {
+          reflection->SetString(request.get(), field, experiment_id);
+        } else if (const auto* field = descriptor->FindFieldByName("experiment")) {
+          auto* experiment =
+              static_cast<v1::Experiment*>(reflection->MutableMessage(request.get(), field));
+          experiment->set_id(experiment_id);
+          experiment->set_team_id(north ? "north" : "south");
+        } else if (const auto* field = descriptor->FindFieldByName("id");
+                   field != nullptr && absl::EndsWith(rpc, "Experiment")) {
+          reflection->SetString(request.get(), field, experiment_id);
+        }
+        const char* roles = north ? it->second.north : it->second.south;
+        for (size_t r = 0; r < callers.size(); ++r) {
+          absl::Status status = core::CheckAccess(callers[r], rpc, *request, state);
+          const bool allowed = roles[r] == 'Y';
+          EXPECT_EQ(status.ok(), allowed) << callers[r].actor << " -> " << method->name() << " ("
+                                          << experiment_id << "): " << status;
+          if (!allowed) EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+          ++checked;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 35 * 2 * 5);
 }
 
 class AuthTest : public ::testing::Test {
