@@ -378,6 +378,28 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
 }
 
 void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group) {
+  // After a failed write (a full disk, an I/O error) RocksDB refuses writes
+  // until resumed, and its WAL may hold the refused batch. Resume() flushes
+  // the memtables and retires that WAL, so the batch can never come back;
+  // the head is then reloaded from what the database holds. While RocksDB
+  // recovers by itself (a full disk: its SstFileManager waits for free
+  // space) Resume() is Busy, and callers are told to retry.
+  if (resume_needed_) {
+    absl::Status resumed = FromRocks(db_->Resume(), "resuming after a failed write");
+    if (resumed.ok()) resumed = LoadHead();
+    if (!resumed.ok()) {
+      absl::Status unavailable =
+          WithErrorInfo(absl::UnavailableError(
+                            absl::StrCat("the store cannot write yet (", resumed.message(),
+                                         "); nothing was stored, retry with the same request_id")),
+                        "STORAGE_WRITE_FAILED");
+      absl::MutexLock lock(&head_mutex_);
+      ++stats_.failed_commits;
+      for (auto& pending : group) pending->promise.set_value(unavailable);
+      return;
+    }
+    resume_needed_ = false;
+  }
   DatabaseReader reader(db_, handles_);
   Overlay group_overlay(&reader);
   uint64_t next_position = next_position_;
@@ -418,6 +440,7 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
       durable_head_ = next_position - 1;
     } else {
       // Nothing of this group is acknowledged; positions are reused.
+      resume_needed_ = true;
       absl::Status unavailable = WithErrorInfo(
           absl::UnavailableError(absl::StrCat("the change was not stored (", written.message(),
                                               "); retry with the same request_id")),

@@ -283,6 +283,8 @@ class EventStore {
   // Event times never go backwards, even if the clock does: "as of a date"
   // searches rely on it.
   google::protobuf::Timestamp last_time_;
+  // Writer thread only: a write failed, resume RocksDB before the next one.
+  bool resume_needed_ = false;
 
   std::thread writer_;
 };

@@ -183,3 +183,74 @@ TEST_F(PowerLossTest, WithoutSyncAcknowledgedWritesAreLost) {
 
 }  // namespace
 }  // namespace leerlus::testing
+
+namespace leerlus::testing {
+namespace {
+
+// A full disk: appends fail with UNAVAILABLE and are not acknowledged, reads
+// keep working, and writing resumes once space returns; none of the refused
+// appends shows up, not even after a restart.
+TEST_F(PowerLossTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
+  Prepare();
+  auto fs = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default());
+  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
+  std::unique_ptr<storage::EventStore> store = Open(env.get(), true);
+  ASSERT_NE(store, nullptr);
+  core::Commands commands(store.get());
+  core::Queries queries(store.get());
+  auto record = [&](const std::string& id) {
+    v1::CreateOutcomeRequest request = SampleOutcomeRequest("e1", id);
+    request.mutable_outcome()->set_id(id);
+    return commands.CreateOutcome(request, kCaller).status();
+  };
+  auto outcome_ids = [&] {
+    v1::GetExperimentRequest get;
+    get.set_id("e1");
+    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
+    EXPECT_OK(e1);
+    std::vector<std::string> ids;
+    if (e1.ok()) {
+      for (const v1::Outcome& outcome : e1->experiment().outcomes()) ids.push_back(outcome.id());
+    }
+    return ids;
+  };
+  ASSERT_OK(record("before"));
+
+  fs->SetDiskFull(true);
+  for (const char* id : {"full-1", "full-2"}) {
+    absl::Status refused = record(id);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  }
+  EXPECT_EQ(outcome_ids(), std::vector<std::string>{"before"});  // Reads still work.
+
+  // Space returns. RocksDB notices within seconds (its SstFileManager polls
+  // for free space); until then appends stay UNAVAILABLE, and a retry with
+  // the same request id goes through once it has.
+  fs->SetDiskFull(false);
+  absl::Status after = record("after");
+  for (int attempt = 0; !after.ok() && attempt < 300; ++attempt) {
+    EXPECT_EQ(after.code(), absl::StatusCode::kUnavailable) << after;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    after = record("after");
+  }
+  ASSERT_OK(after);
+  EXPECT_EQ(outcome_ids(), (std::vector<std::string>{"before", "after"}));
+  ASSERT_OK(store->VerifyLog());
+
+  store.reset();
+  store = Open(nullptr, true);
+  ASSERT_NE(store, nullptr);
+  core::Queries reopened(store.get());
+  v1::GetExperimentRequest get;
+  get.set_id("e1");
+  absl::StatusOr<v1::GetExperimentResponse> e1 = reopened.GetExperiment(get);
+  ASSERT_OK(e1);
+  std::vector<std::string> ids;
+  for (const v1::Outcome& outcome : e1->experiment().outcomes()) ids.push_back(outcome.id());
+  EXPECT_EQ(ids, (std::vector<std::string>{"before", "after"}));
+  EXPECT_EQ(e1->experiment().version(), 4u);
+  ASSERT_OK(store->VerifyLog());
+}
+
+}  // namespace
+}  // namespace leerlus::testing
