@@ -15,7 +15,9 @@
 #include <sstream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/authorizer.h"
@@ -124,6 +126,12 @@ int main(int argc, char** argv) {
                "check the log (gap-free, hash chain, stream index) and that the projections "
                "equal a rebuild, then exit")
       ->configurable(false);
+  std::string crash_at;
+  app.add_option("--crash-at", crash_at,
+                 "TESTS ONLY: die as by kill -9 at a write-path point, POINT:N for its N-th "
+                 "time (before-write, after-write)")
+      ->group("Testing")
+      ->configurable(false);
   app.add_option("--restore-from", restore_from,
                  "copy a backup (from `leerlus admin backup`) into --data-dir, which must be new "
                  "or empty, verify it, then exit")
@@ -160,8 +168,19 @@ int main(int argc, char** argv) {
     verify = true;
   }
 
+  leerlus::storage::StoreOptions store_options{.path = data_dir};
+  if (!crash_at.empty()) {
+    std::pair<std::string, std::string> point = absl::StrSplit(crash_at, absl::MaxSplits(':', 1));
+    if ((point.first != "before-write" && point.first != "after-write") ||
+        !absl::SimpleAtoi(point.second, &store_options.crash_at_hit) ||
+        store_options.crash_at_hit == 0) {
+      return Fail("--crash-at must be before-write:N or after-write:N (N >= 1)");
+    }
+    store_options.crash_at = point.first;
+    std::cerr << "TEST CRASH POINT ARMED: the server will kill itself at " << crash_at << std::endl;
+  }
   absl::StatusOr<std::unique_ptr<leerlus::storage::EventStore>> opened =
-      leerlus::storage::EventStore::Open({.path = data_dir});
+      leerlus::storage::EventStore::Open(store_options);
   if (!opened.ok()) return Fail(opened.status().ToString());
   std::unique_ptr<leerlus::storage::EventStore> store = std::move(*opened);
 

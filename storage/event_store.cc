@@ -1,5 +1,6 @@
 #include "storage/event_store.h"
 
+#include <csignal>
 #include <future>
 #include <utility>
 
@@ -429,7 +430,9 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
+    CrashPoint("before-write");
     absl::Status written = FromRocks(db_->Write(write_options, &batch), "durable write");
+    if (written.ok()) CrashPoint("after-write");
     wrote = written.ok();
     write_failed = !written.ok();
     if (written.ok()) {
@@ -471,6 +474,12 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
   }
   for (size_t i = 0; i < group.size(); ++i) {
     group[i]->promise.set_value(std::move(results[i]));
+  }
+}
+
+void EventStore::CrashPoint(absl::string_view point) {
+  if (options_.crash_at == point && ++crash_point_hits_ == options_.crash_at_hit) {
+    raise(SIGKILL);  // As a power cut or kill -9 would: no cleanup at all.
   }
 }
 

@@ -53,6 +53,12 @@ struct StoreOptions {
   size_t max_group_size = 1024;
   // Optional RocksDB environment (tests inject fault-injecting file systems).
   rocksdb::Env* env = nullptr;
+  // A crash point for tests (`leerlusd --crash-at`): the process dies as by
+  // kill -9 the `crash_at_hit`-th time the writer reaches it. Points:
+  // "before-write" (decided, nothing written) and "after-write" (durable,
+  // nobody answered yet). Empty: none.
+  std::string crash_at;
+  uint64_t crash_at_hit = 1;
 };
 
 // What a decision sees: the current state (projections, catalog, requests)
@@ -260,6 +266,7 @@ class EventStore {
   absl::Status LoadHead();
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
+  void CrashPoint(absl::string_view point);
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
                                          uint64_t& next_position, std::string& last_hash,
                                          google::protobuf::Timestamp& last_time);
@@ -285,6 +292,8 @@ class EventStore {
   google::protobuf::Timestamp last_time_;
   // Writer thread only: a write failed, resume RocksDB before the next one.
   bool resume_needed_ = false;
+  // Writer thread only: how often options_.crash_at was reached.
+  uint64_t crash_point_hits_ = 0;
 
   std::thread writer_;
 };
