@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   int max_message_mb = 16;
   int max_subscribers = 256;
   int64_t max_import_rows = 1'000'000;
+  int subscriber_stall_seconds = 60;
   int shutdown_grace_seconds = 10;
   // Settings: flags, or the same names in a TOML/INI file (--config), or
   // LEERLUS_<NAME> environment variables; flags win, then the file, then
@@ -93,6 +94,11 @@ int main(int argc, char** argv) {
                  "most rows one ImportOutcomes stream may carry; past it RESOURCE_EXHAUSTED")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}))
       ->envname("LEERLUS_MAX_IMPORT_ROWS")
+      ->capture_default_str();
+  app.add_option("--subscriber-stall-seconds", subscriber_stall_seconds,
+                 "cancel a Subscribe stream whose client has not read for this long (0: never)")
+      ->check(CLI::Range(0, 86400))
+      ->envname("LEERLUS_SUBSCRIBER_STALL_SECONDS")
       ->capture_default_str();
   app.add_option("--shutdown-grace-seconds", shutdown_grace_seconds,
                  "how long in-flight calls may take to finish on SIGTERM")
@@ -257,9 +263,11 @@ int main(int argc, char** argv) {
       }
     }
   }
+  leerlus::server::StalledStreams stalled_streams(absl::Seconds(subscriber_stall_seconds));
   leerlus::server::ServiceContext context{store.get(),     authorizer.get(),
                                           &draining,       telemetry->get(),
-                                          max_subscribers, static_cast<uint64_t>(max_import_rows)};
+                                          max_subscribers, static_cast<uint64_t>(max_import_rows),
+                                          &stalled_streams};
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);

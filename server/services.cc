@@ -213,6 +213,7 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
     Telemetry* telemetry;
     ~Unsubscribe() { telemetry->RemoveSubscriber(); }
   } unsubscribe{context_.telemetry};
+  std::unique_ptr<StalledStreams::Watch> watch = context_.stalled_streams->Track(context);
   uint64_t next = std::max<uint64_t>(request->from_position(), 1);
   constexpr size_t kBatch = 256;
   while (!context->IsCancelled()) {
@@ -234,8 +235,12 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
         return ToGrpcStatus(revealed);
       }
       // Write blocks while the client does not read (flow control), so a
-      // slow subscriber holds one batch, not the log.
-      if (!writer->Write(message)) return grpc::Status::OK;
+      // slow subscriber holds one batch, not the log; one that stalls past
+      // --subscriber-stall-seconds is cancelled by the watch.
+      watch->Writing();
+      const bool written = writer->Write(message);
+      watch->Written();
+      if (!written) return grpc::Status::OK;
     }
     // Caught up to this view: wait for new events (with a timeout, to
     // notice cancellation and draining).

@@ -16,6 +16,7 @@
 #include "leerlus/v1/experiment_service.grpc.pb.h"
 #include "leerlus/v1/insight_service.grpc.pb.h"
 #include "server/authorizer.h"
+#include "server/stalled_streams.h"
 #include "server/telemetry.h"
 #include "storage/event_store.h"
 
@@ -33,6 +34,8 @@ struct ServiceContext {
   int max_subscribers = 0;
   // Most rows one ImportOutcomes stream may carry (--max-import-rows).
   uint64_t max_import_rows = 1'000'000;
+  // Cancels Subscribe streams whose client stopped reading.
+  StalledStreams* stalled_streams = nullptr;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {

@@ -1176,6 +1176,65 @@ TEST_F(IntegrationTest, AnImportStreamPastItsRowLimitIsResourceExhausted) {
   EXPECT_EQ(experiment.experiment().outcomes_size(), 3);
 }
 
+// A subscriber that stops reading: the server's writes block on flow
+// control (memory stays at one batch), and past --subscriber-stall-seconds
+// the stream is cancelled, freeing its thread and its slot.
+TEST_F(IntegrationTest, ASubscriberThatStopsReadingIsCancelledAndItsSlotFreed) {
+  server_->Stop();
+  ServerProcess limited(dir_.File("stall"),
+                        {"--max-subscribers", "1", "--subscriber-stall-seconds", "1"});
+  limited.Start();
+  auto cli = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", limited.address()});
+    ASSERT_EQ(RunCli(args).exit_code, 0) << args[2];
+  };
+  cli({"method", "define", "--id", "coach", "--name", "Coach"});
+  cli({"experiment", "create", "--id", "e1", "--kind", "project", "--title", "E1", "--method",
+       "coach", "--line", "area-based", "--team", "north"});
+  client::Client api(limited.address());
+  grpc::ClientContext stalled_context;
+  auto stalled = api.event_log()->Subscribe(&stalled_context, v1::SubscribeRequest());
+  v1::SubscribeResponse message;
+  ASSERT_TRUE(stalled->Read(&message));  // Open; from here on it never reads.
+
+  // About 40 MB of events: far more than flow-control windows and socket
+  // buffers hold, so the server's writes to the stalled stream block.
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 8; ++w) {
+    writers.emplace_back([&, w] {
+      client::Client own(limited.address());
+      for (int n = 0; n < 500; ++n) {
+        v1::CreateLessonRequest lesson;
+        lesson.set_experiment_id("e1");
+        lesson.mutable_lesson()->set_text(std::string(9000, static_cast<char>('a' + w)));
+        lesson.set_request_id("l-" + std::to_string(w) + "-" + std::to_string(n));
+        v1::CreateLessonResponse response;
+        ASSERT_TRUE(own.Call(&v1::ExperimentService::Stub::CreateLesson, own.experiments(), lesson,
+                             &response)
+                        .ok());
+      }
+    });
+  }
+  for (std::thread& writer : writers) writer.join();
+
+  // The only slot frees once the stalled stream is cancelled.
+  bool subscribed = false;
+  for (int attempt = 0; attempt < 100 && !subscribed; ++attempt) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::SubscribeRequest from_head;
+    from_head.set_from_position(1);
+    auto fresh = api.event_log()->Subscribe(&context, from_head);
+    subscribed = fresh->Read(&message);
+    context.TryCancel();
+    fresh->Finish();
+    if (!subscribed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(subscribed) << "the stalled subscriber still holds the only slot";
+  stalled_context.TryCancel();
+  stalled->Finish();
+}
+
 TEST_F(IntegrationTest, SubscriptionsBeyondTheLimitAreResourceExhausted) {
   server_->Stop();
   ServerProcess limited(dir_.File("limited"), {"--max-subscribers", "1"});
