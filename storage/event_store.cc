@@ -13,9 +13,13 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "leerlus/internal/v1/records.pb.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "storage/keys.h"
 #include "storage/projector.h"
 
@@ -183,15 +187,36 @@ struct EventStore::PendingAppend {
   std::promise<absl::StatusOr<AppendResult>> promise;
 };
 
+namespace {
+
+// Every family shares one block cache, and the memtables of all of them one
+// write-buffer budget (set on the database), so the store's memory is
+// bounded however many families grow.
+rocksdb::ColumnFamilyOptions FamilyOptions(const StoreOptions& options) {
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions family;
+  family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  family.write_buffer_size = options.write_buffer_bytes / 4;
+  return family;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   if (options.env != nullptr) db_options.env = options.env;
+  // One options object for all families: they share its block cache.
+  const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(options);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (absl::string_view name : kColumnFamilyNames) {
-    descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+    descriptors.emplace_back(std::string(name), family_options);
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
@@ -204,7 +229,8 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
     }
     return FromRocks(status, absl::StrCat("opening data directory '", options.path, "'"));
   }
-  std::unique_ptr<EventStore> store(new EventStore(options, db, std::move(handles)));
+  std::unique_ptr<EventStore> store(
+      new EventStore(options, family_options, db, std::move(handles)));
   LEERLUS_RETURN_IF_ERROR(store->LoadHead());
   // An erasure that crashed before its purge is finished here.
   LEERLUS_RETURN_IF_ERROR(store->PurgeDeleted(ColumnFamily::kDataKeys));
@@ -212,9 +238,10 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   return store;
 }
 
-EventStore::EventStore(const StoreOptions& options, rocksdb::DB* db,
+EventStore::EventStore(const StoreOptions& options,
+                       const rocksdb::ColumnFamilyOptions& family_options, rocksdb::DB* db,
                        std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : options_(options), db_(db), handles_(std::move(handles)) {}
+    : options_(options), family_options_(family_options), db_(db), handles_(std::move(handles)) {}
 
 EventStore::~EventStore() {
   Shutdown();
@@ -619,8 +646,8 @@ absl::Status EventStore::RebuildProjections() {
         FromRocks(db_->DestroyColumnFamilyHandle(handles_[index]), "dropping a projection"));
     handles_[index] = nullptr;
     LEERLUS_RETURN_IF_ERROR(
-        FromRocks(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(),
-                                          std::string(ColumnFamilyName(cf)), &handles_[index]),
+        FromRocks(db_->CreateColumnFamily(family_options_, std::string(ColumnFamilyName(cf)),
+                                          &handles_[index]),
                   "recreating a projection"));
   }
   // Replay in chunks: each chunk's projection writes go in one batch.

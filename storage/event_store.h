@@ -51,6 +51,10 @@ struct StoreOptions {
   bool sync = true;
   // Most appends decided and written in one group.
   size_t max_group_size = 1024;
+  // Memory: one block cache for every column family, and one budget for all
+  // their memtables (RocksDB flushes when it is reached).
+  size_t block_cache_bytes = 32 << 20;
+  size_t write_buffer_bytes = 32 << 20;
   // Optional RocksDB environment (tests inject fault-injecting file systems).
   rocksdb::Env* env = nullptr;
   // A crash point for tests (`leerlusd --crash-at`): the process dies as by
@@ -261,8 +265,8 @@ class EventStore {
   struct PendingAppend;
   class DatabaseReader;
 
-  EventStore(const StoreOptions& options, rocksdb::DB* db,
-             std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
+             rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status LoadHead();
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
@@ -272,6 +276,7 @@ class EventStore {
                                          google::protobuf::Timestamp& last_time);
 
   StoreOptions options_;
+  rocksdb::ColumnFamilyOptions family_options_;
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 

@@ -67,6 +67,7 @@ class ServerProcess {
   // SIGKILL and wait.
   void Kill();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string admin_token_file() const { return data_dir_ + ".admin-token"; }
 
