@@ -3,6 +3,8 @@
 // durability across reopen, the hash chain and rebuildable projections.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -332,6 +334,47 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(verified.status().message().find("hash chain broken at position 3"), std::string::npos)
       << verified.status();
+}
+
+// A flipped byte in an SST file (with the server stopped) is reported as
+// DATA_LOSS by the open, the log check or the projection check, never
+// served as if it were data.
+TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
+  DefineCatalogue();
+  for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
+  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
+  commands_.reset();
+  queries_.reset();
+  store_.reset();
+  std::string largest;
+  uintmax_t largest_size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.File("db"))) {
+    if (entry.path().extension() == ".sst" && entry.file_size() > largest_size) {
+      largest = entry.path();
+      largest_size = entry.file_size();
+    }
+  }
+  ASSERT_GT(largest_size, 4096u) << "no SST file to damage";
+  {
+    std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(largest_size / 3));
+    char byte = 0;
+    file.read(&byte, 1);
+    file.seekp(static_cast<std::streamoff>(largest_size / 3));
+    byte = static_cast<char>(byte ^ 0x5a);
+    file.write(&byte, 1);
+  }
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
+      storage::EventStore::Open({.path = dir_.File("db")});
+  absl::Status found;
+  if (!reopened.ok()) {
+    found = reopened.status();
+  } else {
+    absl::StatusOr<uint64_t> log = (*reopened)->VerifyLog();
+    absl::StatusOr<std::string> projections = (*reopened)->ProjectionDigest();
+    found = !log.ok() ? log.status() : projections.status();
+  }
+  EXPECT_EQ(found.code(), absl::StatusCode::kDataLoss) << found;
 }
 
 TEST_F(EventStoreTest, FailedDecisionWritesNothing) {

@@ -927,14 +927,17 @@ TEST_F(IntegrationTest, CrashPointsLoseNothingAndRetriesApplyOnce) {
 // in doubt, check; for LEERLUS_CRASH_ROUNDS rounds (default 3; more by hand).
 TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
   DefineCatalogueWithCli();
-  CreateRunningExperiment("e1");
   const char* rounds_env = std::getenv("LEERLUS_CRASH_ROUNDS");
   const int rounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 3;
   constexpr int kWriters = 8;
   std::mt19937 random(42);
-  std::set<std::string> acknowledged;  // Outcome ids of every OK reply.
+  size_t acknowledged_total = 0;
   size_t in_doubt_total = 0;
   for (int round = 0; round < rounds; ++round) {
+    // Each round writes to its own experiment, so that one answer holds it.
+    const std::string experiment = "r" + std::to_string(round);
+    CreateRunningExperiment(experiment);
+    std::set<std::string> acknowledged;  // Outcome ids of every OK reply.
     std::mutex mutex;
     std::vector<v1::CreateOutcomeRequest> in_doubt;  // Sent, no reply.
     std::atomic<bool> stop{false};
@@ -945,7 +948,7 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
         options.max_attempts = 1;
         client::Client own(server_->address(), options);
         while (!stop.load()) {
-          v1::CreateOutcomeRequest request = OutcomeRequest("e1");
+          v1::CreateOutcomeRequest request = OutcomeRequest(experiment);
           v1::CreateOutcomeResponse response;
           grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
                                          own.experiments(), request, &response);
@@ -981,7 +984,8 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
       acknowledged.insert(response.outcome().id());
     }
     in_doubt_total += in_doubt.size();
-    v1::Experiment e = GetExperiment("e1");
+    acknowledged_total += acknowledged.size();
+    v1::Experiment e = GetExperiment(experiment);
     std::set<std::string> stored;
     for (const auto& outcome : e.outcomes()) {
       EXPECT_TRUE(stored.insert(outcome.id()).second) << "duplicate " << outcome.id();
@@ -994,8 +998,8 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     EXPECT_EQ(e.version(), 2 + stored.size()) << "stream versions are gap-free";
   }
   std::printf("crash rounds: %d, acknowledged: %zu, in doubt and retried: %zu, lost: 0\n", rounds,
-              acknowledged.size(), in_doubt_total);
-  ASSERT_GT(acknowledged.size(), 10u);
+              acknowledged_total, in_doubt_total);
+  ASSERT_GT(acknowledged_total, 10u);
   server_->Stop();
   // The offline verifier agrees: log intact, projections equal a rebuild.
   EXPECT_TRUE(VerifiesOffline(dir_.File("data")));
