@@ -925,30 +925,40 @@ TEST_F(IntegrationTest, CrashPointsLoseNothingAndRetriesApplyOnce) {
 
 // Kill -9 at a random moment while writers append, restart, retry what was
 // in doubt, check; for LEERLUS_CRASH_ROUNDS rounds (default 3; more by hand).
+// Six writers send single outcomes, one streams ImportOutcomes batches, and
+// one writes with expected_version to an experiment of its own.
 TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
   DefineCatalogueWithCli();
   const char* rounds_env = std::getenv("LEERLUS_CRASH_ROUNDS");
   const int rounds = rounds_env != nullptr ? std::max(1, std::atoi(rounds_env)) : 3;
-  constexpr int kWriters = 8;
   std::mt19937 random(42);
   size_t acknowledged_total = 0;
   size_t in_doubt_total = 0;
   for (int round = 0; round < rounds; ++round) {
-    // Each round writes to its own experiment, so that one answer holds it.
-    const std::string experiment = "r" + std::to_string(round);
-    CreateRunningExperiment(experiment);
-    std::set<std::string> acknowledged;  // Outcome ids of every OK reply.
+    // Each round writes to experiments of its own, so that one answer holds
+    // each: r<round> for the unary and streaming writers, v<round> for the
+    // versioned one.
+    const std::string shared = "r" + std::to_string(round);
+    const std::string versioned = "v" + std::to_string(round);
+    CreateRunningExperiment(shared);
+    CreateRunningExperiment(versioned);
     std::mutex mutex;
+    std::set<std::string> acknowledged;              // Outcome ids of every OK reply.
     std::vector<v1::CreateOutcomeRequest> in_doubt;  // Sent, no reply.
     std::atomic<bool> stop{false};
     std::vector<std::thread> writers;
-    for (int w = 0; w < kWriters; ++w) {
+    client::ClientOptions once;
+    once.max_attempts = 1;
+    auto outcome = [](const std::string& experiment) {
+      v1::CreateOutcomeRequest request = SampleOutcomeRequest(experiment, client::NewRequestId());
+      request.mutable_outcome()->set_id(request.request_id());
+      return request;
+    };
+    for (int w = 0; w < 6; ++w) {
       writers.emplace_back([&] {
-        client::ClientOptions options;
-        options.max_attempts = 1;
-        client::Client own(server_->address(), options);
+        client::Client own(server_->address(), once);
         while (!stop.load()) {
-          v1::CreateOutcomeRequest request = OutcomeRequest(experiment);
+          v1::CreateOutcomeRequest request = outcome(shared);
           v1::CreateOutcomeResponse response;
           grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
                                          own.experiments(), request, &response);
@@ -961,6 +971,47 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
         }
       });
     }
+    writers.emplace_back([&] {  // Streams of 50 rows: all acknowledged, or all in doubt.
+      client::Client own(server_->address(), once);
+      while (!stop.load()) {
+        std::vector<v1::CreateOutcomeRequest> rows;
+        grpc::ClientContext context;
+        v1::ImportOutcomesResponse response;
+        auto stream = own.experiments()->ImportOutcomes(&context, &response);
+        for (int n = 0; n < 50; ++n) {
+          rows.push_back(outcome(shared));
+          v1::ImportOutcomesRequest row;
+          *row.mutable_row() = rows.back();
+          if (!stream->Write(row)) break;
+        }
+        stream->WritesDone();
+        grpc::Status status = stream->Finish();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!status.ok() || response.written() != rows.size()) {
+          in_doubt.insert(in_doubt.end(), rows.begin(), rows.end());
+          return;
+        }
+        for (const auto& row : rows) acknowledged.insert(row.outcome().id());
+      }
+    });
+    writers.emplace_back([&] {  // Each write expects the version the last one left.
+      client::Client own(server_->address(), once);
+      uint64_t version = 2;  // Registered and started.
+      while (!stop.load()) {
+        v1::CreateOutcomeRequest request = outcome(versioned);
+        request.set_expected_version(version);
+        v1::CreateOutcomeResponse response;
+        grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                       own.experiments(), request, &response);
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!status.ok()) {
+          in_doubt.push_back(request);
+          return;
+        }
+        version = response.experiment_version();
+        acknowledged.insert(response.outcome().id());
+      }
+    });
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution<int>(200, 700)(random)));
     server_->Kill();
@@ -968,13 +1019,13 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     for (auto& writer : writers) writer.join();
     server_->Start();
     client_ = std::make_unique<client::Client>(server_->address());
-    // A retry of an in-doubt request with the same id applies at most once.
+    // A retry of an in-doubt request with the same id applies at most once,
+    // and a second retry answers the same.
     for (const v1::CreateOutcomeRequest& request : in_doubt) {
       v1::CreateOutcomeResponse response;
-      ASSERT_TRUE(client_
-                      ->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
-                             request, &response)
-                      .ok());
+      grpc::Status status = client_->Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                          client_->experiments(), request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
       v1::CreateOutcomeResponse again;
       ASSERT_TRUE(client_
                       ->Call(&v1::ExperimentService::Stub::CreateOutcome, client_->experiments(),
@@ -985,17 +1036,17 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     }
     in_doubt_total += in_doubt.size();
     acknowledged_total += acknowledged.size();
-    v1::Experiment e = GetExperiment(experiment);
     std::set<std::string> stored;
-    for (const auto& outcome : e.outcomes()) {
-      EXPECT_TRUE(stored.insert(outcome.id()).second) << "duplicate " << outcome.id();
+    for (const std::string& id : {shared, versioned}) {
+      v1::Experiment e = GetExperiment(id);
+      for (const auto& stored_outcome : e.outcomes()) {
+        EXPECT_TRUE(stored.insert(stored_outcome.id()).second) << "twice " << stored_outcome.id();
+      }
+      EXPECT_EQ(e.version(), 2u + e.outcomes_size()) << id << ": versions are gap-free";
     }
-    size_t lost = 0;
-    for (const std::string& id : acknowledged) lost += stored.count(id) == 0;
-    EXPECT_EQ(lost, 0u) << "round " << round;
-    // Everything stored was acknowledged (every in-doubt request was retried).
-    EXPECT_EQ(stored.size(), acknowledged.size()) << "round " << round;
-    EXPECT_EQ(e.version(), 2 + stored.size()) << "stream versions are gap-free";
+    // Everything acknowledged is there, and nothing else (every in-doubt
+    // request was retried).
+    EXPECT_EQ(stored, acknowledged) << "round " << round;
   }
   std::printf("crash rounds: %d, acknowledged: %zu, in doubt and retried: %zu, lost: 0\n", rounds,
               acknowledged_total, in_doubt_total);
