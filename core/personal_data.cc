@@ -128,12 +128,6 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
       absl::Base64Escape(AeadSeal(*key, text, AssociatedData(experiment.id(), generation))));
 }
 
-absl::Status RevealPersonalTexts(storage::KeyValueReader& keys,
-                                 google::protobuf::Message& message) {
-  Revealer revealer([&keys]() -> storage::KeyValueReader& { return keys; });
-  return revealer.Walk(message);
-}
-
 absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message) {
   // Most answers hold no sealed text: open a view only for the first one.
   std::unique_ptr<storage::ReadView> view;

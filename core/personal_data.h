@@ -43,9 +43,6 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
 // current state (erasure applies to every view, as-of ones included).
 absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message);
 
-// The same with keys read from `keys` (a view of the data_keys family).
-absl::Status RevealPersonalTexts(storage::KeyValueReader& keys, google::protobuf::Message& message);
-
 }  // namespace leerlus::core
 
 #endif  // LEERLUS_CORE_PERSONAL_DATA_H_
