@@ -1,0 +1,49 @@
+// leerlus-bench-echo: a gRPC server that answers at once, with the same
+// synchronous server and settings as leerlusd, so that leerlus's throughput
+// can be read as a fraction of what this machine's gRPC can do at all.
+//
+//   leerlus-bench-echo --port-file FILE
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <iostream>
+
+#include "leerlus/bench/echo.grpc.pb.h"
+
+namespace {
+
+class Echo final : public leerlus::bench::EchoService::Service {
+  grpc::Status Unary(grpc::ServerContext*, const leerlus::bench::EchoMessage* request,
+                     leerlus::bench::EchoMessage* response) override {
+    *response = *request;
+    return grpc::Status::OK;
+  }
+  grpc::Status Stream(grpc::ServerContext*, grpc::ServerReader<leerlus::bench::EchoMessage>* reader,
+                      leerlus::bench::EchoCount* response) override {
+    leerlus::bench::EchoMessage message;
+    uint64_t count = 0;
+    while (reader->Read(&message)) ++count;
+    response->set_count(count);
+    return grpc::Status::OK;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3 || std::string(argv[1]) != "--port-file") {
+    std::cerr << "usage: leerlus-bench-echo --port-file FILE\n";
+    return 2;
+  }
+  Echo service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) return 1;
+  std::ofstream(argv[2]) << port << "\n";
+  server->Wait();
+  return 0;
+}
