@@ -1191,6 +1191,54 @@ TEST_F(IntegrationTest, HealthWatchersSeeNotServingWhileDraining) {
   }
 }
 
+// A client that disconnects in the middle of an import: every row is its own
+// atomic append, so what arrived is in whole and nothing is half-written;
+// running the same import again (same row request ids, as `leerlus outcome
+// import` derives them) completes it, each row exactly once.
+TEST_F(IntegrationTest, AnImportCutOffMidStreamCompletesOnceWhenRunAgain) {
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("e1");
+  std::vector<v1::CreateOutcomeRequest> rows;
+  for (int i = 0; i < 400; ++i) {
+    rows.push_back(SampleOutcomeRequest("e1", "import-row-" + std::to_string(i)));
+    rows.back().mutable_outcome()->set_id("row" + std::to_string(i));
+  }
+  {
+    grpc::ClientContext context;
+    v1::ImportOutcomesResponse response;
+    auto stream = client_->experiments()->ImportOutcomes(&context, &response);
+    for (int i = 0; i < 250; ++i) {
+      v1::ImportOutcomesRequest row;
+      *row.mutable_row() = rows[i];
+      ASSERT_TRUE(stream->Write(row));
+    }
+    context.TryCancel();  // Gone without WritesDone.
+    EXPECT_FALSE(stream->Finish().ok());
+  }
+  const v1::Experiment cut = GetExperiment("e1");
+  EXPECT_LE(cut.outcomes_size(), 250);
+  EXPECT_EQ(cut.version(), 2u + cut.outcomes_size()) << "a row was half-written";
+
+  grpc::ClientContext context;
+  v1::ImportOutcomesResponse response;
+  auto stream = client_->experiments()->ImportOutcomes(&context, &response);
+  for (const v1::CreateOutcomeRequest& request : rows) {
+    v1::ImportOutcomesRequest row;
+    *row.mutable_row() = request;
+    ASSERT_TRUE(stream->Write(row));
+  }
+  stream->WritesDone();
+  ASSERT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(response.written(), 400u);
+  EXPECT_EQ(response.failed(), 0u);
+  const v1::Experiment complete = GetExperiment("e1");
+  std::set<std::string> ids;
+  for (const v1::Outcome& outcome : complete.outcomes()) ids.insert(outcome.id());
+  EXPECT_EQ(ids.size(), 400u);
+  EXPECT_EQ(complete.outcomes_size(), 400);
+  EXPECT_EQ(complete.version(), 402u);
+}
+
 // --max-import-rows: rows past the limit are refused with RESOURCE_EXHAUSTED;
 // the ones before it are in.
 TEST_F(IntegrationTest, AnImportStreamPastItsRowLimitIsResourceExhausted) {
