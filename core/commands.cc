@@ -40,8 +40,9 @@ std::string Fingerprint(absl::string_view method, const google::protobuf::Messag
   return Sha256Hex(absl::StrCat(method, "\n", SerializeDeterministic(*copy)));
 }
 
+// Hands the append to the store; its answer comes with Pending::Wait().
 template <typename Response>
-absl::StatusOr<Response> Run(
+Pending<Response> Start(
     storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
     std::string stream, const std::string& request_id, uint64_t expected_version,
     const Caller& caller, DecideFn decide,
@@ -59,12 +60,18 @@ absl::StatusOr<Response> Run(
     LEERLUS_ASSIGN_OR_RETURN(Response response, respond(appended, state));
     return SerializeDeterministic(response);
   };
-  LEERLUS_ASSIGN_OR_RETURN(storage::AppendResult result, store->Append(std::move(append)));
-  Response response;
-  if (!response.ParseFromString(result.response)) {
-    return absl::DataLossError("cannot parse a stored response");
-  }
-  return response;
+  return Pending<Response>(store->Submit(std::move(append)));
+}
+
+template <typename Response>
+absl::StatusOr<Response> Run(
+    storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
+    std::string stream, const std::string& request_id, uint64_t expected_version,
+    const Caller& caller, DecideFn decide,
+    std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
+  return Start<Response>(store, method, request, std::move(stream), request_id, expected_version,
+                         caller, std::move(decide), std::move(respond))
+      .Wait();
 }
 
 absl::Status NotFound(absl::string_view what, absl::string_view id, absl::string_view field) {
@@ -584,19 +591,26 @@ absl::StatusOr<v1::CreateHypothesisResponse> Commands::CreateHypothesis(
 
 absl::StatusOr<v1::CreateOutcomeResponse> Commands::CreateOutcome(
     const v1::CreateOutcomeRequest& request, const Caller& caller) {
+  return StartCreateOutcome(request, caller).Wait();
+}
+
+Pending<v1::CreateOutcomeResponse> Commands::StartCreateOutcome(
+    const v1::CreateOutcomeRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckRequestId(violations, request.request_id());
   CheckId(violations, "experiment_id", request.experiment_id());
   if (!request.has_outcome()) violations.Add("outcome", "is required");
   ValidateOutcome(violations, "outcome", request.outcome());
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  if (absl::Status invalid = violations.ToStatus(); !invalid.ok()) {
+    return Pending<v1::CreateOutcomeResponse>(std::move(invalid));
+  }
   const std::string id = request.experiment_id();
   v1::Outcome given = request.outcome();
   given.clear_retracted();
   given.clear_retraction_reason();
   given.clear_record_position();
   auto outcome_id = std::make_shared<std::string>();
-  return Run<v1::CreateOutcomeResponse>(
+  return Start<v1::CreateOutcomeResponse>(
       store_, "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, given, outcome_id](

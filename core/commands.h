@@ -9,6 +9,9 @@
 #ifndef LEERLUS_CORE_COMMANDS_H_
 #define LEERLUS_CORE_COMMANDS_H_
 
+#include <future>
+#include <utility>
+
 #include "absl/status/statusor.h"
 #include "core/caller.h"
 #include "leerlus/v1/admin_service.pb.h"
@@ -17,6 +20,32 @@
 #include "storage/event_store.h"
 
 namespace leerlus::core {
+
+// A change handed to the store whose answer is still to come.
+template <typename Response>
+class Pending {
+ public:
+  // Refused before it reached the store (the request was invalid).
+  explicit Pending(absl::Status refused) : refused_(std::move(refused)) {}
+  explicit Pending(std::future<absl::StatusOr<storage::AppendResult>> append)
+      : append_(std::move(append)) {}
+
+  // Blocks until the change is durable or refused; call once.
+  absl::StatusOr<Response> Wait() {
+    if (!refused_.ok()) return refused_;
+    absl::StatusOr<storage::AppendResult> result = append_.get();
+    if (!result.ok()) return result.status();
+    Response response;
+    if (!response.ParseFromString(result->response)) {
+      return absl::DataLossError("cannot parse a stored response");
+    }
+    return response;
+  }
+
+ private:
+  absl::Status refused_;
+  std::future<absl::StatusOr<storage::AppendResult>> append_;
+};
 
 class Commands {
  public:
@@ -45,6 +74,9 @@ class Commands {
       const v1::CreateHypothesisRequest& request, const Caller& caller);
   absl::StatusOr<v1::CreateOutcomeResponse> CreateOutcome(const v1::CreateOutcomeRequest& request,
                                                           const Caller& caller);
+  // CreateOutcome without waiting: an import keeps many rows in flight.
+  Pending<v1::CreateOutcomeResponse> StartCreateOutcome(const v1::CreateOutcomeRequest& request,
+                                                        const Caller& caller);
   absl::StatusOr<v1::RetractOutcomeResponse> RetractOutcome(
       const v1::RetractOutcomeRequest& request, const Caller& caller);
   absl::StatusOr<v1::CreateLessonResponse> CreateLesson(const v1::CreateLessonRequest& request,

@@ -1,7 +1,6 @@
 #include "server/services.h"
 
 #include <deque>
-#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -138,14 +137,14 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   absl::StatusOr<core::Caller> caller =
       context_.authorizer->Authorize(*context, "ListWorkMethods", v1::ListWorkMethodsRequest());
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  // Rows are appended concurrently (a window of them in flight) so that
-  // they share group commits instead of paying one fsync each; results are
-  // collected in row order.
-  constexpr size_t kWindow = 64;
-  std::deque<std::pair<uint64_t, std::future<absl::StatusOr<v1::CreateOutcomeResponse>>>> inflight;
+  // Rows are handed to the store without waiting (a window of them in
+  // flight), so that they share group commits instead of paying one fsync
+  // each; results are collected in row order.
+  constexpr size_t kWindow = 1024;
+  std::deque<std::pair<uint64_t, core::Pending<v1::CreateOutcomeResponse>>> inflight;
   auto collect_one = [&] {
-    auto& [row, future] = inflight.front();
-    absl::StatusOr<v1::CreateOutcomeResponse> result = future.get();
+    auto& [row, pending] = inflight.front();
+    absl::StatusOr<v1::CreateOutcomeResponse> result = pending.Wait();
     if (result.ok()) {
       response->set_written(response->written() + 1);
     } else {
@@ -168,15 +167,11 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
           "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
           context_.max_import_rows, " were processed, split the rest")));
     }
-    inflight.emplace_back(
-        row, std::async(std::launch::async,
-                        [this, context, row_request = std::move(*request.mutable_row())]()
-                            -> absl::StatusOr<v1::CreateOutcomeResponse> {
-                          absl::StatusOr<core::Caller> row_caller = context_.authorizer->Authorize(
-                              *context, "CreateOutcome", row_request);
-                          if (!row_caller.ok()) return row_caller.status();
-                          return commands_.CreateOutcome(row_request, *row_caller);
-                        }));
+    absl::StatusOr<core::Caller> row_caller =
+        context_.authorizer->Authorize(*context, "CreateOutcome", request.row());
+    inflight.emplace_back(row, row_caller.ok()
+                                   ? commands_.StartCreateOutcome(request.row(), *row_caller)
+                                   : core::Pending<v1::CreateOutcomeResponse>(row_caller.status()));
     ++row;
     if (inflight.size() >= kWindow) collect_one();
   }

@@ -288,17 +288,21 @@ void EventStore::Shutdown() {
 }
 
 absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
+  return Submit(std::move(request)).get();
+}
+
+std::future<absl::StatusOr<AppendResult>> EventStore::Submit(AppendRequest request) {
   auto pending = std::make_shared<PendingAppend>();
   pending->request = std::move(request);
   std::future<absl::StatusOr<AppendResult>> future = pending->promise.get_future();
-  {
-    absl::MutexLock lock(&queue_mutex_);
-    if (shutting_down_) {
-      return WithErrorInfo(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN");
-    }
+  absl::MutexLock lock(&queue_mutex_);
+  if (shutting_down_) {
+    pending->promise.set_value(
+        WithErrorInfo(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN"));
+  } else {
     queue_.push_back(std::move(pending));
   }
-  return future.get();
+  return future;
 }
 
 void EventStore::WriterLoop() {

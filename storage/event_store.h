@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,7 +62,7 @@ struct StoreOptions {
   // kill -9 the `crash_at_hit`-th time the writer reaches it. Points:
   // "before-write" (decided, nothing written) and "after-write" (durable,
   // nobody answered yet). Empty: none.
-  std::string crash_at;
+  std::string crash_at = {};
   uint64_t crash_at_hit = 1;
 };
 
@@ -207,6 +208,11 @@ class EventStore {
   // decision's error; ALREADY_EXISTS (REQUEST_ID_REUSED); ABORTED (version
   // mismatch); UNAVAILABLE (the write failed; nothing was acknowledged).
   absl::StatusOr<AppendResult> Append(AppendRequest request);
+
+  // The same without waiting: the future is ready once the append is
+  // durable or refused. Callers with many appends (a streamed import) keep
+  // many in flight without a thread each, and they share group commits.
+  std::future<absl::StatusOr<AppendResult>> Submit(AppendRequest request);
 
   // A snapshot of the current state.
   std::unique_ptr<ReadView> OpenReadView();
