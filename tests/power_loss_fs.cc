@@ -172,6 +172,17 @@ rocksdb::IOStatus PowerLossFileSystem::DeleteFile(const std::string& name,
   return status;
 }
 
+rocksdb::IOStatus PowerLossFileSystem::GetFreeSpace(const std::string& path,
+                                                    const rocksdb::IOOptions& options,
+                                                    uint64_t* free_bytes,
+                                                    rocksdb::IODebugContext* debug) {
+  if (disk_full_) {
+    *free_bytes = 0;
+    return rocksdb::IOStatus::OK();
+  }
+  return target()->GetFreeSpace(path, options, free_bytes, debug);
+}
+
 void PowerLossFileSystem::DropUnsyncedData() {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, state] : files_) {

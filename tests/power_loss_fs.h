@@ -43,6 +43,9 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
                              rocksdb::IODebugContext* debug) override;
   rocksdb::IOStatus DeleteFile(const std::string& name, const rocksdb::IOOptions& options,
                                rocksdb::IODebugContext* debug) override;
+  // A full disk has no free space: RocksDB's recovery waits for it.
+  rocksdb::IOStatus GetFreeSpace(const std::string& path, const rocksdb::IOOptions& options,
+                                 uint64_t* free_bytes, rocksdb::IODebugContext* debug) override;
 
   // From now on every write, sync, rename and deletion fails.
   void CutPower() { power_cut_ = true; }
@@ -50,7 +53,7 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   // size. Call after CutPower() and after the database is closed.
   void DropUnsyncedData();
 
-  // While full, appends and syncs fail with NoSpace.
+  // While full, appends and syncs fail with NoSpace and no space is free.
   void SetDiskFull(bool full) { disk_full_ = full; }
 
   // Bytes written but not synced, summed over all files (the negative

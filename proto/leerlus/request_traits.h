@@ -31,8 +31,8 @@ grpc::Status TakeRequestParseFailure();
 // The generated handlers deserialize every unary and server-streaming request
 // through the MessageLite traits (they instantiate them with MessageLite as
 // the base type), so that is the specialization to replace. It parses
-// leerlus.v1 requests with ParseRequest and everything else exactly as gRPC
-// does.
+// leerlus.v1 requests as described above and every other message exactly as
+// gRPC does.
 template <>
 class grpc::SerializationTraits<grpc::protobuf::MessageLite, void> {
  public:
