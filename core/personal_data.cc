@@ -8,13 +8,16 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/aead.h"
 #include "common/status_macros.h"
+#include "leerlus/v1/events.pb.h"
 #include "storage/keys.h"
 
 namespace leerlus::core {
@@ -48,12 +51,43 @@ absl::StatusOr<SealedParts> ParseSealed(absl::string_view stored) {
   return sealed;
 }
 
+// The messages that carry sealed texts (the ones SealPersonalText fills).
+bool CarriesPersonalText(const google::protobuf::Descriptor* descriptor) {
+  return descriptor == v1::Lesson::descriptor() || descriptor == v1::Experiment::descriptor() ||
+         descriptor == v1::Outcome::descriptor() ||
+         descriptor == v1::ExperimentConcluded::descriptor() ||
+         descriptor == v1::ExperimentWithdrawn::descriptor() ||
+         descriptor == v1::OutcomeRetracted::descriptor();
+}
+
+// Whether a message of this type can hold a carrier, however deep: answers
+// that cannot (analyses, catalogue lists) are not walked at all.
+bool MayHoldPersonalText(const google::protobuf::Descriptor* descriptor) {
+  static absl::Mutex mutex;
+  static auto* known = new absl::flat_hash_map<const google::protobuf::Descriptor*, bool>();
+  {
+    absl::MutexLock lock(&mutex);
+    if (auto it = known->find(descriptor); it != known->end()) return it->second;
+    (*known)[descriptor] = false;  // Breaks cycles of recursive types.
+  }
+  bool may = CarriesPersonalText(descriptor);
+  for (int i = 0; !may && i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    may = field->message_type() != nullptr && !field->is_map() &&
+          MayHoldPersonalText(field->message_type());
+  }
+  absl::MutexLock lock(&mutex);
+  (*known)[descriptor] = may;
+  return may;
+}
+
 // Opens sealed texts, each key read once.
 class Revealer {
  public:
   explicit Revealer(std::function<storage::KeyValueReader&()> keys) : keys_(std::move(keys)) {}
 
   absl::Status Walk(google::protobuf::Message& message) {
+    if (!MayHoldPersonalText(message.GetDescriptor())) return absl::OkStatus();
     const google::protobuf::Reflection* reflection = message.GetReflection();
     std::vector<const google::protobuf::FieldDescriptor*> fields;
     reflection->ListFields(message, &fields);

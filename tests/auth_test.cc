@@ -24,17 +24,9 @@ namespace {
 // fails here.
 TEST(AccessRulesTest, EveryRpcHasARule) {
   int rpcs = 0;
-  for (const char* name :
-       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
-        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-    ASSERT_NE(service, nullptr) << name;
-    rpcs += service->method_count();
-    for (int i = 0; i < service->method_count(); ++i) {
-      EXPECT_TRUE(core::AccessOf(service->method(i)->name()).ok())
-          << service->full_name() << "." << service->method(i)->name() << " has no access rule";
-    }
+  for (const google::protobuf::MethodDescriptor* rpc : AllRpcs()) {
+    EXPECT_TRUE(core::AccessOf(rpc->name()).ok()) << rpc->full_name() << " has no access rule";
+    ++rpcs;
   }
   EXPECT_EQ(rpcs, 35);  // 9 catalogue, 13 experiment, 2 log, 6 insight, 5 admin.
   EXPECT_FALSE(core::AccessOf("DropEverything").ok());
@@ -105,46 +97,39 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
   callers[3] = {"partner", v1::ROLE_PARTNER, {}, "ggd"};
   callers[4] = {"reader", v1::ROLE_READER, {}, ""};
   int checked = 0;
-  for (const char* name :
-       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
-        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
-    for (int m = 0; m < service->method_count(); ++m) {
-      const google::protobuf::MethodDescriptor* method = service->method(m);
-      auto it = expected.find(method->name());
-      ASSERT_NE(it, expected.end()) << method->name() << " has no row in this table";
-      for (const bool north : {true, false}) {
-        const std::string experiment_id = north ? "north-1" : "south-1";
-        // ImportOutcomes rows are authorised as CreateOutcome requests.
-        const bool row = method->name() == "ImportOutcomes";
-        const std::string rpc = row ? "CreateOutcome" : method->name();
-        std::unique_ptr<google::protobuf::Message> request(
-            google::protobuf::MessageFactory::generated_factory()
-                ->GetPrototype(row ? v1::CreateOutcomeRequest::descriptor() : method->input_type())
-                ->New());
-        const auto* descriptor = request->GetDescriptor();
-        const auto* reflection = request->GetReflection();
-        if (const auto* field = descriptor->FindFieldByName("experiment_id")) {
-          reflection->SetString(request.get(), field, experiment_id);
-        } else if (const auto* field = descriptor->FindFieldByName("experiment")) {
-          auto* experiment =
-              static_cast<v1::Experiment*>(reflection->MutableMessage(request.get(), field));
-          experiment->set_id(experiment_id);
-          experiment->set_team_id(north ? "north" : "south");
-        } else if (const auto* field = descriptor->FindFieldByName("id");
-                   field != nullptr && absl::EndsWith(rpc, "Experiment")) {
-          reflection->SetString(request.get(), field, experiment_id);
-        }
-        const char* roles = north ? it->second.north : it->second.south;
-        for (size_t r = 0; r < callers.size(); ++r) {
-          absl::Status status = core::CheckAccess(callers[r], rpc, *request, state);
-          const bool allowed = roles[r] == 'Y';
-          EXPECT_EQ(status.ok(), allowed) << callers[r].actor << " -> " << method->name() << " ("
-                                          << experiment_id << "): " << status;
-          if (!allowed) EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
-          ++checked;
-        }
+  for (const google::protobuf::MethodDescriptor* method : AllRpcs()) {
+    auto it = expected.find(method->name());
+    ASSERT_NE(it, expected.end()) << method->name() << " has no row in this table";
+    for (const bool north : {true, false}) {
+      const std::string experiment_id = north ? "north-1" : "south-1";
+      // ImportOutcomes rows are authorised as CreateOutcome requests.
+      const bool row = method->name() == "ImportOutcomes";
+      const std::string rpc = row ? "CreateOutcome" : method->name();
+      std::unique_ptr<google::protobuf::Message> request(
+          google::protobuf::MessageFactory::generated_factory()
+              ->GetPrototype(row ? v1::CreateOutcomeRequest::descriptor() : method->input_type())
+              ->New());
+      const auto* descriptor = request->GetDescriptor();
+      const auto* reflection = request->GetReflection();
+      if (const auto* field = descriptor->FindFieldByName("experiment_id")) {
+        reflection->SetString(request.get(), field, experiment_id);
+      } else if (const auto* field = descriptor->FindFieldByName("experiment")) {
+        auto* experiment =
+            static_cast<v1::Experiment*>(reflection->MutableMessage(request.get(), field));
+        experiment->set_id(experiment_id);
+        experiment->set_team_id(north ? "north" : "south");
+      } else if (const auto* field = descriptor->FindFieldByName("id");
+                 field != nullptr && absl::EndsWith(rpc, "Experiment")) {
+        reflection->SetString(request.get(), field, experiment_id);
+      }
+      const char* roles = north ? it->second.north : it->second.south;
+      for (size_t r = 0; r < callers.size(); ++r) {
+        absl::Status status = core::CheckAccess(callers[r], rpc, *request, state);
+        const bool allowed = roles[r] == 'Y';
+        EXPECT_EQ(status.ok(), allowed) << callers[r].actor << " -> " << method->name() << " ("
+                                        << experiment_id << "): " << status;
+        if (!allowed) EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+        ++checked;
       }
     }
   }
@@ -493,21 +478,40 @@ openssl x509 -req -in stranger.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out
   ASSERT_EQ(std::system(("bash " + dir + "/make.sh").c_str()), 0);
 }
 
-TEST(TlsTest, MutualTlsServesOnlyClientsWithTheRightCertificates) {
+// A leerlusd that requires client certificates signed by the test CA.
+class MutualTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MakeCertificates(dir.path());
+    server = std::make_unique<ServerProcess>(
+        dir.File("data"),
+        std::vector<std::string>{"--tls-cert", dir.File("server.pem"), "--tls-key",
+                                 dir.File("server.key"), "--tls-client-ca", dir.File("ca.pem")},
+        /*authenticated=*/true);
+    server->Start();
+    secret = ReadFile(server->admin_token_file());
+    while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  }
+
+  // The CLI as the admin, over mutual TLS with the client certificate.
+  CommandResult AdminCli(std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {"--server", server->address(), "--token", secret, "--tls-ca", dir.File("ca.pem"),
+                 "--tls-cert", dir.File("client.pem"), "--tls-key", dir.File("client.key")});
+    return RunCli(args);
+  }
+
   TempDir dir;
-  MakeCertificates(dir.path());
-  ServerProcess server(dir.File("data"),
-                       {"--tls-cert", dir.File("server.pem"), "--tls-key", dir.File("server.key"),
-                        "--tls-client-ca", dir.File("ca.pem")},
-                       /*authenticated=*/true);
-  server.Start();
-  std::string secret = ReadFile(server.admin_token_file());
-  while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+  std::unique_ptr<ServerProcess> server;
+  std::string secret;
+};
+
+TEST_F(MutualTlsTest, ServesOnlyClientsWithTheRightCertificates) {
   auto call = [&](client::ClientOptions options) {
     options.token = secret;
     options.max_attempts = 1;
     options.timeout = std::chrono::milliseconds(3000);
-    client::Client api(server.address(), options);
+    client::Client api(server->address(), options);
     v1::ListWorkMethodsResponse response;
     return api.Call(&v1::CatalogService::Stub::ListWorkMethods, api.catalog(),
                     v1::ListWorkMethodsRequest(), &response);
@@ -532,29 +536,15 @@ TEST(TlsTest, MutualTlsServesOnlyClientsWithTheRightCertificates) {
   EXPECT_EQ(call(plaintext).error_code(), grpc::StatusCode::UNAVAILABLE);
 
   // The CLI speaks TLS too.
-  CommandResult cli = RunCli({"--server", server.address(), "--token", secret, "--tls-ca",
-                              dir.File("ca.pem"), "--tls-cert", dir.File("client.pem"), "--tls-key",
-                              dir.File("client.key"), "method", "list"});
+  CommandResult cli = AdminCli({"method", "list"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
 }
 
 // Over mutual TLS a partner system can be identified by its certificate:
 // a token bound to the certificate's subject, with no secret to store.
-TEST(TlsTest, APartnerIsIdentifiedByItsCertificateSubject) {
-  TempDir dir;
-  MakeCertificates(dir.path());
-  ServerProcess server(dir.File("data"),
-                       {"--tls-cert", dir.File("server.pem"), "--tls-key", dir.File("server.key"),
-                        "--tls-client-ca", dir.File("ca.pem")},
-                       /*authenticated=*/true);
-  server.Start();
-  std::string secret = ReadFile(server.admin_token_file());
-  while (!secret.empty() && secret.back() == '\n') secret.pop_back();
+TEST_F(MutualTlsTest, APartnerIsIdentifiedByItsCertificateSubject) {
   auto admin = [&](std::vector<std::string> args) {
-    args.insert(args.begin(),
-                {"--server", server.address(), "--token", secret, "--tls-ca", dir.File("ca.pem"),
-                 "--tls-cert", dir.File("client.pem"), "--tls-key", dir.File("client.key")});
-    CommandResult result = RunCli(args);
+    CommandResult result = AdminCli(std::move(args));
     EXPECT_EQ(result.exit_code, 0) << result.err;
     return result.out;
   };
@@ -568,16 +558,8 @@ TEST(TlsTest, APartnerIsIdentifiedByItsCertificateSubject) {
              "--partner", "ggd", "--cert-subject", "CN=partner-ggd", "-o", "json"});
   EXPECT_EQ(created.find("\"secret\""), std::string::npos) << "no secret for a certificate token";
   // A second token for the same subject would make the holder ambiguous.
-  CommandResult twice = RunCli({"--server",       server.address(),
-                                "--token",        secret,
-                                "--tls-ca",       dir.File("ca.pem"),
-                                "--tls-cert",     dir.File("client.pem"),
-                                "--tls-key",      dir.File("client.key"),
-                                "token",          "create",
-                                "--id",           "ggd-again",
-                                "--name",         "Again",
-                                "--role",         "reader",
-                                "--cert-subject", "CN=partner-ggd"});
+  CommandResult twice = AdminCli({"token", "create", "--id", "ggd-again", "--name", "Again",
+                                  "--role", "reader", "--cert-subject", "CN=partner-ggd"});
   EXPECT_NE(twice.exit_code, 0);
   EXPECT_NE(twice.err.find("already has certificate subject"), std::string::npos) << twice.err;
 
@@ -588,7 +570,7 @@ TEST(TlsTest, APartnerIsIdentifiedByItsCertificateSubject) {
     options.tls_ca_pem = ReadFile(dir.File("ca.pem"));
     options.tls_cert_pem = ReadFile(dir.File(name + ".pem"));
     options.tls_key_pem = ReadFile(dir.File(name + ".key"));
-    return std::make_unique<client::Client>(server.address(), options);
+    return std::make_unique<client::Client>(server->address(), options);
   };
   auto get = [](client::Client& api, const std::string& id) {
     v1::GetExperimentRequest request;

@@ -18,7 +18,8 @@ namespace leerlus::storage {
 namespace {
 
 std::vector<std::string> ReadFixture() {
-  std::ifstream in(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/fixture_log_v1.bin", std::ios::binary);
+  std::ifstream in(std::string(LEERLUS_SOURCE_DIR) + "/tests/data/fixture_log_v1.bin",
+                   std::ios::binary);
   EXPECT_TRUE(in.good());
   std::stringstream buffer;
   buffer << in.rdbuf();

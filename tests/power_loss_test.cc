@@ -145,6 +145,19 @@ class PowerLossTest : public ::testing::Test {
     return totals;
   }
 
+  // The outcome ids of e1, in recording order.
+  static std::vector<std::string> OutcomeIds(core::Queries& queries) {
+    v1::GetExperimentRequest get;
+    get.set_id("e1");
+    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
+    EXPECT_OK(e1);
+    std::vector<std::string> ids;
+    if (e1.ok()) {
+      for (const v1::Outcome& outcome : e1->experiment().outcomes()) ids.push_back(outcome.id());
+    }
+    return ids;
+  }
+
   TempDir dir_;
 };
 
@@ -249,17 +262,7 @@ TEST_F(PowerLossTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
     request.mutable_outcome()->set_id(id);
     return commands.CreateOutcome(request, kCaller).status();
   };
-  auto outcome_ids = [&] {
-    v1::GetExperimentRequest get;
-    get.set_id("e1");
-    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
-    EXPECT_OK(e1);
-    std::vector<std::string> ids;
-    if (e1.ok()) {
-      for (const v1::Outcome& outcome : e1->experiment().outcomes()) ids.push_back(outcome.id());
-    }
-    return ids;
-  };
+  auto outcome_ids = [&] { return OutcomeIds(queries); };
   ASSERT_OK(record("before"));
 
   fs->SetDiskFull(true);

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "google/protobuf/descriptor.h"
 
 #define EXPECT_OK(expr)                                                  \
   do {                                                                   \
@@ -88,6 +89,22 @@ struct CommandResult {
 
 // Runs the real leerlus binary with `args` (and optional stdin text).
 CommandResult RunCli(const std::vector<std::string>& args);
+
+// Every RPC of leerlus's five services, from the generated descriptors, so
+// that a new RPC is covered by the tests that walk them.
+inline std::vector<const google::protobuf::MethodDescriptor*> AllRpcs() {
+  std::vector<const google::protobuf::MethodDescriptor*> rpcs;
+  for (const char* name :
+       {"leerlus.v1.CatalogService", "leerlus.v1.ExperimentService", "leerlus.v1.EventLogService",
+        "leerlus.v1.InsightService", "leerlus.v1.AdminService"}) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(name);
+    for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+      rpcs.push_back(service->method(i));
+    }
+  }
+  return rpcs;
+}
 
 // Reads a whole file.
 std::string ReadFile(const std::string& path);

@@ -1,5 +1,6 @@
 #include "leerlus/request_traits.h"
 
+#include <google/protobuf/stubs/common.h>
 #include <google/protobuf/unknown_field_set.h>
 
 #include <string>
@@ -13,46 +14,9 @@ namespace {
 
 thread_local grpc::Status last_parse_failure;
 
-// Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
-bool IsValidUtf8(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    size_t length = 0;
-    uint32_t code_point = 0;
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    } else if ((byte & 0xE0) == 0xC0) {
-      length = 2;
-      code_point = byte & 0x1F;
-    } else if ((byte & 0xF0) == 0xE0) {
-      length = 3;
-      code_point = byte & 0x0F;
-    } else if ((byte & 0xF8) == 0xF0) {
-      length = 4;
-      code_point = byte & 0x07;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code_point < kSmallest[length] || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 // The path of the first string field in `bytes` (a message of type
-// `descriptor`) that holds invalid UTF-8, e.g. "experiment.title"; "" if none.
+// `descriptor`) that holds invalid UTF-8 by the parser's own check, e.g. "experiment.title"; "" if
+// none.
 std::string FindInvalidUtf8(const google::protobuf::Descriptor* descriptor,
                             const std::string& bytes, const std::string& prefix, int depth) {
   google::protobuf::UnknownFieldSet fields;
@@ -64,7 +28,7 @@ std::string FindInvalidUtf8(const google::protobuf::Descriptor* descriptor,
     if (known == nullptr) continue;
     const std::string path = prefix + known->name();
     if (known->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
-        !IsValidUtf8(field.length_delimited())) {
+        !google::protobuf::internal::IsStructurallyValidUTF8(field.length_delimited())) {
       return path;
     }
     if (known->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {

@@ -25,6 +25,7 @@
 #include "rocksdb/env.h"
 #include "storage/event_store.h"
 #include "storage/projector.h"
+#include "tests/sample_requests.h"
 
 namespace leerlus::fuzz {
 namespace {
@@ -122,21 +123,8 @@ class Harness {
     start.set_id("e1");
     start.set_request_id("s7");
     add(kStart, start);
-    v1::CreateOutcomeRequest outcome;
-    outcome.set_experiment_id("e1");
-    v1::Outcome* o = outcome.mutable_outcome();
-    o->set_id("o1");
-    o->set_indicator_id("loneliness");
-    o->set_measured_on("2019-06-01");
-    o->set_design(v1::STUDY_DESIGN_RCT);
-    auto* s = o->mutable_two_group_continuous();
-    s->set_treatment_mean(4.1);
-    s->set_treatment_sd(1.2);
-    s->set_treatment_n(40);
-    s->set_control_mean(4.8);
-    s->set_control_sd(1.3);
-    s->set_control_n(38);
-    outcome.set_request_id("s8");
+    v1::CreateOutcomeRequest outcome = testing::SampleOutcomeRequest("e1", "s8");
+    outcome.mutable_outcome()->set_id("o1");
     add(kOutcome, outcome);
     v1::CreateLessonRequest lesson;
     lesson.set_experiment_id("e1");
