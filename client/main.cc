@@ -6,6 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -25,6 +27,7 @@
 #include "client/csv_table.h"
 #include "client/import_rows.h"
 #include "client/output.h"
+#include "client/report.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace {
@@ -315,6 +318,28 @@ void RenderConditions(const v1::CompareConditionsResponse& response, const std::
   } else {
     out << "  no test: " << response.not_tested_reason() << "\n";
   }
+}
+
+// Writes a whole file via a temporary and a rename, so a reader never sees
+// half of it; returns the exit code.
+int WriteOutputFile(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file << content;
+    file.close();
+    if (!file) {
+      std::cerr << "error: cannot write " << path << ": " << std::strerror(errno) << std::endl;
+      return 3;
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::cerr << "error: cannot write " << path << ": " << error.message() << std::endl;
+    return 3;
+  }
+  return 0;
 }
 
 void PrintRowErrors(const std::vector<client::RowError>& errors, std::ostream& out) {
@@ -1070,6 +1095,68 @@ int main(int argc, char** argv) {
             code != 0)
           return code;
         RenderWhatWorks(response, FormatOf(globals), *show_studies, std::cout);
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ report
+  auto* report = app.add_subcommand(
+      "report", "write an evaluator's HTML report (forest plots, conditions, grade, lessons)");
+  {
+    auto options = std::make_shared<client::ReportOptions>();
+    auto as_of = std::make_shared<std::string>();
+    auto since = std::make_shared<std::string>();
+    auto language = std::make_shared<std::string>("en");
+    auto out = std::make_shared<std::string>();
+    auto svg_dir = std::make_shared<std::string>();
+    report->add_option("--indicator", options->indicator_id)->required();
+    report->add_option("--method", options->work_method_ids,
+                       "only this work method (repeatable; default: every method)");
+    report->add_option("--by", options->by,
+                       "compare this condition (default: the conditions that explain most)");
+    report->add_option("--as-of", *as_of, "report as of a log position or a date YYYY-MM-DD");
+    report->add_option("--since", *since,
+                       "also show what changed since a log position or a date YYYY-MM-DD");
+    report->add_option("--lang", *language, "en (default) or nl")
+        ->check(CLI::IsMember({"en", "nl"}));
+    report->add_option("--out", *out, "the HTML file to write")->required();
+    report->add_option("--svg-dir", *svg_dir, "also write each plot as an SVG file here");
+    report->callback([&, options, as_of, since, language, out, svg_dir] {
+      action = [&, options, as_of, since, language, out, svg_dir](client::Client& api) {
+        const AsOf when = ParseAsOf(*as_of);
+        options->as_of_position = when.position;
+        options->as_of_date = when.date;
+        const AsOf earlier = ParseAsOf(*since);
+        options->since_position = earlier.position;
+        options->since_date = earlier.date;
+        if (!since->empty() && earlier.position == 0 && earlier.date.empty()) {
+          throw UsageError("--since: give a log position from 1 on, or a date YYYY-MM-DD");
+        }
+        options->language =
+            *language == "nl" ? client::ReportLanguage::kDutch : client::ReportLanguage::kEnglish;
+        client::ReportData data;
+        grpc::Status status = client::FetchReportData(api, *options, &data);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        if (int code = WriteOutputFile(*out, client::RenderReportHtml(data)); code != 0) {
+          return code;
+        }
+        size_t plots = 0;
+        if (!svg_dir->empty()) {
+          std::error_code error;
+          std::filesystem::create_directories(*svg_dir, error);
+          for (const auto& [name, svg] : client::RenderReportSvgs(data)) {
+            if (int code = WriteOutputFile(*svg_dir + "/" + name, svg); code != 0) return code;
+            ++plots;
+          }
+        }
+        std::cout << "wrote " << *out << " (" << data.what_works.methods_size()
+                  << " work methods, log position " << data.what_works.read_position() << ")";
+        if (!svg_dir->empty()) std::cout << " and " << plots << " SVG plots in " << *svg_dir;
+        std::cout << "\n";
         return 0;
       };
     });
