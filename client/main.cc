@@ -1153,8 +1153,8 @@ int main(int argc, char** argv) {
             ++plots;
           }
         }
-        std::cout << "wrote " << *out << " (" << data.what_works.methods_size()
-                  << " work methods, log position " << data.what_works.read_position() << ")";
+        std::cout << "wrote " << *out << " (work methods: " << data.what_works.methods_size()
+                  << "; log position " << data.what_works.read_position() << ")";
         if (!svg_dir->empty()) std::cout << " and " << plots << " SVG plots in " << *svg_dir;
         std::cout << "\n";
         return 0;

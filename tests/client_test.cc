@@ -6,6 +6,8 @@
 #include "client/csv_table.h"
 #include "client/import_rows.h"
 #include "client/output.h"
+#include "client/report.h"
+#include "client/svg_plot.h"
 #include "tests/test_util.h"
 
 namespace leerlus::client {
@@ -130,6 +132,160 @@ TEST(OutputTest, CsvRowsFlattenNestedFieldsAndQuote) {
   Render(response, OutputFormat::kCsv, out);
   EXPECT_EQ(out.str(),
             "id,title,context.urbanity,area.code\na,\"Coach, Tilburg\",2,\nb,,,GM0855\n");
+}
+
+TEST(SvgPlotTest, EscapesMarkupAndFormatsNumbers) {
+  EXPECT_EQ(XmlEscape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  EXPECT_EQ(FormatFixed(0.1955, 2, ','), "0,20");
+  EXPECT_EQ(FormatFixed(-0.0004, 3, '.'), "0.000");  // Never "-0.000".
+  EXPECT_EQ(FormatFixed(-1.25, 1, '.'), "-1.2");     // printf's round-half-even on binary.
+  // ExactNumber reads back as the same double, in as few digits as it can.
+  for (double value : {0.1, 1.0 / 3, -0.10462097888120117, 8.806167155136205, 1e-300}) {
+    EXPECT_EQ(std::strtod(ExactNumber(value).c_str(), nullptr), value) << value;
+  }
+  EXPECT_EQ(ExactNumber(0.1), "0.1");
+}
+
+TEST(SvgPlotTest, NiceTicksCoverTheRangeInRoundSteps) {
+  // [-0.36, 0.83] in ~6 steps: a step of 0.2 from -0.4 to 1.0.
+  std::vector<double> ticks = NiceTicks(-0.36, 0.83, 6);
+  ASSERT_EQ(ticks.size(), 8u);
+  EXPECT_DOUBLE_EQ(ticks.front(), -0.4);
+  EXPECT_NEAR(ticks.back(), 1.0, 1e-12);
+  EXPECT_EQ(ticks[2], 0.0);  // Exactly zero, so the zero line is drawn.
+  // A single value still gets an axis around it.
+  std::vector<double> around_zero = NiceTicks(0, 0, 4);
+  EXPECT_LT(around_zero.front(), 0);
+  EXPECT_GT(around_zero.back(), 0);
+}
+
+ForestPlot TwoStudyPlot() {
+  ForestPlot plot;
+  plot.title = "Buurtcoach <b>&</b>";
+  plot.weight_header = "Weight";
+  for (double effect : {0.25, -0.5}) {
+    ForestRow row;
+    row.label = "Buurtcoach \xE2\x80\x98s-Hertogenbosch en omliggende dorpen van de Meierij";
+    row.estimate = effect;
+    row.ci_lower = effect - 0.25;
+    row.ci_upper = effect + 0.25;
+    row.weight_percent = 50;
+    row.data = {{"effect", ExactNumber(effect)}};
+    plot.rows.push_back(row);
+  }
+  ForestRow pooled;
+  pooled.pooled = true;
+  pooled.css_class = "pooled";
+  pooled.estimate = -0.125;
+  pooled.ci_lower = -0.5;
+  pooled.ci_upper = 0.25;
+  pooled.has_prediction = true;
+  pooled.pi_lower = -1.5;
+  pooled.pi_upper = 1.25;
+  plot.rows.push_back(pooled);
+  return plot;
+}
+
+TEST(SvgPlotTest, ForestPlotHasARowPerStudyAndTheAxisCoversThePredictionInterval) {
+  const std::string svg = RenderForestPlot(TwoStudyPlot());
+  auto count = [&](const std::string& needle) {
+    size_t n = 0;
+    for (size_t at = svg.find(needle); at != std::string::npos; at = svg.find(needle, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<g class=\"study\""), 2u);
+  EXPECT_EQ(count("<g class=\"pooled\""), 1u);
+  EXPECT_EQ(count("<polygon class=\"diamond\""), 1u);
+  EXPECT_EQ(count("class=\"zero-line\""), 1u);
+  EXPECT_NE(svg.find("data-effect=\"-0.5\""), std::string::npos);
+  EXPECT_NE(svg.find("Buurtcoach &lt;b&gt;&amp;&lt;/b&gt;"), std::string::npos);
+  EXPECT_EQ(svg.find("<b>"), std::string::npos);
+  // The 57-character label is cut to 38 characters without splitting the
+  // three-byte quote: 37 characters and an ellipsis.
+  EXPECT_NE(svg.find(">Buurtcoach \xE2\x80\x98s-Hertogenbosch en omligg\xE2\x80\xA6<"),
+            std::string::npos);
+  // The axis runs from the prediction interval's -1.5 to 1.5, in steps of 0.5.
+  EXPECT_NE(svg.find(">-1.5</text>"), std::string::npos);
+  EXPECT_NE(svg.find(">1.5</text>"), std::string::npos);
+  EXPECT_EQ(svg.find(">-2.0</text>"), std::string::npos);
+}
+
+ReportData HostileReport(ReportLanguage language) {
+  ReportData data;
+  data.options.indicator_id = "eenzaamheid";
+  data.options.language = language;
+  data.indicator.set_id("eenzaamheid");
+  data.indicator.set_display_name("Eenzaamheid <script>alert(1)</script>");
+  data.indicator.set_better_direction(v1::BETTER_DIRECTION_LOWER);
+  data.what_works.set_read_position(42);
+  v1::MethodResult* method = data.what_works.add_methods();
+  method->set_work_method_id("coach");
+  method->set_work_method_name("Coach \"&\" co");
+  v1::PooledResult* pooled = method->mutable_pooled();
+  pooled->set_estimate(0.25);
+  pooled->set_ci_lower(0.05);
+  pooled->set_ci_upper(0.45);
+  pooled->set_k(2);
+  pooled->set_model(v1::POOLING_MODEL_REML);
+  pooled->add_grade_reasons("+1 at least 3 experiments <none>");
+  for (const char* id : {"parent", "child"}) {
+    v1::StudyEffect* study = method->add_studies();
+    study->set_experiment_id(id);
+    study->set_title(absl::StrCat("<img src=x onerror=alert(1)> ", id));
+    study->set_effect(id == std::string("parent") ? 0.1 : 0.4);
+    study->set_weight_percent(50);
+    v1::Experiment& experiment = data.experiments.emplace_back();
+    experiment.set_id(id);
+    experiment.set_work_method_id("coach");
+    experiment.set_title(study->title());
+  }
+  data.experiments[0].set_decision(v1::DECISION_ADAPT);
+  data.experiments[0].set_decision_rationale("</li><script>x</script>");
+  data.experiments[1].set_parent_experiment_id("parent");
+  v1::Lesson* lesson = data.experiments[1].add_lessons();
+  lesson->set_text("Trust takes <em>time</em> & patience");
+  return data;
+}
+
+TEST(ReportTest, EveryTextIsEscapedAndTheIterationShowsTheDecisionAndTheMove) {
+  const std::string html = RenderReportHtml(HostileReport(ReportLanguage::kEnglish));
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("<img"), std::string::npos);
+  EXPECT_EQ(html.find("<em>"), std::string::npos);
+  EXPECT_NE(html.find("Trust takes &lt;em&gt;time&lt;/em&gt; &amp; patience"), std::string::npos);
+  EXPECT_NE(html.find("What works for Eenzaamheid &lt;script&gt;"), std::string::npos);
+  EXPECT_NE(html.find("lower is better"), std::string::npos);
+  EXPECT_NE(html.find("data-position=\"42\""), std::string::npos);
+  EXPECT_NE(html.find("<code>leerlus report --indicator eenzaamheid --as-of 42 --out report.html"),
+            std::string::npos);
+  // parent -> child: the decision at the first step, and the effect moved
+  // from 0.1 to 0.4 (+0.300).
+  EXPECT_NE(html.find("<ol class=\"chain\">"), std::string::npos);
+  EXPECT_NE(html.find("<span class=\"decision\">adapt</span>: &lt;/li&gt;&lt;script&gt;"),
+            std::string::npos);
+  EXPECT_NE(html.find("(+0.300 vs. previous)"), std::string::npos);
+  // Nothing else: no scripts, no fetched fonts or images.
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));
+  EXPECT_EQ(html.find("https://"), std::string::npos);
+}
+
+TEST(ReportTest, DutchUsesDutchWordsAndDecimalCommas) {
+  const std::string html = RenderReportHtml(HostileReport(ReportLanguage::kDutch));
+  EXPECT_NE(html.find("<html lang=\"nl\">"), std::string::npos);
+  EXPECT_NE(html.find("Wat werkt voor Eenzaamheid"), std::string::npos);
+  EXPECT_NE(html.find("lager is beter"), std::string::npos);
+  EXPECT_NE(html.find("0,250 [0,050, 0,450]"), std::string::npos);
+  EXPECT_NE(html.find("<span class=\"decision\">bijstellen</span>"), std::string::npos);
+  EXPECT_NE(html.find("--lang nl"), std::string::npos);
+  EXPECT_EQ(html.find("What works"), std::string::npos);
+}
+
+TEST(ReportTest, SvgFilesPerMethodWithPooledResult) {
+  std::map<std::string, std::string> files = RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
+  ASSERT_EQ(files.size(), 1u);  // No condition was compared: only the forest plot.
+  EXPECT_EQ(files.begin()->first, "forest-coach.svg");
+  EXPECT_EQ(files.begin()->second.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg", 0), 0u);
 }
 
 }  // namespace
