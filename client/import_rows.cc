@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/hashing.h"
 
 namespace leerlus::client {
@@ -204,6 +206,74 @@ AreaImport AreaRequestsFromCsv(const CsvTable& table, bool decimal_comma) {
     }
     if (reader.failed()) continue;
     request.set_request_id(RowRequestId("area", row.fields));
+    result.requests.push_back(std::move(request));
+    result.lines.push_back(row.line);
+  }
+  return result;
+}
+
+ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_comma) {
+  ExperimentImport result;
+  for (const CsvRow& row : table.rows) {
+    RowReader reader(table, row, decimal_comma, result.errors);
+    v1::CreateExperimentRequest request;
+    v1::Experiment* e = request.mutable_experiment();
+    e->set_id(reader.Required("id"));
+    const std::string kind = reader.Required("kind");
+    v1::ExperimentKind kind_value;
+    if (!kind.empty()) {
+      if (ParseEnumName(kind, "EXPERIMENT_KIND_", &v1::ExperimentKind_Parse, &kind_value)) {
+        e->set_kind(kind_value);
+      } else {
+        reader.Fail("kind", absl::StrCat("'", kind, "' is not PROJECT or DEAL"));
+      }
+    }
+    e->set_title(reader.Required("title"));
+    e->set_description(reader.Text("description"));
+    e->set_work_method_id(reader.Required("work_method_id"));
+    const std::string line = reader.Required("line");
+    v1::Line line_value;
+    if (!line.empty()) {
+      if (ParseEnumName(line, "LINE_", &v1::Line_Parse, &line_value)) {
+        e->set_line(line_value);
+      } else {
+        reader.Fail("line", absl::StrCat("'", line, "' is not AREA_BASED or CROSSOVER"));
+      }
+    }
+    e->set_societal_task(reader.Text("societal_task"));
+    if (reader.Has("area_code")) {
+      e->mutable_area()->set_code(absl::AsciiStrToUpper(reader.Text("area_code")));
+    }
+    e->set_team_id(reader.Required("team_id"));
+    for (absl::string_view partner : absl::StrSplit(reader.Text("partner_ids"), ';')) {
+      partner = absl::StripAsciiWhitespace(partner);
+      if (!partner.empty()) e->add_partner_ids(std::string(partner));
+    }
+    if (reader.Has("budget_cents")) e->set_budget_cents(reader.Integer("budget_cents"));
+    e->set_planned_start(reader.Text("planned_start"));
+    e->set_planned_end(reader.Text("planned_end"));
+    e->set_parent_experiment_id(reader.Text("parent_experiment_id"));
+    for (const std::string& column : table.header) {
+      if (!absl::StartsWith(column, "context.")) continue;
+      const std::string value = table.Get(row, column);
+      if (value.empty()) continue;
+      (*e->mutable_context())[column.substr(8)] = InferAttribute(value, decimal_comma);
+    }
+    const std::string status = absl::AsciiStrToUpper(reader.Text("status"));
+    v1::ExperimentStatus status_value = v1::EXPERIMENT_STATUS_DESIGNED;
+    if (!status.empty() &&
+        !ParseEnumName(status, "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse, &status_value)) {
+      reader.Fail("status", absl::StrCat("'", status,
+                                         "' is not DESIGNED, RUNNING, EVALUATING, CONCLUDED or "
+                                         "WITHDRAWN"));
+    }
+    if (reader.failed()) continue;
+    request.set_request_id(RowRequestId("experiment", row.fields));
+    v1::StartExperimentRequest& start = result.starts.emplace_back();
+    if (status_value != v1::EXPERIMENT_STATUS_DESIGNED) {
+      start.set_id(e->id());
+      start.set_request_id(RowRequestId("experiment-start", row.fields));
+    }
     result.requests.push_back(std::move(request));
     result.lines.push_back(row.line);
   }

@@ -13,6 +13,15 @@
 //           (total_n optional)
 // Area columns: code, name, and every other column an attribute (numbers
 // become numbers, true/false booleans, the rest text; empty cells absent).
+// Experiment columns (as `leerlus export experiments` writes them):
+//   id, kind, title, work_method_id, line, team_id              (required)
+//   description, societal_task, area_code, partner_ids (';'-separated),
+//   budget_cents, planned_start, planned_end, parent_experiment_id,
+//   context.<attr> (typed as area attributes)                    (optional)
+// and `status`: an experiment exported as anything but DESIGNED is started
+// after it is registered, so its outcomes can be imported. Decisions and
+// withdrawals are history and are not replayed; other columns (version,
+// times, counts) are derived and ignored.
 #ifndef LEERLUS_CLIENT_IMPORT_ROWS_H_
 #define LEERLUS_CLIENT_IMPORT_ROWS_H_
 
@@ -54,6 +63,15 @@ struct AreaImport {
   std::vector<RowError> errors;
 };
 AreaImport AreaRequestsFromCsv(const CsvTable& table, bool decimal_comma);
+
+struct ExperimentImport {
+  std::vector<v1::CreateExperimentRequest> requests;
+  // Per request: a start to send once it is registered (empty id: none).
+  std::vector<v1::StartExperimentRequest> starts;
+  std::vector<size_t> lines;
+  std::vector<RowError> errors;
+};
+ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_comma);
 
 // Parses "name=value" into an attribute: number, true/false, else text.
 v1::AttributeValue InferAttribute(absl::string_view value, bool decimal_comma);

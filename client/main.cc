@@ -12,6 +12,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 #include "CLI/CLI.hpp"
@@ -25,6 +26,7 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "client/csv_table.h"
+#include "client/export.h"
 #include "client/import_rows.h"
 #include "client/output.h"
 #include "client/report.h"
@@ -424,21 +426,30 @@ int ImportOutcomes(client::Client& api, const Globals& globals, const std::strin
   return errors.empty() ? 0 : kExitPartialImport;
 }
 
-int ImportAreas(client::Client& api, const Globals& globals, const std::string& path,
-                bool decimal_comma) {
+// Imports the rows of a CSV file with one unary call each (areas,
+// experiments): each row's request id derives from its content, so running
+// the same file again writes nothing twice. Returns the exit code.
+// `after_row(rows, i)`, if given, runs once row i is written (and its
+// failure counts as the row's).
+template <typename Import, typename Stub, typename Request, typename Response>
+int ImportRowByRow(client::Client& api, const std::string& path, const std::string& noun,
+                   bool decimal_comma, Import (*convert)(const client::CsvTable&, bool),
+                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                   Stub* stub,
+                   std::function<grpc::Status(const Import&, size_t)> after_row = nullptr) {
   absl::StatusOr<client::CsvTable> table = client::ReadCsvFile(path);
   if (!table.ok()) {
     std::cerr << "error: " << path << ": " << table.status().message() << std::endl;
     return table.status().code() == absl::StatusCode::kNotFound ? 4 : 3;
   }
-  client::AreaImport rows = client::AreaRequestsFromCsv(*table, decimal_comma);
+  Import rows = convert(*table, decimal_comma);
   std::vector<client::RowError> errors = rows.errors;
   Progress progress(rows.requests.size());
   size_t written = 0;
   for (size_t i = 0; i < rows.requests.size(); ++i) {
-    v1::PutAreaResponse response;
-    grpc::Status status =
-        api.Call(&v1::CatalogService::Stub::PutArea, api.catalog(), rows.requests[i], &response);
+    Response response;
+    grpc::Status status = api.Call(method, stub, rows.requests[i], &response);
+    if (status.ok() && after_row) status = after_row(rows, i);
     if (status.ok()) {
       ++written;
     } else {
@@ -446,9 +457,10 @@ int ImportAreas(client::Client& api, const Globals& globals, const std::string& 
     }
     progress.Update(i + 1);
   }
-  (void)globals;
-  std::cout << "imported " << written << " of " << table->rows.size() << " areas from " << path
-            << "; " << errors.size() << " failed\n";
+  std::sort(errors.begin(), errors.end(),
+            [](const client::RowError& a, const client::RowError& b) { return a.line < b.line; });
+  std::cout << "imported " << written << " of " << table->rows.size() << " " << noun << " from "
+            << path << "; " << errors.size() << " failed\n";
   PrintRowErrors(errors, std::cerr);
   return errors.empty() ? 0 : kExitPartialImport;
 }
@@ -599,7 +611,8 @@ int main(int argc, char** argv) {
                              "numbers use a decimal comma (3,5)");
     import_command->callback([&, file, decimal_comma] {
       action = [&, file, decimal_comma](client::Client& api) {
-        return ImportAreas(api, globals, *file, *decimal_comma);
+        return ImportRowByRow(api, *file, "areas", *decimal_comma, &client::AreaRequestsFromCsv,
+                              &v1::CatalogService::Stub::PutArea, api.catalog());
       };
     });
     AddCatalogShowAndList(area, "code", "show an area with its current attributes", "list areas",
@@ -708,6 +721,29 @@ int main(int argc, char** argv) {
         }
         client::Render(combined, FormatOf(globals), std::cout);
         return 0;
+      };
+    });
+
+    auto* import_command = experiment->add_subcommand(
+        "import", "register experiments from a CSV file (as `export experiments` writes it)");
+    auto file = std::make_shared<std::string>();
+    auto decimal_comma = std::make_shared<bool>(false);
+    import_command->add_option("file", *file, "CSV with a header row")->required();
+    import_command->add_flag("--decimal-comma", *decimal_comma,
+                             "numbers use a decimal comma (3,5)");
+    import_command->callback([&, file, decimal_comma] {
+      action = [&, file, decimal_comma](client::Client& api) {
+        std::function<grpc::Status(const client::ExperimentImport&, size_t)> start =
+            [&api](const client::ExperimentImport& rows, size_t i) {
+              if (rows.starts[i].id().empty()) return grpc::Status::OK;
+              v1::StartExperimentResponse started;
+              return api.Call(&v1::ExperimentService::Stub::StartExperiment, api.experiments(),
+                              rows.starts[i], &started);
+            };
+        return ImportRowByRow(api, *file, "experiments", *decimal_comma,
+                              &client::ExperimentRequestsFromCsv,
+                              &v1::ExperimentService::Stub::CreateExperiment, api.experiments(),
+                              start);
       };
     });
 
@@ -1157,6 +1193,67 @@ int main(int argc, char** argv) {
                   << "; log position " << data.what_works.read_position() << ")";
         if (!svg_dir->empty()) std::cout << " and " << plots << " SVG plots in " << *svg_dir;
         std::cout << "\n";
+        return 0;
+      };
+    });
+  }
+
+  // ------------------------------------------------------------ export
+  auto* export_command = app.add_subcommand(
+      "export", "write experiments, outcomes or effects as CSV (default) or JSON (-o json)");
+  {
+    auto what = std::make_shared<std::string>();
+    auto filter = std::make_shared<std::string>();
+    auto indicator = std::make_shared<std::string>();
+    auto include_retracted = std::make_shared<bool>(false);
+    auto out = std::make_shared<std::string>();
+    export_command->add_option("what", *what, "experiments, outcomes or effects")
+        ->required()
+        ->check(CLI::IsMember({"experiments", "outcomes", "effects"}));
+    export_command->add_option("--filter", *filter,
+                               "only experiments matching this filter (as experiment list)");
+    export_command->add_option("--indicator", *indicator,
+                               "outcomes and effects: only this indicator");
+    export_command->add_flag("--include-retracted", *include_retracted,
+                             "outcomes: also retracted ones (with the reason)");
+    export_command->add_option("--out", *out, "write to this file (default: standard output)");
+    export_command->callback([&, what, filter, indicator, include_retracted, out] {
+      action = [&, what, filter, indicator, include_retracted, out](client::Client& api) {
+        std::vector<v1::Experiment> experiments;
+        grpc::Status status = client::FetchExperiments(api, *filter, &experiments);
+        std::vector<v1::WhatWorksResponse> answers;
+        if (status.ok() && *what != "experiments") {
+          status = client::FetchEffects(api, *indicator, *filter, &answers);
+        }
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        client::FlatTable table;
+        if (*what == "experiments") {
+          table = client::ExperimentsTable(experiments);
+        } else if (*what == "outcomes") {
+          table = client::OutcomesTable(experiments, answers, *include_retracted);
+          if (!indicator->empty()) {
+            std::erase_if(table.rows, [&](const auto& row) {
+              return std::get<std::string>(row.at("indicator_id")) != *indicator;
+            });
+          }
+        } else {
+          table = client::EffectsTable(experiments, answers);
+        }
+        std::ostringstream text;
+        if (FormatOf(globals) == OutputFormat::kJson) {
+          client::WriteJson(table, text);
+        } else {
+          client::WriteCsv(table, text);
+        }
+        if (out->empty()) {
+          std::cout << text.str();
+          return 0;
+        }
+        if (int code = WriteOutputFile(*out, text.str()); code != 0) return code;
+        std::cerr << "wrote " << table.rows.size() << " " << *what << " to " << *out << "\n";
         return 0;
       };
     });

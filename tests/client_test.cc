@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "client/csv_table.h"
+#include "client/export.h"
 #include "client/import_rows.h"
 #include "client/output.h"
 #include "client/report.h"
@@ -286,6 +287,81 @@ TEST(ReportTest, SvgFilesPerMethodWithPooledResult) {
   ASSERT_EQ(files.size(), 1u);  // No condition was compared: only the forest plot.
   EXPECT_EQ(files.begin()->first, "forest-coach.svg");
   EXPECT_EQ(files.begin()->second.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg", 0), 0u);
+}
+
+TEST(ExportTest, OutcomesCarryTheEffectUsedAndTheContextAndLeaveRetractedOnesOut) {
+  std::vector<v1::Experiment> experiments(1);
+  v1::Experiment& e = experiments[0];
+  e.set_id("e1");
+  e.set_work_method_id("coach");
+  (*e.mutable_context())["gebied"].set_text_value("landelijk, \"dorp\"");
+  (*e.mutable_context())["inwoners"].set_number_value(25000);
+  for (const char* id : {"o1", "o2", "o3"}) {
+    v1::Outcome* o = e.add_outcomes();
+    o->set_id(id);
+    o->set_indicator_id("loneliness");
+    o->set_design(v1::STUDY_DESIGN_RCT);
+    o->mutable_two_group_counts()->set_treatment_events(3);
+  }
+  e.mutable_outcomes(1)->set_retracted(true);
+  std::vector<v1::WhatWorksResponse> answers(1);
+  v1::MethodResult* method = answers[0].add_methods();
+  method->mutable_pooled()->set_measure(v1::EFFECT_MEASURE_SMD);
+  v1::StudyEffect* study = method->add_studies();
+  study->set_experiment_id("e1");
+  study->set_outcome_id("o1");
+  study->set_effect(0.1);
+  study->set_variance(1.0 / 3);
+  v1::ExcludedOutcome* left_out = method->add_excluded();
+  left_out->set_experiment_id("e1");
+  left_out->set_outcome_id("o3");
+  left_out->set_reason("zero events");
+
+  FlatTable table = OutcomesTable(experiments, answers, /*include_retracted=*/false);
+  ASSERT_EQ(table.rows.size(), 2u);  // o2 is retracted.
+  EXPECT_EQ(table.columns.back(), "context.inwoners");
+  std::ostringstream csv;
+  WriteCsv(table, csv);
+  const std::string text = csv.str();
+  // yi and vi exactly (1/3 in 16 digits), the context quoted, o3's reason.
+  EXPECT_NE(text.find(",SMD,0.1,0.3333333333333333,,\"landelijk, \"\"dorp\"\"\",25000\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find(",,,,zero events,"), std::string::npos) << text;
+  std::ostringstream json;
+  WriteJson(table, json);
+  EXPECT_NE(json.str().find("\"context.inwoners\": 25000"), std::string::npos) << json.str();
+  EXPECT_NE(json.str().find("\"design\": \"RCT\""), std::string::npos) << json.str();
+  EXPECT_EQ(json.str().find("\"yi\": \"0.1\""), std::string::npos);  // Numbers stay numbers.
+  EXPECT_EQ(OutcomesTable(experiments, answers, true).rows.size(), 3u);
+}
+
+TEST(ExportTest, ExportedExperimentsImportAsTheSameRequests) {
+  std::vector<v1::Experiment> experiments(1);
+  v1::Experiment& e = experiments[0];
+  e.set_id("e1");
+  e.set_kind(v1::EXPERIMENT_KIND_DEAL);
+  e.set_title("Deal; with \"quotes\"");
+  e.set_work_method_id("coach");
+  e.set_line(v1::LINE_CROSSOVER);
+  e.set_societal_task("armoede");
+  e.set_team_id("t1");
+  e.add_partner_ids("ggd");
+  e.add_partner_ids("gemeente");
+  e.set_budget_cents(1234567);
+  e.set_status(v1::EXPERIMENT_STATUS_CONCLUDED);
+  (*e.mutable_context())["dorp"].set_bool_value(true);
+  std::ostringstream csv;
+  WriteCsv(ExperimentsTable(experiments), csv);
+  absl::StatusOr<CsvTable> table = ParseCsv(csv.str());
+  ASSERT_OK(table);
+  ExperimentImport imported = ExperimentRequestsFromCsv(*table, false);
+  ASSERT_TRUE(imported.errors.empty()) << imported.errors[0].field << imported.errors[0].message;
+  ASSERT_EQ(imported.requests.size(), 1u);
+  v1::Experiment expected = e;
+  expected.clear_status();  // Status is history: replayed as a start, not a field.
+  EXPECT_EQ(imported.requests[0].experiment().ShortDebugString(), expected.ShortDebugString());
+  EXPECT_EQ(imported.starts[0].id(), "e1");  // Concluded: started so outcomes can follow.
 }
 
 }  // namespace
