@@ -61,6 +61,9 @@ echo
 echo "== the last events of the log"
 "$L" events --last 4
 echo
+echo "== the evaluator's report on loneliness, as one HTML file"
+"$L" report --indicator eenzaamheid --out "$DATA_DIR.report.html" --svg-dir "$DATA_DIR.plots"
+echo
 echo "leerlusd keeps running on $LEERLUS_SERVER (data: $DATA_DIR, log: $DATA_DIR.log)."
 echo "The admin token is in $DATA_DIR.admin-token:  export LEERLUS_TOKEN=\$(cat $DATA_DIR.admin-token)"
-echo "Try: build/client/leerlus --help    Stop it: kill \$(cat $PID_FILE)"
+echo "Open $DATA_DIR.report.html in a browser.  Try: build/client/leerlus --help    Stop it: kill \$(cat $PID_FILE)"
