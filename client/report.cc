@@ -37,7 +37,7 @@ struct Labels {
   const char* reproduce;
   const char* summary;
   const char* method;
-  const char* outcomes;
+  const char* experiments_pooled;
   const char* effect_ci;
   const char* prediction;
   const char* grade;
@@ -102,7 +102,7 @@ struct Labels {
 constexpr Labels kEnglish = {
     "en", '.', "What works for %s", "higher is better", "lower is better", "Unit",
     "Reflects log position %s", "appended", "Made", "Reproduce with", "Summary", "Work method",
-    "Outcomes", "Effect [95% CI]", "Prediction interval", "Evidence grade",
+    "Experiments", "Effect [95% CI]", "Prediction interval", "Evidence grade",
     "Cost per participant", "Experiment", "Area, design", "Weight", "Pooled (%s, k = %d)",
     "Effect (%s), positive = better", "worse", "better", "No pooled result", "Conditions",
     "differs by %s", "no clear difference by %s", "adjusted p", "explains %s%% of the heterogeneity",
@@ -122,7 +122,7 @@ constexpr Labels kEnglish = {
 constexpr Labels kDutch = {
     "nl", ',', "Wat werkt voor %s", "hoger is beter", "lager is beter", "Eenheid",
     "Stand van logpositie %s", "vastgelegd", "Gemaakt", "Opnieuw maken met", "Samenvatting",
-    "Werkwijze", "Uitkomsten", "Effect [95%-BI]", "Voorspellingsinterval", "Bewijsniveau",
+    "Werkwijze", "Experimenten", "Effect [95%-BI]", "Voorspellingsinterval", "Bewijsniveau",
     "Kosten per deelnemer", "Experiment", "Gebied, opzet", "Gewicht", "Gepoold (%s, k = %d)",
     "Effect (%s), positief = beter", "slechter", "beter", "Geen gepoold resultaat",
     "Omstandigheden", "verschilt naar %s", "geen duidelijk verschil naar %s", "gecorrigeerde p",
@@ -324,7 +324,7 @@ ForestPlot SubgroupPlot(const ReportData& data, const std::string& method_name,
   ForestPlot plot;
   plot.title = absl::StrCat(method_name, ": ", ConditionName(condition));
   plot.label_header = l.level;
-  plot.detail_header = l.outcomes;
+  plot.detail_header = l.experiments_pooled;
   plot.estimate_header = l.effect_ci;
   plot.axis_label = Printf(l.axis, MeasureShort(data.what_works.methods().empty()
                                                     ? v1::EFFECT_MEASURE_SMD
@@ -429,7 +429,7 @@ struct Html {
 
 void AddSummary(const ReportData& data, const Labels& l, Html& html) {
   html.Add("<h2>", H(l.summary), "</h2>\n<table class=\"summary\"><tr><th>", H(l.method),
-           "</th><th>", H(l.outcomes), "</th><th>", H(l.effect_ci), "</th><th>", H(l.prediction),
+           "</th><th>", H(l.experiments_pooled), "</th><th>", H(l.effect_ci), "</th><th>", H(l.prediction),
            "</th><th>I\u00b2</th><th>", H(l.grade), "</th><th>", H(l.cost), "</th></tr>\n");
   for (const v1::MethodResult& method : data.what_works.methods()) {
     html.Add("<tr data-method=\"", H(method.work_method_id()), "\"><td><a href=\"#method-",

@@ -217,8 +217,9 @@ absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
   return question;
 }
 
-// Reads the indicator's live outcomes from the analysis view (one
-// contiguous range) and turns them into oriented effects.
+// Reads the indicator's analysis rows (one contiguous range, one row per
+// experiment: its most recent live outcome) and turns them into oriented
+// effects.
 absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Question& question) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Indicator> indicator,
@@ -250,14 +251,13 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
   LEERLUS_RETURN_IF_ERROR(view.Scan(
       storage::ColumnFamily::kAnalysis, prefix, "",
       [&](absl::string_view key, absl::string_view value) {
+        // The key's rest: method, separator, experiment.
         absl::string_view rest = key.substr(prefix.size());
         const size_t end_of_method = rest.find('\0');
-        const size_t end_of_experiment = rest.find('\0', end_of_method + 1);
         Raw row;
         row.method = std::string(rest.substr(0, end_of_method));
         if (!question.methods.empty() && question.methods.count(row.method) == 0) return true;
-        row.experiment_id =
-            std::string(rest.substr(end_of_method + 1, end_of_experiment - end_of_method - 1));
+        row.experiment_id = std::string(rest.substr(end_of_method + 1));
         if (!row.outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse an outcome in the analysis view");
           return false;

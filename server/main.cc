@@ -189,6 +189,10 @@ int main(int argc, char** argv) {
       leerlus::storage::EventStore::Open(store_options);
   if (!opened.ok()) return Fail(opened.status().ToString());
   std::unique_ptr<leerlus::storage::EventStore> store = std::move(*opened);
+  if (store->projections_rebuilt_at_open()) {
+    std::cerr << "projections were in an older layout and have been rebuilt from the log"
+              << std::endl;
+  }
 
   if (rebuild || verify) {
     absl::StatusOr<uint64_t> events = store->VerifyLog();

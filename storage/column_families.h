@@ -19,7 +19,7 @@ enum class ColumnFamily : int {
   kExperimentOrder,  // projection: registration position -> id.
   kOutcomes,         // projection: experiment + outcome id -> v1::Outcome.
   kLessons,          // projection: experiment + lesson id -> v1::Lesson.
-  kAnalysis,         // projection: indicator/method/experiment/outcome -> v1::Outcome.
+  kAnalysis,         // projection: indicator/method/experiment -> its latest live v1::Outcome.
   kCatalog,          // projection: kind + id -> WorkMethod/Indicator/Area.
   kDataKeys,         // experiment + key generation -> AES-256 key for its free texts.
 };

@@ -176,6 +176,19 @@ class EventStore::DatabaseReader : public KeyValueReader {
     LEERLUS_RETURN_IF_ERROR(FromRocks(status, "read"));
     return std::optional<std::string>(std::move(value));
   }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
+    absl::string_view seek = start < prefix ? prefix : start;
+    for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
+      absl::string_view key(it->key().data(), it->key().size());
+      if (key.substr(0, prefix.size()) != prefix) break;
+      if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
+    }
+    return FromRocks(it->status(), "scan");
+  }
 
  private:
   rocksdb::DB* db_;
@@ -232,6 +245,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   std::unique_ptr<EventStore> store(
       new EventStore(options, family_options, db, std::move(handles)));
   LEERLUS_RETURN_IF_ERROR(store->LoadHead());
+  LEERLUS_RETURN_IF_ERROR(store->EnsureProjectionFormat());
   // An erasure that crashed before its purge is finished here.
   LEERLUS_RETURN_IF_ERROR(store->PurgeDeleted(ColumnFamily::kDataKeys));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
@@ -274,6 +288,25 @@ absl::Status EventStore::LoadHead() {
   absl::MutexLock lock(&head_mutex_);
   durable_head_ = head_position;
   return absl::OkStatus();
+}
+
+absl::Status EventStore::EnsureProjectionFormat() {
+  DatabaseReader reader(db_, handles_);
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> format,
+                           reader.Get(ColumnFamily::kMeta, kProjectionFormatKey));
+  if (format == kProjectionFormat) return absl::OkStatus();
+  if (next_position_ > 1) {
+    // Written by an earlier version in another layout: the log is the truth.
+    LEERLUS_RETURN_IF_ERROR(RebuildProjections());
+    projections_rebuilt_at_open_ = true;
+    return absl::OkStatus();
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+                            rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
+                   "writing the projection format");
 }
 
 void EventStore::Shutdown() {
@@ -678,7 +711,12 @@ absl::Status EventStore::RebuildProjections() {
     LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild write"));
     from = events.back().position() + 1;
   }
-  return absl::OkStatus();
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+                            rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
+                   "writing the projection format");
 }
 
 absl::StatusOr<uint64_t> EventStore::VerifyLog() {

@@ -176,6 +176,11 @@ class MemoryProjection : public ProjectionReader {
     void Delete(ColumnFamily cf, absl::string_view key) override {
       owner_->rows_[static_cast<size_t>(cf)].erase(std::string(key));
     }
+    absl::Status Scan(
+        ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+        const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+      return owner_->Scan(cf, prefix, start, visit);
+    }
 
    private:
     MemoryProjection* owner_;
@@ -241,6 +246,8 @@ class EventStore {
   // Drops every projection and replays the whole log through the projector.
   // Call before serving (appends are refused meanwhile).
   absl::Status RebuildProjections();
+  // True if Open found projections in an older layout and rebuilt them.
+  bool projections_rebuilt_at_open() const { return projections_rebuilt_at_open_; }
 
   // Walks the log: positions gap-free from 1, each event's previous_hash
   // equal to the hash of the event before, stream versions gap-free, every
@@ -274,6 +281,7 @@ class EventStore {
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status LoadHead();
+  absl::Status EnsureProjectionFormat();
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
   void CrashPoint(absl::string_view point);
@@ -282,6 +290,7 @@ class EventStore {
                                          google::protobuf::Timestamp& last_time);
 
   StoreOptions options_;
+  bool projections_rebuilt_at_open_ = false;
   rocksdb::ColumnFamilyOptions family_options_;
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

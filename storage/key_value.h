@@ -25,6 +25,11 @@ class KeyValueReader {
   // The value under `key`, std::nullopt if absent.
   virtual absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
                                                          absl::string_view key) = 0;
+  // Calls `visit(key, value)` for keys >= `start` that begin with `prefix`,
+  // in key order, until it returns false.
+  virtual absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) = 0;
 };
 
 class KeyValueWriter : public KeyValueReader {
@@ -39,11 +44,6 @@ class KeyValueWriter : public KeyValueReader {
 // (MemoryProjection) both provide it, so one query serves both.
 class ProjectionReader : public KeyValueReader {
  public:
-  // Calls `visit(key, value)` for keys >= `start` that begin with `prefix`,
-  // in key order, until it returns false.
-  virtual absl::Status Scan(
-      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) = 0;
   // Last log position reflected (0 for an empty log).
   virtual uint64_t head_position() const = 0;
   // Unix seconds of the event at head_position (0 for an empty log).
@@ -70,6 +70,27 @@ class Overlay : public KeyValueWriter {
   }
   void Delete(ColumnFamily cf, absl::string_view key) override {
     writes_[Key(cf, std::string(key))] = std::nullopt;
+  }
+  // The base's rows with the buffered writes laid over them.
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    std::map<std::string, std::optional<std::string>> merged;
+    absl::Status status = base_->Scan(cf, prefix, start, [&](absl::string_view key, absl::string_view value) {
+      merged.emplace(std::string(key), std::string(value));
+      return true;
+    });
+    if (!status.ok()) return status;
+    const std::string seek(start < prefix ? prefix : start);
+    for (auto it = writes_.lower_bound(Key(cf, seek)); it != writes_.end() && it->first.first == cf;
+         ++it) {
+      if (absl::string_view(it->first.second).substr(0, prefix.size()) != prefix) break;
+      merged[it->first.second] = it->second;
+    }
+    for (const auto& [key, value] : merged) {
+      if (value.has_value() && !visit(key, *value)) break;
+    }
+    return absl::OkStatus();
   }
   // Moves every buffered write into `parent`.
   void CommitTo(KeyValueWriter& parent) {

@@ -94,9 +94,9 @@ std::string AnalysisIndicatorPrefix(absl::string_view indicator_id) {
 }
 
 std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,
-                        absl::string_view experiment_id, absl::string_view outcome_id) {
+                        absl::string_view experiment_id) {
   absl::string_view sep(&kSeparator, 1);
-  return absl::StrCat(indicator_id, sep, work_method_id, sep, experiment_id, sep, outcome_id);
+  return absl::StrCat(indicator_id, sep, work_method_id, sep, experiment_id);
 }
 
 std::string CatalogPrefix(CatalogKind kind) { return std::string{static_cast<char>(kind), '/'}; }

@@ -57,10 +57,11 @@ std::string ExperimentChildPrefix(absl::string_view experiment_id);
 // erasures before it) as 4 big-endian bytes.
 std::string DataKeyKey(absl::string_view experiment_id, uint32_t generation);
 
-// analysis CF: indicator, work method, experiment, outcome -> Outcome. The
-// rows one what-works question needs are one contiguous range.
+// analysis CF: indicator, work method, experiment -> the experiment's most
+// recent live Outcome on the indicator. The rows one what-works question
+// needs are one contiguous range, one row per experiment.
 std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,
-                        absl::string_view experiment_id, absl::string_view outcome_id);
+                        absl::string_view experiment_id);
 std::string AnalysisIndicatorPrefix(absl::string_view indicator_id);
 
 // catalog CF: kind letter, '/', id.
@@ -80,7 +81,11 @@ std::string CatalogPrefix(CatalogKind kind);
 // meta CF: the log head (last position) and the hash of the last event.
 inline constexpr absl::string_view kHeadPositionKey = "head_position";
 inline constexpr absl::string_view kHeadHashKey = "head_hash";
-inline constexpr absl::string_view kFormatVersionKey = "format_version";
+// meta CF: the layout of the projections they were written in; a store
+// opened with another layout rebuilds them from the log.
+inline constexpr absl::string_view kProjectionFormatKey = "projection_format";
+// 2: one analysis row per experiment (its most recent live outcome).
+inline constexpr absl::string_view kProjectionFormat = "2";
 
 }  // namespace leerlus::storage
 

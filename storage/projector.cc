@@ -101,6 +101,38 @@ absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) 
   return absl::OkStatus();
 }
 
+// Which of an experiment's outcomes on one indicator analyses use: the most
+// recent measurement (then the one recorded last). Its earlier outcomes on
+// the indicator measured the same people, so pooling them all would count
+// those people several times.
+bool MoreRecent(const v1::Outcome& a, const v1::Outcome& b) {
+  if (a.measured_on() != b.measured_on()) return a.measured_on() > b.measured_on();
+  return a.record_position() > b.record_position();
+}
+
+absl::StatusOr<std::optional<v1::Outcome>> MostRecentLiveOutcome(KeyValueReader& projections,
+                                                                 absl::string_view experiment_id,
+                                                                 absl::string_view indicator_id) {
+  std::optional<v1::Outcome> latest;
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(projections.Scan(
+      ColumnFamily::kOutcomes, ExperimentChildPrefix(experiment_id), "",
+      [&](absl::string_view, absl::string_view bytes) {
+        v1::Outcome outcome;
+        if (!outcome.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          problem = absl::DataLossError("cannot parse a stored outcome");
+          return false;
+        }
+        if (!outcome.retracted() && outcome.indicator_id() == indicator_id &&
+            (!latest.has_value() || MoreRecent(outcome, *latest))) {
+          latest = std::move(outcome);
+        }
+        return true;
+      }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  return latest;
+}
+
 bool IsExperimentEvent(const v1::Event& event) {
   switch (event.payload_case()) {
     case v1::Event::kWorkMethodDefined:
@@ -214,10 +246,13 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       outcome.set_record_position(event.position());
       PutMessage(projections, ColumnFamily::kOutcomes,
                  ExperimentChildKey(experiment_id, outcome.id()), outcome);
-      PutMessage(projections, ColumnFamily::kAnalysis,
-                 AnalysisKey(outcome.indicator_id(), experiment.work_method_id(), experiment_id,
-                             outcome.id()),
-                 outcome);
+      const std::string key =
+          AnalysisKey(outcome.indicator_id(), experiment.work_method_id(), experiment_id);
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> latest,
+                               GetMessage<v1::Outcome>(projections, ColumnFamily::kAnalysis, key));
+      if (!latest.has_value() || MoreRecent(outcome, *latest)) {
+        PutMessage(projections, ColumnFamily::kAnalysis, key, outcome);
+      }
       break;
     }
     case v1::Event::kOutcomeRetracted: {
@@ -232,10 +267,23 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       outcome->set_retracted(true);
       outcome->set_retraction_reason(event.outcome_retracted().reason());
       PutMessage(projections, ColumnFamily::kOutcomes, key, *outcome);
-      // Retracted outcomes stay in the history but leave the analysis view.
-      projections.Delete(ColumnFamily::kAnalysis,
-                         AnalysisKey(outcome->indicator_id(), experiment.work_method_id(),
-                                     experiment_id, outcome->id()));
+      // Retracted outcomes stay in the history but leave the analysis view:
+      // the experiment's next most recent live outcome takes their place.
+      const std::string analysis_key =
+          AnalysisKey(outcome->indicator_id(), experiment.work_method_id(), experiment_id);
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Outcome> latest,
+          GetMessage<v1::Outcome>(projections, ColumnFamily::kAnalysis, analysis_key));
+      if (latest.has_value() && latest->id() == outcome->id()) {
+        LEERLUS_ASSIGN_OR_RETURN(
+            std::optional<v1::Outcome> next,
+            MostRecentLiveOutcome(projections, experiment_id, outcome->indicator_id()));
+        if (next.has_value()) {
+          PutMessage(projections, ColumnFamily::kAnalysis, analysis_key, *next);
+        } else {
+          projections.Delete(ColumnFamily::kAnalysis, analysis_key);
+        }
+      }
       break;
     }
     case v1::Event::kLessonRecorded: {

@@ -336,6 +336,59 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
       << verified.status();
 }
 
+// A store whose projections were written in an older layout (here: the
+// per-outcome analysis rows of format 1) rebuilds them from the log when it
+// opens, and says so; a current store opens without rebuilding.
+TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Reopen();
+  EXPECT_FALSE(store_->projections_rebuilt_at_open());
+  store_.reset();
+  commands_.reset();
+  queries_.reset();
+  const std::string stale_key = std::string("loneliness\0coach\0e1\0o1", 23);
+  auto with_raw_db = [&](const std::function<void(rocksdb::DB*, std::vector<rocksdb::ColumnFamilyHandle*>&)>& act) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (absl::string_view name : storage::kColumnFamilyNames) {
+      descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
+    act(db, handles);
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  };
+  with_raw_db([&](rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    auto* meta = handles[static_cast<size_t>(storage::ColumnFamily::kMeta)];
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta,
+                           std::string(storage::kProjectionFormatKey))
+                    .ok());
+    auto* analysis = handles[static_cast<size_t>(storage::ColumnFamily::kAnalysis)];
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), analysis, stale_key, "old").ok());
+  });
+  Open();
+  EXPECT_TRUE(store_->projections_rebuilt_at_open());
+  {
+    std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+    absl::StatusOr<std::optional<std::string>> stale =
+        view->Get(storage::ColumnFamily::kAnalysis, stale_key);
+    ASSERT_OK(stale);
+    EXPECT_FALSE(stale->has_value());  // Dropped with the old layout.
+    absl::StatusOr<std::optional<std::string>> format =
+        view->Get(storage::ColumnFamily::kMeta, storage::kProjectionFormatKey);
+    ASSERT_OK(format);
+    EXPECT_EQ(format->value_or(""), storage::kProjectionFormat);
+  }
+  v1::GetExperimentRequest get;
+  get.set_id("e1");
+  EXPECT_OK(queries_->GetExperiment(get));  // The rebuilt projections serve.
+  Reopen();
+  EXPECT_FALSE(store_->projections_rebuilt_at_open());
+}
+
 // A flipped byte in an SST file (with the server stopped) is reported as
 // DATA_LOSS by the open, the log check or the projection check, never
 // served as if it were data.

@@ -154,6 +154,62 @@ TEST_F(InsightsTest, RetractedOutcomesLeaveTheAnswer) {
   EXPECT_EQ(answer->methods(0).pooled().k(), 1);
 }
 
+// An experiment's outcomes on one indicator measured the same people, so
+// analyses use one per experiment: the most recent measurement (then the one
+// recorded last). Retracting it brings back the one before.
+TEST_F(InsightsTest, EachExperimentCountsOnceWithItsMostRecentOutcome) {
+  DefineCatalogue();
+  CreateExperiment("a");
+  Start("a");
+  auto record = [&](const std::string& measured_on, double treatment_mean) {
+    v1::CreateOutcomeRequest request = OutcomeRequest("a");
+    request.mutable_outcome()->set_measured_on(measured_on);
+    request.mutable_outcome()->mutable_two_group_continuous()->set_treatment_mean(treatment_mean);
+    absl::StatusOr<v1::CreateOutcomeResponse> created = commands_->CreateOutcome(request, caller_);
+    EXPECT_OK(created);
+    return created.ok() ? created->outcome().id() : std::string();
+  };
+  const std::string first = record("2019-06-01", 4.5);
+  const uint64_t after_first = store_->HeadPosition();
+  const std::string latest = record("2020-06-01", 4.0);
+  record("2018-01-01", 3.0);  // Recorded last, measured earliest: not the latest.
+  core::Insights insights(store_.get());
+  v1::WhatWorksRequest request;
+  request.set_indicator_id("loneliness");
+  auto studies = [&]() {
+    absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
+    EXPECT_OK(answer);
+    std::vector<std::string> ids;
+    if (answer.ok() && answer->methods_size() > 0) {
+      for (const v1::StudyEffect& study : answer->methods(0).studies()) ids.push_back(study.outcome_id());
+      EXPECT_EQ(answer->methods(0).pooled().k(), static_cast<int>(ids.size()));
+    }
+    return ids;
+  };
+  EXPECT_EQ(studies(), std::vector<std::string>{latest});
+  // As of the first outcome, that one was the latest.
+  request.set_as_of_position(after_first);
+  EXPECT_EQ(studies(), std::vector<std::string>{first});
+  request.set_as_of_position(0);
+
+  v1::RetractOutcomeRequest retract;
+  retract.set_experiment_id("a");
+  retract.set_outcome_id(latest);
+  retract.set_reason("wrong wave");
+  retract.set_request_id(NextId());
+  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  EXPECT_EQ(studies(), std::vector<std::string>{first});
+  // The live projections equal a rebuild from the log.
+  Reopen();
+  core::Insights reopened(store_.get());
+  absl::StatusOr<v1::WhatWorksResponse> live = reopened.WhatWorks(request);
+  ASSERT_OK(live);
+  ASSERT_OK(store_->RebuildProjections());
+  absl::StatusOr<v1::WhatWorksResponse> rebuilt = reopened.WhatWorks(request);
+  ASSERT_OK(rebuilt);
+  EXPECT_EQ(live->SerializeAsString(), rebuilt->SerializeAsString());
+}
+
 // Raudenbush (1985) entered as 19 experiments of method "coach", each
 // effect given directly (SMD with its variance) on "participation" (higher
 // is better: no flip), with context `weeks` (number) and `contact` (gt1 or

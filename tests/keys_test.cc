@@ -56,10 +56,10 @@ TEST(KeysTest, StreamEventKeyRoundTripsAndSortsByVersionWithinStream) {
 }
 
 TEST(KeysTest, AnalysisKeysGroupByIndicatorThenMethod) {
-  std::string k1 = AnalysisKey("loneliness", "coach", "e1", "o1");
-  std::string k2 = AnalysisKey("loneliness", "coach", "e2", "o1");
-  std::string k3 = AnalysisKey("loneliness", "coach-x", "e1", "o1");
-  std::string other = AnalysisKey("loneliness-2", "coach", "e1", "o1");
+  std::string k1 = AnalysisKey("loneliness", "coach", "e1");
+  std::string k2 = AnalysisKey("loneliness", "coach", "e2");
+  std::string k3 = AnalysisKey("loneliness", "coach-x", "e1");
+  std::string other = AnalysisKey("loneliness-2", "coach", "e1");
   const std::string prefix = AnalysisIndicatorPrefix("loneliness");
   for (const std::string& key : {k1, k2, k3}) EXPECT_EQ(key.rfind(prefix, 0), 0u);
   EXPECT_NE(other.rfind(prefix, 0), 0u);
