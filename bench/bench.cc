@@ -181,6 +181,7 @@ class Bench {
   void Run() {
     RocksDbAlone();
     Unary();
+    Scaling();
     StoreScenarios();
   }
 
@@ -361,27 +362,11 @@ class Bench {
         Process server = StartServer(data);
         client::Client api(server.address());
         Catalogue(api, methods, experiments);
-        grpc::ClientContext context;
-        v1::ImportOutcomesResponse imported;
-        auto stream = api.experiments()->ImportOutcomes(&context, &imported);
-        std::mt19937 random(rep);
-        start = Clock::now();
-        for (uint64_t i = 0; i < outcomes; ++i) {
-          v1::ImportOutcomesRequest row;
-          *row.mutable_row() = Outcome(absl::StrCat("x", i % experiments), random, ++sequence_, -1);
-          stream->Write(row);
-        }
-        stream->WritesDone();
-        grpc::Status status = stream->Finish();
-        if (!status.ok() || imported.written() != outcomes) {
-          std::fprintf(stderr, "import failed: %s (%llu written)\n", status.error_message().c_str(),
-                       static_cast<unsigned long long>(imported.written()));
-          std::exit(1);
-        }
         Add("streaming import", "outcomes/s until durable", "outcomes/s",
             "echo ceiling/streamed messages/s")
-            .samples.push_back(outcomes / Seconds(Clock::now() - start));
-        WhatWorks(api, "warm");
+            .samples.push_back(outcomes / Import(api, experiments, outcomes, rep));
+        const double warm = WhatWorks(api, "warm");
+        Add("what-works scaling", ScalingMetric(outcomes, experiments), "ms").samples.push_back(warm);
         peak_rss = std::max(peak_rss, server.PeakRssMib());
       }
       // Restart: from exec to a served answer, the projections kept.
@@ -409,9 +394,57 @@ class Bench {
     }
   }
 
+  // Streams `outcomes` outcomes over experiments x0.. and returns the
+  // seconds until the last is durable.
+  double Import(client::Client& api, int experiments, uint64_t outcomes, int rep) {
+    grpc::ClientContext context;
+    v1::ImportOutcomesResponse imported;
+    auto stream = api.experiments()->ImportOutcomes(&context, &imported);
+    std::mt19937 random(rep);
+    const Clock::time_point start = Clock::now();
+    for (uint64_t i = 0; i < outcomes; ++i) {
+      v1::ImportOutcomesRequest row;
+      *row.mutable_row() = Outcome(absl::StrCat("x", i % experiments), random, ++sequence_, -1);
+      stream->Write(row);
+    }
+    stream->WritesDone();
+    grpc::Status status = stream->Finish();
+    if (!status.ok() || imported.written() != outcomes) {
+      std::fprintf(stderr, "import failed: %s (%llu written)\n", status.error_message().c_str(),
+                   static_cast<unsigned long long>(imported.written()));
+      std::exit(1);
+    }
+    return Seconds(Clock::now() - start);
+  }
+
+  static std::string ScalingMetric(uint64_t outcomes, int experiments) {
+    return absl::StrFormat("REML p50 ms, %d outcomes, %d experiments", outcomes, experiments);
+  }
+
+  // What-works on smaller stores of the same shape (100 outcomes per
+  // experiment, the same methods), beside the big store's figure: how its
+  // cost grows with the size of the store.
+  void Scaling() {
+    const int methods = quick_ ? 10 : 50;
+    const std::vector<uint64_t> sizes =
+        quick_ ? std::vector<uint64_t>{5000} : std::vector<uint64_t>{10000, 100000};
+    for (int rep = 0; rep < reps(); ++rep) {
+      for (uint64_t outcomes : sizes) {
+        const int experiments = static_cast<int>(outcomes / 100);
+        Process server = StartServer(absl::StrCat(work_, "/scale-", outcomes, "-", rep));
+        client::Client api(server.address());
+        Catalogue(api, methods, experiments);
+        Import(api, experiments, outcomes, rep);
+        Add("what-works scaling", ScalingMetric(outcomes, experiments), "ms")
+            .samples.push_back(WhatWorks(api, "scaling"));
+      }
+    }
+  }
+
   // What-works (REML, every method) and the subgroup split by the 6-level
-  // condition; `kind` warm or cold (the first calls after a restart).
-  void WhatWorks(client::Client& api, const std::string& kind) {
+  // condition; `kind` warm, cold (the first calls after a restart) or
+  // scaling (not recorded here). Returns the p50 of what-works in ms.
+  double WhatWorks(client::Client& api, const std::string& kind) {
     std::vector<double> what, split;
     const int calls = kind == "cold" ? 1 : (quick_ ? 10 : 30);
     for (int i = 0; i < calls; ++i) {
@@ -438,6 +471,7 @@ class Bench {
       }
       split.push_back(Seconds(Clock::now() - start) * 1000);
     }
+    if (kind == "scaling") return Percentile(what, 0.5);
     Add("what-works", "REML every method p50 ms, " + kind, "ms")
         .samples.push_back(Percentile(what, 0.5));
     Add("what-works", "subgroups by 6 levels p50 ms, " + kind, "ms")
@@ -446,6 +480,7 @@ class Bench {
       Add("what-works", "REML every method p99 ms, warm", "ms")
           .samples.push_back(Percentile(what, 0.99));
     }
+    return Percentile(what, 0.5);
   }
 
   std::string leerlusd_;
