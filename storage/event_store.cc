@@ -675,6 +675,13 @@ uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) co
 }
 
 absl::Status EventStore::RebuildProjections() {
+  // Until the rebuild is complete the store is marked as holding no usable
+  // projections, so an interrupted rebuild is redone at the next open.
+  rocksdb::ColumnFamilyHandle* meta = handles_[static_cast<size_t>(ColumnFamily::kMeta)];
+  const rocksdb::Slice format_key(kProjectionFormatKey.data(), kProjectionFormatKey.size());
+  rocksdb::WriteOptions synced;
+  synced.sync = options_.sync;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Delete(synced, meta, format_key), "rebuild start"));
   for (ColumnFamily cf : kProjectionFamilies) {
     size_t index = static_cast<size_t>(cf);
     LEERLUS_RETURN_IF_ERROR(
@@ -706,15 +713,11 @@ absl::Status EventStore::RebuildProjections() {
                                                  : batch.Delete(handle, key.second);
       LEERLUS_RETURN_IF_ERROR(FromRocks(status, "rebuild batch"));
     }
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync;
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "rebuild write"));
+    // Not synced one by one: the synced marker below makes them all durable.
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "rebuild write"));
     from = events.back().position() + 1;
   }
-  rocksdb::WriteOptions write_options;
-  write_options.sync = options_.sync;
-  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
-                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+  return FromRocks(db_->Put(synced, meta, format_key,
                             rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
                    "writing the projection format");
 }

@@ -128,7 +128,9 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
         const bool allowed = roles[r] == 'Y';
         EXPECT_EQ(status.ok(), allowed) << callers[r].actor << " -> " << method->name() << " ("
                                         << experiment_id << "): " << status;
-        if (!allowed) EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+        if (!allowed) {
+          EXPECT_EQ(status.code(), absl::StatusCode::kPermissionDenied);
+        }
         ++checked;
       }
     }

@@ -337,7 +337,8 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
 }
 
 // A store whose projections were written in an older layout (here: the
-// per-outcome analysis rows of format 1) rebuilds them from the log when it
+// per-outcome analysis rows of format 1), or whose rebuild was interrupted
+// (both leave no current format marker), rebuilds them from the log when it
 // opens, and says so; a current store opens without rebuilding.
 TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   DefineCatalogue();

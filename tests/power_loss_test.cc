@@ -141,7 +141,9 @@ class PowerLossTest : public ::testing::Test {
     absl::StatusOr<std::string> rebuilt = store->ProjectionDigest();
     EXPECT_OK(live);
     EXPECT_OK(rebuilt);
-    if (live.ok() && rebuilt.ok()) EXPECT_EQ(*live, *rebuilt);
+    if (live.ok() && rebuilt.ok()) {
+      EXPECT_EQ(*live, *rebuilt);
+    }
     return totals;
   }
 
