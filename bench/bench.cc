@@ -178,11 +178,12 @@ class Bench {
         work_(std::move(work)),
         quick_(quick) {}
 
-  void Run() {
-    RocksDbAlone();
-    Unary();
-    Scaling();
-    StoreScenarios();
+  // Runs every scenario, or only `only` (rocksdb, appends, scaling, store).
+  void Run(const std::string& only) {
+    if (only.empty() || only == "rocksdb") RocksDbAlone();
+    if (only.empty() || only == "appends") Unary();
+    if (only.empty() || only == "scaling") Scaling();
+    if (only.empty() || only == "store") StoreScenarios();
   }
 
   const std::vector<Figure>& figures() const { return figures_; }
@@ -504,13 +505,16 @@ int main(int argc, char** argv) {
   app.add_option("--json", json, "write the figures here as JSON")->required();
   app.add_option("--work-dir", work, "scratch directory (default: a new one under /tmp)");
   app.add_flag("--quick", quick, "small store and short spans (under 3 minutes)");
+  std::string only;
+  app.add_option("--only", only, "run one scenario (to profile it)")
+      ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store"}));
   CLI11_PARSE(app, argc, argv);
   if (work.empty()) {
     char pattern[] = "/tmp/leerlus-bench-XXXXXX";
     work = mkdtemp(pattern);
   }
   leerlus::bench::Bench bench(leerlusd, echo, work, quick);
-  bench.Run();
+  bench.Run(only);
 
   std::map<std::string, double> medians;
   for (const auto& figure : bench.figures()) {
