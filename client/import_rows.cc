@@ -25,6 +25,15 @@ std::string NumberText(absl::string_view text, bool decimal_comma) {
   return value;
 }
 
+template <typename Enum>
+bool ParseEnumName(absl::string_view text, absl::string_view prefix,
+                   bool (*parse)(const std::string&, Enum*), Enum* out) {
+  std::string name = absl::AsciiStrToUpper(text);
+  absl::StrReplaceAll({{"-", "_"}, {" ", "_"}}, &name);
+  if (!absl::StartsWith(name, prefix)) name = absl::StrCat(prefix, name);
+  return parse(name, out) && !absl::EndsWith(name, "_UNSPECIFIED");
+}
+
 class RowReader {
  public:
   RowReader(const CsvTable& table, const CsvRow& row, bool decimal_comma,
@@ -63,6 +72,20 @@ class RowReader {
     return value;
   }
 
+  // An enum value by its short name ("RCT", "area-based"); `fallback` for
+  // an empty cell that is not required.
+  template <typename Enum>
+  Enum EnumValue(absl::string_view column, absl::string_view prefix,
+                 bool (*parse)(const std::string&, Enum*), absl::string_view allowed,
+                 bool required, Enum fallback = Enum()) {
+    const std::string text = required ? Required(column) : Text(column);
+    if (text.empty()) return fallback;
+    Enum value;
+    if (ParseEnumName(text, prefix, parse, &value)) return value;
+    Fail(column, absl::StrCat("'", text, "' is not ", allowed));
+    return fallback;
+  }
+
   void Fail(absl::string_view column, std::string message) {
     errors_.push_back(RowError{row_.line, std::string(column), std::move(message)});
     failed_ = true;
@@ -76,15 +99,6 @@ class RowReader {
   std::vector<RowError>& errors_;
   bool failed_ = false;
 };
-
-template <typename Enum>
-bool ParseEnumName(absl::string_view text, absl::string_view prefix,
-                   bool (*parse)(const std::string&, Enum*), Enum* out) {
-  std::string name = absl::AsciiStrToUpper(text);
-  absl::StrReplaceAll({{"-", "_"}, {" ", "_"}}, &name);
-  if (!absl::StartsWith(name, prefix)) name = absl::StrCat(prefix, name);
-  return parse(name, out) && !absl::EndsWith(name, "_UNSPECIFIED");
-}
 
 }  // namespace
 
@@ -122,17 +136,9 @@ OutcomeImport OutcomeRequestsFromCsv(const CsvTable& table, bool decimal_comma) 
     outcome->set_corrects_outcome_id(reader.Text("corrects_outcome_id"));
     outcome->set_indicator_id(reader.Required("indicator_id"));
     outcome->set_measured_on(reader.Required("measured_on"));
-    std::string design_text = reader.Required("design");
-    v1::StudyDesign design;
-    if (!design_text.empty()) {
-      if (ParseEnumName(design_text, "STUDY_DESIGN_", &v1::StudyDesign_Parse, &design)) {
-        outcome->set_design(design);
-      } else {
-        reader.Fail("design", absl::StrCat("'", design_text,
-                                           "' is not RCT, QUASI_EXPERIMENTAL, PRE_POST or "
-                                           "POST_ONLY"));
-      }
-    }
+    outcome->set_design(reader.EnumValue("design", "STUDY_DESIGN_", &v1::StudyDesign_Parse,
+                                         "RCT, QUASI_EXPERIMENTAL, PRE_POST or POST_ONLY",
+                                         /*required=*/true, v1::STUDY_DESIGN_UNSPECIFIED));
     if (reader.Has("treatment_mean") || reader.Has("control_mean")) {
       auto* s = outcome->mutable_two_group_continuous();
       s->set_treatment_mean(reader.Number("treatment_mean"));
@@ -219,27 +225,14 @@ ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_c
     v1::CreateExperimentRequest request;
     v1::Experiment* e = request.mutable_experiment();
     e->set_id(reader.Required("id"));
-    const std::string kind = reader.Required("kind");
-    v1::ExperimentKind kind_value;
-    if (!kind.empty()) {
-      if (ParseEnumName(kind, "EXPERIMENT_KIND_", &v1::ExperimentKind_Parse, &kind_value)) {
-        e->set_kind(kind_value);
-      } else {
-        reader.Fail("kind", absl::StrCat("'", kind, "' is not PROJECT or DEAL"));
-      }
-    }
+    e->set_kind(reader.EnumValue("kind", "EXPERIMENT_KIND_", &v1::ExperimentKind_Parse,
+                                 "PROJECT or DEAL", /*required=*/true,
+                                 v1::EXPERIMENT_KIND_UNSPECIFIED));
     e->set_title(reader.Required("title"));
     e->set_description(reader.Text("description"));
     e->set_work_method_id(reader.Required("work_method_id"));
-    const std::string line = reader.Required("line");
-    v1::Line line_value;
-    if (!line.empty()) {
-      if (ParseEnumName(line, "LINE_", &v1::Line_Parse, &line_value)) {
-        e->set_line(line_value);
-      } else {
-        reader.Fail("line", absl::StrCat("'", line, "' is not AREA_BASED or CROSSOVER"));
-      }
-    }
+    e->set_line(reader.EnumValue("line", "LINE_", &v1::Line_Parse, "AREA_BASED or CROSSOVER",
+                                 /*required=*/true, v1::LINE_UNSPECIFIED));
     e->set_societal_task(reader.Text("societal_task"));
     if (reader.Has("area_code")) {
       e->mutable_area()->set_code(absl::AsciiStrToUpper(reader.Text("area_code")));
@@ -259,14 +252,10 @@ ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_c
       if (value.empty()) continue;
       (*e->mutable_context())[column.substr(8)] = InferAttribute(value, decimal_comma);
     }
-    const std::string status = absl::AsciiStrToUpper(reader.Text("status"));
-    v1::ExperimentStatus status_value = v1::EXPERIMENT_STATUS_DESIGNED;
-    if (!status.empty() &&
-        !ParseEnumName(status, "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse, &status_value)) {
-      reader.Fail("status", absl::StrCat("'", status,
-                                         "' is not DESIGNED, RUNNING, EVALUATING, CONCLUDED or "
-                                         "WITHDRAWN"));
-    }
+    const v1::ExperimentStatus status_value = reader.EnumValue(
+        "status", "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse,
+        "DESIGNED, RUNNING, EVALUATING, CONCLUDED or WITHDRAWN", /*required=*/false,
+        v1::EXPERIMENT_STATUS_DESIGNED);
     if (reader.failed()) continue;
     request.set_request_id(RowRequestId("experiment", row.fields));
     v1::StartExperimentRequest& start = result.starts.emplace_back();

@@ -50,6 +50,7 @@ struct Labels {
   const char* worse;
   const char* better;
   const char* not_pooled;
+  const char* no_outcomes;
   const char* conditions;
   const char* differs;     // %s: condition
   const char* no_diff;     // %s: condition
@@ -104,7 +105,8 @@ constexpr Labels kEnglish = {
     "Reflects log position %s", "appended", "Made", "Reproduce with", "Summary", "Work method",
     "Experiments", "Effect [95% CI]", "Prediction interval", "Evidence grade",
     "Cost per participant", "Experiment", "Area, design", "Weight", "Pooled (%s, k = %d)",
-    "Effect (%s), positive = better", "worse", "better", "No pooled result", "Conditions",
+    "Effect (%s), positive = better", "worse", "better", "No pooled result",
+    "No outcome has been recorded on this indicator yet.", "Conditions",
     "differs by %s", "no clear difference by %s", "adjusted p", "explains %s%% of the heterogeneity",
     "Not tested", "Level", "Coefficient", "Hypotheses", "Hypothesis", "Pre-registered", "Verdict",
     "Measured", "Why", "yes", "no", "No hypothesis on this indicator.", "Lessons",
@@ -125,6 +127,7 @@ constexpr Labels kDutch = {
     "Werkwijze", "Experimenten", "Effect [95%-BI]", "Voorspellingsinterval", "Bewijsniveau",
     "Kosten per deelnemer", "Experiment", "Gebied, opzet", "Gewicht", "Gepoold (%s, k = %d)",
     "Effect (%s), positief = beter", "slechter", "beter", "Geen gepoold resultaat",
+    "Er is nog geen uitkomst op deze indicator vastgelegd.",
     "Omstandigheden", "verschilt naar %s", "geen duidelijk verschil naar %s", "gecorrigeerde p",
     "verklaart %s%% van de heterogeniteit", "Niet getoetst", "Niveau", "Co\u00ebffici\u00ebnt",
     "Hypothesen", "Hypothese", "Vooraf vastgelegd", "Oordeel", "Gemeten", "Waarom", "ja", "nee",
@@ -326,9 +329,9 @@ ForestPlot SubgroupPlot(const ReportData& data, const std::string& method_name,
   plot.label_header = l.level;
   plot.detail_header = l.experiments_pooled;
   plot.estimate_header = l.effect_ci;
-  plot.axis_label = Printf(l.axis, MeasureShort(data.what_works.methods().empty()
-                                                    ? v1::EFFECT_MEASURE_SMD
-                                                    : data.what_works.methods(0).pooled().measure()));
+  plot.axis_label = Printf(
+      l.axis, MeasureShort(subgroups.empty() ? v1::EFFECT_MEASURE_SMD
+                                             : subgroups.begin()->pooled().measure()));
   plot.worse_label = l.worse;
   plot.better_label = l.better;
   plot.decimal_separator = l.decimal;
@@ -729,7 +732,11 @@ std::string RenderReportHtml(const ReportData& data) {
   html.Add(". ", H(l.made_at), " ", H(data.generated_time), ". ", H(l.reproduce), " <code>",
            H(ReproduceCommand(data)), "</code></p>\n");
 
-  AddSummary(data, l, html);
+  if (data.what_works.methods().empty()) {
+    html.Add("<p class=\"empty\">", H(l.no_outcomes), "</p>\n");
+  } else {
+    AddSummary(data, l, html);
+  }
   if (data.changes) AddChanges(data, l, html);
 
   std::map<std::string, const v1::Experiment*> experiments_by_id;

@@ -2,6 +2,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -39,6 +40,11 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives each new thread its own malloc arena (up to 8 per core), and
+  // each arena keeps its high-water mark: with many server threads taking
+  // turns at large answers that multiplies resident memory. A few arenas
+  // keep it bounded.
+  mallopt(M_ARENA_MAX, 4);
   CLI::App app{"leerlusd: the leerlus learning-loop server (gRPC over an embedded RocksDB store)"};
   std::string data_dir = "leerlus-data";
   std::string listen = "127.0.0.1:50051";

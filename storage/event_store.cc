@@ -36,6 +36,18 @@ absl::Status FromRocks(const rocksdb::Status& status, absl::string_view what) {
   return absl::InternalError(message);
 }
 
+// KeyValueReader::Scan over a RocksDB iterator.
+absl::Status ScanIterator(rocksdb::Iterator& it, absl::string_view prefix, absl::string_view start,
+                          const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  absl::string_view seek = start < prefix ? prefix : start;
+  for (it.Seek(rocksdb::Slice(seek.data(), seek.size())); it.Valid(); it.Next()) {
+    absl::string_view key(it.key().data(), it.key().size());
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, absl::string_view(it.value().data(), it.value().size()))) break;
+  }
+  return FromRocks(it.status(), "scan");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- ReadView
@@ -69,13 +81,7 @@ absl::Status ReadView::Scan(
     const std::function<bool(absl::string_view, absl::string_view)>& visit) {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(options_, handles_[static_cast<size_t>(cf)]));
-  absl::string_view seek = start < prefix ? prefix : start;
-  for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
-    absl::string_view key(it->key().data(), it->key().size());
-    if (key.substr(0, prefix.size()) != prefix) break;
-    if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
-  }
-  return FromRocks(it->status(), "scan");
+  return ScanIterator(*it, prefix, start, visit);
 }
 
 int64_t ReadView::head_time_seconds() {
@@ -181,13 +187,7 @@ class EventStore::DatabaseReader : public KeyValueReader {
       const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
     std::unique_ptr<rocksdb::Iterator> it(
         db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(cf)]));
-    absl::string_view seek = start < prefix ? prefix : start;
-    for (it->Seek(rocksdb::Slice(seek.data(), seek.size())); it->Valid(); it->Next()) {
-      absl::string_view key(it->key().data(), it->key().size());
-      if (key.substr(0, prefix.size()) != prefix) break;
-      if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
-    }
-    return FromRocks(it->status(), "scan");
+    return ScanIterator(*it, prefix, start, visit);
   }
 
  private:

@@ -282,6 +282,16 @@ TEST(ReportTest, DutchUsesDutchWordsAndDecimalCommas) {
   EXPECT_EQ(html.find("What works"), std::string::npos);
 }
 
+TEST(ReportTest, AnIndicatorWithoutOutcomesSaysSo) {
+  ReportData data;
+  data.indicator.set_id("energy");
+  data.what_works.set_read_position(7);
+  const std::string html = RenderReportHtml(data);
+  EXPECT_NE(html.find("No outcome has been recorded on this indicator yet."), std::string::npos);
+  EXPECT_EQ(html.find("<table class=\"summary\">"), std::string::npos);
+  EXPECT_TRUE(RenderReportSvgs(data).empty());
+}
+
 TEST(ReportTest, SvgFilesPerMethodWithPooledResult) {
   std::map<std::string, std::string> files = RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
   ASSERT_EQ(files.size(), 1u);  // No condition was compared: only the forest plot.

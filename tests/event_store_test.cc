@@ -21,6 +21,24 @@ namespace {
 
 using EventStoreTest = StoreFixture;
 
+// Opens the store's RocksDB directly (the store closed) for `change`, to
+// simulate damage or an older layout.
+void WithRawDatabase(
+    const std::string& path,
+    const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>&
+        change) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (absl::string_view name : storage::kColumnFamilyNames) {
+    descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), path, descriptors, &handles, &db).ok());
+  change(db, handles);
+  for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  delete db;
+}
+
 TEST_F(EventStoreTest, RetryWithSameRequestIdReturnsOriginalAndAppendsNothing) {
   DefineCatalogue();
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
@@ -307,16 +325,8 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
   store_.reset();
   commands_.reset();
   queries_.reset();
-  {
-    // Rewrite event 2 in place with a different display name.
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (absl::string_view name : storage::kColumnFamilyNames) {
-      descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
+  // Rewrite event 2 in place with a different display name.
+  WithRawDatabase(dir_.File("db"), [](rocksdb::DB* db, const auto& handles) {
     auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
     std::string bytes;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), events, storage::EventKey(2), &bytes).ok());
@@ -326,9 +336,7 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
     ASSERT_TRUE(
         db->Put(rocksdb::WriteOptions(), events, storage::EventKey(2), event.SerializeAsString())
             .ok());
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    delete db;
-  }
+  });
   Open();
   absl::StatusOr<uint64_t> verified = store_->VerifyLog();
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss);
@@ -349,20 +357,7 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   commands_.reset();
   queries_.reset();
   const std::string stale_key = std::string("loneliness\0coach\0e1\0o1", 23);
-  auto with_raw_db = [&](const std::function<void(rocksdb::DB*, std::vector<rocksdb::ColumnFamilyHandle*>&)>& act) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (absl::string_view name : storage::kColumnFamilyNames) {
-      descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), descriptors, &handles, &db).ok());
-    act(db, handles);
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    delete db;
-  };
-  with_raw_db([&](rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
     auto* meta = handles[static_cast<size_t>(storage::ColumnFamily::kMeta)];
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta,
                            std::string(storage::kProjectionFormatKey))
