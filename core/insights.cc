@@ -1108,24 +1108,6 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
       continue;
     LEERLUS_ASSIGN_OR_RETURN(bool matched, filter.Matches(experiment));
     if (!matched) continue;
-    // The experiment's live outcomes, newest measurement last.
-    std::vector<v1::Outcome> outcomes;
-    LEERLUS_RETURN_IF_ERROR(view->Scan(
-        storage::ColumnFamily::kOutcomes, storage::ExperimentChildPrefix(experiment.id()), "",
-        [&](absl::string_view, absl::string_view value) {
-          v1::Outcome outcome;
-          if (!outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-            problem = absl::DataLossError("cannot parse an outcome");
-            return false;
-          }
-          if (!outcome.retracted()) outcomes.push_back(std::move(outcome));
-          return true;
-        }));
-    LEERLUS_RETURN_IF_ERROR(problem);
-    std::sort(outcomes.begin(), outcomes.end(), [](const v1::Outcome& a, const v1::Outcome& b) {
-      return std::make_tuple(a.measured_on(), a.record_position()) <
-             std::make_tuple(b.measured_on(), b.record_position());
-    });
     v1::MethodScorecard& card = cards[experiment.work_method_id()];
     card.set_work_method_id(experiment.work_method_id());
     for (const v1::Hypothesis& hypothesis : experiment.hypotheses()) {
@@ -1137,11 +1119,15 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
       verdict->set_indicator_id(hypothesis.indicator_id());
       verdict->set_expected_direction(hypothesis.expected_direction());
       verdict->set_pre_registered(hypothesis.pre_registered());
-      const v1::Outcome* latest = nullptr;
-      for (const v1::Outcome& outcome : outcomes) {
-        if (outcome.indicator_id() == hypothesis.indicator_id()) latest = &outcome;
-      }
-      if (latest == nullptr) {
+      // The experiment's most recent live outcome on the indicator, as the
+      // analyses use it: its row in the analysis view.
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Outcome> latest,
+          storage::GetMessage<v1::Outcome>(
+              *view, storage::ColumnFamily::kAnalysis,
+              storage::AnalysisKey(hypothesis.indicator_id(), experiment.work_method_id(),
+                                   experiment.id())));
+      if (!latest.has_value()) {
         verdict->set_verdict(v1::VERDICT_NOT_MEASURED);
         verdict->set_reason("no outcome on this indicator yet");
       } else {
