@@ -30,6 +30,8 @@ struct Labels {
   const char* title;  // %s: the indicator's name
   const char* higher_better;
   const char* lower_better;
+  const char* higher;
+  const char* lower;
   const char* unit;
   const char* reflects;  // %s: position
   const char* appended_at;
@@ -101,7 +103,8 @@ struct Labels {
 };
 
 constexpr Labels kEnglish = {
-    "en", '.', "What works for %s", "higher is better", "lower is better", "Unit",
+    "en", '.', "What works for %s", "higher is better", "lower is better", "higher", "lower",
+    "Unit",
     "Reflects log position %s", "appended", "Made", "Reproduce with", "Summary", "Work method",
     "Experiments", "Effect [95% CI]", "Prediction interval", "Evidence grade",
     "Cost per participant", "Experiment", "Area, design", "Weight", "Pooled (%s, k = %d)",
@@ -122,7 +125,8 @@ constexpr Labels kEnglish = {
     "pre/post", "post only"};
 
 constexpr Labels kDutch = {
-    "nl", ',', "Wat werkt voor %s", "hoger is beter", "lager is beter", "Eenheid",
+    "nl", ',', "Wat werkt voor %s", "hoger is beter", "lager is beter", "hoger", "lager",
+    "Eenheid",
     "Stand van logpositie %s", "vastgelegd", "Gemaakt", "Opnieuw maken met", "Samenvatting",
     "Werkwijze", "Experimenten", "Effect [95%-BI]", "Voorspellingsinterval", "Bewijsniveau",
     "Kosten per deelnemer", "Experiment", "Gebied, opzet", "Gewicht", "Gepoold (%s, k = %d)",
@@ -262,6 +266,22 @@ std::string Slug(const std::string& id) {
 
 // ------------------------------------------------------------------- plots
 
+// The indicator's name (its id when it has none).
+std::string IndicatorName(const ReportData& data) {
+  return data.indicator.display_name().empty() ? data.indicator.id()
+                                               : data.indicator.display_name();
+}
+
+// "better: Eenzaamheid lower" on the right of the axis, "worse: ... higher"
+// on the left: the axis in the indicator's own terms.
+void LabelSides(const ReportData& data, const Labels& l, ForestPlot& plot) {
+  const bool lower_is_better =
+      data.indicator.better_direction() == v1::BETTER_DIRECTION_LOWER;
+  const std::string name = IndicatorName(data);
+  plot.better_label = absl::StrCat(l.better, ": ", name, " ", lower_is_better ? l.lower : l.higher);
+  plot.worse_label = absl::StrCat(l.worse, ": ", name, " ", lower_is_better ? l.higher : l.lower);
+}
+
 ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& method) {
   const Labels& l = LabelsFor(data.options.language);
   ForestPlot plot;
@@ -273,8 +293,7 @@ ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& meth
   plot.weight_header = l.weight;
   const v1::PooledResult& pooled = method.pooled();
   plot.axis_label = Printf(l.axis, MeasureShort(pooled.measure()));
-  plot.worse_label = l.worse;
-  plot.better_label = l.better;
+  LabelSides(data, l, plot);
   plot.decimal_separator = l.decimal;
   for (const v1::StudyEffect& study : method.studies()) {
     ForestRow row;
@@ -332,8 +351,7 @@ ForestPlot SubgroupPlot(const ReportData& data, const std::string& method_name,
   plot.axis_label = Printf(
       l.axis, MeasureShort(subgroups.empty() ? v1::EFFECT_MEASURE_SMD
                                              : subgroups.begin()->pooled().measure()));
-  plot.worse_label = l.worse;
-  plot.better_label = l.better;
+  LabelSides(data, l, plot);
   plot.decimal_separator = l.decimal;
   for (const v1::Subgroup& subgroup : subgroups) {
     ForestRow row;
@@ -713,9 +731,7 @@ std::string ReproduceCommand(const ReportData& data) {
 std::string RenderReportHtml(const ReportData& data) {
   const Labels& l = LabelsFor(data.options.language);
   const v1::Indicator& indicator = data.indicator;
-  const std::string name = indicator.display_name().empty() ? indicator.id()
-                                                            : indicator.display_name();
-  const std::string title = Printf(l.title, name);
+  const std::string title = Printf(l.title, IndicatorName(data));
   Html html;
   html.Add("<!DOCTYPE html>\n<html lang=\"", l.html_lang, "\">\n<head>\n<meta charset=\"utf-8\"/>\n",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>",

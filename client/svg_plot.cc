@@ -228,12 +228,13 @@ std::string RenderForestPlot(const ForestPlot& plot) {
   const double middle = (kPlotLeft + kPlotRight) / 2;
   absl::StrAppend(&svg, "<text x=\"", Px(middle), "\" y=\"", Px(rows_bottom + 36),
                   "\" text-anchor=\"middle\">", XmlEscape(plot.axis_label), "</text>",
-                  "<text class=\"worse\" x=\"", Px(kPlotLeft), "\" y=\"", Px(rows_bottom + 51),
-                  "\" font-size=\"11\" fill=\"#9a3412\">\u2190 ", XmlEscape(plot.worse_label),
-                  "</text>", "<text class=\"better\" x=\"", Px(kPlotRight), "\" y=\"",
-                  Px(rows_bottom + 51),
-                  "\" text-anchor=\"end\" font-size=\"11\" fill=\"#166534\">",
-                  XmlEscape(plot.better_label), " \u2192</text></g>\n</svg>\n");
+                  // Which side is better, each label running outward from the middle.
+                  "<text class=\"worse\" x=\"", Px(middle - 8), "\" y=\"", Px(rows_bottom + 51),
+                  "\" text-anchor=\"end\" font-size=\"11\" fill=\"#9a3412\">\u2190 ",
+                  XmlEscape(plot.worse_label), "</text>", "<text class=\"better\" x=\"",
+                  Px(middle + 8), "\" y=\"", Px(rows_bottom + 51),
+                  "\" font-size=\"11\" fill=\"#166534\">", XmlEscape(plot.better_label),
+                  " \u2192</text></g>\n</svg>\n");
   return svg;
 }
 

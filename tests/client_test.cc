@@ -257,6 +257,11 @@ TEST(ReportTest, EveryTextIsEscapedAndTheIterationShowsTheDecisionAndTheMove) {
   EXPECT_NE(html.find("Trust takes &lt;em&gt;time&lt;/em&gt; &amp; patience"), std::string::npos);
   EXPECT_NE(html.find("What works for Eenzaamheid &lt;script&gt;"), std::string::npos);
   EXPECT_NE(html.find("lower is better"), std::string::npos);
+  // The axis says which side is better in the indicator's own terms.
+  EXPECT_NE(html.find(">better: Eenzaamheid &lt;script&gt;alert(1)&lt;/script&gt; lower \u2192<"),
+            std::string::npos);
+  EXPECT_NE(html.find(">\u2190 worse: Eenzaamheid &lt;script&gt;alert(1)&lt;/script&gt; higher<"),
+            std::string::npos);
   EXPECT_NE(html.find("data-position=\"42\""), std::string::npos);
   EXPECT_NE(html.find("<code>leerlus report --indicator eenzaamheid --as-of 42 --out report.html"),
             std::string::npos);
@@ -276,6 +281,8 @@ TEST(ReportTest, DutchUsesDutchWordsAndDecimalCommas) {
   EXPECT_NE(html.find("<html lang=\"nl\">"), std::string::npos);
   EXPECT_NE(html.find("Wat werkt voor Eenzaamheid"), std::string::npos);
   EXPECT_NE(html.find("lager is beter"), std::string::npos);
+  EXPECT_NE(html.find("beter: Eenzaamheid &lt;script&gt;alert(1)&lt;/script&gt; lager"),
+            std::string::npos);
   EXPECT_NE(html.find("0,250 [0,050, 0,450]"), std::string::npos);
   EXPECT_NE(html.find("<span class=\"decision\">bijstellen</span>"), std::string::npos);
   EXPECT_NE(html.find("--lang nl"), std::string::npos);
