@@ -1,6 +1,7 @@
 #include "client/import_rows.h"
 
 #include <cmath>
+#include <functional>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -124,6 +125,23 @@ v1::AttributeValue InferAttribute(absl::string_view value, bool decimal_comma) {
   return attribute;
 }
 
+namespace {
+
+// Typed attributes from a row's non-empty cells: `attribute_of(column)` names
+// the attribute a column holds, or is empty for columns that hold none.
+void ReadAttributes(const CsvTable& table, const CsvRow& row, bool decimal_comma,
+                    google::protobuf::Map<std::string, v1::AttributeValue>* attributes,
+                    const std::function<std::string(const std::string&)>& attribute_of) {
+  for (const std::string& column : table.header) {
+    const std::string name = attribute_of(column);
+    if (name.empty()) continue;
+    const std::string value = table.Get(row, column);
+    if (!value.empty()) (*attributes)[name] = InferAttribute(value, decimal_comma);
+  }
+}
+
+}  // namespace
+
 OutcomeImport OutcomeRequestsFromCsv(const CsvTable& table, bool decimal_comma) {
   OutcomeImport result;
   std::map<std::string, size_t> seen;  // request id -> line
@@ -203,13 +221,10 @@ AreaImport AreaRequestsFromCsv(const CsvTable& table, bool decimal_comma) {
     v1::Area* area = request.mutable_area();
     area->set_code(absl::AsciiStrToUpper(reader.Required("code")));
     area->set_display_name(reader.Required("name"));
-    for (size_t column = 0; column < table.header.size(); ++column) {
-      const std::string& name = table.header[column];
-      if (name == "code" || name == "name" || name.empty()) continue;
-      std::string value = table.Get(row, name);
-      if (value.empty()) continue;
-      (*area->mutable_attributes())[name] = InferAttribute(value, decimal_comma);
-    }
+    ReadAttributes(table, row, decimal_comma, area->mutable_attributes(),
+                   [](const std::string& column) {
+                     return column == "code" || column == "name" ? std::string() : column;
+                   });
     if (reader.failed()) continue;
     request.set_request_id(RowRequestId("area", row.fields));
     result.requests.push_back(std::move(request));
@@ -246,12 +261,9 @@ ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_c
     e->set_planned_start(reader.Text("planned_start"));
     e->set_planned_end(reader.Text("planned_end"));
     e->set_parent_experiment_id(reader.Text("parent_experiment_id"));
-    for (const std::string& column : table.header) {
-      if (!absl::StartsWith(column, "context.")) continue;
-      const std::string value = table.Get(row, column);
-      if (value.empty()) continue;
-      (*e->mutable_context())[column.substr(8)] = InferAttribute(value, decimal_comma);
-    }
+    ReadAttributes(table, row, decimal_comma, e->mutable_context(), [](const std::string& column) {
+      return absl::StartsWith(column, "context.") ? column.substr(8) : std::string();
+    });
     const v1::ExperimentStatus status_value = reader.EnumValue(
         "status", "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse,
         "DESIGNED, RUNNING, EVALUATING, CONCLUDED or WITHDRAWN", /*required=*/false,

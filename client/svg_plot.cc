@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,21 +29,13 @@ constexpr size_t kDetailChars = 30;
 
 // Cuts UTF-8 text to at most `max_chars` code points, ending in an ellipsis.
 std::string Cut(const std::string& text, size_t max_chars) {
-  size_t chars = 0;
+  // Byte offset where each code point starts (continuation bytes are 10xxxxxx).
+  std::vector<size_t> starts;
   for (size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;  // continuation byte
-    if (chars == max_chars - 1) {
-      // Is there more than one code point left?
-      size_t rest = 0;
-      for (size_t j = i; j < text.size(); ++j) {
-        if ((static_cast<unsigned char>(text[j]) & 0xC0) != 0x80) ++rest;
-      }
-      if (rest > 1) return text.substr(0, i) + "\u2026";
-      return text;
-    }
-    ++chars;
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) starts.push_back(i);
   }
-  return text;
+  if (starts.size() <= max_chars) return text;
+  return text.substr(0, starts[max_chars - 1]) + "\u2026";
 }
 
 std::string Px(double value) { return absl::StrFormat("%.1f", value); }

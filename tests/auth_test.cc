@@ -149,19 +149,11 @@ class AuthTest : public ::testing::Test {
     ASSERT_EQ(admin_secret_.size(), 4u + 64u);  // "lls_" + 256 bits in hex.
     admin_ = Client(admin_secret_);
     // The catalogue and two experiments: north's (with partner ggd) and south's.
-    v1::CreateWorkMethodRequest method;
-    method.mutable_work_method()->set_id("coach");
-    method.mutable_work_method()->set_display_name("Coach");
-    method.set_request_id("m");
+    const v1::CreateWorkMethodRequest method = SampleWorkMethodRequest("m");
     ASSERT_EQ(Code(*admin_, &v1::CatalogService::Stub::CreateWorkMethod, &client::Client::catalog,
                    method),
               0);
-    v1::CreateIndicatorRequest indicator;
-    indicator.mutable_indicator()->set_id("loneliness");
-    indicator.mutable_indicator()->set_display_name("Loneliness");
-    indicator.mutable_indicator()->set_better_direction(v1::BETTER_DIRECTION_LOWER);
-    indicator.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
-    indicator.set_request_id("i");
+    const v1::CreateIndicatorRequest indicator = SampleIndicatorRequest("i");
     ASSERT_EQ(Code(*admin_, &v1::CatalogService::Stub::CreateIndicator, &client::Client::catalog,
                    indicator),
               0);

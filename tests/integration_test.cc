@@ -944,6 +944,28 @@ TEST_F(IntegrationTest, HostileInputIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(LogHead(), head + 1);
 }
 
+// What a crash test knows of its writes: every acknowledged outcome id, and
+// every request sent without an answer (in doubt, to retry after the restart).
+struct WriteLedger {
+  std::mutex mutex;
+  std::set<std::string> acknowledged;
+  std::vector<v1::CreateOutcomeRequest> in_doubt;
+
+  // Sends one CreateOutcome and records how it ended; false when in doubt.
+  bool Append(client::Client& api, const v1::CreateOutcomeRequest& request,
+              v1::CreateOutcomeResponse* response) {
+    grpc::Status status =
+        api.Call(&v1::ExperimentService::Stub::CreateOutcome, api.experiments(), request, response);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!status.ok()) {
+      in_doubt.push_back(request);
+      return false;
+    }
+    acknowledged.insert(response->outcome().id());
+    return true;
+  }
+};
+
 // Crash points: the server kills itself just before a group's durable
 // write, or just after it before anyone is answered. After a restart every
 // acknowledged outcome is there once, every in-doubt request retried with its
@@ -968,9 +990,7 @@ TEST_F(IntegrationTest, CrashPointsLoseNothingAndRetriesApplyOnce) {
       args.insert(args.begin(), {"--server", armed.address()});
       ASSERT_EQ(RunCli(args).exit_code, 0) << args[3];
     }
-    std::mutex mutex;
-    std::set<std::string> acknowledged;
-    std::vector<v1::CreateOutcomeRequest> in_doubt;
+    WriteLedger ledger;
     std::vector<std::thread> writers;
     for (int w = 0; w < 4; ++w) {
       writers.emplace_back([&, w] {
@@ -982,26 +1002,19 @@ TEST_F(IntegrationTest, CrashPointsLoseNothingAndRetriesApplyOnce) {
           v1::CreateOutcomeRequest request = SampleOutcomeRequest("e1", id);
           request.mutable_outcome()->set_id(id);
           v1::CreateOutcomeResponse response;
-          grpc::Status status = api.Call(&v1::ExperimentService::Stub::CreateOutcome,
-                                         api.experiments(), request, &response);
-          std::lock_guard<std::mutex> lock(mutex);
-          if (!status.ok()) {
-            in_doubt.push_back(request);
-            return;
-          }
-          acknowledged.insert(id);
+          if (!ledger.Append(api, request, &response)) return;
         }
       });
     }
     for (std::thread& writer : writers) writer.join();
     armed.Kill();  // Reaps it; it died at the crash point.
-    ASSERT_FALSE(in_doubt.empty()) << point << ": the crash point was never reached";
+    ASSERT_FALSE(ledger.in_doubt.empty()) << point << ": the crash point was never reached";
 
     ServerProcess restarted(data);
     restarted.Start();
     client::Client api(restarted.address());
-    std::set<std::string> expected = acknowledged;
-    for (const v1::CreateOutcomeRequest& request : in_doubt) {
+    std::set<std::string> expected = ledger.acknowledged;
+    for (const v1::CreateOutcomeRequest& request : ledger.in_doubt) {
       for (int attempt = 0; attempt < 2; ++attempt) {
         v1::CreateOutcomeResponse response;
         grpc::Status status = api.Call(&v1::ExperimentService::Stub::CreateOutcome,
@@ -1023,7 +1036,7 @@ TEST_F(IntegrationTest, CrashPointsLoseNothingAndRetriesApplyOnce) {
     EXPECT_EQ(stored, expected) << point;
     EXPECT_EQ(e1.experiment().version(), 2 + stored.size()) << point;
     std::printf("crash point %s at write %d: acknowledged %zu, in doubt and retried %zu, lost 0\n",
-                point.c_str(), hit, acknowledged.size(), in_doubt.size());
+                point.c_str(), hit, ledger.acknowledged.size(), ledger.in_doubt.size());
     restarted.Stop();
     EXPECT_TRUE(VerifiesOffline(data)) << point;
   }
@@ -1048,9 +1061,7 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     const std::string versioned = "v" + std::to_string(round);
     CreateRunningExperiment(shared);
     CreateRunningExperiment(versioned);
-    std::mutex mutex;
-    std::set<std::string> acknowledged;              // Outcome ids of every OK reply.
-    std::vector<v1::CreateOutcomeRequest> in_doubt;  // Sent, no reply.
+    WriteLedger ledger;
     std::atomic<bool> stop{false};
     std::vector<std::thread> writers;
     client::ClientOptions once;
@@ -1064,16 +1075,8 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
       writers.emplace_back([&] {
         client::Client own(server_->address(), once);
         while (!stop.load()) {
-          v1::CreateOutcomeRequest request = outcome(shared);
           v1::CreateOutcomeResponse response;
-          grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
-                                         own.experiments(), request, &response);
-          std::lock_guard<std::mutex> lock(mutex);
-          if (!status.ok()) {
-            in_doubt.push_back(request);
-            return;
-          }
-          acknowledged.insert(response.outcome().id());
+          if (!ledger.Append(own, outcome(shared), &response)) return;
         }
       });
     }
@@ -1092,12 +1095,12 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
         }
         stream->WritesDone();
         grpc::Status status = stream->Finish();
-        std::lock_guard<std::mutex> lock(mutex);
+        std::lock_guard<std::mutex> lock(ledger.mutex);
         if (!status.ok() || response.written() != rows.size()) {
-          in_doubt.insert(in_doubt.end(), rows.begin(), rows.end());
+          ledger.in_doubt.insert(ledger.in_doubt.end(), rows.begin(), rows.end());
           return;
         }
-        for (const auto& row : rows) acknowledged.insert(row.outcome().id());
+        for (const auto& row : rows) ledger.acknowledged.insert(row.outcome().id());
       }
     });
     writers.emplace_back([&] {  // Each write expects the version the last one left.
@@ -1107,15 +1110,8 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
         v1::CreateOutcomeRequest request = outcome(versioned);
         request.set_expected_version(version);
         v1::CreateOutcomeResponse response;
-        grpc::Status status = own.Call(&v1::ExperimentService::Stub::CreateOutcome,
-                                       own.experiments(), request, &response);
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!status.ok()) {
-          in_doubt.push_back(request);
-          return;
-        }
+        if (!ledger.Append(own, request, &response)) return;
         version = response.experiment_version();
-        acknowledged.insert(response.outcome().id());
       }
     });
     std::this_thread::sleep_for(
@@ -1127,7 +1123,7 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     client_ = std::make_unique<client::Client>(server_->address());
     // A retry of an in-doubt request with the same id applies at most once,
     // and a second retry answers the same.
-    for (const v1::CreateOutcomeRequest& request : in_doubt) {
+    for (const v1::CreateOutcomeRequest& request : ledger.in_doubt) {
       v1::CreateOutcomeResponse response;
       grpc::Status status = client_->Call(&v1::ExperimentService::Stub::CreateOutcome,
                                           client_->experiments(), request, &response);
@@ -1138,10 +1134,10 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
                              request, &again)
                       .ok());
       EXPECT_EQ(again.SerializeAsString(), response.SerializeAsString());
-      acknowledged.insert(response.outcome().id());
+      ledger.acknowledged.insert(response.outcome().id());
     }
-    in_doubt_total += in_doubt.size();
-    acknowledged_total += acknowledged.size();
+    in_doubt_total += ledger.in_doubt.size();
+    acknowledged_total += ledger.acknowledged.size();
     std::set<std::string> stored;
     for (const std::string& id : {shared, versioned}) {
       v1::Experiment e = GetExperiment(id);
@@ -1152,7 +1148,7 @@ TEST_F(IntegrationTest, AcknowledgedWritesSurviveKillNine) {
     }
     // Everything acknowledged is there, and nothing else (every in-doubt
     // request was retried).
-    EXPECT_EQ(stored, acknowledged) << "round " << round;
+    EXPECT_EQ(stored, ledger.acknowledged) << "round " << round;
   }
   std::printf("crash rounds: %d, acknowledged: %zu, in doubt and retried: %zu, lost: 0\n", rounds,
               acknowledged_total, in_doubt_total);

@@ -46,21 +46,28 @@ class PowerLossTest : public ::testing::Test {
     return store.ok() ? std::move(*store) : nullptr;
   }
 
+  // The store on a file system whose power can be cut (members in the order
+  // they must outlive each other).
+  struct PowerLossStore {
+    std::shared_ptr<PowerLossFileSystem> fs;
+    std::unique_ptr<rocksdb::Env> env;
+    std::unique_ptr<storage::EventStore> store;
+  };
+  PowerLossStore OpenOnPowerLossFileSystem(bool sync) {
+    PowerLossStore opened;
+    opened.fs = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default());
+    opened.env = rocksdb::NewCompositeEnv(opened.fs);
+    opened.store = Open(opened.env.get(), sync);
+    return opened;
+  }
+
   // Catalogue and a running experiment e1, on a plain file system.
   void Prepare() {
     std::unique_ptr<storage::EventStore> store = Open(nullptr, true);
     core::Commands commands(store.get());
-    v1::CreateWorkMethodRequest method;
-    method.mutable_work_method()->set_id("coach");
-    method.mutable_work_method()->set_display_name("Coach");
-    method.set_request_id("m");
+    const v1::CreateWorkMethodRequest method = SampleWorkMethodRequest("m");
     ASSERT_OK(commands.CreateWorkMethod(method, kCaller));
-    v1::CreateIndicatorRequest indicator;
-    indicator.mutable_indicator()->set_id("loneliness");
-    indicator.mutable_indicator()->set_display_name("Loneliness");
-    indicator.mutable_indicator()->set_better_direction(v1::BETTER_DIRECTION_LOWER);
-    indicator.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
-    indicator.set_request_id("i");
+    const v1::CreateIndicatorRequest indicator = SampleIndicatorRequest("i");
     ASSERT_OK(commands.CreateIndicator(indicator, kCaller));
     v1::CreateExperimentRequest experiment;
     v1::Experiment* e = experiment.mutable_experiment();
@@ -81,9 +88,9 @@ class PowerLossTest : public ::testing::Test {
   // One round: writers append until the power is cut at a random moment;
   // then the unsynced bytes are dropped and the store reopened and checked.
   RoundTotals Round(int round, bool sync, std::mt19937& random) {
-    auto fs = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default());
-    std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-    std::unique_ptr<storage::EventStore> store = Open(env.get(), sync);
+    PowerLossStore opened = OpenOnPowerLossFileSystem(sync);
+    std::shared_ptr<PowerLossFileSystem>& fs = opened.fs;
+    std::unique_ptr<storage::EventStore>& store = opened.store;
     if (store == nullptr) return {};
     core::Commands commands(store.get());
     std::mutex mutex;
@@ -219,9 +226,9 @@ std::string NewestWal(const std::string& directory) {
 // went): recovery drops the torn record and keeps every synced change.
 TEST_F(PowerLossTest, ATornWalTailKeepsEverySyncedChange) {
   Prepare();
-  auto fs = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  std::unique_ptr<storage::EventStore> store = Open(env.get(), true);
+  PowerLossStore opened = OpenOnPowerLossFileSystem(true);
+  std::shared_ptr<PowerLossFileSystem>& fs = opened.fs;
+  std::unique_ptr<storage::EventStore>& store = opened.store;
   ASSERT_NE(store, nullptr);
   core::Commands commands(store.get());
   for (int n = 0; n < 20; ++n) {
@@ -253,9 +260,9 @@ TEST_F(PowerLossTest, ATornWalTailKeepsEverySyncedChange) {
 // appends shows up, not even after a restart.
 TEST_F(PowerLossTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
   Prepare();
-  auto fs = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default());
-  std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
-  std::unique_ptr<storage::EventStore> store = Open(env.get(), true);
+  PowerLossStore opened = OpenOnPowerLossFileSystem(true);
+  std::shared_ptr<PowerLossFileSystem>& fs = opened.fs;
+  std::unique_ptr<storage::EventStore>& store = opened.store;
   ASSERT_NE(store, nullptr);
   core::Commands commands(store.get());
   core::Queries queries(store.get());

@@ -4,9 +4,30 @@
 
 #include <string>
 
+#include "leerlus/v1/catalog_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
 
 namespace leerlus::testing {
+
+// Work method "coach".
+inline v1::CreateWorkMethodRequest SampleWorkMethodRequest(const std::string& request_id) {
+  v1::CreateWorkMethodRequest request;
+  request.mutable_work_method()->set_id("coach");
+  request.mutable_work_method()->set_display_name("Coach");
+  request.set_request_id(request_id);
+  return request;
+}
+
+// Indicator "loneliness" (social domain; lower is better).
+inline v1::CreateIndicatorRequest SampleIndicatorRequest(const std::string& request_id) {
+  v1::CreateIndicatorRequest request;
+  request.mutable_indicator()->set_id("loneliness");
+  request.mutable_indicator()->set_display_name("Loneliness");
+  request.mutable_indicator()->set_better_direction(v1::BETTER_DIRECTION_LOWER);
+  request.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
+  request.set_request_id(request_id);
+  return request;
+}
 
 // A two-group outcome of indicator "loneliness" (means 4.1 vs 4.8).
 inline v1::CreateOutcomeRequest SampleOutcomeRequest(const std::string& experiment_id,

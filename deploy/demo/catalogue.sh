@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
 # The demo programme's catalogue: five work methods, two indicators and the
-# areas (deploy/demo/areas.csv). Sourced by load.sh; run on its own to give a
+# areas (deploy/demo/areas.csv). Run by load.sh, and on its own to give a
 # fresh server the same catalogue (the export round trip test does).
 #   LEERLUS_CLI=path/to/leerlus LEERLUS_SERVER=host:port bash deploy/demo/catalogue.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-L="${LEERLUS_CLI:?set LEERLUS_CLI to the leerlus binary}"
-: "${LEERLUS_SERVER:?set LEERLUS_SERVER}"
-export LEERLUS_SERVER
-# Runs one demo change with a fixed request id; a replay is silent.
-change() {
-  local id="$1"; shift
-  "$L" --request-id "demo-$id" "$@" >/dev/null
-}
+source deploy/demo/common.sh
 change m1 method define --id buurtcoach --name "Buurtcoach" \
   --description "A coach based in the neighbourhood who connects residents to each other and to help"
 change m2 method define --id wijkteam --name "Sociaal wijkteam" \

@@ -6,14 +6,7 @@
 #   LEERLUS_CLI=path/to/leerlus LEERLUS_SERVER=host:port bash deploy/demo/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-L="${LEERLUS_CLI:?set LEERLUS_CLI to the leerlus binary}"
-: "${LEERLUS_SERVER:?set LEERLUS_SERVER}"
-export LEERLUS_SERVER
-# Runs one demo change with a fixed request id; a replay is silent.
-change() {
-  local id="$1"; shift
-  "$L" --request-id "demo-$id" "$@" >/dev/null
-}
+source deploy/demo/common.sh
 
 echo "== loading the demo programme (deploy/demo: 40 synthetic experiments, seed 2019)"
 bash deploy/demo/catalogue.sh

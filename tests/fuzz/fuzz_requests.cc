@@ -76,17 +76,9 @@ class Harness {
     auto add = [&](Kind kind, const google::protobuf::Message& message) {
       seeds.emplace_back(kind, message.SerializeAsString());
     };
-    v1::CreateWorkMethodRequest method;
-    method.mutable_work_method()->set_id("coach");
-    method.mutable_work_method()->set_display_name("Coach");
-    method.set_request_id("s1");
+    const v1::CreateWorkMethodRequest method = testing::SampleWorkMethodRequest("s1");
     add(kWorkMethod, method);
-    v1::CreateIndicatorRequest indicator;
-    indicator.mutable_indicator()->set_id("loneliness");
-    indicator.mutable_indicator()->set_display_name("Loneliness");
-    indicator.mutable_indicator()->set_better_direction(v1::BETTER_DIRECTION_LOWER);
-    indicator.mutable_indicator()->set_domain(v1::RESOURCE_DOMAIN_SOCIAL);
-    indicator.set_request_id("s2");
+    const v1::CreateIndicatorRequest indicator = testing::SampleIndicatorRequest("s2");
     add(kIndicator, indicator);
     v1::PutAreaRequest area;
     area.mutable_area()->set_code("GM0855");
