@@ -195,6 +195,58 @@ class EventStore::DatabaseReader : public KeyValueReader {
   const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
 };
 
+// Writes a rebuild's projection rows into a WriteBatch, without the WAL.
+// A read first writes what is pending, so it sees every earlier write; the
+// projector reads rarely (a retraction, a revocation, a row not yet cached),
+// so the batches stay large.
+class EventStore::RebuildWriter : public KeyValueWriter {
+ public:
+  RebuildWriter(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
+      : db_(db), handles_(handles), reader_(db, handles) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    LEERLUS_RETURN_IF_ERROR(WritePending());
+    return reader_.Get(cf, key);
+  }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    LEERLUS_RETURN_IF_ERROR(WritePending());
+    return reader_.Scan(cf, prefix, start, visit);
+  }
+  void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
+    Record(batch_.Put(handles_[static_cast<size_t>(cf)], rocksdb::Slice(key.data(), key.size()),
+                      rocksdb::Slice(value.data(), value.size())));
+  }
+  void Delete(ColumnFamily cf, absl::string_view key) override {
+    Record(batch_.Delete(handles_[static_cast<size_t>(cf)],
+                         rocksdb::Slice(key.data(), key.size())));
+  }
+
+  absl::Status WritePending() {
+    LEERLUS_RETURN_IF_ERROR(problem_);
+    if (batch_.Count() == 0) return absl::OkStatus();
+    rocksdb::WriteOptions options;
+    options.disableWAL = true;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch_), "rebuild write"));
+    batch_.Clear();
+    return absl::OkStatus();
+  }
+
+ private:
+  // Put and Delete cannot fail through the interface: the first failure is
+  // kept and returned by the next read or write.
+  void Record(const rocksdb::Status& status) {
+    if (problem_.ok()) problem_ = FromRocks(status, "rebuild batch");
+  }
+
+  rocksdb::DB* db_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
+  DatabaseReader reader_;
+  rocksdb::WriteBatch batch_;
+  absl::Status problem_;
+};
+
 struct EventStore::PendingAppend {
   AppendRequest request;
   std::promise<absl::StatusOr<AppendResult>> promise;
@@ -563,6 +615,7 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
     if (!head.empty()) time = head[0].time().seconds();
   }
   auto memory = std::make_unique<MemoryProjection>(position, time);
+  Projector projector(memory->writer());
   constexpr size_t kChunk = 4096;
   uint64_t from = 1;
   while (from <= position) {
@@ -571,8 +624,9 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
         view->ReadEvents(from, std::min<uint64_t>(kChunk, position - from + 1), ""));
     if (events.empty()) break;
     for (const v1::Event& event : events) {
-      LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, memory->writer()));
+      LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
     }
+    projector.Flush();
     from = events.back().position() + 1;
   }
   return memory;
@@ -694,29 +748,26 @@ absl::Status EventStore::RebuildProjections() {
                                           &handles_[index]),
                   "recreating a projection"));
   }
-  // Replay in chunks: each chunk's projection writes go in one batch.
-  constexpr size_t kChunk = 4096;
+  // Replay in chunks, written without the WAL: the flush below makes them
+  // durable before the synced marker says the projections are complete.
+  RebuildWriter writer(db_, handles_);
+  Projector projector(writer);
+  constexpr size_t kChunk = 16384;
   uint64_t from = 1;
   while (true) {
     std::unique_ptr<ReadView> view = OpenReadView();
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, view->ReadEvents(from, kChunk, ""));
     if (events.empty()) break;
-    DatabaseReader reader(db_, handles_);
-    Overlay overlay(&reader);
     for (const v1::Event& event : events) {
-      LEERLUS_RETURN_IF_ERROR(ApplyEvent(event, overlay));
+      LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
     }
-    rocksdb::WriteBatch batch;
-    for (const auto& [key, value] : overlay.writes()) {
-      rocksdb::ColumnFamilyHandle* handle = handles_[static_cast<size_t>(key.first)];
-      rocksdb::Status status = value.has_value() ? batch.Put(handle, key.second, *value)
-                                                 : batch.Delete(handle, key.second);
-      LEERLUS_RETURN_IF_ERROR(FromRocks(status, "rebuild batch"));
-    }
-    // Not synced one by one: the synced marker below makes them all durable.
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "rebuild write"));
+    projector.Flush();
+    LEERLUS_RETURN_IF_ERROR(writer.WritePending());
     from = events.back().position() + 1;
   }
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
   return FromRocks(db_->Put(synced, meta, format_key,
                             rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
                    "writing the projection format");

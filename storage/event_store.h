@@ -277,6 +277,7 @@ class EventStore {
  private:
   struct PendingAppend;
   class DatabaseReader;
+  class RebuildWriter;
 
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);

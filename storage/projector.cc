@@ -157,7 +157,8 @@ std::string IndicatorStream(absl::string_view id) { return absl::StrCat("indicat
 std::string AreaStream(absl::string_view code) { return absl::StrCat("areas/", code); }
 std::string TokenStream(absl::string_view id) { return absl::StrCat("tokens/", id); }
 
-absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
+absl::Status Projector::Apply(const v1::Event& event) {
+  KeyValueWriter& projections = projections_;
   switch (event.payload_case()) {
     case v1::Event::kWorkMethodDefined: {
       v1::WorkMethod method = event.work_method_defined().work_method();
@@ -220,38 +221,41 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
     return absl::DataLossError(
         absl::StrCat("event at position ", event.position(), " has an unknown payload"));
   }
+  return ApplyExperimentEvent(event);
+}
 
+absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
   LEERLUS_ASSIGN_OR_RETURN(std::string experiment_id, ExperimentIdOf(event));
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> stored,
-                           GetMessage<v1::Experiment>(projections, ColumnFamily::kExperiments,
-                                                      ExperimentKey(experiment_id)));
-  v1::Experiment experiment;
-  if (stored.has_value()) {
-    experiment = std::move(*stored);
-  } else if (event.payload_case() != v1::Event::kExperimentRegistered) {
+  const std::string record_key = ExperimentKey(experiment_id);
+  if (event.payload_case() == v1::Event::kExperimentRegistered) {
+    // A registration starts the record afresh; nothing to read.
+    experiments_.Set(record_key, v1::Experiment());
+  }
+  LEERLUS_ASSIGN_OR_RETURN(v1::Experiment * experiment,
+                           experiments_.Find(projections_, record_key));
+  if (experiment == nullptr) {
     return absl::DataLossError(absl::StrCat("event at position ", event.position(),
                                             " refers to unregistered experiment '", experiment_id,
                                             "'"));
   }
-  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, experiment));
-  PutMessage(projections, ColumnFamily::kExperiments, ExperimentKey(experiment_id), experiment);
+  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, *experiment));
+  experiments_.MarkChanged(record_key);
 
   switch (event.payload_case()) {
     case v1::Event::kExperimentRegistered:
-      projections.Put(ColumnFamily::kExperimentOrder, ExperimentOrderKey(event.position()),
-                      experiment_id);
+      projections_.Put(ColumnFamily::kExperimentOrder, ExperimentOrderKey(event.position()),
+                       experiment_id);
       break;
     case v1::Event::kOutcomeRecorded: {
       v1::Outcome outcome = event.outcome_recorded().outcome();
       outcome.set_record_position(event.position());
-      PutMessage(projections, ColumnFamily::kOutcomes,
+      PutMessage(projections_, ColumnFamily::kOutcomes,
                  ExperimentChildKey(experiment_id, outcome.id()), outcome);
       const std::string key =
-          AnalysisKey(outcome.indicator_id(), experiment.work_method_id(), experiment_id);
-      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> latest,
-                               GetMessage<v1::Outcome>(projections, ColumnFamily::kAnalysis, key));
-      if (!latest.has_value() || MoreRecent(outcome, *latest)) {
-        PutMessage(projections, ColumnFamily::kAnalysis, key, outcome);
+          AnalysisKey(outcome.indicator_id(), experiment->work_method_id(), experiment_id);
+      LEERLUS_ASSIGN_OR_RETURN(v1::Outcome * latest, analysis_.Find(projections_, key));
+      if (latest == nullptr || MoreRecent(outcome, *latest)) {
+        analysis_.Set(key, std::move(outcome));
       }
       break;
     }
@@ -259,43 +263,89 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
       const std::string key =
           ExperimentChildKey(experiment_id, event.outcome_retracted().outcome_id());
       LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
-                               GetMessage<v1::Outcome>(projections, ColumnFamily::kOutcomes, key));
+                               GetMessage<v1::Outcome>(projections_, ColumnFamily::kOutcomes, key));
       if (!outcome.has_value()) {
         return absl::DataLossError(
             absl::StrCat("event at position ", event.position(), " retracts an unknown outcome"));
       }
       outcome->set_retracted(true);
       outcome->set_retraction_reason(event.outcome_retracted().reason());
-      PutMessage(projections, ColumnFamily::kOutcomes, key, *outcome);
+      PutMessage(projections_, ColumnFamily::kOutcomes, key, *outcome);
       // Retracted outcomes stay in the history but leave the analysis view:
       // the experiment's next most recent live outcome takes their place.
       const std::string analysis_key =
-          AnalysisKey(outcome->indicator_id(), experiment.work_method_id(), experiment_id);
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Outcome> latest,
-          GetMessage<v1::Outcome>(projections, ColumnFamily::kAnalysis, analysis_key));
-      if (latest.has_value() && latest->id() == outcome->id()) {
+          AnalysisKey(outcome->indicator_id(), experiment->work_method_id(), experiment_id);
+      LEERLUS_ASSIGN_OR_RETURN(v1::Outcome * latest, analysis_.Find(projections_, analysis_key));
+      if (latest != nullptr && latest->id() == outcome->id()) {
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> next,
-            MostRecentLiveOutcome(projections, experiment_id, outcome->indicator_id()));
-        if (next.has_value()) {
-          PutMessage(projections, ColumnFamily::kAnalysis, analysis_key, *next);
-        } else {
-          projections.Delete(ColumnFamily::kAnalysis, analysis_key);
-        }
+            MostRecentLiveOutcome(projections_, experiment_id, outcome->indicator_id()));
+        analysis_.Set(analysis_key, std::move(next));
       }
       break;
     }
     case v1::Event::kLessonRecorded: {
       v1::Lesson lesson = event.lesson_recorded().lesson();
       lesson.set_record_position(event.position());
-      PutMessage(projections, ColumnFamily::kLessons,
+      PutMessage(projections_, ColumnFamily::kLessons,
                  ExperimentChildKey(experiment_id, lesson.id()), lesson);
       break;
     }
     default:
       break;
   }
+  return absl::OkStatus();
+}
+
+template <typename Message>
+absl::StatusOr<Message*> Projector::CachedRows<Message>::Find(KeyValueReader& base,
+                                                              const std::string& key) {
+  auto it = rows_.find(key);
+  if (it == rows_.end()) {
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> stored, GetMessage<Message>(base, cf_, key));
+    it = rows_.emplace(key, Row{std::move(stored), false}).first;
+  }
+  return it->second.value.has_value() ? &*it->second.value : nullptr;
+}
+
+template <typename Message>
+void Projector::CachedRows<Message>::Set(const std::string& key, std::optional<Message> row) {
+  Row& cached = rows_[key];
+  cached.value = std::move(row);
+  cached.changed = true;
+}
+
+template <typename Message>
+void Projector::CachedRows<Message>::MarkChanged(const std::string& key) {
+  rows_[key].changed = true;
+}
+
+template <typename Message>
+void Projector::CachedRows<Message>::Flush(KeyValueWriter& out) {
+  for (auto& [key, row] : rows_) {
+    if (!row.changed) continue;
+    if (row.value.has_value()) {
+      PutMessage(out, cf_, key, *row.value);
+    } else {
+      out.Delete(cf_, key);
+    }
+    row.changed = false;
+  }
+}
+
+void Projector::Flush() {
+  experiments_.Flush(projections_);
+  analysis_.Flush(projections_);
+  if (experiments_.size() + analysis_.size() > max_cached_rows_) {
+    experiments_.Clear();
+    analysis_.Clear();
+  }
+}
+
+absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {
+  Projector projector(projections);
+  LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
+  projector.Flush();
   return absl::OkStatus();
 }
 

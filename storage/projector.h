@@ -4,7 +4,12 @@
 #ifndef LEERLUS_STORAGE_PROJECTOR_H_
 #define LEERLUS_STORAGE_PROJECTOR_H_
 
+#include <optional>
+#include <string>
+
+#include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "leerlus/v1/events.pb.h"
 #include "storage/key_value.h"
 
@@ -17,9 +22,65 @@ std::string IndicatorStream(absl::string_view id);
 std::string AreaStream(absl::string_view code);
 std::string TokenStream(absl::string_view id);
 
-// Applies one stored event (position and stream version set) to the
+// Applies stored events (position and stream version set) to the
 // projections. Reads and writes only projection column families; uses only
-// the event's own data, so the result is a pure function of the log.
+// the events' own data, so the result is a pure function of the log.
+//
+// The experiment records and analysis rows it touches stay parsed between
+// events, so a run of events (a rebuild, a replay) parses and serialises
+// each of them once instead of once per event. They reach `projections` at
+// Flush(): until then, nothing else may write those rows there.
+//
+//   Projector projector(overlay);
+//   for (const v1::Event& event : events) RETURN_IF_ERROR(projector.Apply(event));
+//   projector.Flush();
+class Projector {
+ public:
+  // Past `max_cached_rows` a Flush also empties the cache, so memory stays
+  // bounded on any log.
+  explicit Projector(KeyValueWriter& projections, size_t max_cached_rows = 50000)
+      : projections_(projections), max_cached_rows_(max_cached_rows) {}
+
+  absl::Status Apply(const v1::Event& event);
+
+  // Writes the rows changed since the last Flush.
+  void Flush();
+
+ private:
+  // One column family's rows, parsed; nullopt marks an absent row.
+  template <typename Message>
+  class CachedRows {
+   public:
+    explicit CachedRows(ColumnFamily cf) : cf_(cf) {}
+    // The row under `key` (nullptr if absent), read from `base` on a miss.
+    absl::StatusOr<Message*> Find(KeyValueReader& base, const std::string& key);
+    // Sets the row under `key` to `row` (nullopt: deletes it).
+    void Set(const std::string& key, std::optional<Message> row);
+    // The row Find returned was changed in place.
+    void MarkChanged(const std::string& key);
+    void Flush(KeyValueWriter& out);
+    size_t size() const { return rows_.size(); }
+    void Clear() { rows_.clear(); }
+
+   private:
+    struct Row {
+      std::optional<Message> value;
+      bool changed = false;
+    };
+    ColumnFamily cf_;
+    absl::node_hash_map<std::string, Row> rows_;
+  };
+
+  absl::Status ApplyExperimentEvent(const v1::Event& event);
+
+  KeyValueWriter& projections_;
+  size_t max_cached_rows_;
+  CachedRows<v1::Experiment> experiments_{ColumnFamily::kExperiments};
+  CachedRows<v1::Outcome> analysis_{ColumnFamily::kAnalysis};
+};
+
+// Applies one event and flushes: for the write path, where each append's
+// decision reads the projections it leaves.
 absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections);
 
 // Folds one experiment's events into its full state (with outcomes and
