@@ -4,6 +4,8 @@
 #include <future>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
@@ -777,7 +779,8 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
   std::unique_ptr<ReadView> view = OpenReadView();
   uint64_t expected_position = 1;
   std::string previous_hash;
-  std::map<std::string, uint64_t> stream_versions;
+  // Per stream, the position of each version (index = version - 1).
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> stream_positions;
   absl::Status problem;
   LEERLUS_RETURN_IF_ERROR(view->Scan(
       ColumnFamily::kEvents, "", "", [&](absl::string_view key, absl::string_view bytes) {
@@ -797,13 +800,13 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
           problem = absl::DataLossError(absl::StrCat("hash chain broken at position ", *position));
           return false;
         }
-        uint64_t& version = stream_versions[event.stream()];
-        if (event.stream_version() != version + 1) {
+        std::vector<uint64_t>& positions = stream_positions[event.stream()];
+        if (event.stream_version() != positions.size() + 1) {
           problem = absl::DataLossError(absl::StrCat("stream '", event.stream(),
                                                      "' skips a version at position ", *position));
           return false;
         }
-        version = event.stream_version();
+        positions.push_back(*position);
         previous_hash = Sha256Hex(bytes);
         ++expected_position;
         return true;
@@ -821,24 +824,50 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
     return absl::DataLossError(
         absl::StrCat("hash chain broken at the head (position ", expected_position - 1, ")"));
   }
-  // Every stream index entry points at an event of that stream and version.
-  for (const auto& [stream, head_version] : stream_versions) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             view->ReadEvents(1, head_version + 1, stream));
-    if (events.size() != head_version) {
-      return absl::DataLossError(absl::StrCat("stream '", stream, "' index has ", events.size(),
-                                              " entries, log has ", head_version));
+  // One pass over the stream index: every entry points at the event of its
+  // stream and version, every stream has all its entries and its head.
+  absl::flat_hash_map<std::string, uint64_t> entries_seen;
+  absl::flat_hash_set<std::string> heads_seen;
+  LEERLUS_RETURN_IF_ERROR(view->Scan(
+      ColumnFamily::kStreams, "", "", [&](absl::string_view key, absl::string_view value) {
+        absl::string_view in = value;
+        absl::StatusOr<uint64_t> number = ConsumeFixed64BigEndian(&in);
+        if (key.find('\0') == absl::string_view::npos) {
+          auto stream = stream_positions.find(key);
+          if (!number.ok() || stream == stream_positions.end() ||
+              *number != stream->second.size()) {
+            problem = absl::DataLossError(absl::StrCat(
+                "stream '", key, "' head says ", number.ok() ? absl::StrCat(*number) : "nothing",
+                ", log has ",
+                stream == stream_positions.end() ? 0 : stream->second.size()));
+            return false;
+          }
+          heads_seen.insert(std::string(key));
+          return true;
+        }
+        absl::StatusOr<StreamEventKeyParts> entry = ParseStreamEventKey(key);
+        auto stream = entry.ok() ? stream_positions.find(entry->stream) : stream_positions.end();
+        if (!number.ok() || stream == stream_positions.end() || entry->version == 0 ||
+            entry->version > stream->second.size() ||
+            stream->second[entry->version - 1] != *number) {
+          problem = absl::DataLossError(
+              entry.ok() ? absl::StrCat("stream '", entry->stream, "' index entry ",
+                                        entry->version, " is wrong")
+                         : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
+          return false;
+        }
+        ++entries_seen[entry->stream];
+        return true;
+      }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  for (const auto& [stream, positions] : stream_positions) {
+    if (entries_seen[stream] != positions.size()) {
+      return absl::DataLossError(absl::StrCat("stream '", stream, "' index has ",
+                                              entries_seen[stream], " entries, log has ",
+                                              positions.size()));
     }
-    for (size_t i = 0; i < events.size(); ++i) {
-      if (events[i].stream() != stream || events[i].stream_version() != i + 1) {
-        return absl::DataLossError(
-            absl::StrCat("stream '", stream, "' index entry ", i + 1, " is wrong"));
-      }
-    }
-    LEERLUS_ASSIGN_OR_RETURN(uint64_t recorded, view->StreamVersion(stream));
-    if (recorded != head_version) {
-      return absl::DataLossError(
-          absl::StrCat("stream '", stream, "' head says ", recorded, ", log has ", head_version));
+    if (!heads_seen.contains(stream)) {
+      return absl::DataLossError(absl::StrCat("stream '", stream, "' has no head"));
     }
   }
   return expected_position - 1;

@@ -374,6 +374,74 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
       << verified.status();
 }
 
+// The stream index is checked against the log: an entry pointing at
+// another event, a missing entry and a wrong stream head are each found.
+TEST_F(EventStoreTest, VerifyLogDetectsADamagedStreamIndex) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Start("e1");
+  ASSERT_OK(store_->VerifyLog());
+  const std::string stream = storage::ExperimentStream("e1");
+  struct Damage {
+    std::string what;
+    std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)> apply;
+    std::string expected;
+  };
+  const std::vector<Damage> damages = {
+      {"an entry points at another event",
+       [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams) {
+         ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), streams, storage::StreamEventKey(stream, 2),
+                             storage::EncodeFixed64BigEndian(1))
+                         .ok());
+       },
+       "index entry 2 is wrong"},
+      {"an entry is missing",
+       [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams) {
+         ASSERT_TRUE(
+             db->Delete(rocksdb::WriteOptions(), streams, storage::StreamEventKey(stream, 1)).ok());
+       },
+       "index has 1 entries, log has 2"},
+      {"the head is behind",
+       [&](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* streams) {
+         ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), streams, storage::StreamHeadKey(stream),
+                             storage::EncodeFixed64BigEndian(1))
+                         .ok());
+       },
+       "head says 1, log has 2"},
+  };
+  for (const Damage& damage : damages) {
+    store_.reset();
+    commands_.reset();
+    queries_.reset();
+    std::map<std::string, std::string> intact;
+    WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
+      auto* streams = handles[static_cast<size_t>(storage::ColumnFamily::kStreams)];
+      std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), streams));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        intact.emplace(it->key().ToString(), it->value().ToString());
+      }
+      damage.apply(db, streams);
+    });
+    Open();
+    absl::StatusOr<uint64_t> verified = store_->VerifyLog();
+    EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss) << damage.what;
+    EXPECT_NE(verified.status().message().find(damage.expected), std::string::npos)
+        << damage.what << ": " << verified.status();
+    // Put the index back for the next damage.
+    store_.reset();
+    commands_.reset();
+    queries_.reset();
+    WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
+      auto* streams = handles[static_cast<size_t>(storage::ColumnFamily::kStreams)];
+      for (const auto& [key, value] : intact) {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), streams, key, value).ok());
+      }
+    });
+    Open();
+    ASSERT_TRUE(store_->VerifyLog().ok()) << "after repairing: " << damage.what;
+  }
+}
+
 // A store whose projections were written in an older layout (here: the
 // per-outcome analysis rows of format 1), or whose rebuild was interrupted
 // (both leave no current format marker), rebuilds them from the log when it
