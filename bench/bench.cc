@@ -9,6 +9,7 @@
 //   leerlus-bench --leerlusd build/server/leerlusd
 //       --echo build/bench/leerlus-bench-echo --json bench/results.json [--quick]
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include <iterator>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,6 +78,20 @@ class Process {
   std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
   pid_t pid() const { return pid_; }
   Clock::time_point started() const { return started_; }
+  // User plus system CPU time the process has used so far, in seconds.
+  double CpuSeconds() const {
+    std::ifstream stat(absl::StrCat("/proc/", pid_, "/stat"));
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name, which is in parentheses: utime and
+    // stime are the 12th and 13th of them.
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 1; i <= 13 && fields >> field; ++i) {
+      if (i >= 12) ticks += std::atof(field.c_str());
+    }
+    return ticks / sysconf(_SC_CLK_TCK);
+  }
   // Peak resident memory so far, MiB (VmHWM).
   double PeakRssMib() const {
     std::ifstream status(absl::StrCat("/proc/", pid_, "/status"));
@@ -115,7 +131,18 @@ double Percentile(std::vector<double> values, double p) {
   return values[std::min(values.size() - 1, static_cast<size_t>(p * values.size()))];
 }
 
+// User plus system CPU time this process (the load generator) has used.
+double OwnCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 struct Load {
+  uint64_t calls = 0;
+  // CPU the load generator spent per call, microseconds.
+  double client_cpu_us = 0;
   double calls_per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
@@ -130,6 +157,7 @@ Load RunClosedLoop(int threads, std::chrono::milliseconds duration,
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   const Clock::time_point start = Clock::now();
+  const double cpu_start = OwnCpuSeconds();
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
       std::function<bool()> call = make_caller(t);
@@ -146,7 +174,9 @@ Load RunClosedLoop(int threads, std::chrono::milliseconds duration,
   const double elapsed = Seconds(Clock::now() - start);
   std::vector<double> all;
   for (const auto& list : latencies) all.insert(all.end(), list.begin(), list.end());
-  return Load{all.size() / elapsed, Percentile(all, 0.5), Percentile(all, 0.99), errors.load()};
+  const double cpu = OwnCpuSeconds() - cpu_start;
+  return Load{all.size(), cpu * 1e6 / std::max<size_t>(all.size(), 1), all.size() / elapsed,
+              Percentile(all, 0.5), Percentile(all, 0.99), errors.load()};
 }
 
 std::string Payload() { return std::string(300, 'x'); }
@@ -239,6 +269,7 @@ class Bench {
       Catalogue(setup, 1, 64);
       for (int concurrency : {1, 16, 64}) {
         const std::string echo_metric = absl::StrCat("unary calls/s, concurrency ", concurrency);
+        const double echo_cpu = echo.CpuSeconds();
         Load ceiling = RunClosedLoop(concurrency, span(), [&](int) {
           auto channel = grpc::CreateChannel(echo.address(), grpc::InsecureChannelCredentials());
           auto stub = std::make_shared<EchoService::Stub>(channel);
@@ -251,6 +282,14 @@ class Bench {
           };
         });
         Add("echo ceiling", echo_metric, "calls/s").samples.push_back(ceiling.calls_per_second);
+        const std::string cpu_metric =
+            absl::StrCat("server CPU us per call, concurrency ", concurrency);
+        Add("echo ceiling", cpu_metric, "us")
+            .samples.push_back((echo.CpuSeconds() - echo_cpu) * 1e6 / ceiling.calls);
+        const std::string client_cpu_metric =
+            absl::StrCat("client CPU us per call, concurrency ", concurrency);
+        Add("echo ceiling", client_cpu_metric, "us").samples.push_back(ceiling.client_cpu_us);
+        const double server_cpu = server.CpuSeconds();
         Load appends = RunClosedLoop(concurrency, span(), [&](int thread) {
           auto api = std::make_shared<client::Client>(server.address(), once);
           auto random = std::make_shared<std::mt19937>(thread);
@@ -273,6 +312,9 @@ class Bench {
         Add(scenario, absl::StrCat("p99 latency ms, concurrency ", concurrency), "ms")
             .samples.push_back(appends.p99_ms);
         Add(scenario, "errors", "calls").samples.push_back(appends.errors);
+        Add(scenario, cpu_metric, "us")
+            .samples.push_back((server.CpuSeconds() - server_cpu) * 1e6 / appends.calls);
+        Add(scenario, client_cpu_metric, "us").samples.push_back(appends.client_cpu_us);
       }
       Add("durable appends", "peak server RSS MiB", "MiB").samples.push_back(server.PeakRssMib());
     }

@@ -375,7 +375,10 @@ int main(int argc, char** argv) {
   draining.store(true);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(shutdown_grace_seconds));
   server->Wait();
-  logger.Log("info", "all calls finished; closing the store");
+  const leerlus::storage::StoreStats stats = store->Stats();
+  logger.Log("info", "all calls finished; closing the store",
+             {{"appends", absl::StrCat(stats.appends)},
+              {"group_commits", absl::StrCat(stats.group_commits)}});
   store->Shutdown();
   store.reset();
   logger.Log("info", "stopped cleanly");

@@ -266,6 +266,11 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const StoreOptions& options) {
   rocksdb::ColumnFamilyOptions family;
   family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   family.write_buffer_size = options.write_buffer_bytes / 4;
+  // A bloom filter over each memtable's keys: decisions look up many keys
+  // that do not exist yet (request ids, new outcome ids), and a memtable
+  // miss is otherwise a full skiplist search.
+  family.memtable_whole_key_filtering = true;
+  family.memtable_prefix_bloom_size_ratio = 0.05;
   return family;
 }
 
