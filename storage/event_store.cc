@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <future>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -247,6 +248,60 @@ class EventStore::RebuildWriter : public KeyValueWriter {
   DatabaseReader reader_;
   rocksdb::WriteBatch batch_;
   absl::Status problem_;
+};
+
+// The log from position 1 to `last` in chunks, read and parsed on its own
+// thread one or two chunks ahead of the caller. An empty chunk marks the end.
+class EventStore::LogReadAhead {
+ public:
+  LogReadAhead(EventStore& store, uint64_t last)
+      : reader_([this, &store, last] {
+          uint64_t from = 1;
+          while (true) {
+            absl::StatusOr<std::vector<v1::Event>> chunk =
+                from > last ? std::vector<v1::Event>()
+                            : store.OpenReadView()->ReadEvents(
+                                  from, std::min<uint64_t>(kChunk, last - from + 1), "");
+            const bool last_chunk = !chunk.ok() || chunk->empty();
+            if (!last_chunk) from = chunk->back().position() + 1;
+            absl::MutexLock lock(&mutex_);
+            mutex_.Await(absl::Condition(
+                +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
+                  return self->stopped_ || self->chunks_.size() < kChunksAhead;
+                },
+                this));
+            if (stopped_) return;
+            chunks_.push_back(std::move(chunk));
+            if (last_chunk) return;
+          }
+        }) {}
+  ~LogReadAhead() {
+    {
+      absl::MutexLock lock(&mutex_);
+      stopped_ = true;
+    }
+    reader_.join();
+  }
+
+  absl::StatusOr<std::vector<v1::Event>> Next() {
+    absl::MutexLock lock(&mutex_);
+    mutex_.Await(absl::Condition(
+        +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
+          return !self->chunks_.empty();
+        },
+        this));
+    absl::StatusOr<std::vector<v1::Event>> chunk = std::move(chunks_.front());
+    chunks_.pop_front();
+    return chunk;
+  }
+
+ private:
+  static constexpr size_t kChunk = 16384;
+  static constexpr size_t kChunksAhead = 2;
+  absl::Mutex mutex_;
+  std::deque<absl::StatusOr<std::vector<v1::Event>>> chunks_ ABSL_GUARDED_BY(mutex_);
+  bool stopped_ ABSL_GUARDED_BY(mutex_) = false;
+  std::thread reader_;
 };
 
 struct EventStore::PendingAppend {
@@ -623,18 +678,14 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
   }
   auto memory = std::make_unique<MemoryProjection>(position, time);
   Projector projector(memory->writer());
-  constexpr size_t kChunk = 4096;
-  uint64_t from = 1;
-  while (from <= position) {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::vector<v1::Event> events,
-        view->ReadEvents(from, std::min<uint64_t>(kChunk, position - from + 1), ""));
+  LogReadAhead log(*this, position);
+  while (true) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, log.Next());
     if (events.empty()) break;
     for (const v1::Event& event : events) {
       LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
     }
     projector.Flush();
-    from = events.back().position() + 1;
   }
   return memory;
 }
@@ -757,20 +808,18 @@ absl::Status EventStore::RebuildProjections() {
   }
   // Replay in chunks, written without the WAL: the flush below makes them
   // durable before the synced marker says the projections are complete.
+  // Reading and parsing the log runs a chunk ahead on a second thread.
+  LogReadAhead log(*this, std::numeric_limits<uint64_t>::max());
   RebuildWriter writer(db_, handles_);
   Projector projector(writer);
-  constexpr size_t kChunk = 16384;
-  uint64_t from = 1;
   while (true) {
-    std::unique_ptr<ReadView> view = OpenReadView();
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, view->ReadEvents(from, kChunk, ""));
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, log.Next());
     if (events.empty()) break;
     for (const v1::Event& event : events) {
       LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
     }
     projector.Flush();
     LEERLUS_RETURN_IF_ERROR(writer.WritePending());
-    from = events.back().position() + 1;
   }
   rocksdb::FlushOptions flush;
   flush.wait = true;

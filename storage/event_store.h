@@ -278,6 +278,7 @@ class EventStore {
   struct PendingAppend;
   class DatabaseReader;
   class RebuildWriter;
+  class LogReadAhead;
 
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);

@@ -374,6 +374,29 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
       << verified.status();
 }
 
+// A log that cannot be read stops a rebuild and a replay with DATA_LOSS
+// (and their read-ahead thread with them), instead of half-projecting it.
+TEST_F(EventStoreTest, AnUnreadableEventStopsRebuildAndReplay) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Start("e1");
+  store_.reset();
+  commands_.reset();
+  queries_.reset();
+  WithRawDatabase(dir_.File("db"), [](rocksdb::DB* db, const auto& handles) {
+    auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), events, storage::EventKey(3), "\xff\xff not an event")
+            .ok());
+  });
+  Open();
+  absl::StatusOr<std::unique_ptr<storage::MemoryProjection>> replayed =
+      store_->ProjectAsOf(store_->HeadPosition());
+  EXPECT_EQ(replayed.status().code(), absl::StatusCode::kDataLoss) << replayed.status();
+  absl::Status rebuilt = store_->RebuildProjections();
+  EXPECT_EQ(rebuilt.code(), absl::StatusCode::kDataLoss) << rebuilt;
+}
+
 // The stream index is checked against the log: an entry pointing at
 // another event, a missing entry and a wrong stream head are each found.
 TEST_F(EventStoreTest, VerifyLogDetectsADamagedStreamIndex) {
