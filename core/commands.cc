@@ -40,12 +40,12 @@ std::string Fingerprint(absl::string_view method, const google::protobuf::Messag
   return Sha256Hex(absl::StrCat(method, "\n", SerializeDeterministic(*copy)));
 }
 
-// Hands the append to the store; its answer comes with Pending::Wait().
+// The append a command hands to the store.
 template <typename Response>
-Pending<Response> Start(
-    storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
-    std::string stream, const std::string& request_id, uint64_t expected_version,
-    const Caller& caller, DecideFn decide,
+storage::AppendRequest MakeAppend(
+    absl::string_view method, const google::protobuf::Message& request, std::string stream,
+    const std::string& request_id, uint64_t expected_version, const Caller& caller,
+    DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
   storage::AppendRequest append;
   append.stream = std::move(stream);
@@ -60,7 +60,19 @@ Pending<Response> Start(
     LEERLUS_ASSIGN_OR_RETURN(Response response, respond(appended, state));
     return SerializeDeterministic(response);
   };
-  return Pending<Response>(store->Submit(std::move(append)));
+  return append;
+}
+
+// Hands the append to the store; its answer comes with Pending::Wait().
+template <typename Response>
+Pending<Response> Start(
+    storage::EventStore* store, absl::string_view method, const google::protobuf::Message& request,
+    std::string stream, const std::string& request_id, uint64_t expected_version,
+    const Caller& caller, DecideFn decide,
+    std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
+  return Pending<Response>(store->Submit(MakeAppend<Response>(
+      method, request, std::move(stream), request_id, expected_version, caller, std::move(decide),
+      std::move(respond))));
 }
 
 template <typename Response>
@@ -594,24 +606,24 @@ absl::StatusOr<v1::CreateOutcomeResponse> Commands::CreateOutcome(
   return StartCreateOutcome(request, caller).Wait();
 }
 
-Pending<v1::CreateOutcomeResponse> Commands::StartCreateOutcome(
-    const v1::CreateOutcomeRequest& request, const Caller& caller) {
+namespace {
+
+absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutcomeRequest& request,
+                                                           const Caller& caller) {
   FieldViolations violations;
   CheckRequestId(violations, request.request_id());
   CheckId(violations, "experiment_id", request.experiment_id());
   if (!request.has_outcome()) violations.Add("outcome", "is required");
   ValidateOutcome(violations, "outcome", request.outcome());
-  if (absl::Status invalid = violations.ToStatus(); !invalid.ok()) {
-    return Pending<v1::CreateOutcomeResponse>(std::move(invalid));
-  }
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.experiment_id();
   v1::Outcome given = request.outcome();
   given.clear_retracted();
   given.clear_retraction_reason();
   given.clear_record_position();
   auto outcome_id = std::make_shared<std::string>();
-  return Start<v1::CreateOutcomeResponse>(
-      store_, "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),
+  return MakeAppend<v1::CreateOutcomeResponse>(
+      "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, given, outcome_id](
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
@@ -668,6 +680,25 @@ Pending<v1::CreateOutcomeResponse> Commands::StartCreateOutcome(
         response.set_position(appended.last_position);
         return response;
       });
+}
+
+}  // namespace
+
+Pending<v1::CreateOutcomeResponse> Commands::StartCreateOutcome(
+    const v1::CreateOutcomeRequest& request, const Caller& caller) {
+  absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
+  if (!append.ok()) return Pending<v1::CreateOutcomeResponse>(append.status());
+  return Pending<v1::CreateOutcomeResponse>(store_->Submit(std::move(*append)));
+}
+
+void Commands::CreateOutcome(const v1::CreateOutcomeRequest& request, const Caller& caller,
+                             std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done) {
+  absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
+  if (!append.ok()) return done(append.status());
+  store_->Submit(std::move(*append), [done = std::move(done)](
+                                         absl::StatusOr<storage::AppendResult> result) {
+    done(ResponseOf<v1::CreateOutcomeResponse>(result));
+  });
 }
 
 absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(

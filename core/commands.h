@@ -21,6 +21,17 @@
 
 namespace leerlus::core {
 
+// A command's answer from the store's: the response it stored.
+template <typename Response>
+absl::StatusOr<Response> ResponseOf(const absl::StatusOr<storage::AppendResult>& result) {
+  if (!result.ok()) return result.status();
+  Response response;
+  if (!response.ParseFromString(result->response)) {
+    return absl::DataLossError("cannot parse a stored response");
+  }
+  return response;
+}
+
 // A change handed to the store whose answer is still to come.
 template <typename Response>
 class Pending {
@@ -33,13 +44,7 @@ class Pending {
   // Blocks until the change is durable or refused; call once.
   absl::StatusOr<Response> Wait() {
     if (!refused_.ok()) return refused_;
-    absl::StatusOr<storage::AppendResult> result = append_.get();
-    if (!result.ok()) return result.status();
-    Response response;
-    if (!response.ParseFromString(result->response)) {
-      return absl::DataLossError("cannot parse a stored response");
-    }
-    return response;
+    return ResponseOf<Response>(append_.get());
   }
 
  private:
@@ -77,6 +82,10 @@ class Commands {
   // CreateOutcome without waiting: an import keeps many rows in flight.
   Pending<v1::CreateOutcomeResponse> StartCreateOutcome(const v1::CreateOutcomeRequest& request,
                                                         const Caller& caller);
+  // CreateOutcome without holding a thread: `done` gets the answer, on the
+  // store's writer thread (see EventStore::Submit).
+  void CreateOutcome(const v1::CreateOutcomeRequest& request, const Caller& caller,
+                     std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done);
   absl::StatusOr<v1::RetractOutcomeResponse> RetractOutcome(
       const v1::RetractOutcomeRequest& request, const Caller& caller);
   absl::StatusOr<v1::CreateLessonResponse> CreateLesson(const v1::CreateLessonRequest& request,

@@ -13,7 +13,7 @@
 namespace leerlus::server {
 
 absl::StatusOr<core::Caller> DevelopmentAuthorizer::Authorize(
-    const grpc::ServerContext& /*context*/, absl::string_view method,
+    const grpc::ServerContextBase& /*context*/, absl::string_view method,
     const google::protobuf::Message& /*request*/) const {
   // Still refuse RPCs without a rule, as the token authorizer does.
   absl::StatusOr<core::Access> access = core::AccessOf(method);
@@ -25,7 +25,7 @@ absl::StatusOr<core::Caller> DevelopmentAuthorizer::Authorize(
 }
 
 absl::StatusOr<core::Caller> TokenAuthorizer::Authorize(
-    const grpc::ServerContext& context, absl::string_view method,
+    const grpc::ServerContextBase& context, absl::string_view method,
     const google::protobuf::Message& request) const {
   std::string secret;
   const auto& metadata = context.client_metadata();

@@ -22,7 +22,7 @@ class Authorizer {
   // Who calls `method` (the short RPC name, e.g. "CreateExperiment") with
   // `request`, or UNAUTHENTICATED / PERMISSION_DENIED.
   virtual absl::StatusOr<core::Caller> Authorize(
-      const grpc::ServerContext& context, absl::string_view method,
+      const grpc::ServerContextBase& context, absl::string_view method,
       const google::protobuf::Message& request) const = 0;
 };
 
@@ -30,7 +30,7 @@ class Authorizer {
 // every caller is an admin named "dev".
 class DevelopmentAuthorizer : public Authorizer {
  public:
-  absl::StatusOr<core::Caller> Authorize(const grpc::ServerContext& context,
+  absl::StatusOr<core::Caller> Authorize(const grpc::ServerContextBase& context,
                                          absl::string_view method,
                                          const google::protobuf::Message& request) const override;
 };
@@ -40,7 +40,7 @@ class DevelopmentAuthorizer : public Authorizer {
 class TokenAuthorizer : public Authorizer {
  public:
   explicit TokenAuthorizer(storage::EventStore* store) : store_(store) {}
-  absl::StatusOr<core::Caller> Authorize(const grpc::ServerContext& context,
+  absl::StatusOr<core::Caller> Authorize(const grpc::ServerContextBase& context,
                                          absl::string_view method,
                                          const google::protobuf::Message& request) const override;
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,36 +25,59 @@ std::string RequestIdOf(const google::protobuf::Message& request) {
   return request.GetReflection()->GetString(request, field);
 }
 
-// Authorise, run the core function, translate the result; every call is
-// counted, timed and logged.
+// A unary call from authorisation to its answer; every call is counted,
+// timed and logged.
+class UnaryCall {
+ public:
+  UnaryCall(const ServiceContext& service, const grpc::ServerContextBase& context,
+            absl::string_view method, const google::protobuf::Message& request)
+      : service_(service), method_(method), request_(request), start_(absl::Now()) {
+    caller_ = service.authorizer->Authorize(context, method, request);
+    // A call whose deadline passed while it queued is not started: nobody
+    // would read the answer. (The deadline, not IsCancelled(): on the
+    // synchronous server that polls the completion queue, a tenth of an
+    // append's cost.)
+    if (caller_.ok() && context.deadline() <= std::chrono::system_clock::now()) {
+      caller_ = absl::DeadlineExceededError("the call's deadline passed before it started");
+    }
+  }
+
+  // Who may run the call; not OK: answer with Finish(caller().status()).
+  const absl::StatusOr<core::Caller>& caller() const { return caller_; }
+
+  // The core function's result as the call's answer.
+  template <typename Response>
+  grpc::Status Finish(absl::StatusOr<Response> result, Response* response) {
+    absl::Status status = result.status();
+    if (result.ok()) {
+      // Personal texts leave the server only as plaintext or "[erased]".
+      status = core::RevealPersonalTexts(*service_.store, *result);
+      if (status.ok()) *response = std::move(*result);
+    }
+    return Finish(status);
+  }
+  grpc::Status Finish(const absl::Status& status) {
+    service_.telemetry->RecordCall(method_, caller_.ok() ? caller_->actor : "",
+                                   RequestIdOf(request_), status, absl::Now() - start_);
+    return ToGrpcStatus(status);
+  }
+
+ private:
+  const ServiceContext& service_;
+  absl::string_view method_;
+  const google::protobuf::Message& request_;
+  absl::Time start_;
+  absl::StatusOr<core::Caller> caller_;
+};
+
+// Authorise, run the core function, translate the result.
 template <typename Response, typename Fn>
 grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
                     absl::string_view method, const google::protobuf::Message& request,
                     Response* response, Fn&& run) {
-  const absl::Time start = absl::Now();
-  absl::StatusOr<core::Caller> caller = service.authorizer->Authorize(*context, method, request);
-  absl::Status status = caller.status();
-  // A call whose deadline passed while it queued is not started: nobody
-  // would read the answer. (The deadline, not IsCancelled(): on the
-  // synchronous server that polls the completion queue, a tenth of an
-  // append's cost.)
-  if (caller.ok() && context->deadline() <= std::chrono::system_clock::now()) {
-    caller = absl::DeadlineExceededError("the call's deadline passed before it started");
-    status = caller.status();
-  }
-  if (caller.ok()) {
-    absl::StatusOr<Response> result = run(*caller);
-    if (result.ok()) {
-      // Personal texts leave the server only as plaintext or "[erased]".
-      status = core::RevealPersonalTexts(*service.store, *result);
-      if (status.ok()) *response = std::move(*result);
-    } else {
-      status = result.status();
-    }
-  }
-  service.telemetry->RecordCall(method, caller.ok() ? caller->actor : "", RequestIdOf(request),
-                                status, absl::Now() - start);
-  return ToGrpcStatus(status);
+  UnaryCall call(service, *context, method, request);
+  if (!call.caller().ok()) return call.Finish(call.caller().status());
+  return call.Finish(run(*call.caller()), response);
 }
 
 // The field a BadRequest or ErrorInfo detail names, if any.
@@ -110,7 +134,40 @@ LEERLUS_UNARY(ExperimentServiceImpl, ConcludeExperiment,
 LEERLUS_UNARY(ExperimentServiceImpl, WithdrawExperiment,
               commands_.WithdrawExperiment(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, CreateHypothesis, commands_.CreateHypothesis(*request, caller))
-LEERLUS_UNARY(ExperimentServiceImpl, CreateOutcome, commands_.CreateOutcome(*request, caller))
+grpc::ServerUnaryReactor* ExperimentServiceImpl::CreateOutcome(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // What the answer needs, kept until `done` runs.
+  struct Call {
+    v1::CreateOutcomeRequest request;
+    std::optional<UnaryCall> call;
+  };
+  auto state = std::make_shared<Call>();
+  grpc::ByteBuffer bytes(*request_bytes);
+  if (grpc::Status parsed = DeserializeMessage(&bytes, &state->request); !parsed.ok()) {
+    reactor->Finish(parsed);
+    return reactor;
+  }
+  UnaryCall& call = state->call.emplace(context_, *context, "CreateOutcome", state->request);
+  if (!call.caller().ok()) {
+    reactor->Finish(call.Finish(call.caller().status()));
+    return reactor;
+  }
+  commands_.CreateOutcome(
+      state->request, *call.caller(),
+      [state, reactor, response_bytes](absl::StatusOr<v1::CreateOutcomeResponse> result) {
+        v1::CreateOutcomeResponse response;
+        grpc::Status status = state->call->Finish(std::move(result), &response);
+        if (status.ok()) {
+          bool own_buffer = false;
+          status = grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::CreateOutcomeResponse>(
+              response, response_bytes, &own_buffer);
+        }
+        reactor->Finish(status);
+      });
+  return reactor;
+}
 LEERLUS_UNARY(ExperimentServiceImpl, RetractOutcome, commands_.RetractOutcome(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*request, caller))
 

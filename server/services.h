@@ -72,7 +72,14 @@ class CatalogServiceImpl final : public v1::CatalogService::Service {
   core::Queries queries_;
 };
 
-class ExperimentServiceImpl final : public v1::ExperimentService::Service {
+// CreateOutcome, the append partners send most, is a callback method: a
+// call waiting for its group commit holds no thread, and the store's writer
+// answers it. It takes raw bytes so that a request that does not parse gets
+// leerlus's INVALID_ARGUMENT (gRPC 1.51's callback handler would answer
+// UNIMPLEMENTED). The other methods use the synchronous API.
+class ExperimentServiceImpl final
+    : public v1::ExperimentService::WithRawCallbackMethod_CreateOutcome<
+          v1::ExperimentService::Service> {
  public:
   explicit ExperimentServiceImpl(ServiceContext context)
       : context_(context), commands_(context.store), queries_(context.store) {}
@@ -103,8 +110,9 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status CreateHypothesis(grpc::ServerContext* context,
                                 const v1::CreateHypothesisRequest* request,
                                 v1::CreateHypothesisResponse* response) override;
-  grpc::Status CreateOutcome(grpc::ServerContext* context, const v1::CreateOutcomeRequest* request,
-                             v1::CreateOutcomeResponse* response) override;
+  grpc::ServerUnaryReactor* CreateOutcome(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request_bytes,
+                                          grpc::ByteBuffer* response_bytes) override;
   grpc::Status RetractOutcome(grpc::ServerContext* context,
                               const v1::RetractOutcomeRequest* request,
                               v1::RetractOutcomeResponse* response) override;

@@ -306,7 +306,7 @@ class EventStore::LogReadAhead {
 
 struct EventStore::PendingAppend {
   AppendRequest request;
-  std::promise<absl::StatusOr<AppendResult>> promise;
+  AppendDone done;
 };
 
 namespace {
@@ -439,17 +439,27 @@ absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
 }
 
 std::future<absl::StatusOr<AppendResult>> EventStore::Submit(AppendRequest request) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+  std::future<absl::StatusOr<AppendResult>> future = promise->get_future();
+  Submit(std::move(request), [promise](absl::StatusOr<AppendResult> result) {
+    promise->set_value(std::move(result));
+  });
+  return future;
+}
+
+void EventStore::Submit(AppendRequest request, AppendDone done) {
   auto pending = std::make_shared<PendingAppend>();
   pending->request = std::move(request);
-  std::future<absl::StatusOr<AppendResult>> future = pending->promise.get_future();
-  absl::MutexLock lock(&queue_mutex_);
-  if (shutting_down_) {
-    pending->promise.set_value(
-        WithErrorInfo(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN"));
-  } else {
-    queue_.push_back(std::move(pending));
+  pending->done = std::move(done);
+  {
+    absl::MutexLock lock(&queue_mutex_);
+    if (!shutting_down_) {
+      queue_.push_back(std::move(pending));
+      return;
+    }
   }
-  return future;
+  pending->done(
+      WithErrorInfo(absl::UnavailableError("the server is shutting down"), "SHUTTING_DOWN"));
 }
 
 void EventStore::WriterLoop() {
@@ -574,7 +584,7 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
                         "STORAGE_WRITE_FAILED");
       absl::MutexLock lock(&head_mutex_);
       ++stats_.failed_commits;
-      for (auto& pending : group) pending->promise.set_value(unavailable);
+      for (auto& pending : group) pending->done(unavailable);
       return;
     }
     resume_needed_ = false;
@@ -651,7 +661,7 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     if (write_failed) ++stats_.failed_commits;
   }
   for (size_t i = 0; i < group.size(); ++i) {
-    group[i]->promise.set_value(std::move(results[i]));
+    group[i]->done(std::move(results[i]));
   }
 }
 

@@ -113,6 +113,8 @@ struct AppendResult {
   bool replayed = false;
 };
 
+using AppendDone = std::function<void(absl::StatusOr<AppendResult>)>;
+
 // A consistent point-in-time view of the whole database.
 class ReadView : public ProjectionReader {
  public:
@@ -218,6 +220,10 @@ class EventStore {
   // durable or refused. Callers with many appends (a streamed import) keep
   // many in flight without a thread each, and they share group commits.
   std::future<absl::StatusOr<AppendResult>> Submit(AppendRequest request);
+  // The same, calling `done` once the append is durable or refused. It runs
+  // on the writer thread (or the caller's, when the store is shutting down),
+  // so it must be quick and must not append.
+  void Submit(AppendRequest request, AppendDone done);
 
   // A snapshot of the current state.
   std::unique_ptr<ReadView> OpenReadView();

@@ -47,7 +47,7 @@ class grpc::SerializationTraits<grpc::protobuf::MessageLite, void> {
 };
 
 // Streaming handlers read their requests with the concrete type's traits.
-#define LEERLUS_STREAM_REQUEST_TRAITS(Type)                                                  \
+#define LEERLUS_CONCRETE_REQUEST_TRAITS(Type)                                                  \
   template <>                                                                                \
   class grpc::SerializationTraits<Type, void> {                                              \
    public:                                                                                   \
@@ -61,8 +61,8 @@ class grpc::SerializationTraits<grpc::protobuf::MessageLite, void> {
       return leerlus::DeserializeMessage(buffer, message);                                   \
     }                                                                                        \
   };
-LEERLUS_STREAM_REQUEST_TRAITS(leerlus::v1::ImportOutcomesRequest)
-LEERLUS_STREAM_REQUEST_TRAITS(leerlus::v1::SubscribeRequest)
-#undef LEERLUS_STREAM_REQUEST_TRAITS
+LEERLUS_CONCRETE_REQUEST_TRAITS(leerlus::v1::ImportOutcomesRequest)
+LEERLUS_CONCRETE_REQUEST_TRAITS(leerlus::v1::SubscribeRequest)
+#undef LEERLUS_CONCRETE_REQUEST_TRAITS
 
 #endif  // LEERLUS_PROTO_REQUEST_TRAITS_H_
