@@ -93,15 +93,11 @@ class Overlay : public KeyValueWriter {
     return absl::OkStatus();
   }
   // Moves every buffered write into `parent`.
-  void CommitTo(KeyValueWriter& parent) {
-    for (auto& [key, value] : writes_) {
-      if (value.has_value()) {
-        parent.Put(key.first, key.second, *value);
-      } else {
-        parent.Delete(key.first, key.second);
-      }
+  void CommitTo(Overlay& parent) {
+    while (!writes_.empty()) {
+      auto node = writes_.extract(writes_.begin());
+      parent.writes_.insert_or_assign(std::move(node.key()), std::move(node.mapped()));
     }
-    writes_.clear();
   }
   const Writes& writes() const { return writes_; }
   void Clear() { writes_.clear(); }
