@@ -503,10 +503,11 @@ absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapsho
                         absl::StrCat("the log holds nothing on or before ", as_of_date));
     }
   }
-  std::unique_ptr<storage::ProjectionReader> live(store_->OpenReadView());
-  // "As of the head" is the live view: no replay needed (a report asks all
-  // its questions as of the position of its first answer).
-  if (position == 0 || position == live->head_position()) return live;
+  // The head, or a head of moments ago, needs no replay: a report asks all
+  // its questions as of the position of its first answer.
+  if (std::unique_ptr<storage::ProjectionReader> recent = store_->OpenRecentView(position)) {
+    return recent;
+  }
   absl::StatusOr<std::unique_ptr<storage::MemoryProjection>> past = store_->ProjectAsOf(position);
   if (!past.ok()) return FieldError("as_of_position", std::string(past.status().message()));
   return std::unique_ptr<storage::ProjectionReader>(std::move(*past));

@@ -107,6 +107,9 @@ class StoreCollector : public prometheus::Collectable {
     add("leerlus_group_commit_appends_total",
         "Appends written by group commits (divide by fsyncs for the mean group size).", T::Counter,
         static_cast<double>(stats.grouped_appends));
+    add("leerlus_as_of_replays_total",
+        "Analyses as of an earlier position answered by replaying the log (no recent view kept).",
+        T::Counter, static_cast<double>(stats.replays_as_of));
     add("leerlus_projection_lag_events",
         "Events not yet in the projections (0: projections are updated in the same write).",
         T::Gauge, 0);

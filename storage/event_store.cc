@@ -373,6 +373,7 @@ EventStore::EventStore(const StoreOptions& options,
 
 EventStore::~EventStore() {
   Shutdown();
+  ForgetRecentViews();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle);
   }
@@ -675,7 +676,58 @@ std::unique_ptr<ReadView> EventStore::OpenReadView() {
   return std::make_unique<ReadView>(db_, handles_);
 }
 
+namespace {
+
+// One kept view, read by every question that asks for its position.
+class SharedReadView : public ProjectionReader {
+ public:
+  explicit SharedReadView(std::shared_ptr<ReadView> view) : view_(std::move(view)) {}
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    return view_->Get(cf, key);
+  }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return view_->Scan(cf, prefix, start, visit);
+  }
+  uint64_t head_position() const override { return view_->head_position(); }
+  int64_t head_time_seconds() override { return view_->head_time_seconds(); }
+
+ private:
+  std::shared_ptr<ReadView> view_;
+};
+
+}  // namespace
+
+std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&recent_views_mutex_);
+  while (!recent_views_.empty() &&
+         now - recent_views_.front().first > absl::Seconds(kRecentViewSeconds)) {
+    recent_views_.pop_front();
+  }
+  if (position != 0) {
+    for (const auto& [opened, view] : recent_views_) {
+      if (view->head_position() == position) return std::make_unique<SharedReadView>(view);
+    }
+  }
+  std::shared_ptr<ReadView> live = OpenReadView();
+  if (position != 0 && live->head_position() != position) return nullptr;
+  // One kept view per head is enough.
+  if (!recent_views_.empty() &&
+      recent_views_.back().second->head_position() == live->head_position()) {
+    return std::make_unique<SharedReadView>(recent_views_.back().second);
+  }
+  recent_views_.emplace_back(now, live);
+  if (recent_views_.size() > kRecentViews) recent_views_.pop_front();
+  return std::make_unique<SharedReadView>(std::move(live));
+}
+
 absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64_t position) {
+  {
+    absl::MutexLock lock(&head_mutex_);
+    ++stats_.replays_as_of;
+  }
   std::unique_ptr<ReadView> view = OpenReadView();
   if (position > view->head_position()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -796,7 +848,14 @@ uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) co
   return durable_head_;
 }
 
+void EventStore::ForgetRecentViews() {
+  absl::MutexLock lock(&recent_views_mutex_);
+  recent_views_.clear();
+}
+
 absl::Status EventStore::RebuildProjections() {
+  // Kept views read the column families dropped below.
+  ForgetRecentViews();
   // Until the rebuild is complete the store is marked as holding no usable
   // projections, so an interrupted rebuild is redone at the next open.
   rocksdb::ColumnFamilyHandle* meta = handles_[static_cast<size_t>(ColumnFamily::kMeta)];

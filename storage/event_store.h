@@ -202,6 +202,7 @@ struct StoreStats {
   uint64_t group_commits = 0;    // Synced RocksDB writes (one fsync each).
   uint64_t failed_commits = 0;   // Writes that failed (nothing acknowledged).
   uint64_t grouped_appends = 0;  // Appends written in those commits.
+  uint64_t replays_as_of = 0;    // Projections replayed from the log (ProjectAsOf).
 };
 
 class EventStore {
@@ -227,6 +228,16 @@ class EventStore {
 
   // A snapshot of the current state.
   std::unique_ptr<ReadView> OpenReadView();
+
+  // A view as of `position` (0: the head) without replaying the log: the
+  // current state if `position` is the head, or a view of a recent head
+  // that an earlier call opened (kept for kRecentViewSeconds, at most
+  // kRecentViews of them). So the questions of one report, asked as of the
+  // position of its first answer, read one state even while appends go on.
+  // nullptr if no such view is kept: replay with ProjectAsOf.
+  std::unique_ptr<ProjectionReader> OpenRecentView(uint64_t position);
+  static constexpr int kRecentViewSeconds = 120;
+  static constexpr size_t kRecentViews = 8;
 
   // The projections as of `position` (<= the head), replayed from the log.
   absl::StatusOr<std::unique_ptr<MemoryProjection>> ProjectAsOf(uint64_t position);
@@ -290,6 +301,7 @@ class EventStore {
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status LoadHead();
   absl::Status EnsureProjectionFormat();
+  void ForgetRecentViews();
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
   void CrashPoint(absl::string_view point);
@@ -306,6 +318,11 @@ class EventStore {
   mutable absl::Mutex queue_mutex_;
   std::deque<std::shared_ptr<PendingAppend>> queue_ ABSL_GUARDED_BY(queue_mutex_);
   bool shutting_down_ ABSL_GUARDED_BY(queue_mutex_) = false;
+
+  absl::Mutex recent_views_mutex_;
+  // Oldest first, each with the time it was opened.
+  std::deque<std::pair<absl::Time, std::shared_ptr<ReadView>>> recent_views_
+      ABSL_GUARDED_BY(recent_views_mutex_);
 
   mutable absl::Mutex head_mutex_;
   uint64_t durable_head_ ABSL_GUARDED_BY(head_mutex_) = 0;

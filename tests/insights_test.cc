@@ -632,27 +632,36 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
   what.set_as_of_position(then);
   compare.set_as_of_position(then);
   score.set_as_of_position(then);
-  absl::StatusOr<v1::WhatWorksResponse> past_what = insights.WhatWorks(what);
-  absl::StatusOr<v1::CompareConditionsResponse> past_compare = insights.CompareConditions(compare);
-  absl::StatusOr<v1::ScorecardResponse> past_score = insights.Scorecard(score);
-  ASSERT_OK(past_what);
-  ASSERT_OK(past_compare);
-  ASSERT_OK(past_score);
-  EXPECT_EQ(past_what->SerializeAsString(), then_what->SerializeAsString());
-  EXPECT_EQ(past_compare->SerializeAsString(), then_compare->SerializeAsString());
-  EXPECT_EQ(past_score->SerializeAsString(), then_score->SerializeAsString());
+  // Twice: from the view the store kept of that head (no replay), and, in
+  // a reopened store that kept none, from a replay of the log.
+  for (const bool replayed : {false, true}) {
+    if (replayed) Reopen();
+    core::Insights asking(store_.get());
+    const uint64_t replays_before = store_->Stats().replays_as_of;
+    absl::StatusOr<v1::WhatWorksResponse> past_what = asking.WhatWorks(what);
+    absl::StatusOr<v1::CompareConditionsResponse> past_compare = asking.CompareConditions(compare);
+    absl::StatusOr<v1::ScorecardResponse> past_score = asking.Scorecard(score);
+    ASSERT_OK(past_what);
+    ASSERT_OK(past_compare);
+    ASSERT_OK(past_score);
+    EXPECT_EQ(past_what->SerializeAsString(), then_what->SerializeAsString()) << replayed;
+    EXPECT_EQ(past_compare->SerializeAsString(), then_compare->SerializeAsString()) << replayed;
+    EXPECT_EQ(past_score->SerializeAsString(), then_score->SerializeAsString()) << replayed;
+    EXPECT_EQ(store_->Stats().replays_as_of - replays_before, replayed ? 3u : 0u);
+  }
+  core::Insights insights_now(store_.get());
 
   // By date: today's end is the live state; a day before the log began is refused.
   v1::WhatWorksRequest by_date;
   by_date.set_indicator_id("loneliness");
   by_date.set_as_of_date(absl::FormatTime("%Y-%m-%d", absl::Now(), absl::UTCTimeZone()));
-  absl::StatusOr<v1::WhatWorksResponse> today = insights.WhatWorks(by_date);
+  absl::StatusOr<v1::WhatWorksResponse> today = insights_now.WhatWorks(by_date);
   ASSERT_OK(today);
   EXPECT_EQ(today->read_position(), store_->HeadPosition());
   by_date.set_as_of_date("1999-12-31");
-  EXPECT_EQ(insights.WhatWorks(by_date).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(insights_now.WhatWorks(by_date).status().code(), absl::StatusCode::kInvalidArgument);
   what.set_as_of_position(store_->HeadPosition() + 1);
-  EXPECT_EQ(insights.WhatWorks(what).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(insights_now.WhatWorks(what).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
