@@ -1,6 +1,8 @@
 // leerlus-bench-echo: a gRPC server that answers at once, with the same
-// synchronous server and settings as leerlusd, so that leerlus's throughput
-// can be read as a fraction of what this machine's gRPC can do at all.
+// server threading and settings as leerlusd (unary calls on the callback
+// API, as leerlusd's CreateOutcome; the client stream on the synchronous
+// API, as its ImportOutcomes), so that leerlus's throughput can be read as
+// a fraction of what this machine's gRPC can do at all.
 //
 //   leerlus-bench-echo --port-file FILE
 #include <grpcpp/grpcpp.h>
@@ -12,11 +14,15 @@
 
 namespace {
 
-class Echo final : public leerlus::bench::EchoService::Service {
-  grpc::Status Unary(grpc::ServerContext*, const leerlus::bench::EchoMessage* request,
-                     leerlus::bench::EchoMessage* response) override {
+class Echo final : public leerlus::bench::EchoService::WithCallbackMethod_Unary<
+                       leerlus::bench::EchoService::Service> {
+  grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* context,
+                                  const leerlus::bench::EchoMessage* request,
+                                  leerlus::bench::EchoMessage* response) override {
     *response = *request;
-    return grpc::Status::OK;
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
   grpc::Status Stream(grpc::ServerContext*, grpc::ServerReader<leerlus::bench::EchoMessage>* reader,
                       leerlus::bench::EchoCount* response) override {
