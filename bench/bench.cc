@@ -565,6 +565,8 @@ int main(int argc, char** argv) {
   app.add_option("--json", json, "write the figures here as JSON")->required();
   app.add_option("--work-dir", work, "scratch directory (default: a new one under /tmp)");
   app.add_flag("--quick", quick, "small store and short spans (under 3 minutes)");
+  bool keep = false;
+  app.add_flag("--keep", keep, "leave the scratch directory and its stores (to profile them)");
   std::string only;
   app.add_option("--only", only, "run one scenario (to profile it)")
       ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store"}));
@@ -572,6 +574,8 @@ int main(int argc, char** argv) {
   if (work.empty()) {
     char pattern[] = "/tmp/leerlus-bench-XXXXXX";
     work = mkdtemp(pattern);
+  } else {
+    std::filesystem::create_directories(work);
   }
   leerlus::bench::Bench bench(leerlusd, echo, work, quick);
   bench.Run(only);
@@ -601,6 +605,10 @@ int main(int argc, char** argv) {
         i + 1 < bench.figures().size() ? "," : "");
   }
   out << "  ]\n}\n";
-  std::filesystem::remove_all(work);
+  if (keep) {
+    std::printf("stores kept in %s\n", work.c_str());
+  } else {
+    std::filesystem::remove_all(work);
+  }
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "common/hashing.h"
 #include "common/serialize.h"
 #include "common/status_macros.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/time_util.h"
 #include "leerlus/internal/v1/records.pb.h"
 #include "rocksdb/cache.h"
@@ -49,6 +50,20 @@ absl::Status ScanIterator(rocksdb::Iterator& it, absl::string_view prefix, absl:
     if (!visit(key, absl::string_view(it.value().data(), it.value().size()))) break;
   }
   return FromRocks(it.status(), "scan");
+}
+
+// `writes` as one batch. The map keeps them in key order per column
+// family, the order in which the memtable inserts them cheapest.
+absl::Status FillBatch(const Overlay::Writes& writes,
+                       const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                       rocksdb::WriteBatch& batch) {
+  for (const auto& [key, value] : writes) {
+    rocksdb::ColumnFamilyHandle* handle = handles[static_cast<size_t>(key.first)];
+    LEERLUS_RETURN_IF_ERROR(FromRocks(value.has_value() ? batch.Put(handle, key.second, *value)
+                                                        : batch.Delete(handle, key.second),
+                                      "write batch"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -198,72 +213,24 @@ class EventStore::DatabaseReader : public KeyValueReader {
   const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
 };
 
-// Writes a rebuild's projection rows into a WriteBatch, without the WAL.
-// A read first writes what is pending, so it sees every earlier write; the
-// projector reads rarely (a retraction, a revocation, a row not yet cached),
-// so the batches stay large.
-class EventStore::RebuildWriter : public KeyValueWriter {
- public:
-  RebuildWriter(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
-      : db_(db), handles_(handles), reader_(db, handles) {}
-
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
-    LEERLUS_RETURN_IF_ERROR(WritePending());
-    return reader_.Get(cf, key);
-  }
-  absl::Status Scan(
-      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    LEERLUS_RETURN_IF_ERROR(WritePending());
-    return reader_.Scan(cf, prefix, start, visit);
-  }
-  void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
-    Record(batch_.Put(handles_[static_cast<size_t>(cf)], rocksdb::Slice(key.data(), key.size()),
-                      rocksdb::Slice(value.data(), value.size())));
-  }
-  void Delete(ColumnFamily cf, absl::string_view key) override {
-    Record(batch_.Delete(handles_[static_cast<size_t>(cf)],
-                         rocksdb::Slice(key.data(), key.size())));
-  }
-
-  absl::Status WritePending() {
-    LEERLUS_RETURN_IF_ERROR(problem_);
-    if (batch_.Count() == 0) return absl::OkStatus();
-    rocksdb::WriteOptions options;
-    options.disableWAL = true;
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch_), "rebuild write"));
-    batch_.Clear();
-    return absl::OkStatus();
-  }
-
- private:
-  // Put and Delete cannot fail through the interface: the first failure is
-  // kept and returned by the next read or write.
-  void Record(const rocksdb::Status& status) {
-    if (problem_.ok()) problem_ = FromRocks(status, "rebuild batch");
-  }
-
-  rocksdb::DB* db_;
-  const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
-  DatabaseReader reader_;
-  rocksdb::WriteBatch batch_;
-  absl::Status problem_;
-};
-
 // The log from position 1 to `last` in chunks, read and parsed on its own
-// thread one or two chunks ahead of the caller. An empty chunk marks the end.
+// thread one or two chunks ahead of the caller. A chunk's events live in its
+// arena: parsed with few allocations, freed at once. An empty chunk marks
+// the end.
 class EventStore::LogReadAhead {
  public:
+  struct Chunk {
+    std::unique_ptr<google::protobuf::Arena> arena = std::make_unique<google::protobuf::Arena>();
+    std::vector<const v1::Event*> events;
+  };
+
   LogReadAhead(EventStore& store, uint64_t last)
       : reader_([this, &store, last] {
           uint64_t from = 1;
           while (true) {
-            absl::StatusOr<std::vector<v1::Event>> chunk =
-                from > last ? std::vector<v1::Event>()
-                            : store.OpenReadView()->ReadEvents(
-                                  from, std::min<uint64_t>(kChunk, last - from + 1), "");
-            const bool last_chunk = !chunk.ok() || chunk->empty();
-            if (!last_chunk) from = chunk->back().position() + 1;
+            absl::StatusOr<Chunk> chunk = Read(store, from, last);
+            const bool last_chunk = !chunk.ok() || chunk->events.empty();
+            if (!last_chunk) from = chunk->events.back()->position() + 1;
             absl::MutexLock lock(&mutex_);
             mutex_.Await(absl::Condition(
                 +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
@@ -283,14 +250,14 @@ class EventStore::LogReadAhead {
     reader_.join();
   }
 
-  absl::StatusOr<std::vector<v1::Event>> Next() {
+  absl::StatusOr<Chunk> Next() {
     absl::MutexLock lock(&mutex_);
     mutex_.Await(absl::Condition(
         +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
           return !self->chunks_.empty();
         },
         this));
-    absl::StatusOr<std::vector<v1::Event>> chunk = std::move(chunks_.front());
+    absl::StatusOr<Chunk> chunk = std::move(chunks_.front());
     chunks_.pop_front();
     return chunk;
   }
@@ -298,8 +265,28 @@ class EventStore::LogReadAhead {
  private:
   static constexpr size_t kChunk = 16384;
   static constexpr size_t kChunksAhead = 2;
+
+  static absl::StatusOr<Chunk> Read(EventStore& store, uint64_t from, uint64_t last) {
+    Chunk chunk;
+    if (from > last) return chunk;
+    const uint64_t limit = std::min<uint64_t>(kChunk, last - from + 1);
+    absl::Status problem;
+    LEERLUS_RETURN_IF_ERROR(store.OpenReadView()->Scan(
+        ColumnFamily::kEvents, "", EventKey(from), [&](absl::string_view, absl::string_view bytes) {
+          auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(chunk.arena.get());
+          if (!event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+            problem = absl::DataLossError("cannot parse a stored event");
+            return false;
+          }
+          chunk.events.push_back(event);
+          return chunk.events.size() < limit;
+        }));
+    LEERLUS_RETURN_IF_ERROR(problem);
+    return chunk;
+  }
+
   absl::Mutex mutex_;
-  std::deque<absl::StatusOr<std::vector<v1::Event>>> chunks_ ABSL_GUARDED_BY(mutex_);
+  std::deque<absl::StatusOr<Chunk>> chunks_ ABSL_GUARDED_BY(mutex_);
   bool stopped_ ABSL_GUARDED_BY(mutex_) = false;
   std::thread reader_;
 };
@@ -606,22 +593,14 @@ void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
 
   if (!group_overlay.writes().empty()) {
     rocksdb::WriteBatch batch;
-    for (const auto& [key, value] : group_overlay.writes()) {
-      rocksdb::ColumnFamilyHandle* handle = handles_[static_cast<size_t>(key.first)];
-      rocksdb::Status status = value.has_value() ? batch.Put(handle, key.second, *value)
-                                                 : batch.Delete(handle, key.second);
-      if (!status.ok()) {
-        for (auto& result : results) {
-          if (result.ok() && !result->replayed) result = FromRocks(status, "write batch");
-        }
-        break;
-      }
+    absl::Status written = FillBatch(group_overlay.writes(), handles_, batch);
+    if (written.ok()) {
+      rocksdb::WriteOptions write_options;
+      write_options.sync = options_.sync;
+      CrashPoint("before-write");
+      written = FromRocks(db_->Write(write_options, &batch), "durable write");
+      if (written.ok()) CrashPoint("after-write");
     }
-    rocksdb::WriteOptions write_options;
-    write_options.sync = options_.sync;
-    CrashPoint("before-write");
-    absl::Status written = FromRocks(db_->Write(write_options, &batch), "durable write");
-    if (written.ok()) CrashPoint("after-write");
     wrote = written.ok();
     write_failed = !written.ok();
     if (written.ok()) {
@@ -742,13 +721,14 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
   Projector projector(memory->writer());
   LogReadAhead log(*this, position);
   while (true) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, log.Next());
-    if (events.empty()) break;
-    for (const v1::Event& event : events) {
-      LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
+    LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
+    if (chunk.events.empty()) break;
+    for (const v1::Event* event : chunk.events) {
+      LEERLUS_RETURN_IF_ERROR(projector.Apply(*event));
     }
-    projector.Flush();
+    if (projector.CacheFull()) projector.Flush();
   }
+  projector.Flush();
   return memory;
 }
 
@@ -879,17 +859,29 @@ absl::Status EventStore::RebuildProjections() {
   // durable before the synced marker says the projections are complete.
   // Reading and parsing the log runs a chunk ahead on a second thread.
   LogReadAhead log(*this, std::numeric_limits<uint64_t>::max());
-  RebuildWriter writer(db_, handles_);
-  Projector projector(writer);
+  DatabaseReader reader(db_, handles_);
+  Overlay projected(&reader);
+  Projector projector(projected);
+  auto write_projected = [&]() -> absl::Status {
+    rocksdb::WriteBatch batch;
+    LEERLUS_RETURN_IF_ERROR(FillBatch(projected.writes(), handles_, batch));
+    rocksdb::WriteOptions unlogged;
+    unlogged.disableWAL = true;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(unlogged, &batch), "rebuild write"));
+    projected.Clear();
+    return absl::OkStatus();
+  };
   while (true) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, log.Next());
-    if (events.empty()) break;
-    for (const v1::Event& event : events) {
-      LEERLUS_RETURN_IF_ERROR(projector.Apply(event));
+    LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
+    if (chunk.events.empty()) break;
+    for (const v1::Event* event : chunk.events) {
+      LEERLUS_RETURN_IF_ERROR(projector.Apply(*event));
     }
-    projector.Flush();
-    LEERLUS_RETURN_IF_ERROR(writer.WritePending());
+    if (projector.CacheFull()) projector.Flush();
+    LEERLUS_RETURN_IF_ERROR(write_projected());
   }
+  projector.Flush();
+  LEERLUS_RETURN_IF_ERROR(write_projected());
   rocksdb::FlushOptions flush;
   flush.wait = true;
   LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));

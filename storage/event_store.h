@@ -294,7 +294,6 @@ class EventStore {
  private:
   struct PendingAppend;
   class DatabaseReader;
-  class RebuildWriter;
   class LogReadAhead;
 
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,

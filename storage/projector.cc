@@ -336,7 +336,7 @@ void Projector::CachedRows<Message>::Flush(KeyValueWriter& out) {
 void Projector::Flush() {
   experiments_.Flush(projections_);
   analysis_.Flush(projections_);
-  if (experiments_.size() + analysis_.size() > max_cached_rows_) {
+  if (CacheFull()) {
     experiments_.Clear();
     analysis_.Clear();
   }

@@ -45,6 +45,10 @@ class Projector {
 
   // Writes the rows changed since the last Flush.
   void Flush();
+  // True once the cache holds more than `max_cached_rows`: a long replay
+  // flushes then (and at its end) rather than after every chunk, so a row
+  // that changes in every chunk is written once, not once per chunk.
+  bool CacheFull() const { return experiments_.size() + analysis_.size() > max_cached_rows_; }
 
  private:
   // One column family's rows, parsed; nullopt marks an absent row.
