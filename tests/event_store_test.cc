@@ -561,6 +561,48 @@ TEST_F(EventStoreTest, FailedDecisionWritesNothing) {
   EXPECT_OK(commands_->CreateExperiment(request, caller_));
 }
 
+// The callback form of a command answers exactly once: with the durable
+// result, with the refusal, and, once the store shuts down, with
+// UNAVAILABLE (SHUTTING_DOWN) instead of never.
+TEST_F(EventStoreTest, CallbackAppendsAnswerOnceDurableOrRefused) {
+  DefineCatalogue();
+  CreateExperiment("e1");
+  Start("e1");
+  struct Answers {
+    absl::Mutex mutex;
+    std::vector<absl::StatusOr<v1::CreateOutcomeResponse>> received ABSL_GUARDED_BY(mutex);
+  };
+  auto answers = std::make_shared<Answers>();
+  auto record = [answers](absl::StatusOr<v1::CreateOutcomeResponse> answer) {
+    absl::MutexLock lock(&answers->mutex);
+    answers->received.push_back(std::move(answer));
+  };
+  auto wait_for = [answers](size_t count) {
+    absl::MutexLock lock(&answers->mutex);
+    auto arrived = [&] { return answers->received.size() >= count; };
+    answers->mutex.AwaitWithTimeout(absl::Condition(&arrived), absl::Seconds(10));
+    return answers->received.size();
+  };
+  commands_->CreateOutcome(OutcomeRequest("e1"), caller_, record);
+  ASSERT_EQ(wait_for(1), 1u);
+  {
+    absl::MutexLock lock(&answers->mutex);
+    ASSERT_OK(answers->received[0]);
+    // Durable before the answer: the position is already the head.
+    EXPECT_EQ(answers->received[0]->position(), store_->HeadPosition());
+  }
+  commands_->CreateOutcome(OutcomeRequest("no-such-experiment"), caller_, record);
+  ASSERT_EQ(wait_for(2), 2u);
+  store_->Shutdown();
+  commands_->CreateOutcome(OutcomeRequest("e1"), caller_, record);
+  ASSERT_EQ(wait_for(3), 3u);
+  absl::MutexLock lock(&answers->mutex);
+  EXPECT_EQ(answers->received[1].status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(answers->received[2].status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(answers->received[2].status().message().find("shutting down"), std::string::npos);
+  EXPECT_EQ(answers->received.size(), 3u);
+}
+
 TEST_F(EventStoreTest, ReadViewReportsTheSnapshotPositionDespiteLaterWrites) {
   DefineCatalogue();
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
