@@ -51,7 +51,7 @@ class ProjectionReader : public KeyValueReader {
 };
 
 // Buffers writes over a base reader; reads see the buffered writes first.
-// Commit() hands the writes to a parent overlay; Writes() lists them.
+// CommitTo() moves the writes into a parent overlay; writes() lists them.
 class Overlay : public KeyValueWriter {
  public:
   using Key = std::pair<ColumnFamily, std::string>;
