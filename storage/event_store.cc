@@ -719,7 +719,13 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
   }
   auto memory = std::make_unique<MemoryProjection>(position, time);
   Projector projector(memory->writer());
-  LogReadAhead log(*this, position);
+  LEERLUS_RETURN_IF_ERROR(Replay(position, projector, [] { return absl::OkStatus(); }));
+  return memory;
+}
+
+absl::Status EventStore::Replay(uint64_t last, Projector& projector,
+                                const std::function<absl::Status()>& after_chunk) {
+  LogReadAhead log(*this, last);
   while (true) {
     LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
     if (chunk.events.empty()) break;
@@ -727,9 +733,10 @@ absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64
       LEERLUS_RETURN_IF_ERROR(projector.Apply(*event));
     }
     if (projector.CacheFull()) projector.Flush();
+    LEERLUS_RETURN_IF_ERROR(after_chunk());
   }
   projector.Flush();
-  return memory;
+  return after_chunk();
 }
 
 absl::StatusOr<uint64_t> EventStore::PositionAtEndOfDate(absl::string_view date) {
@@ -857,8 +864,6 @@ absl::Status EventStore::RebuildProjections() {
   }
   // Replay in chunks, written without the WAL: the flush below makes them
   // durable before the synced marker says the projections are complete.
-  // Reading and parsing the log runs a chunk ahead on a second thread.
-  LogReadAhead log(*this, std::numeric_limits<uint64_t>::max());
   DatabaseReader reader(db_, handles_);
   Overlay projected(&reader);
   Projector projector(projected);
@@ -871,17 +876,8 @@ absl::Status EventStore::RebuildProjections() {
     projected.Clear();
     return absl::OkStatus();
   };
-  while (true) {
-    LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
-    if (chunk.events.empty()) break;
-    for (const v1::Event* event : chunk.events) {
-      LEERLUS_RETURN_IF_ERROR(projector.Apply(*event));
-    }
-    if (projector.CacheFull()) projector.Flush();
-    LEERLUS_RETURN_IF_ERROR(write_projected());
-  }
-  projector.Flush();
-  LEERLUS_RETURN_IF_ERROR(write_projected());
+  LEERLUS_RETURN_IF_ERROR(
+      Replay(std::numeric_limits<uint64_t>::max(), projector, write_projected));
   rocksdb::FlushOptions flush;
   flush.wait = true;
   LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));

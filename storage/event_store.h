@@ -44,6 +44,8 @@
 
 namespace leerlus::storage {
 
+class Projector;
+
 struct StoreOptions {
   // Directory of the RocksDB database; created if missing.
   std::string path;
@@ -301,6 +303,11 @@ class EventStore {
   absl::Status LoadHead();
   absl::Status EnsureProjectionFormat();
   void ForgetRecentViews();
+  // Applies the log from position 1 to `last` to `projector`, read a chunk
+  // ahead on a second thread; `after_chunk` runs after each chunk and after
+  // the final flush.
+  absl::Status Replay(uint64_t last, Projector& projector,
+                      const std::function<absl::Status()>& after_chunk);
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
   void CrashPoint(absl::string_view point);

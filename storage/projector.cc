@@ -158,42 +158,41 @@ std::string AreaStream(absl::string_view code) { return absl::StrCat("areas/", c
 std::string TokenStream(absl::string_view id) { return absl::StrCat("tokens/", id); }
 
 absl::Status Projector::Apply(const v1::Event& event) {
-  KeyValueWriter& projections = projections_;
   switch (event.payload_case()) {
     case v1::Event::kWorkMethodDefined: {
       v1::WorkMethod method = event.work_method_defined().work_method();
       method.set_update_position(event.position());
-      PutMessage(projections, ColumnFamily::kCatalog,
+      PutMessage(projections_, ColumnFamily::kCatalog,
                  CatalogKey(CatalogKind::kWorkMethod, method.id()), method);
       return absl::OkStatus();
     }
     case v1::Event::kIndicatorDefined: {
       v1::Indicator indicator = event.indicator_defined().indicator();
       indicator.set_update_position(event.position());
-      PutMessage(projections, ColumnFamily::kCatalog,
+      PutMessage(projections_, ColumnFamily::kCatalog,
                  CatalogKey(CatalogKind::kIndicator, indicator.id()), indicator);
       return absl::OkStatus();
     }
     case v1::Event::kAreaDefined: {
       v1::Area area = event.area_defined().area();
       area.set_update_position(event.position());
-      PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kArea, area.code()),
+      PutMessage(projections_, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kArea, area.code()),
                  area);
       return absl::OkStatus();
     }
     case v1::Event::kTokenCreated: {
       v1::Token token = event.token_created().token();
       token.set_create_position(event.position());
-      PutMessage(projections, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kToken, token.id()),
+      PutMessage(projections_, ColumnFamily::kCatalog, CatalogKey(CatalogKind::kToken, token.id()),
                  token);
       if (!event.token_created().secret_sha256().empty()) {
-        projections.Put(
+        projections_.Put(
             ColumnFamily::kCatalog,
             CatalogKey(CatalogKind::kTokenSecret, event.token_created().secret_sha256()),
             token.id());
       }
       if (!token.certificate_subject().empty()) {
-        projections.Put(ColumnFamily::kCatalog,
+        projections_.Put(ColumnFamily::kCatalog,
                         CatalogKey(CatalogKind::kTokenCertificate, token.certificate_subject()),
                         token.id());
       }
@@ -202,13 +201,13 @@ absl::Status Projector::Apply(const v1::Event& event) {
     case v1::Event::kTokenRevoked: {
       const std::string key = CatalogKey(CatalogKind::kToken, event.token_revoked().token_id());
       LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Token> token,
-                               GetMessage<v1::Token>(projections, ColumnFamily::kCatalog, key));
+                               GetMessage<v1::Token>(projections_, ColumnFamily::kCatalog, key));
       if (!token.has_value()) {
         return absl::DataLossError(
             absl::StrCat("event at position ", event.position(), " revokes an unknown token"));
       }
       token->set_revoked(true);
-      PutMessage(projections, ColumnFamily::kCatalog, key, *token);
+      PutMessage(projections_, ColumnFamily::kCatalog, key, *token);
       return absl::OkStatus();
     }
     case v1::Event::PAYLOAD_NOT_SET:
