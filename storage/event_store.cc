@@ -461,6 +461,7 @@ void EventStore::WriterLoop() {
           },
           this));
       if (queue_.empty()) return;  // Shutting down with nothing left.
+      group.reserve(std::min(queue_.size(), options_.max_group_size));
       while (!queue_.empty() && group.size() < options_.max_group_size) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();

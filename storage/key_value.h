@@ -55,22 +55,30 @@ class ProjectionReader : public KeyValueReader {
 class Overlay : public KeyValueWriter {
  public:
   using Key = std::pair<ColumnFamily, std::string>;
+  // Orders keys by family, then bytewise (as RocksDB does), and finds them
+  // by a string_view without copying the key.
+  struct KeyOrder {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return absl::string_view(a.second) < absl::string_view(b.second);
+    }
+  };
   // nullopt marks a deletion.
-  using Writes = std::map<Key, std::optional<std::string>>;
+  using Writes = std::map<Key, std::optional<std::string>, KeyOrder>;
 
   explicit Overlay(KeyValueReader* base) : base_(base) {}
 
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
-    auto it = writes_.find(Key(cf, std::string(key)));
+    auto it = writes_.find(std::pair(cf, key));
     if (it != writes_.end()) return it->second;
     return base_->Get(cf, key);
   }
   void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
-    writes_[Key(cf, std::string(key))] = std::string(value);
+    Set(cf, key, std::string(value));
   }
-  void Delete(ColumnFamily cf, absl::string_view key) override {
-    writes_[Key(cf, std::string(key))] = std::nullopt;
-  }
+  void Delete(ColumnFamily cf, absl::string_view key) override { Set(cf, key, std::nullopt); }
   // The base's rows with the buffered writes laid over them.
   absl::Status Scan(
       ColumnFamily cf, absl::string_view prefix, absl::string_view start,
@@ -81,8 +89,8 @@ class Overlay : public KeyValueWriter {
       return true;
     });
     if (!status.ok()) return status;
-    const std::string seek(start < prefix ? prefix : start);
-    for (auto it = writes_.lower_bound(Key(cf, seek)); it != writes_.end() && it->first.first == cf;
+    const absl::string_view seek = start < prefix ? prefix : start;
+    for (auto it = writes_.lower_bound(std::pair(cf, seek)); it != writes_.end() && it->first.first == cf;
          ++it) {
       if (absl::string_view(it->first.second).substr(0, prefix.size()) != prefix) break;
       merged[it->first.second] = it->second;
@@ -95,14 +103,23 @@ class Overlay : public KeyValueWriter {
   // Moves every buffered write into `parent`.
   void CommitTo(Overlay& parent) {
     while (!writes_.empty()) {
-      auto node = writes_.extract(writes_.begin());
-      parent.writes_.insert_or_assign(std::move(node.key()), std::move(node.mapped()));
+      auto moved = parent.writes_.insert(writes_.extract(writes_.begin()));
+      if (!moved.inserted) moved.position->second = std::move(moved.node.mapped());
     }
   }
   const Writes& writes() const { return writes_; }
   void Clear() { writes_.clear(); }
 
  private:
+  void Set(ColumnFamily cf, absl::string_view key, std::optional<std::string> value) {
+    auto it = writes_.lower_bound(std::pair(cf, key));
+    if (it != writes_.end() && it->first.first == cf && it->first.second == key) {
+      it->second = std::move(value);
+    } else {
+      writes_.emplace_hint(it, Key(cf, std::string(key)), std::move(value));
+    }
+  }
+
   KeyValueReader* base_;
   Writes writes_;
 };

@@ -226,19 +226,22 @@ absl::Status Projector::Apply(const v1::Event& event) {
 absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
   LEERLUS_ASSIGN_OR_RETURN(std::string experiment_id, ExperimentIdOf(event));
   const std::string record_key = ExperimentKey(experiment_id);
+  CachedRows<v1::Experiment>::Row* record;
   if (event.payload_case() == v1::Event::kExperimentRegistered) {
     // A registration starts the record afresh; nothing to read.
-    experiments_.Set(record_key, v1::Experiment());
+    record = &experiments_.Slot(record_key);
+    record->Set(v1::Experiment());
+  } else {
+    LEERLUS_ASSIGN_OR_RETURN(record, experiments_.Find(projections_, record_key));
   }
-  LEERLUS_ASSIGN_OR_RETURN(v1::Experiment * experiment,
-                           experiments_.Find(projections_, record_key));
-  if (experiment == nullptr) {
+  if (!record->value.has_value()) {
     return absl::DataLossError(absl::StrCat("event at position ", event.position(),
                                             " refers to unregistered experiment '", experiment_id,
                                             "'"));
   }
-  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, *experiment));
-  experiments_.MarkChanged(record_key);
+  const v1::Experiment* experiment = &*record->value;
+  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, *record->value));
+  record->changed = true;
 
   switch (event.payload_case()) {
     case v1::Event::kExperimentRegistered:
@@ -252,9 +255,10 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
                  ExperimentChildKey(experiment_id, outcome.id()), outcome);
       const std::string key =
           AnalysisKey(outcome.indicator_id(), experiment->work_method_id(), experiment_id);
-      LEERLUS_ASSIGN_OR_RETURN(v1::Outcome * latest, analysis_.Find(projections_, key));
-      if (latest == nullptr || MoreRecent(outcome, *latest)) {
-        analysis_.Set(key, std::move(outcome));
+      LEERLUS_ASSIGN_OR_RETURN(CachedRows<v1::Outcome>::Row * latest,
+                               analysis_.Find(projections_, key));
+      if (!latest->value.has_value() || MoreRecent(outcome, *latest->value)) {
+        latest->Set(std::move(outcome));
       }
       break;
     }
@@ -274,12 +278,13 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
       // the experiment's next most recent live outcome takes their place.
       const std::string analysis_key =
           AnalysisKey(outcome->indicator_id(), experiment->work_method_id(), experiment_id);
-      LEERLUS_ASSIGN_OR_RETURN(v1::Outcome * latest, analysis_.Find(projections_, analysis_key));
-      if (latest != nullptr && latest->id() == outcome->id()) {
+      LEERLUS_ASSIGN_OR_RETURN(CachedRows<v1::Outcome>::Row * latest,
+                               analysis_.Find(projections_, analysis_key));
+      if (latest->value.has_value() && latest->value->id() == outcome->id()) {
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> next,
             MostRecentLiveOutcome(projections_, experiment_id, outcome->indicator_id()));
-        analysis_.Set(analysis_key, std::move(next));
+        latest->Set(std::move(next));
       }
       break;
     }
@@ -297,26 +302,14 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
 }
 
 template <typename Message>
-absl::StatusOr<Message*> Projector::CachedRows<Message>::Find(KeyValueReader& base,
-                                                              const std::string& key) {
+absl::StatusOr<typename Projector::CachedRows<Message>::Row*>
+Projector::CachedRows<Message>::Find(KeyValueReader& base, const std::string& key) {
   auto it = rows_.find(key);
   if (it == rows_.end()) {
     LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> stored, GetMessage<Message>(base, cf_, key));
     it = rows_.emplace(key, Row{std::move(stored), false}).first;
   }
-  return it->second.value.has_value() ? &*it->second.value : nullptr;
-}
-
-template <typename Message>
-void Projector::CachedRows<Message>::Set(const std::string& key, std::optional<Message> row) {
-  Row& cached = rows_[key];
-  cached.value = std::move(row);
-  cached.changed = true;
-}
-
-template <typename Message>
-void Projector::CachedRows<Message>::MarkChanged(const std::string& key) {
-  rows_[key].changed = true;
+  return &it->second;
 }
 
 template <typename Message>

@@ -51,26 +51,30 @@ class Projector {
   bool CacheFull() const { return experiments_.size() + analysis_.size() > max_cached_rows_; }
 
  private:
-  // One column family's rows, parsed; nullopt marks an absent row.
+  // One column family's rows, parsed.
   template <typename Message>
   class CachedRows {
    public:
+    struct Row {
+      std::optional<Message> value;  // nullopt: the row is absent
+      bool changed = false;          // to be written at the next Flush
+      void Set(std::optional<Message> row) {
+        value = std::move(row);
+        changed = true;
+      }
+    };
+
     explicit CachedRows(ColumnFamily cf) : cf_(cf) {}
-    // The row under `key` (nullptr if absent), read from `base` on a miss.
-    absl::StatusOr<Message*> Find(KeyValueReader& base, const std::string& key);
-    // Sets the row under `key` to `row` (nullopt: deletes it).
-    void Set(const std::string& key, std::optional<Message> row);
-    // The row Find returned was changed in place.
-    void MarkChanged(const std::string& key);
+    // The row under `key`, read from `base` on a miss. The pointer stays
+    // valid until Clear(), so a caller looks a row up once per event.
+    absl::StatusOr<Row*> Find(KeyValueReader& base, const std::string& key);
+    // The row under `key` without reading it, for a caller that replaces it.
+    Row& Slot(const std::string& key) { return rows_[key]; }
     void Flush(KeyValueWriter& out);
     size_t size() const { return rows_.size(); }
     void Clear() { rows_.clear(); }
 
    private:
-    struct Row {
-      std::optional<Message> value;
-      bool changed = false;
-    };
     ColumnFamily cf_;
     absl::node_hash_map<std::string, Row> rows_;
   };
