@@ -508,9 +508,11 @@ absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapsho
   if (std::unique_ptr<storage::ProjectionReader> recent = store_->OpenRecentView(position)) {
     return recent;
   }
-  absl::StatusOr<std::unique_ptr<storage::MemoryProjection>> past = store_->ProjectAsOf(position);
-  if (!past.ok()) return FieldError("as_of_position", std::string(past.status().message()));
-  return std::unique_ptr<storage::ProjectionReader>(std::move(*past));
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past = store_->ProjectAsOf(position);
+  if (absl::IsInvalidArgument(past.status())) {
+    return FieldError("as_of_position", std::string(past.status().message()));
+  }
+  return past;
 }
 
 absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request) {

@@ -1,11 +1,15 @@
 #include "storage/event_store.h"
 
+#include <malloc.h>
+
 #include <csignal>
+#include <filesystem>
 #include <future>
 #include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -214,7 +218,7 @@ class EventStore::DatabaseReader : public KeyValueReader {
 };
 
 // The log from position 1 to `last` in chunks, read and parsed on its own
-// thread one or two chunks ahead of the caller. A chunk's events live in its
+// thread one chunk ahead of the caller. A chunk's events live in its
 // arena: parsed with few allocations, freed at once. An empty chunk marks
 // the end.
 class EventStore::LogReadAhead {
@@ -264,15 +268,22 @@ class EventStore::LogReadAhead {
 
  private:
   static constexpr size_t kChunk = 16384;
-  static constexpr size_t kChunksAhead = 2;
+  static constexpr size_t kChunksAhead = 1;
 
   static absl::StatusOr<Chunk> Read(EventStore& store, uint64_t from, uint64_t last) {
     Chunk chunk;
     if (from > last) return chunk;
     const uint64_t limit = std::min<uint64_t>(kChunk, last - from + 1);
     absl::Status problem;
-    LEERLUS_RETURN_IF_ERROR(store.OpenReadView()->Scan(
-        ColumnFamily::kEvents, "", EventKey(from), [&](absl::string_view, absl::string_view bytes) {
+    // Events never change once written, so no snapshot is needed; and a
+    // pass over the whole log must not push the hot blocks of live
+    // questions out of the block cache.
+    rocksdb::ReadOptions once;
+    once.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(store.db_->NewIterator(
+        once, store.handles_[static_cast<size_t>(ColumnFamily::kEvents)]));
+    LEERLUS_RETURN_IF_ERROR(ScanIterator(
+        *it, "", EventKey(from), [&](absl::string_view, absl::string_view bytes) {
           auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(chunk.arena.get());
           if (!event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
             problem = absl::DataLossError("cannot parse a stored event");
@@ -316,9 +327,7 @@ rocksdb::ColumnFamilyOptions FamilyOptions(const StoreOptions& options) {
   return family;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+rocksdb::DBOptions DatabaseOptions(const StoreOptions& options) {
   rocksdb::DBOptions db_options;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
@@ -326,15 +335,92 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   db_options.create_missing_column_families = true;
   db_options.paranoid_checks = true;
   if (options.env != nullptr) db_options.env = options.env;
-  // One options object for all families: they share its block cache.
-  const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(options);
+  return db_options;
+}
+
+// Opens (or creates) a database with every column family.
+rocksdb::Status OpenDatabase(const StoreOptions& options,
+                             const rocksdb::ColumnFamilyOptions& family_options,
+                             rocksdb::DB** db, std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (absl::string_view name : kColumnFamilyNames) {
     descriptors.emplace_back(std::string(name), family_options);
   }
+  return rocksdb::DB::Open(DatabaseOptions(options), options.path, descriptors, &handles, db);
+}
+
+// A scratch database's memory: small, whatever the store's settings.
+constexpr size_t kScratchBlockCacheBytes = 8 << 20;
+constexpr size_t kScratchWriteBufferBytes = 8 << 20;
+
+}  // namespace
+
+// The projections as of a past position, in a scratch database of their
+// own. Written once by ProjectInto, then only read; the directory goes with
+// the last reader.
+class EventStore::PastProjection : public ProjectionReader {
+ public:
+  static absl::StatusOr<std::shared_ptr<PastProjection>> Create(std::string directory,
+                                                                uint64_t position,
+                                                                int64_t time_seconds) {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory, ignored);  // A leftover of a crash.
+    std::error_code error;
+    std::filesystem::create_directories(std::filesystem::path(directory).parent_path(), error);
+    if (error) {
+      return absl::UnavailableError(absl::StrCat("creating the scratch directory for '",
+                                                 directory, "': ", error.message()));
+    }
+    const StoreOptions options{.path = directory,
+                               .block_cache_bytes = kScratchBlockCacheBytes,
+                               .write_buffer_bytes = kScratchWriteBufferBytes};
+    std::shared_ptr<PastProjection> past(new PastProjection(directory, position, time_seconds));
+    LEERLUS_RETURN_IF_ERROR(
+        FromRocks(OpenDatabase(options, FamilyOptions(options), &past->db_, past->handles_),
+                  "creating a scratch database for a past position"));
+    return past;
+  }
+  ~PastProjection() override {
+    if (db_ != nullptr) {
+      for (rocksdb::ColumnFamilyHandle* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+      (void)db_->Close();  // Thrown away below; nothing to keep.
+      delete db_;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    return DatabaseReader(db_, handles_).Get(cf, key);
+  }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return DatabaseReader(db_, handles_).Scan(cf, prefix, start, visit);
+  }
+  uint64_t head_position() const override { return position_; }
+  int64_t head_time_seconds() override { return time_seconds_; }
+
+  rocksdb::DB* db() { return db_; }
+  const std::vector<rocksdb::ColumnFamilyHandle*>& handles() const { return handles_; }
+
+ private:
+  PastProjection(std::string directory, uint64_t position, int64_t time_seconds)
+      : directory_(std::move(directory)), position_(position), time_seconds_(time_seconds) {}
+
+  std::string directory_;
+  uint64_t position_;
+  int64_t time_seconds_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+};
+
+absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  // One options object for all families: they share its block cache.
+  const rocksdb::ColumnFamilyOptions family_options = FamilyOptions(options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(db_options, options.path, descriptors, &handles, &db);
+  rocksdb::Status status = OpenDatabase(options, family_options, &db, handles);
   if (!status.ok()) {
     if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -345,6 +431,9 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   }
   std::unique_ptr<EventStore> store(
       new EventStore(options, family_options, db, std::move(handles)));
+  // Past projections of an earlier run that ended without cleaning up.
+  std::error_code ignored;
+  std::filesystem::remove_all(store->ScratchDirectory(), ignored);
   LEERLUS_RETURN_IF_ERROR(store->LoadHead());
   LEERLUS_RETURN_IF_ERROR(store->EnsureProjectionFormat());
   // An erasure that crashed before its purge is finished here.
@@ -659,9 +748,9 @@ std::unique_ptr<ReadView> EventStore::OpenReadView() {
 namespace {
 
 // One kept view, read by every question that asks for its position.
-class SharedReadView : public ProjectionReader {
+class SharedView : public ProjectionReader {
  public:
-  explicit SharedReadView(std::shared_ptr<ReadView> view) : view_(std::move(view)) {}
+  explicit SharedView(std::shared_ptr<ProjectionReader> view) : view_(std::move(view)) {}
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
     return view_->Get(cf, key);
   }
@@ -674,7 +763,7 @@ class SharedReadView : public ProjectionReader {
   int64_t head_time_seconds() override { return view_->head_time_seconds(); }
 
  private:
-  std::shared_ptr<ReadView> view_;
+  std::shared_ptr<ProjectionReader> view_;
 };
 
 }  // namespace
@@ -688,7 +777,7 @@ std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) 
   }
   if (position != 0) {
     for (const auto& [opened, view] : recent_views_) {
-      if (view->head_position() == position) return std::make_unique<SharedReadView>(view);
+      if (view->head_position() == position) return std::make_unique<SharedView>(view);
     }
   }
   std::shared_ptr<ReadView> live = OpenReadView();
@@ -696,36 +785,76 @@ std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) 
   // One kept view per head is enough.
   if (!recent_views_.empty() &&
       recent_views_.back().second->head_position() == live->head_position()) {
-    return std::make_unique<SharedReadView>(recent_views_.back().second);
+    return std::make_unique<SharedView>(recent_views_.back().second);
   }
   recent_views_.emplace_back(now, live);
   if (recent_views_.size() > kRecentViews) recent_views_.pop_front();
-  return std::make_unique<SharedReadView>(std::move(live));
+  return std::make_unique<SharedView>(std::move(live));
 }
 
-absl::StatusOr<std::unique_ptr<MemoryProjection>> EventStore::ProjectAsOf(uint64_t position) {
-  {
-    absl::MutexLock lock(&head_mutex_);
-    ++stats_.replays_as_of;
-  }
+absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64_t position) {
   std::unique_ptr<ReadView> view = OpenReadView();
   if (position > view->head_position()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "position ", position, " is past the end of the log (", view->head_position(), ")"));
+  }
+  std::string directory;
+  {
+    absl::MutexLock lock(&recent_views_mutex_);
+    const absl::Time now = absl::Now();
+    while (!past_projections_.empty() &&
+           now - past_projections_.front().first > absl::Seconds(kRecentViewSeconds)) {
+      past_projections_.pop_front();
+    }
+    for (const auto& [built, past] : past_projections_) {
+      if (past->head_position() == position) return std::make_unique<SharedView>(past);
+    }
+    recent_views_mutex_.Await(absl::Condition(
+        +[](EventStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->recent_views_mutex_) {
+          return self->replays_running_ < kConcurrentReplays;
+        },
+        this));
+    ++replays_running_;
+    directory = absl::StrCat(ScratchDirectory(), "/as-of-", position, "-", ++scratch_counter_);
+  }
+  absl::Cleanup done_running = [this] {
+    absl::MutexLock lock(&recent_views_mutex_);
+    --replays_running_;
+  };
+  {
+    absl::MutexLock lock(&head_mutex_);
+    ++stats_.replays_as_of;
   }
   int64_t time = 0;
   if (position > 0) {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(position, 1, ""));
     if (!head.empty()) time = head[0].time().seconds();
   }
-  auto memory = std::make_unique<MemoryProjection>(position, time);
-  Projector projector(memory->writer());
-  LEERLUS_RETURN_IF_ERROR(Replay(position, projector, [] { return absl::OkStatus(); }));
-  return memory;
+  LEERLUS_ASSIGN_OR_RETURN(std::shared_ptr<PastProjection> past,
+                           PastProjection::Create(directory, position, time));
+  LEERLUS_RETURN_IF_ERROR(ProjectInto(position, past->db(), past->handles()));
+  // The replay's buffers are freed; give their pages back to the system.
+  malloc_trim(0);
+  absl::MutexLock lock(&recent_views_mutex_);
+  past_projections_.emplace_back(absl::Now(), past);
+  if (past_projections_.size() > kPastProjections) past_projections_.pop_front();
+  return std::make_unique<SharedView>(std::move(past));
 }
 
-absl::Status EventStore::Replay(uint64_t last, Projector& projector,
-                                const std::function<absl::Status()>& after_chunk) {
+absl::Status EventStore::ProjectInto(uint64_t last, rocksdb::DB* db,
+                                     const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+  DatabaseReader reader(db, handles);
+  Overlay projected(&reader);
+  Projector projector(projected);
+  auto write_projected = [&]() -> absl::Status {
+    rocksdb::WriteBatch batch;
+    LEERLUS_RETURN_IF_ERROR(FillBatch(projected.writes(), handles, batch));
+    rocksdb::WriteOptions unlogged;
+    unlogged.disableWAL = true;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db->Write(unlogged, &batch), "writing projections"));
+    projected.Clear();
+    return absl::OkStatus();
+  };
   LogReadAhead log(*this, last);
   while (true) {
     LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
@@ -734,11 +863,13 @@ absl::Status EventStore::Replay(uint64_t last, Projector& projector,
       LEERLUS_RETURN_IF_ERROR(projector.Apply(*event));
     }
     if (projector.CacheFull()) projector.Flush();
-    LEERLUS_RETURN_IF_ERROR(after_chunk());
+    LEERLUS_RETURN_IF_ERROR(write_projected());
   }
   projector.Flush();
-  return after_chunk();
+  return write_projected();
 }
+
+std::string EventStore::ScratchDirectory() const { return options_.path + "/scratch"; }
 
 absl::StatusOr<uint64_t> EventStore::PositionAtEndOfDate(absl::string_view date) {
   absl::CivilDay day;
@@ -839,6 +970,7 @@ uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) co
 void EventStore::ForgetRecentViews() {
   absl::MutexLock lock(&recent_views_mutex_);
   recent_views_.clear();
+  past_projections_.clear();
 }
 
 absl::Status EventStore::RebuildProjections() {
@@ -863,22 +995,9 @@ absl::Status EventStore::RebuildProjections() {
                                           &handles_[index]),
                   "recreating a projection"));
   }
-  // Replay in chunks, written without the WAL: the flush below makes them
-  // durable before the synced marker says the projections are complete.
-  DatabaseReader reader(db_, handles_);
-  Overlay projected(&reader);
-  Projector projector(projected);
-  auto write_projected = [&]() -> absl::Status {
-    rocksdb::WriteBatch batch;
-    LEERLUS_RETURN_IF_ERROR(FillBatch(projected.writes(), handles_, batch));
-    rocksdb::WriteOptions unlogged;
-    unlogged.disableWAL = true;
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(unlogged, &batch), "rebuild write"));
-    projected.Clear();
-    return absl::OkStatus();
-  };
-  LEERLUS_RETURN_IF_ERROR(
-      Replay(std::numeric_limits<uint64_t>::max(), projector, write_projected));
+  // Written without the WAL: the flush below makes the projections durable
+  // before the synced marker says they are complete.
+  LEERLUS_RETURN_IF_ERROR(ProjectInto(std::numeric_limits<uint64_t>::max(), db_, handles_));
   rocksdb::FlushOptions flush;
   flush.wait = true;
   LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));

@@ -148,9 +148,8 @@ class ReadView : public ProjectionReader {
   uint64_t head_position_ = 0;
 };
 
-// The projections as they were at an earlier log position, rebuilt in
-// memory by replaying the log through the projector (the same code that
-// maintains the live ones, so the two cannot differ).
+// Projections held in memory, for small logs: the fixtures, the fuzzer and
+// tests that compare the projector's ways of applying events.
 class MemoryProjection : public ProjectionReader {
  public:
   MemoryProjection(uint64_t head_position, int64_t head_time_seconds)
@@ -204,7 +203,7 @@ struct StoreStats {
   uint64_t group_commits = 0;    // Synced RocksDB writes (one fsync each).
   uint64_t failed_commits = 0;   // Writes that failed (nothing acknowledged).
   uint64_t grouped_appends = 0;  // Appends written in those commits.
-  uint64_t replays_as_of = 0;    // Projections replayed from the log (ProjectAsOf).
+  uint64_t replays_as_of = 0;    // Past projections replayed from the log (ProjectAsOf).
 };
 
 class EventStore {
@@ -241,8 +240,15 @@ class EventStore {
   static constexpr int kRecentViewSeconds = 120;
   static constexpr size_t kRecentViews = 8;
 
-  // The projections as of `position` (<= the head), replayed from the log.
-  absl::StatusOr<std::unique_ptr<MemoryProjection>> ProjectAsOf(uint64_t position);
+  // The projections as of `position` (<= the head), replayed from the log
+  // into a scratch database under the data directory, so that memory stays
+  // bounded however long the log. The result is kept for
+  // kRecentViewSeconds (at most kPastProjections of them): later questions
+  // about the same position read it without replaying. At most
+  // kConcurrentReplays replay at once; more wait their turn.
+  absl::StatusOr<std::unique_ptr<ProjectionReader>> ProjectAsOf(uint64_t position);
+  static constexpr size_t kPastProjections = 2;
+  static constexpr int kConcurrentReplays = 2;
 
   // The last position whose event was appended before the end of `date`
   // (YYYY-MM-DD, UTC); 0 if none.
@@ -297,17 +303,20 @@ class EventStore {
   struct PendingAppend;
   class DatabaseReader;
   class LogReadAhead;
+  class PastProjection;
 
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
   absl::Status LoadHead();
   absl::Status EnsureProjectionFormat();
   void ForgetRecentViews();
-  // Applies the log from position 1 to `last` to `projector`, read a chunk
-  // ahead on a second thread; `after_chunk` runs after each chunk and after
-  // the final flush.
-  absl::Status Replay(uint64_t last, Projector& projector,
-                      const std::function<absl::Status()>& after_chunk);
+  // Projects the log from position 1 to `last` into the (empty) projection
+  // families of `db`: read a chunk ahead on a second thread, written in
+  // key-ordered batches without the WAL. The caller makes them durable if
+  // they must be.
+  absl::Status ProjectInto(uint64_t last, rocksdb::DB* db,
+                           const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+  std::string ScratchDirectory() const;
   void WriterLoop();
   void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
   void CrashPoint(absl::string_view point);
@@ -329,6 +338,11 @@ class EventStore {
   // Oldest first, each with the time it was opened.
   std::deque<std::pair<absl::Time, std::shared_ptr<ReadView>>> recent_views_
       ABSL_GUARDED_BY(recent_views_mutex_);
+  // Past projections, oldest first, each with the time it was built.
+  std::deque<std::pair<absl::Time, std::shared_ptr<PastProjection>>> past_projections_
+      ABSL_GUARDED_BY(recent_views_mutex_);
+  int replays_running_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
+  uint64_t scratch_counter_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
 
   mutable absl::Mutex head_mutex_;
   uint64_t durable_head_ ABSL_GUARDED_BY(head_mutex_) = 0;

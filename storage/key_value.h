@@ -41,7 +41,7 @@ class KeyValueWriter : public KeyValueReader {
 // Read access to the projections as of one log position: point reads,
 // ordered range scans, and the position (and its time) they reflect. The
 // live database (ReadView) and a replay to an earlier position
-// (MemoryProjection) both provide it, so one query serves both.
+// (EventStore::ProjectAsOf) both provide it, so one query serves both.
 class ProjectionReader : public KeyValueReader {
  public:
   // Last log position reflected (0 for an empty log).

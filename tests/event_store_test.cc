@@ -390,7 +390,7 @@ TEST_F(EventStoreTest, AnUnreadableEventStopsRebuildAndReplay) {
             .ok());
   });
   Open();
-  absl::StatusOr<std::unique_ptr<storage::MemoryProjection>> replayed =
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> replayed =
       store_->ProjectAsOf(store_->HeadPosition());
   EXPECT_EQ(replayed.status().code(), absl::StatusCode::kDataLoss) << replayed.status();
   absl::Status rebuilt = store_->RebuildProjections();
