@@ -424,6 +424,7 @@ class Bench {
       Add("restart", "seconds to serving", "s")
           .samples.push_back(Seconds(Clock::now() - restarted.started()));
       WhatWorks(api, "cold");
+      AsOf(api, outcomes);
       peak_rss = std::max(peak_rss, restarted.PeakRssMib());
       restarted.Stop();
       Add("store", "peak server RSS MiB", "MiB").samples.push_back(peak_rss);
@@ -542,6 +543,27 @@ class Bench {
           .samples.push_back(Percentile(what, 0.99));
     }
     return Percentile(what, 0.5);
+  }
+
+  // What-works as of the middle of the log: the first question replays the
+  // log up to there, a second one reads what that replay kept.
+  void AsOf(client::Client& api, uint64_t outcomes) {
+    v1::WhatWorksRequest request;
+    request.set_indicator_id("loneliness");
+    request.set_model(v1::POOLING_MODEL_REML);
+    request.set_as_of_position(outcomes / 2);
+    for (const char* metric : {"REML ms, as of mid-log, replayed", "REML ms, as of mid-log, kept"}) {
+      v1::WhatWorksResponse response;
+      const Clock::time_point start = Clock::now();
+      if (!api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), request, &response)
+               .ok() ||
+          response.read_position() != request.as_of_position()) {
+        std::fprintf(stderr, "what-works as of %llu failed\n",
+                     static_cast<unsigned long long>(request.as_of_position()));
+        std::exit(1);
+      }
+      Add("what-works", metric, "ms").samples.push_back(Seconds(Clock::now() - start) * 1000);
+    }
   }
 
   std::string leerlusd_;
