@@ -376,6 +376,61 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
 
 // A log that cannot be read stops a rebuild and a replay with DATA_LOSS
 // (and their read-ahead thread with them), instead of half-projecting it.
+// Past projections asked for at once, more of them than may replay
+// together, each hold exactly the events up to their position applied one
+// at a time; a position asked again while kept is not replayed again.
+TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
+  DefineCatalogue();
+  for (int i = 0; i < 4; ++i) {
+    CreateExperiment("e" + std::to_string(i));
+    Start("e" + std::to_string(i));
+  }
+  std::vector<std::string> outcome_ids;
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<v1::CreateOutcomeResponse> outcome =
+        commands_->CreateOutcome(OutcomeRequest("e" + std::to_string(i % 4)), caller_);
+    ASSERT_OK(outcome);
+    outcome_ids.push_back(outcome->outcome().id());
+  }
+  v1::RetractOutcomeRequest retract;
+  retract.set_experiment_id("e1");
+  retract.set_outcome_id(outcome_ids[1]);
+  retract.set_reason("measured twice");
+  retract.set_request_id(NextId());
+  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  absl::StatusOr<std::vector<v1::Event>> log = store_->OpenReadView()->ReadEvents(1, 100000, "");
+  ASSERT_OK(log);
+
+  const uint64_t head = store_->HeadPosition();
+  const std::vector<uint64_t> positions = {head / 4, head / 2, 3 * head / 4, head};
+  ASSERT_GT(positions.size(), static_cast<size_t>(storage::EventStore::kConcurrentReplays));
+  std::vector<absl::StatusOr<std::unique_ptr<storage::ProjectionReader>>> pasts;
+  for (size_t i = 0; i < positions.size(); ++i) pasts.emplace_back(absl::UnknownError("not asked"));
+  {
+    std::vector<std::thread> askers;
+    for (size_t i = 0; i < positions.size(); ++i) {
+      askers.emplace_back([&, i] { pasts[i] = store_->ProjectAsOf(positions[i]); });
+    }
+    for (std::thread& asker : askers) asker.join();
+  }
+  EXPECT_EQ(store_->Stats().replays_as_of, positions.size());
+  for (size_t i = 0; i < positions.size(); ++i) {
+    ASSERT_OK(pasts[i]);
+    EXPECT_EQ((*pasts[i])->head_position(), positions[i]);
+    storage::MemoryProjection expected(positions[i], 0);
+    for (const v1::Event& event : *log) {
+      if (event.position() <= positions[i]) ASSERT_OK(storage::ApplyEvent(event, expected.writer()));
+    }
+    for (storage::ColumnFamily cf : storage::kProjectionFamilies) {
+      EXPECT_EQ(AllRows(**pasts[i], cf), AllRows(expected, cf))
+          << "as of " << positions[i] << ", " << storage::ColumnFamilyName(cf);
+    }
+  }
+  ASSERT_OK(store_->ProjectAsOf(head));
+  EXPECT_EQ(store_->Stats().replays_as_of, positions.size());
+  EXPECT_EQ(store_->ProjectAsOf(head + 1).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EventStoreTest, AnUnreadableEventStopsRebuildAndReplay) {
   DefineCatalogue();
   CreateExperiment("e1");
