@@ -8,8 +8,8 @@
 #include <limits>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
@@ -833,7 +833,9 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   LEERLUS_ASSIGN_OR_RETURN(std::shared_ptr<PastProjection> past,
                            PastProjection::Create(directory, position, time));
   LEERLUS_RETURN_IF_ERROR(ProjectInto(position, past->db(), past->handles()));
-  // The replay's buffers are freed; give their pages back to the system.
+  // The replay's buffers are freed; give their pages back to the system
+  // (glibc keeps them otherwise, and a few replays would hold the memory of
+  // the largest ever).
   malloc_trim(0);
   absl::MutexLock lock(&recent_views_mutex_);
   past_projections_.emplace_back(absl::Now(), past);
