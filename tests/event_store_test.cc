@@ -178,19 +178,9 @@ TEST_F(EventStoreTest, RebuiltProjectionsAreByteIdenticalToLiveOnes) {
   // A mixed workload touching every projection.
   for (int i = 0; i < 5; ++i) CreateExperiment("e" + std::to_string(i));
   for (int i = 0; i < 4; ++i) Start("e" + std::to_string(i));
-  std::vector<std::string> outcome_ids;
-  for (int i = 0; i < 12; ++i) {
-    absl::StatusOr<v1::CreateOutcomeResponse> outcome =
-        commands_->CreateOutcome(OutcomeRequest("e" + std::to_string(i % 4)), caller_);
-    ASSERT_OK(outcome);
-    outcome_ids.push_back(outcome->outcome().id());
-  }
-  v1::RetractOutcomeRequest retract;
-  retract.set_experiment_id("e0");
-  retract.set_outcome_id(outcome_ids[0]);
-  retract.set_reason("typo in the control mean");
-  retract.set_request_id(NextId());
-  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  const std::vector<std::string> outcome_ids = RecordOutcomes(12, 4);
+  ASSERT_EQ(outcome_ids.size(), 12u);
+  Retract("e0", outcome_ids[0], "typo in the control mean");
   v1::CreateLessonRequest lesson;
   lesson.set_experiment_id("e1");
   lesson.mutable_lesson()->set_text("Coaches need a local base");
@@ -385,19 +375,9 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
     CreateExperiment("e" + std::to_string(i));
     Start("e" + std::to_string(i));
   }
-  std::vector<std::string> outcome_ids;
-  for (int i = 0; i < 20; ++i) {
-    absl::StatusOr<v1::CreateOutcomeResponse> outcome =
-        commands_->CreateOutcome(OutcomeRequest("e" + std::to_string(i % 4)), caller_);
-    ASSERT_OK(outcome);
-    outcome_ids.push_back(outcome->outcome().id());
-  }
-  v1::RetractOutcomeRequest retract;
-  retract.set_experiment_id("e1");
-  retract.set_outcome_id(outcome_ids[1]);
-  retract.set_reason("measured twice");
-  retract.set_request_id(NextId());
-  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  const std::vector<std::string> outcome_ids = RecordOutcomes(20, 4);
+  ASSERT_EQ(outcome_ids.size(), 20u);
+  Retract("e1", outcome_ids[1], "measured twice");
   absl::StatusOr<std::vector<v1::Event>> log = store_->OpenReadView()->ReadEvents(1, 100000, "");
   ASSERT_OK(log);
 

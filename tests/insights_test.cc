@@ -619,12 +619,7 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
   const uint64_t then = store_->HeadPosition();
 
   // The world moves on: a retraction, a new experiment, more outcomes, an amended context.
-  v1::RetractOutcomeRequest retract;
-  retract.set_experiment_id("a");
-  retract.set_outcome_id(first_outcomes[0]);
-  retract.set_reason("entered twice");
-  retract.set_request_id(NextId());
-  ASSERT_OK(commands_->RetractOutcome(retract, caller_));
+  Retract("a", first_outcomes[0], "entered twice");
   CreateExperiment("d");
   Start("d");
   ASSERT_OK(commands_->CreateOutcome(OutcomeRequest("d"), caller_));

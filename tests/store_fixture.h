@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/commands.h"
 #include "core/queries.h"
@@ -90,6 +91,29 @@ class StoreFixture : public ::testing::Test {
 
   v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment_id) {
     return SampleOutcomeRequest(experiment_id, NextId());
+  }
+
+  // Records `count` outcomes on experiments e0, e1, ... e<experiments - 1>
+  // in turn (registered and started already); returns their ids.
+  std::vector<std::string> RecordOutcomes(int count, int experiments) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<v1::CreateOutcomeResponse> outcome =
+          commands_->CreateOutcome(OutcomeRequest("e" + std::to_string(i % experiments)), caller_);
+      EXPECT_OK(outcome);
+      if (outcome.ok()) ids.push_back(outcome->outcome().id());
+    }
+    return ids;
+  }
+
+  void Retract(const std::string& experiment_id, const std::string& outcome_id,
+               const std::string& reason) {
+    v1::RetractOutcomeRequest request;
+    request.set_experiment_id(experiment_id);
+    request.set_outcome_id(outcome_id);
+    request.set_reason(reason);
+    request.set_request_id(NextId());
+    ASSERT_OK(commands_->RetractOutcome(request, caller_));
   }
 
   void Start(const std::string& id) {
