@@ -801,25 +801,31 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   std::string directory;
   {
     absl::MutexLock lock(&recent_views_mutex_);
-    const absl::Time now = absl::Now();
-    while (!past_projections_.empty() &&
-           now - past_projections_.front().first > absl::Seconds(kRecentViewSeconds)) {
-      past_projections_.pop_front();
-    }
-    for (const auto& [built, past] : past_projections_) {
-      if (past->head_position() == position) return std::make_unique<SharedView>(past);
-    }
-    recent_views_mutex_.Await(absl::Condition(
-        +[](EventStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->recent_views_mutex_) {
-          return self->replays_running_ < kConcurrentReplays;
-        },
-        this));
-    ++replays_running_;
+    auto kept = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(recent_views_mutex_) {
+      const absl::Time now = absl::Now();
+      while (!past_projections_.empty() &&
+             now - past_projections_.front().first > absl::Seconds(kRecentViewSeconds)) {
+        past_projections_.pop_front();
+      }
+      for (const auto& [built, past] : past_projections_) {
+        if (past->head_position() == position) return past;
+      }
+      return std::shared_ptr<PastProjection>();
+    };
+    if (std::shared_ptr<PastProjection> past = kept()) return std::make_unique<SharedView>(past);
+    // Wait for a free replay, and for a replay of this same position to
+    // finish: its result is kept then, and read rather than replayed again.
+    auto may_replay = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(recent_views_mutex_) {
+      return replays_running_.size() < kConcurrentReplays && !replays_running_.contains(position);
+    };
+    recent_views_mutex_.Await(absl::Condition(&may_replay));
+    if (std::shared_ptr<PastProjection> past = kept()) return std::make_unique<SharedView>(past);
+    replays_running_.insert(position);
     directory = absl::StrCat(ScratchDirectory(), "/as-of-", position, "-", ++scratch_counter_);
   }
-  absl::Cleanup done_running = [this] {
+  absl::Cleanup done_running = [this, position] {
     absl::MutexLock lock(&recent_views_mutex_);
-    --replays_running_;
+    replays_running_.erase(position);
   };
   {
     absl::MutexLock lock(&head_mutex_);

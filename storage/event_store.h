@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -244,11 +245,12 @@ class EventStore {
   // into a scratch database under the data directory, so that memory stays
   // bounded however long the log. The result is kept for
   // kRecentViewSeconds (at most kPastProjections of them): later questions
-  // about the same position read it without replaying. At most
-  // kConcurrentReplays replay at once; more wait their turn.
+  // about the same position read it without replaying, and questions asked
+  // while it is replayed wait for it. At most kConcurrentReplays replay at
+  // once; more wait their turn.
   absl::StatusOr<std::unique_ptr<ProjectionReader>> ProjectAsOf(uint64_t position);
   static constexpr size_t kPastProjections = 2;
-  static constexpr int kConcurrentReplays = 2;
+  static constexpr size_t kConcurrentReplays = 2;
 
   // The last position whose event was appended before the end of `date`
   // (YYYY-MM-DD, UTC); 0 if none.
@@ -341,7 +343,8 @@ class EventStore {
   // Past projections, oldest first, each with the time it was built.
   std::deque<std::pair<absl::Time, std::shared_ptr<PastProjection>>> past_projections_
       ABSL_GUARDED_BY(recent_views_mutex_);
-  int replays_running_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
+  // The positions being replayed now.
+  absl::flat_hash_set<uint64_t> replays_running_ ABSL_GUARDED_BY(recent_views_mutex_);
   uint64_t scratch_counter_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
 
   mutable absl::Mutex head_mutex_;
