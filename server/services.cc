@@ -199,8 +199,11 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   // Rows are handed to the store without waiting (a window of them in
   // flight), so that they share group commits instead of paying one fsync
-  // each; results are collected in row order.
-  constexpr size_t kWindow = 1024;
+  // each; results are collected in row order. The window holds several
+  // groups' worth, so that when the writer finishes a group the next rows
+  // are already queued: with one group's worth it would wait while this
+  // thread refilled the window, then write small groups.
+  constexpr size_t kWindow = 4096;
   std::deque<std::pair<uint64_t, core::Pending<v1::CreateOutcomeResponse>>> inflight;
   auto collect_one = [&] {
     auto& [row, pending] = inflight.front();
