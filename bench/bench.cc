@@ -552,7 +552,8 @@ class Bench {
     request.set_indicator_id("loneliness");
     request.set_model(v1::POOLING_MODEL_REML);
     request.set_as_of_position(outcomes / 2);
-    for (const char* metric : {"REML ms, as of mid-log, replayed", "REML ms, as of mid-log, kept"}) {
+    for (const char* metric :
+         {"REML ms, as of mid-log, replayed", "REML ms, as of mid-log, kept"}) {
       v1::WhatWorksResponse response;
       const Clock::time_point start = Clock::now();
       if (!api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), request, &response)

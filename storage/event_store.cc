@@ -280,10 +280,10 @@ class EventStore::LogReadAhead {
     // questions out of the block cache.
     rocksdb::ReadOptions once;
     once.fill_cache = false;
-    std::unique_ptr<rocksdb::Iterator> it(store.db_->NewIterator(
-        once, store.handles_[static_cast<size_t>(ColumnFamily::kEvents)]));
-    LEERLUS_RETURN_IF_ERROR(ScanIterator(
-        *it, "", EventKey(from), [&](absl::string_view, absl::string_view bytes) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store.db_->NewIterator(once, store.handles_[static_cast<size_t>(ColumnFamily::kEvents)]));
+    LEERLUS_RETURN_IF_ERROR(
+        ScanIterator(*it, "", EventKey(from), [&](absl::string_view, absl::string_view bytes) {
           auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(chunk.arena.get());
           if (!event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
             problem = absl::DataLossError("cannot parse a stored event");
@@ -340,8 +340,8 @@ rocksdb::DBOptions DatabaseOptions(const StoreOptions& options) {
 
 // Opens (or creates) a database with every column family.
 rocksdb::Status OpenDatabase(const StoreOptions& options,
-                             const rocksdb::ColumnFamilyOptions& family_options,
-                             rocksdb::DB** db, std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+                             const rocksdb::ColumnFamilyOptions& family_options, rocksdb::DB** db,
+                             std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (absl::string_view name : kColumnFamilyNames) {
     descriptors.emplace_back(std::string(name), family_options);
@@ -368,8 +368,8 @@ class EventStore::PastProjection : public ProjectionReader {
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(directory).parent_path(), error);
     if (error) {
-      return absl::UnavailableError(absl::StrCat("creating the scratch directory for '",
-                                                 directory, "': ", error.message()));
+      return absl::UnavailableError(
+          absl::StrCat("creating the scratch directory for '", directory, "': ", error.message()));
     }
     const StoreOptions options{.path = directory,
                                .block_cache_bytes = kScratchBlockCacheBytes,

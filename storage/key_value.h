@@ -90,8 +90,8 @@ class Overlay : public KeyValueWriter {
     });
     if (!status.ok()) return status;
     const absl::string_view seek = start < prefix ? prefix : start;
-    for (auto it = writes_.lower_bound(std::pair(cf, seek)); it != writes_.end() && it->first.first == cf;
-         ++it) {
+    for (auto it = writes_.lower_bound(std::pair(cf, seek));
+         it != writes_.end() && it->first.first == cf; ++it) {
       if (absl::string_view(it->first.second).substr(0, prefix.size()) != prefix) break;
       merged[it->first.second] = it->second;
     }

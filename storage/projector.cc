@@ -302,8 +302,8 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
 }
 
 template <typename Message>
-absl::StatusOr<typename Projector::CachedRows<Message>::Row*>
-Projector::CachedRows<Message>::Find(KeyValueReader& base, const std::string& key) {
+absl::StatusOr<typename Projector::CachedRows<Message>::Row*> Projector::CachedRows<Message>::Find(
+    KeyValueReader& base, const std::string& key) {
   auto it = rows_.find(key);
   if (it == rows_.end()) {
     LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> stored, GetMessage<Message>(base, cf_, key));

@@ -400,7 +400,8 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
     EXPECT_EQ((*pasts[i])->head_position(), positions[i]);
     storage::MemoryProjection expected(positions[i], 0);
     for (const v1::Event& event : *log) {
-      if (event.position() <= positions[i]) ASSERT_OK(storage::ApplyEvent(event, expected.writer()));
+      if (event.position() <= positions[i])
+        ASSERT_OK(storage::ApplyEvent(event, expected.writer()));
     }
     for (storage::ColumnFamily cf : storage::kProjectionFamilies) {
       EXPECT_EQ(AllRows(**pasts[i], cf), AllRows(expected, cf))

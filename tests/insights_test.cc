@@ -652,7 +652,8 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
   auto entries = [&scratch] {
     std::error_code absent;
     auto listing = std::filesystem::directory_iterator(scratch, absent);
-    return absent ? 0 : std::distance(std::filesystem::begin(listing), std::filesystem::end(listing));
+    return absent ? 0
+                  : std::distance(std::filesystem::begin(listing), std::filesystem::end(listing));
   };
   EXPECT_EQ(entries(), 1);
   Reopen();
