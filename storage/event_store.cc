@@ -793,10 +793,19 @@ std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) 
 }
 
 absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64_t position) {
-  std::unique_ptr<ReadView> view = OpenReadView();
-  if (position > view->head_position()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "position ", position, " is past the end of the log (", view->head_position(), ")"));
+  int64_t time = 0;
+  {
+    // Not held through the replay: a snapshot keeps compactions from
+    // dropping what later writes replaced.
+    std::unique_ptr<ReadView> view = OpenReadView();
+    if (position > view->head_position()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "position ", position, " is past the end of the log (", view->head_position(), ")"));
+    }
+    if (position > 0) {
+      LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(position, 1, ""));
+      if (!head.empty()) time = head[0].time().seconds();
+    }
   }
   std::string directory;
   {
@@ -830,11 +839,6 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   {
     absl::MutexLock lock(&head_mutex_);
     ++stats_.replays_as_of;
-  }
-  int64_t time = 0;
-  if (position > 0) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(position, 1, ""));
-    if (!head.empty()) time = head[0].time().seconds();
   }
   LEERLUS_ASSIGN_OR_RETURN(std::shared_ptr<PastProjection> past,
                            PastProjection::Create(directory, position, time));
