@@ -656,8 +656,11 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
                   : std::distance(std::filesystem::begin(listing), std::filesystem::end(listing));
   };
   EXPECT_EQ(entries(), 1);
-  Reopen();
+  commands_.reset();
+  queries_.reset();
+  store_.reset();
   EXPECT_EQ(entries(), 0);
+  Open();
   std::filesystem::create_directories(scratch / "as-of-1-1");
   std::ofstream(scratch / "as-of-1-1" / "000001.sst") << "left by a crash";
   Reopen();
