@@ -769,26 +769,19 @@ class SharedView : public ProjectionReader {
 }  // namespace
 
 std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) {
-  const absl::Time now = absl::Now();
   absl::MutexLock lock(&recent_views_mutex_);
-  while (!recent_views_.empty() &&
-         now - recent_views_.front().first > absl::Seconds(kRecentViewSeconds)) {
-    recent_views_.pop_front();
-  }
   if (position != 0) {
-    for (const auto& [opened, view] : recent_views_) {
-      if (view->head_position() == position) return std::make_unique<SharedView>(view);
+    if (std::shared_ptr<ReadView> kept = recent_views_.Find(position)) {
+      return std::make_unique<SharedView>(std::move(kept));
     }
   }
   std::shared_ptr<ReadView> live = OpenReadView();
   if (position != 0 && live->head_position() != position) return nullptr;
   // One kept view per head is enough.
-  if (!recent_views_.empty() &&
-      recent_views_.back().second->head_position() == live->head_position()) {
-    return std::make_unique<SharedView>(recent_views_.back().second);
+  if (std::shared_ptr<ReadView> kept = recent_views_.Find(live->head_position())) {
+    return std::make_unique<SharedView>(std::move(kept));
   }
-  recent_views_.emplace_back(now, live);
-  if (recent_views_.size() > kRecentViews) recent_views_.pop_front();
+  recent_views_.Keep(live);
   return std::make_unique<SharedView>(std::move(live));
 }
 
@@ -810,25 +803,18 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   std::string directory;
   {
     absl::MutexLock lock(&recent_views_mutex_);
-    auto kept = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(recent_views_mutex_) {
-      const absl::Time now = absl::Now();
-      while (!past_projections_.empty() &&
-             now - past_projections_.front().first > absl::Seconds(kRecentViewSeconds)) {
-        past_projections_.pop_front();
-      }
-      for (const auto& [built, past] : past_projections_) {
-        if (past->head_position() == position) return past;
-      }
-      return std::shared_ptr<PastProjection>();
-    };
-    if (std::shared_ptr<PastProjection> past = kept()) return std::make_unique<SharedView>(past);
+    if (std::shared_ptr<PastProjection> past = past_projections_.Find(position)) {
+      return std::make_unique<SharedView>(std::move(past));
+    }
     // Wait for a free replay, and for a replay of this same position to
     // finish: its result is kept then, and read rather than replayed again.
     auto may_replay = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(recent_views_mutex_) {
       return replays_running_.size() < kConcurrentReplays && !replays_running_.contains(position);
     };
     recent_views_mutex_.Await(absl::Condition(&may_replay));
-    if (std::shared_ptr<PastProjection> past = kept()) return std::make_unique<SharedView>(past);
+    if (std::shared_ptr<PastProjection> past = past_projections_.Find(position)) {
+      return std::make_unique<SharedView>(std::move(past));
+    }
     replays_running_.insert(position);
     directory = absl::StrCat(ScratchDirectory(), "/as-of-", position, "-", ++scratch_counter_);
   }
@@ -848,8 +834,7 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   // the largest ever).
   malloc_trim(0);
   absl::MutexLock lock(&recent_views_mutex_);
-  past_projections_.emplace_back(absl::Now(), past);
-  if (past_projections_.size() > kPastProjections) past_projections_.pop_front();
+  past_projections_.Keep(past);
   return std::make_unique<SharedView>(std::move(past));
 }
 
@@ -981,8 +966,8 @@ uint64_t EventStore::WaitForHeadAbove(uint64_t position, absl::Time deadline) co
 
 void EventStore::ForgetRecentViews() {
   absl::MutexLock lock(&recent_views_mutex_);
-  recent_views_.clear();
-  past_projections_.clear();
+  recent_views_.Clear();
+  past_projections_.Clear();
 }
 
 absl::Status EventStore::RebuildProjections() {

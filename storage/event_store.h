@@ -196,6 +196,35 @@ class MemoryProjection : public ProjectionReader {
   Writer writer_;
 };
 
+// Views of the projections at some positions, kept for `max_age` so that
+// later questions about the same position read them again; at most
+// `capacity` of them, the oldest dropped first. Not thread-safe.
+template <typename View>
+class KeptViews {
+ public:
+  KeptViews(size_t capacity, absl::Duration max_age) : capacity_(capacity), max_age_(max_age) {}
+  // The kept view of `position`, or nullptr.
+  std::shared_ptr<View> Find(uint64_t position) {
+    const absl::Time now = absl::Now();
+    while (!views_.empty() && now - views_.front().first > max_age_) views_.pop_front();
+    for (const auto& [kept, view] : views_) {
+      if (view->head_position() == position) return view;
+    }
+    return nullptr;
+  }
+  void Keep(std::shared_ptr<View> view) {
+    views_.emplace_back(absl::Now(), std::move(view));
+    if (views_.size() > capacity_) views_.pop_front();
+  }
+  void Clear() { views_.clear(); }
+
+ private:
+  size_t capacity_;
+  absl::Duration max_age_;
+  // Oldest first, each with the time it was kept.
+  std::deque<std::pair<absl::Time, std::shared_ptr<View>>> views_;
+};
+
 // Counters of the write path since the store opened.
 struct StoreStats {
   uint64_t appends = 0;          // Successful appends (not replays).
@@ -337,12 +366,10 @@ class EventStore {
   bool shutting_down_ ABSL_GUARDED_BY(queue_mutex_) = false;
 
   absl::Mutex recent_views_mutex_;
-  // Oldest first, each with the time it was opened.
-  std::deque<std::pair<absl::Time, std::shared_ptr<ReadView>>> recent_views_
-      ABSL_GUARDED_BY(recent_views_mutex_);
-  // Past projections, oldest first, each with the time it was built.
-  std::deque<std::pair<absl::Time, std::shared_ptr<PastProjection>>> past_projections_
-      ABSL_GUARDED_BY(recent_views_mutex_);
+  KeptViews<ReadView> recent_views_ ABSL_GUARDED_BY(recent_views_mutex_){
+      kRecentViews, absl::Seconds(kRecentViewSeconds)};
+  KeptViews<PastProjection> past_projections_ ABSL_GUARDED_BY(recent_views_mutex_){
+      kPastProjections, absl::Seconds(kRecentViewSeconds)};
   // The positions being replayed now.
   absl::flat_hash_set<uint64_t> replays_running_ ABSL_GUARDED_BY(recent_views_mutex_);
   uint64_t scratch_counter_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
