@@ -74,20 +74,14 @@ absl::Status FillBatch(const Overlay::Writes& writes,
 
 // ---------------------------------------------------------------- ReadView
 
-ReadView::ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : db_(db), handles_(std::move(handles)), snapshot_(db->GetSnapshot()) {
-  options_.snapshot = snapshot_;
-  std::string value;
-  if (db_->Get(options_, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
-               rocksdb::Slice(kHeadPositionKey.data(), kHeadPositionKey.size()), &value)
-          .ok()) {
-    absl::string_view in(value);
-    absl::StatusOr<uint64_t> head = ConsumeFixed64BigEndian(&in);
-    if (head.ok()) head_position_ = *head;
-  }
+ReadView::ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+                   SharedSnapshot snapshot, uint64_t head_position)
+    : db_(db),
+      handles_(std::move(handles)),
+      snapshot_(std::move(snapshot)),
+      head_position_(head_position) {
+  options_.snapshot = snapshot_.get();
 }
-
-ReadView::~ReadView() { db_->ReleaseSnapshot(snapshot_); }
 
 absl::StatusOr<std::optional<std::string>> ReadView::Get(ColumnFamily cf, absl::string_view key) {
   std::string value;
@@ -217,6 +211,36 @@ class EventStore::DatabaseReader : public KeyValueReader {
   const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
 };
 
+// The writes of groups decided but not yet committed, newest first, laid
+// over the database: the state the next decisions build on.
+class EventStore::UncommittedReader : public KeyValueReader {
+ public:
+  using Layers = std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay::Writes>>>;
+  UncommittedReader(const Layers& layers, KeyValueReader& database)
+      : layers_(layers), database_(database) {}
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    for (const auto& [number, writes] : layers_) {
+      auto it = writes->find(std::pair(cf, key));
+      if (it != writes->end()) return it->second;
+    }
+    return database_.Get(cf, key);
+  }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    if (layers_.empty()) return database_.Scan(cf, prefix, start, visit);
+    std::vector<const Overlay::Writes*> oldest_first;
+    for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+      oldest_first.push_back(it->second.get());
+    }
+    return Overlay::ScanLayers(database_, oldest_first, cf, prefix, start, visit);
+  }
+
+ private:
+  const Layers& layers_;
+  KeyValueReader& database_;
+};
+
 // The log from position 1 to `last` in chunks, read and parsed on its own
 // thread one chunk ahead of the caller. A chunk's events live in its
 // arena: parsed with few allocations, freed at once. An empty chunk marks
@@ -305,6 +329,18 @@ class EventStore::LogReadAhead {
 struct EventStore::PendingAppend {
   AppendRequest request;
   AppendDone done;
+};
+
+// A decided group on its way to the committer, which writes and answers it.
+struct EventStore::DecidedGroup {
+  // Its number in the order of decision, from 1.
+  uint64_t number = 0;
+  std::vector<std::shared_ptr<PendingAppend>> appends;
+  // One per append; they stand only once the group is durable.
+  std::vector<absl::StatusOr<AppendResult>> results;
+  // What it writes (nullptr: nothing), and the log head after it.
+  std::shared_ptr<const Overlay::Writes> writes;
+  uint64_t head = 0;
 };
 
 namespace {
@@ -439,6 +475,7 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
   // An erasure that crashed before its purge is finished here.
   LEERLUS_RETURN_IF_ERROR(store->PurgeDeleted(ColumnFamily::kDataKeys));
   store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
+  store->committer_ = std::thread([raw = store.get()] { raw->CommitterLoop(); });
   return store;
 }
 
@@ -450,6 +487,10 @@ EventStore::EventStore(const StoreOptions& options,
 EventStore::~EventStore() {
   Shutdown();
   ForgetRecentViews();
+  {
+    absl::MutexLock lock(&head_mutex_);
+    durable_snapshot_.reset();
+  }
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     db_->DestroyColumnFamilyHandle(handle);
   }
@@ -471,14 +512,23 @@ absl::Status EventStore::LoadHead() {
                            reader.Get(ColumnFamily::kMeta, kHeadHashKey));
   last_hash_ = hash.value_or("");
   next_position_ = head_position + 1;
+  {
+    // Called when nothing is being written: all the database holds is durable.
+    absl::MutexLock lock(&head_mutex_);
+    durable_head_ = head_position;
+    durable_snapshot_ = TakeSnapshot();
+  }
   if (head_position > 0) {
     std::unique_ptr<ReadView> view = OpenReadView();
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> head, view->ReadEvents(head_position, 1, ""));
     if (!head.empty()) last_time_ = head[0].time();
   }
-  absl::MutexLock lock(&head_mutex_);
-  durable_head_ = head_position;
   return absl::OkStatus();
+}
+
+SharedSnapshot EventStore::TakeSnapshot() {
+  return SharedSnapshot(db_->GetSnapshot(),
+                        [db = db_](const rocksdb::Snapshot* snapshot) { db->ReleaseSnapshot(snapshot); });
 }
 
 absl::Status EventStore::EnsureProjectionFormat() {
@@ -507,6 +557,13 @@ void EventStore::Shutdown() {
     shutting_down_ = true;
   }
   if (writer_.joinable()) writer_.join();
+  {
+    // The writer has handed over its last group: the committer writes and
+    // answers the rest, then stops.
+    absl::MutexLock lock(&commit_mutex_);
+    committer_stopping_ = true;
+  }
+  if (committer_.joinable()) committer_.join();
   absl::MutexLock lock(&head_mutex_);
   closed_ = true;
 }
@@ -541,6 +598,16 @@ void EventStore::Submit(AppendRequest request, AppendDone done) {
 
 void EventStore::WriterLoop() {
   while (true) {
+    {
+      // While the committer is busy, appends queue up here and the next
+      // group is larger; deciding further ahead gains nothing.
+      absl::MutexLock lock(&commit_mutex_);
+      const uint64_t decided = groups_decided_;
+      auto has_room = [this, decided]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mutex_) {
+        return decided - groups_committed_ < kGroupsInFlight;
+      };
+      commit_mutex_.Await(absl::Condition(&has_room));
+    }
     std::vector<std::shared_ptr<PendingAppend>> group;
     {
       absl::MutexLock lock(&queue_mutex_);
@@ -556,7 +623,7 @@ void EventStore::WriterLoop() {
         queue_.pop_front();
       }
     }
-    CommitGroup(group);
+    DecideGroup(group);
   }
 }
 
@@ -644,94 +711,164 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
   return AppendResult{std::move(response), appended.last_position, false};
 }
 
-void EventStore::CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group) {
-  // After a failed write (a full disk, an I/O error) RocksDB refuses writes
-  // until resumed, and its WAL may hold the refused batch. Resume() flushes
-  // the memtables and retires that WAL, so the batch can never come back;
-  // the head is then reloaded from what the database holds. While RocksDB
-  // recovers by itself (a full disk: its SstFileManager waits for free
-  // space) Resume() is Busy, and callers are told to retry.
-  if (resume_needed_) {
-    absl::Status resumed = FromRocks(db_->Resume(), "resuming after a failed write");
-    if (resumed.ok()) resumed = LoadHead();
+void EventStore::DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group) {
+  uint64_t committed;
+  bool failed;
+  {
+    absl::MutexLock lock(&commit_mutex_);
+    committed = groups_committed_;
+    failed = commit_failed_;
+  }
+  // The groups committed since are in the database now.
+  while (!uncommitted_writes_.empty() && uncommitted_writes_.back().first <= committed) {
+    uncommitted_writes_.pop_back();
+  }
+  if (failed) {
+    absl::Status resumed = ResumeWriting();
     if (!resumed.ok()) {
       absl::Status unavailable =
           WithErrorInfo(absl::UnavailableError(
                             absl::StrCat("the store cannot write yet (", resumed.message(),
                                          "); nothing was stored, retry with the same request_id")),
                         "STORAGE_WRITE_FAILED");
-      absl::MutexLock lock(&head_mutex_);
-      ++stats_.failed_commits;
+      {
+        absl::MutexLock lock(&head_mutex_);
+        ++stats_.failed_commits;
+      }
+      // Every earlier group is answered already: ResumeWriting waited.
       for (auto& pending : group) pending->done(unavailable);
       return;
     }
-    resume_needed_ = false;
   }
-  DatabaseReader reader(db_, handles_);
-  Overlay group_overlay(&reader);
+  DatabaseReader database(db_, handles_);
+  UncommittedReader state(uncommitted_writes_, database);
+  Overlay group_overlay(&state);
   uint64_t next_position = next_position_;
   std::string last_hash = last_hash_;
   google::protobuf::Timestamp last_time = last_time_;
-  std::vector<absl::StatusOr<AppendResult>> results;
-  results.reserve(group.size());
-  bool wrote = false;
-  bool write_failed = false;
+  DecidedGroup decided;
+  decided.results.reserve(group.size());
   for (auto& pending : group) {
-    results.push_back(
+    decided.results.push_back(
         DecideOne(pending->request, group_overlay, next_position, last_hash, last_time));
   }
-
+  decided.appends = std::move(group);
+  decided.number = ++groups_decided_;
   if (!group_overlay.writes().empty()) {
+    decided.writes = std::make_shared<const Overlay::Writes>(group_overlay.TakeWrites());
+    decided.head = next_position - 1;
+    uncommitted_writes_.emplace_front(decided.number, decided.writes);
+    next_position_ = next_position;
+    last_hash_ = last_hash;
+    last_time_ = last_time;
+  }
+  // Even a group that writes nothing waits its turn: its answers (a
+  // replayed response, a refusal) may rest on the groups before it.
+  absl::MutexLock lock(&commit_mutex_);
+  uncommitted_.push_back(std::move(decided));
+}
+
+absl::Status EventStore::ResumeWriting() {
+  {
+    absl::MutexLock lock(&commit_mutex_);
+    const uint64_t decided = groups_decided_;
+    auto all_answered = [this, decided]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mutex_) {
+      return groups_committed_ == decided;
+    };
+    commit_mutex_.Await(absl::Condition(&all_answered));
+  }
+  // Decided on top of a write that failed: none of it was stored.
+  uncommitted_writes_.clear();
+  // After a failed write RocksDB refuses writes until resumed, and its WAL
+  // may hold the refused batch. Resume() flushes the memtables and retires
+  // that WAL, so the batch can never come back; the head is then reloaded
+  // from what the database holds. While RocksDB recovers by itself (a full
+  // disk: its SstFileManager waits for free space) Resume() is Busy, and
+  // callers are told to retry.
+  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Resume(), "resuming after a failed write"));
+  LEERLUS_RETURN_IF_ERROR(LoadHead());
+  absl::MutexLock lock(&commit_mutex_);
+  commit_failed_ = false;
+  return absl::OkStatus();
+}
+
+void EventStore::CommitterLoop() {
+  while (true) {
+    std::deque<DecidedGroup> groups;
+    bool failed_before;
+    {
+      absl::MutexLock lock(&commit_mutex_);
+      commit_mutex_.Await(absl::Condition(
+          +[](EventStore* self) ABSL_SHARED_LOCKS_REQUIRED(self->commit_mutex_) {
+            return self->committer_stopping_ || !self->uncommitted_.empty();
+          },
+          this));
+      if (uncommitted_.empty()) return;  // Stopping with nothing left.
+      groups.swap(uncommitted_);
+      failed_before = commit_failed_;
+    }
+    // Every group waiting is written in one batch, with one fsync.
+    const DecidedGroup* last_writing = nullptr;
     rocksdb::WriteBatch batch;
-    absl::Status written = FillBatch(group_overlay.writes(), handles_, batch);
-    if (written.ok()) {
+    absl::Status written;
+    for (const DecidedGroup& group : groups) {
+      if (group.writes == nullptr) continue;
+      last_writing = &group;
+      if (written.ok()) written = FillBatch(*group.writes, handles_, batch);
+    }
+    if (failed_before) {
+      written = absl::UnavailableError("an earlier write failed");
+    } else if (last_writing != nullptr && written.ok()) {
       rocksdb::WriteOptions write_options;
       write_options.sync = options_.sync;
       CrashPoint("before-write");
       written = FromRocks(db_->Write(write_options, &batch), "durable write");
       if (written.ok()) CrashPoint("after-write");
     }
-    wrote = written.ok();
-    write_failed = !written.ok();
-    if (written.ok()) {
-      next_position_ = next_position;
-      last_hash_ = last_hash;
-      last_time_ = last_time;
-      absl::MutexLock lock(&head_mutex_);
-      durable_head_ = next_position - 1;
-    } else {
-      // Nothing of this group is acknowledged; positions are reused.
-      resume_needed_ = true;
-      absl::Status unavailable = WithErrorInfo(
+    absl::Status unavailable;
+    if (!written.ok()) {
+      unavailable = WithErrorInfo(
           absl::UnavailableError(absl::StrCat("the change was not stored (", written.message(),
                                               "); retry with the same request_id")),
           "STORAGE_WRITE_FAILED");
-      for (auto& result : results) {
-        if (result.ok() && !result->replayed) result = unavailable;
+    }
+    {
+      absl::MutexLock lock(&head_mutex_);
+      if (last_writing != nullptr) {
+        if (written.ok()) {
+          // This thread is the only writer: the snapshot holds exactly the
+          // log up to the last group written.
+          durable_head_ = last_writing->head;
+          durable_snapshot_ = TakeSnapshot();
+          ++stats_.group_commits;
+        } else {
+          ++stats_.failed_commits;
+        }
+      }
+      for (DecidedGroup& group : groups) {
+        for (auto& result : group.results) {
+          // A failed write takes every answer of its groups with it: even a
+          // replayed response may rest on a group that was not stored.
+          if (!written.ok() && result.ok()) result = unavailable;
+          if (!result.ok()) {
+            ++stats_.rejected;
+          } else if (result->replayed) {
+            ++stats_.replays;
+          } else {
+            ++stats_.appends;
+            ++stats_.grouped_appends;
+          }
+        }
       }
     }
-  }
-  {
-    absl::MutexLock lock(&head_mutex_);
-    uint64_t written = 0;
-    for (const auto& result : results) {
-      if (!result.ok()) {
-        ++stats_.rejected;
-      } else if (result->replayed) {
-        ++stats_.replays;
-      } else {
-        ++written;
+    for (DecidedGroup& group : groups) {
+      for (size_t i = 0; i < group.appends.size(); ++i) {
+        group.appends[i]->done(std::move(group.results[i]));
       }
     }
-    stats_.appends += written;
-    if (wrote) {
-      ++stats_.group_commits;
-      stats_.grouped_appends += written;
-    }
-    if (write_failed) ++stats_.failed_commits;
-  }
-  for (size_t i = 0; i < group.size(); ++i) {
-    group[i]->done(std::move(results[i]));
+    absl::MutexLock lock(&commit_mutex_);
+    if (!written.ok()) commit_failed_ = true;
+    groups_committed_ += groups.size();
   }
 }
 
@@ -742,7 +879,8 @@ void EventStore::CrashPoint(absl::string_view point) {
 }
 
 std::unique_ptr<ReadView> EventStore::OpenReadView() {
-  return std::make_unique<ReadView>(db_, handles_);
+  absl::MutexLock lock(&head_mutex_);
+  return std::make_unique<ReadView>(db_, handles_, durable_snapshot_, durable_head_);
 }
 
 namespace {
@@ -998,9 +1136,14 @@ absl::Status EventStore::RebuildProjections() {
   rocksdb::FlushOptions flush;
   flush.wait = true;
   LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
-  return FromRocks(db_->Put(synced, meta, format_key,
-                            rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
-                   "writing the projection format");
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(db_->Put(synced, meta, format_key,
+                         rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
+                "writing the projection format"));
+  // Readers need a snapshot that holds the recreated families' rows.
+  absl::MutexLock lock(&head_mutex_);
+  durable_snapshot_ = TakeSnapshot();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> EventStore::VerifyLog() {

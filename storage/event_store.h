@@ -3,9 +3,12 @@
 //
 // Appends are serialized through one writer thread that group-commits: all
 // appends waiting when it wakes are decided in order (each seeing the
-// effects of the ones before it), then written as one synced WriteBatch
-// (events, stream index, request ids, projections), so concurrent appends
-// share one fsync. Append() returns only after that write is on disk.
+// effects of the ones before it). A second thread, the committer, writes
+// each decided group as one synced WriteBatch (events, stream index,
+// request ids, projections) and then answers its appends, so concurrent
+// appends share one fsync. Meanwhile the writer decides the next group on
+// top of the groups still being written. Append() returns only after its
+// write is on disk.
 //
 //   auto store = EventStore::Open({.path = "/var/lib/leerlus"});
 //   AppendRequest request;
@@ -21,6 +24,7 @@
 #define LEERLUS_STORAGE_EVENT_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -118,11 +122,16 @@ struct AppendResult {
 
 using AppendDone = std::function<void(absl::StatusOr<AppendResult>)>;
 
+// A database snapshot shared by every reader of that moment; released when
+// the last of them lets go.
+using SharedSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
+
 // A consistent point-in-time view of the whole database.
 class ReadView : public ProjectionReader {
  public:
-  ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
-  ~ReadView() override;
+  // `snapshot` holds the log up to `head_position`.
+  ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+           SharedSnapshot snapshot, uint64_t head_position);
   ReadView(const ReadView&) = delete;
   ReadView& operator=(const ReadView&) = delete;
 
@@ -144,9 +153,9 @@ class ReadView : public ProjectionReader {
  private:
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  const rocksdb::Snapshot* snapshot_;
+  SharedSnapshot snapshot_;
   rocksdb::ReadOptions options_;
-  uint64_t head_position_ = 0;
+  uint64_t head_position_;
 };
 
 // Projections held in memory, for small logs: the fixtures, the fuzzer and
@@ -253,8 +262,8 @@ class EventStore {
   // many in flight without a thread each, and they share group commits.
   std::future<absl::StatusOr<AppendResult>> Submit(AppendRequest request);
   // The same, calling `done` once the append is durable or refused. It runs
-  // on the writer thread (or the caller's, when the store is shutting down),
-  // so it must be quick and must not append.
+  // on the store's committer thread (or the caller's, when the store is
+  // shutting down), so it must be quick.
   void Submit(AppendRequest request, AppendDone done);
 
   // A snapshot of the current state.
@@ -332,7 +341,9 @@ class EventStore {
 
  private:
   struct PendingAppend;
+  struct DecidedGroup;
   class DatabaseReader;
+  class UncommittedReader;
   class LogReadAhead;
   class PastProjection;
 
@@ -349,7 +360,13 @@ class EventStore {
                            const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
   std::string ScratchDirectory() const;
   void WriterLoop();
-  void CommitGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
+  void DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group);
+  // After a failed write: waits until every decided group is answered,
+  // resumes RocksDB and reloads the head from what it holds.
+  absl::Status ResumeWriting();
+  void CommitterLoop();
+  // A snapshot of the database as it is now.
+  SharedSnapshot TakeSnapshot();
   void CrashPoint(absl::string_view point);
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
                                          uint64_t& next_position, std::string& last_hash,
@@ -374,8 +391,22 @@ class EventStore {
   absl::flat_hash_set<uint64_t> replays_running_ ABSL_GUARDED_BY(recent_views_mutex_);
   uint64_t scratch_counter_ ABSL_GUARDED_BY(recent_views_mutex_) = 0;
 
+  // Groups decided but not yet written, oldest first.
+  absl::Mutex commit_mutex_;
+  std::deque<DecidedGroup> uncommitted_ ABSL_GUARDED_BY(commit_mutex_);
+  // Groups decided so far, and how many of them the committer has finished
+  // (written or failed), in order.
+  uint64_t groups_committed_ ABSL_GUARDED_BY(commit_mutex_) = 0;
+  // A write failed: the groups decided after it build on state that was
+  // never stored, so they fail too until the writer resumes.
+  bool commit_failed_ ABSL_GUARDED_BY(commit_mutex_) = false;
+  bool committer_stopping_ ABSL_GUARDED_BY(commit_mutex_) = false;
+
   mutable absl::Mutex head_mutex_;
+  // The durable head and a snapshot that holds exactly the log up to it:
+  // what every new ReadView reads.
   uint64_t durable_head_ ABSL_GUARDED_BY(head_mutex_) = 0;
+  SharedSnapshot durable_snapshot_ ABSL_GUARDED_BY(head_mutex_);
   StoreStats stats_ ABSL_GUARDED_BY(head_mutex_);
   bool closed_ ABSL_GUARDED_BY(head_mutex_) = false;
 
@@ -385,12 +416,19 @@ class EventStore {
   // Event times never go backwards, even if the clock does: "as of a date"
   // searches rely on it.
   google::protobuf::Timestamp last_time_;
-  // Writer thread only: a write failed, resume RocksDB before the next one.
-  bool resume_needed_ = false;
-  // Writer thread only: how often options_.crash_at was reached.
-  uint64_t crash_point_hits_ = 0;
+  // Writer thread only: the writes of the groups decided but not yet
+  // committed, newest first, each with its group number; decisions read
+  // them over the database.
+  std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay::Writes>>> uncommitted_writes_;
+  uint64_t groups_decided_ = 0;
+  // Groups decided and not yet committed, at most: one being written, one
+  // waiting.
+  static constexpr uint64_t kGroupsInFlight = 2;
+  // How often options_.crash_at was reached.
+  std::atomic<uint64_t> crash_point_hits_{0};
 
   std::thread writer_;
+  std::thread committer_;
 };
 
 }  // namespace leerlus::storage

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "common/serialize.h"
 #include "storage/column_families.h"
 
@@ -83,17 +84,29 @@ class Overlay : public KeyValueWriter {
   absl::Status Scan(
       ColumnFamily cf, absl::string_view prefix, absl::string_view start,
       const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    const Writes* layers[] = {&writes_};
+    return ScanLayers(*base_, layers, cf, prefix, start, visit);
+  }
+  // Scans `base` with layers of writes laid over it, each later layer over
+  // the ones before.
+  static absl::Status ScanLayers(
+      KeyValueReader& base, absl::Span<const Writes* const> layers, ColumnFamily cf,
+      absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) {
     std::map<std::string, std::optional<std::string>> merged;
-    absl::Status status = base_->Scan(cf, prefix, start, [&](absl::string_view key, absl::string_view value) {
-      merged.emplace(std::string(key), std::string(value));
-      return true;
-    });
+    absl::Status status =
+        base.Scan(cf, prefix, start, [&](absl::string_view key, absl::string_view value) {
+          merged.emplace(std::string(key), std::string(value));
+          return true;
+        });
     if (!status.ok()) return status;
     const absl::string_view seek = start < prefix ? prefix : start;
-    for (auto it = writes_.lower_bound(std::pair(cf, seek));
-         it != writes_.end() && it->first.first == cf; ++it) {
-      if (absl::string_view(it->first.second).substr(0, prefix.size()) != prefix) break;
-      merged[it->first.second] = it->second;
+    for (const Writes* writes : layers) {
+      for (auto it = writes->lower_bound(std::pair(cf, seek));
+           it != writes->end() && it->first.first == cf; ++it) {
+        if (absl::string_view(it->first.second).substr(0, prefix.size()) != prefix) break;
+        merged[it->first.second] = it->second;
+      }
     }
     for (const auto& [key, value] : merged) {
       if (value.has_value() && !visit(key, *value)) break;
@@ -108,6 +121,8 @@ class Overlay : public KeyValueWriter {
     }
   }
   const Writes& writes() const { return writes_; }
+  // Moves the buffered writes out, leaving the overlay empty.
+  Writes TakeWrites() { return std::exchange(writes_, {}); }
   void Clear() { writes_.clear(); }
 
  private:

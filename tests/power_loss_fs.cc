@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace leerlus::testing {
 
@@ -83,7 +85,12 @@ class PowerLossFileSystem::TrackedFile : public rocksdb::FSWritableFileOwnerWrap
 
 rocksdb::IOStatus PowerLossFileSystem::Refusal() const {
   if (power_cut_) return rocksdb::IOStatus::IOError("power lost");
-  if (disk_full_) return rocksdb::IOStatus::NoSpace("disk full (simulated)");
+  if (disk_full_) {
+    // As on a real disk the refusal comes after some I/O, so the store has
+    // moved on (decided further appends) by the time it learns of it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return rocksdb::IOStatus::NoSpace("disk full (simulated)");
+  }
   return rocksdb::IOStatus::OK();
 }
 
