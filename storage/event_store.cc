@@ -527,8 +527,9 @@ absl::Status EventStore::LoadHead() {
 }
 
 SharedSnapshot EventStore::TakeSnapshot() {
-  return SharedSnapshot(db_->GetSnapshot(),
-                        [db = db_](const rocksdb::Snapshot* snapshot) { db->ReleaseSnapshot(snapshot); });
+  return SharedSnapshot(db_->GetSnapshot(), [db = db_](const rocksdb::Snapshot* snapshot) {
+    db->ReleaseSnapshot(snapshot);
+  });
 }
 
 absl::Status EventStore::EnsureProjectionFormat() {
