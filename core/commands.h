@@ -83,7 +83,7 @@ class Commands {
   Pending<v1::CreateOutcomeResponse> StartCreateOutcome(const v1::CreateOutcomeRequest& request,
                                                         const Caller& caller);
   // CreateOutcome without holding a thread: `done` gets the answer, on the
-  // store's writer thread (see EventStore::Submit).
+  // store's committer thread (see EventStore::Submit).
   void CreateOutcome(const v1::CreateOutcomeRequest& request, const Caller& caller,
                      std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done);
   absl::StatusOr<v1::RetractOutcomeResponse> RetractOutcome(

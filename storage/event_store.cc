@@ -185,8 +185,9 @@ absl::Status MemoryProjection::Scan(
 
 // ---------------------------------------------------------------- EventStore
 
-// Reads the latest committed state (no snapshot): the writer thread is the
-// only writer, so between its groups this is stable.
+// Reads the latest state (no snapshot). Only the committer writes, and only
+// the keys of groups the writer still holds as uncommitted layers and reads
+// from those first; every other key is stable while the writer decides.
 class EventStore::DatabaseReader : public KeyValueReader {
  public:
   DatabaseReader(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
