@@ -490,7 +490,7 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
-    uint64_t as_of_position, const std::string& as_of_date) {
+    uint64_t as_of_position, const std::string& as_of_date, absl::Time deadline) {
   if (as_of_position != 0 && !as_of_date.empty()) {
     return FieldError("as_of_date", "give as_of_position or as_of_date, not both");
   }
@@ -508,14 +508,16 @@ absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapsho
   if (std::unique_ptr<storage::ProjectionReader> recent = store_->OpenRecentView(position)) {
     return recent;
   }
-  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past = store_->ProjectAsOf(position);
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past =
+      store_->ProjectAsOf(position, deadline);
   if (absl::IsInvalidArgument(past.status())) {
     return FieldError("as_of_position", std::string(past.status().message()));
   }
   return past;
 }
 
-absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request) {
+absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request,
+                                                          absl::Time deadline) {
   FieldViolations violations;
   for (int i = 0; i < request.work_method_ids_size(); ++i) {
     CheckId(violations, absl::StrCat("work_method_ids[", i, "]"), request.work_method_ids(i));
@@ -528,7 +530,7 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
                    violations));
   question.preregistered_only = request.preregistered_only();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   return AnswerWhatWorks(*view, question);
 }
 
@@ -591,7 +593,7 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
 }  // namespace
 
 absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
-    const v1::CompareConditionsRequest& request) {
+    const v1::CompareConditionsRequest& request, absl::Time deadline) {
   FieldViolations violations;
   std::vector<std::string> methods;
   if (!request.work_method_id().empty()) {
@@ -609,7 +611,7 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   const int min_experiments =
       request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
   return CompareOn(collected, request.condition(), question, min_experiments);
 }
@@ -758,8 +760,8 @@ absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
 
 }  // namespace
 
-absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(
-    const v1::WhatChangedRequest& request) {
+absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChangedRequest& request,
+                                                              absl::Time deadline) {
   if (request.since_position() == 0 && request.since_date().empty()) {
     return FieldError("since_position", "give the earlier moment as a position or a date");
   }
@@ -767,9 +769,9 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(
   if (!request.indicator_id().empty()) CheckId(violations, "indicator_id", request.indicator_id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> before,
-                           OpenSnapshot(request.since_position(), request.since_date()));
+                           OpenSnapshot(request.since_position(), request.since_date(), deadline));
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> after,
-                           OpenSnapshot(request.until_position(), request.until_date()));
+                           OpenSnapshot(request.until_position(), request.until_date(), deadline));
   if (before->head_position() > after->head_position()) {
     return FieldError("until_position", "the later moment is before the earlier one");
   }
@@ -841,7 +843,7 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(
 }
 
 absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
-    const v1::DiscoverConditionsRequest& request) {
+    const v1::DiscoverConditionsRequest& request, absl::Time deadline) {
   FieldViolations violations;
   CheckId(violations, "work_method_id", request.work_method_id());
   if (request.min_experiments_per_level() < 0) {
@@ -856,7 +858,7 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
       request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
   const int max_results = request.max_results() == 0 ? 10 : std::min(request.max_results(), 100);
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
 
   // Candidates: the experiment-level conditions and every context attribute
@@ -908,9 +910,9 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
 }
 
 absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
-    const v1::ContributionRequest& request) {
+    const v1::ContributionRequest& request, absl::Time deadline) {
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
   std::vector<v1::Indicator> indicators;
   absl::Status problem;
@@ -1078,14 +1080,15 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
   }
 }
 
-absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardRequest& request) {
+absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardRequest& request,
+                                                          absl::Time deadline) {
   FieldViolations violations;
   if (!request.work_method_id().empty())
     CheckId(violations, "work_method_id", request.work_method_id());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   LEERLUS_ASSIGN_OR_RETURN(ExperimentFilter filter, ExperimentFilter::Parse(request.filter()));
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date()));
+                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   v1::ScorecardResponse response;
   response.set_read_position(view->head_position());
   std::map<std::string, v1::MethodScorecard> cards;

@@ -7,6 +7,7 @@
 #define LEERLUS_CORE_INSIGHTS_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "analysis/effect_size.h"
 #include "leerlus/v1/insight_service.pb.h"
 #include "storage/event_store.h"
@@ -28,35 +29,42 @@ int64_t OutcomeParticipants(const v1::Outcome& outcome);
 void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome,
                      v1::HypothesisVerdict* verdict);
 
+// A question asked as of an earlier moment may replay the log; its
+// `deadline` (the call's) stops that replay.
 class Insights {
  public:
   explicit Insights(storage::EventStore* store) : store_(store) {}
 
   // Pooled effect per work method, with the rows of a forest plot.
-  absl::StatusOr<v1::WhatWorksResponse> WhatWorks(const v1::WhatWorksRequest& request);
+  absl::StatusOr<v1::WhatWorksResponse> WhatWorks(const v1::WhatWorksRequest& request,
+                                                  absl::Time deadline = absl::InfiniteFuture());
 
   // Subgroups (categorical condition, with the test for subgroup
   // differences) or meta-regression (numeric condition).
   absl::StatusOr<v1::CompareConditionsResponse> CompareConditions(
-      const v1::CompareConditionsRequest& request);
+      const v1::CompareConditionsRequest& request, absl::Time deadline = absl::InfiniteFuture());
 
   // Hypothesis verdicts per work method.
-  absl::StatusOr<v1::ScorecardResponse> Scorecard(const v1::ScorecardRequest& request);
+  absl::StatusOr<v1::ScorecardResponse> Scorecard(const v1::ScorecardRequest& request,
+                                                  absl::Time deadline = absl::InfiniteFuture());
 
   // The answers that moved between two moments.
-  absl::StatusOr<v1::WhatChangedResponse> WhatChanged(const v1::WhatChangedRequest& request);
+  absl::StatusOr<v1::WhatChangedResponse> WhatChanged(const v1::WhatChangedRequest& request,
+                                                      absl::Time deadline = absl::InfiniteFuture());
 
   // Every condition as a moderator for one method, ranked.
   absl::StatusOr<v1::DiscoverConditionsResponse> DiscoverConditions(
-      const v1::DiscoverConditionsRequest& request);
+      const v1::DiscoverConditionsRequest& request, absl::Time deadline = absl::InfiniteFuture());
 
   // Per resource domain, the methods that move its indicators.
-  absl::StatusOr<v1::ContributionResponse> Contribution(const v1::ContributionRequest& request);
+  absl::StatusOr<v1::ContributionResponse> Contribution(
+      const v1::ContributionRequest& request, absl::Time deadline = absl::InfiniteFuture());
 
  private:
-  // The live projections, or a replay to the position (or date) asked for.
+  // The live projections, or a replay to the position (or date) asked for,
+  // which stops at `deadline`.
   absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> OpenSnapshot(
-      uint64_t as_of_position, const std::string& as_of_date);
+      uint64_t as_of_position, const std::string& as_of_date, absl::Time deadline);
 
   storage::EventStore* store_;
 };

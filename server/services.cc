@@ -25,6 +25,15 @@ std::string RequestIdOf(const google::protobuf::Message& request) {
   return request.GetReflection()->GetString(request, field);
 }
 
+// The call's deadline, for work that can stop early (a replay of the log);
+// a call without one has none.
+absl::Time CallDeadline(const grpc::ServerContextBase& context) {
+  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(context.deadline());
+}
+
 // A unary call from authorisation to its answer; every call is counted,
 // timed and logged.
 class UnaryCall {
@@ -173,12 +182,16 @@ LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*reque
 
 LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
 
-LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request))
-LEERLUS_UNARY(InsightServiceImpl, CompareConditions, insights_.CompareConditions(*request))
-LEERLUS_UNARY(InsightServiceImpl, Scorecard, insights_.Scorecard(*request))
-LEERLUS_UNARY(InsightServiceImpl, WhatChanged, insights_.WhatChanged(*request))
-LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions, insights_.DiscoverConditions(*request))
-LEERLUS_UNARY(InsightServiceImpl, Contribution, insights_.Contribution(*request))
+LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request, CallDeadline(*context)))
+LEERLUS_UNARY(InsightServiceImpl, CompareConditions,
+              insights_.CompareConditions(*request, CallDeadline(*context)))
+LEERLUS_UNARY(InsightServiceImpl, Scorecard, insights_.Scorecard(*request, CallDeadline(*context)))
+LEERLUS_UNARY(InsightServiceImpl, WhatChanged,
+              insights_.WhatChanged(*request, CallDeadline(*context)))
+LEERLUS_UNARY(InsightServiceImpl, DiscoverConditions,
+              insights_.DiscoverConditions(*request, CallDeadline(*context)))
+LEERLUS_UNARY(InsightServiceImpl, Contribution,
+              insights_.Contribution(*request, CallDeadline(*context)))
 
 LEERLUS_UNARY(AdminServiceImpl, Backup, admin_.Backup(*request))
 LEERLUS_UNARY(AdminServiceImpl, CreateToken, commands_.CreateToken(*request, caller))

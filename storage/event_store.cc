@@ -929,7 +929,8 @@ std::unique_ptr<ProjectionReader> EventStore::OpenRecentView(uint64_t position) 
   return std::make_unique<SharedView>(std::move(live));
 }
 
-absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64_t position) {
+absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64_t position,
+                                                                          absl::Time deadline) {
   int64_t time = 0;
   {
     // Not held through the replay: a snapshot keeps compactions from
@@ -955,7 +956,11 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
     auto may_replay = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(recent_views_mutex_) {
       return replays_running_.size() < kConcurrentReplays && !replays_running_.contains(position);
     };
-    recent_views_mutex_.Await(absl::Condition(&may_replay));
+    if (!recent_views_mutex_.AwaitWithDeadline(absl::Condition(&may_replay), deadline)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the call's deadline passed while waiting for a free replay of the log to position ",
+          position));
+    }
     if (std::shared_ptr<PastProjection> past = past_projections_.Find(position)) {
       return std::make_unique<SharedView>(std::move(past));
     }
@@ -972,7 +977,7 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
   }
   LEERLUS_ASSIGN_OR_RETURN(std::shared_ptr<PastProjection> past,
                            PastProjection::Create(directory, position, time));
-  LEERLUS_RETURN_IF_ERROR(ProjectInto(position, past->db(), past->handles()));
+  LEERLUS_RETURN_IF_ERROR(ProjectInto(position, past->db(), past->handles(), deadline));
   // The replay's buffers are freed; give their pages back to the system
   // (glibc keeps them otherwise, and a few replays would hold the memory of
   // the largest ever).
@@ -983,7 +988,8 @@ absl::StatusOr<std::unique_ptr<ProjectionReader>> EventStore::ProjectAsOf(uint64
 }
 
 absl::Status EventStore::ProjectInto(uint64_t last, rocksdb::DB* db,
-                                     const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+                                     const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                                     absl::Time deadline) {
   DatabaseReader reader(db, handles);
   Overlay projected(&reader);
   Projector projector(projected);
@@ -998,6 +1004,13 @@ absl::Status EventStore::ProjectInto(uint64_t last, rocksdb::DB* db,
   };
   LogReadAhead log(*this, last);
   while (true) {
+    // Nobody would read the result: stop rather than hold a replay slot,
+    // the CPU and the disk for seconds more.
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("the call's deadline passed while replaying the log to position ", last,
+                       "; ask again with a longer deadline"));
+    }
     LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
     if (chunk.events.empty()) break;
     for (const v1::Event* event : chunk.events) {

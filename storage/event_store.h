@@ -285,8 +285,10 @@ class EventStore {
   // kRecentViewSeconds (at most kPastProjections of them): later questions
   // about the same position read it without replaying, and questions asked
   // while it is replayed wait for it. At most kConcurrentReplays replay at
-  // once; more wait their turn.
-  absl::StatusOr<std::unique_ptr<ProjectionReader>> ProjectAsOf(uint64_t position);
+  // once; more wait their turn. Past `deadline` (the caller's) waiting or
+  // replaying stops with DEADLINE_EXCEEDED, and nothing is kept.
+  absl::StatusOr<std::unique_ptr<ProjectionReader>> ProjectAsOf(
+      uint64_t position, absl::Time deadline = absl::InfiniteFuture());
   static constexpr size_t kPastProjections = 2;
   static constexpr size_t kConcurrentReplays = 2;
 
@@ -355,9 +357,10 @@ class EventStore {
   // Projects the log from position 1 to `last` into the (empty) projection
   // families of `db`: read a chunk ahead on a second thread, written in
   // key-ordered batches without the WAL. The caller makes them durable if
-  // they must be.
+  // they must be. Checks `deadline` before each chunk.
   absl::Status ProjectInto(uint64_t last, rocksdb::DB* db,
-                           const std::vector<rocksdb::ColumnFamilyHandle*>& handles);
+                           const std::vector<rocksdb::ColumnFamilyHandle*>& handles,
+                           absl::Time deadline = absl::InfiniteFuture());
   std::string ScratchDirectory() const;
   void WriterLoop();
   void DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group);

@@ -431,6 +431,29 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
   EXPECT_EQ(store_->ProjectAsOf(head + 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A replay still running at its caller's deadline stops: nobody would read
+// it. Nothing is kept and its scratch directory goes; the same question
+// with time left replays then.
+TEST_F(EventStoreTest, AReplayStopsAtItsCallersDeadline) {
+  DefineCatalogue();
+  CreateExperiment("e0");
+  Start("e0");
+  ASSERT_EQ(RecordOutcomes(5, 1).size(), 5u);
+  const uint64_t position = store_->HeadPosition() - 1;
+  const uint64_t replays = store_->Stats().replays_as_of;
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> late =
+      store_->ProjectAsOf(position, absl::Now() - absl::Seconds(1));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded) << late.status();
+  const std::filesystem::path scratch = dir_.File("db") + "/scratch";
+  EXPECT_TRUE(!std::filesystem::exists(scratch) || std::filesystem::is_empty(scratch));
+
+  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> in_time =
+      store_->ProjectAsOf(position, absl::Now() + absl::Seconds(60));
+  ASSERT_OK(in_time);
+  EXPECT_EQ((*in_time)->head_position(), position);
+  EXPECT_EQ(store_->Stats().replays_as_of, replays + 2) << "the stopped replay was kept";
+}
+
 TEST_F(EventStoreTest, AnUnreadableEventStopsRebuildAndReplay) {
   DefineCatalogue();
   CreateExperiment("e1");

@@ -678,6 +678,14 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
   EXPECT_EQ(insights_now.WhatWorks(by_date).status().code(), absl::StatusCode::kInvalidArgument);
   what.set_as_of_position(store_->HeadPosition() + 1);
   EXPECT_EQ(insights_now.WhatWorks(what).status().code(), absl::StatusCode::kInvalidArgument);
+  // A call whose deadline has passed gets no replay of a moment not kept.
+  const absl::Time passed = absl::Now() - absl::Seconds(1);
+  what.set_as_of_position(then - 1);
+  compare.set_as_of_position(then - 1);
+  EXPECT_EQ(insights_now.WhatWorks(what, passed).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(insights_now.CompareConditions(compare, passed).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 }  // namespace
