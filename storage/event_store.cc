@@ -217,8 +217,7 @@ class EventStore::DatabaseReader : public KeyValueReader {
 // over the database: the state the next decisions build on.
 class EventStore::UncommittedReader : public KeyValueReader {
  public:
-  using Layers = std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay::Writes>>>;
-  UncommittedReader(const Layers& layers, KeyValueReader& database)
+  UncommittedReader(const UncommittedWrites& layers, KeyValueReader& database)
       : layers_(layers), database_(database) {}
   absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
     for (const auto& [number, writes] : layers_) {
@@ -239,7 +238,7 @@ class EventStore::UncommittedReader : public KeyValueReader {
   }
 
  private:
-  const Layers& layers_;
+  const UncommittedWrites& layers_;
   KeyValueReader& database_;
 };
 
@@ -838,14 +837,16 @@ void EventStore::CommitterLoop() {
                                               "); retry with the same request_id")),
           "STORAGE_WRITE_FAILED");
     }
+    // This thread is the only writer: the snapshot holds exactly the log up
+    // to the last group written. Taken before the lock readers wait on.
+    SharedSnapshot snapshot;
+    if (last_writing != nullptr && written.ok()) snapshot = TakeSnapshot();
     {
       absl::MutexLock lock(&head_mutex_);
       if (last_writing != nullptr) {
         if (written.ok()) {
-          // This thread is the only writer: the snapshot holds exactly the
-          // log up to the last group written.
           durable_head_ = last_writing->head;
-          durable_snapshot_ = TakeSnapshot();
+          durable_snapshot_ = std::move(snapshot);
           ++stats_.group_commits;
         } else {
           ++stats_.failed_commits;

@@ -346,6 +346,9 @@ class EventStore {
   struct DecidedGroup;
   class DatabaseReader;
   class UncommittedReader;
+  // The writes of groups decided but not yet committed, newest first, each
+  // with its group number.
+  using UncommittedWrites = std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay::Writes>>>;
   class LogReadAhead;
   class PastProjection;
 
@@ -397,8 +400,8 @@ class EventStore {
   // Groups decided but not yet written, oldest first.
   absl::Mutex commit_mutex_;
   std::deque<DecidedGroup> uncommitted_ ABSL_GUARDED_BY(commit_mutex_);
-  // Groups decided so far, and how many of them the committer has finished
-  // (written or failed), in order.
+  // How many decided groups the committer has finished (written or
+  // failed); it finishes them in order.
   uint64_t groups_committed_ ABSL_GUARDED_BY(commit_mutex_) = 0;
   // A write failed: the groups decided after it build on state that was
   // never stored, so they fail too until the writer resumes.
@@ -419,10 +422,9 @@ class EventStore {
   // Event times never go backwards, even if the clock does: "as of a date"
   // searches rely on it.
   google::protobuf::Timestamp last_time_;
-  // Writer thread only: the writes of the groups decided but not yet
-  // committed, newest first, each with its group number; decisions read
-  // them over the database.
-  std::deque<std::pair<uint64_t, std::shared_ptr<const Overlay::Writes>>> uncommitted_writes_;
+  // Writer thread only: decisions read these over the database.
+  UncommittedWrites uncommitted_writes_;
+  // Writer thread only: groups decided so far.
   uint64_t groups_decided_ = 0;
   // Groups decided and not yet committed, at most: one being written, one
   // waiting.

@@ -422,7 +422,9 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
         absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past =
             store_->ProjectAsOf(head - 2);
         EXPECT_OK(past);
-        if (past.ok()) EXPECT_EQ((*past)->head_position(), head - 2);
+        if (past.ok()) {
+          EXPECT_EQ((*past)->head_position(), head - 2);
+        }
       });
     }
     for (std::thread& asker : askers) asker.join();

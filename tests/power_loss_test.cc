@@ -319,10 +319,9 @@ TEST_F(PowerLossTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
 TEST_F(PowerLossTest, AFullDiskUnderConcurrentWritersStoresExactlyTheAcknowledged) {
   Prepare();
   PowerLossStore opened = OpenOnPowerLossFileSystem(true);
-  std::shared_ptr<PowerLossFileSystem>& fs = opened.fs;
-  std::unique_ptr<storage::EventStore>& store = opened.store;
-  ASSERT_NE(store, nullptr);
-  core::Commands commands(store.get());
+  ASSERT_NE(opened.store, nullptr);
+  storage::EventStore& store = *opened.store;
+  core::Commands commands(&store);
   std::mutex mutex;
   std::set<std::string> acknowledged;
   std::atomic<int> refused{0};
@@ -357,28 +356,28 @@ TEST_F(PowerLossTest, AFullDiskUnderConcurrentWritersStoresExactlyTheAcknowledge
     }
   };
   wait_for_acknowledged(200);
-  fs->SetDiskFull(true);
+  opened.fs->SetDiskFull(true);
   for (int i = 0; i < 3000 && refused.load() < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const size_t before_recovery = acknowledged_count();
-  fs->SetDiskFull(false);
+  opened.fs->SetDiskFull(false);
   wait_for_acknowledged(before_recovery + 200);
   stop = true;
   for (std::thread& writer : writers) writer.join();
   EXPECT_GE(refused.load(), 50);
   EXPECT_GE(acknowledged.size(), before_recovery + 200) << "writing did not resume";
 
-  core::Queries queries(store.get());
+  core::Queries queries(&store);
   std::vector<std::string> ids = OutcomeIds(queries);
   std::set<std::string> stored(ids.begin(), ids.end());
   EXPECT_EQ(stored.size(), ids.size()) << "an outcome is stored twice";
   EXPECT_EQ(stored, acknowledged);
-  ASSERT_OK(store->VerifyLog());
-  absl::StatusOr<std::string> live = store->ProjectionDigest();
+  ASSERT_OK(store.VerifyLog());
+  absl::StatusOr<std::string> live = store.ProjectionDigest();
   ASSERT_OK(live);
-  ASSERT_OK(store->RebuildProjections());
-  EXPECT_EQ(store->ProjectionDigest().value_or(""), *live);
+  ASSERT_OK(store.RebuildProjections());
+  EXPECT_EQ(store.ProjectionDigest().value_or(""), *live);
 }
 
 }  // namespace
