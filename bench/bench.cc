@@ -255,7 +255,77 @@ class Bench {
         Add("rocksdb alone", absl::StrCat("synced writes/s, batches of ", batch_size), "writes/s")
             .samples.push_back(writes / Seconds(Clock::now() - start));
       }
+      db.reset();
+      OutcomeWritesAlone(absl::StrCat(work_, "/outcome-writes-", rep));
     }
+  }
+
+  // The writes one durable outcome makes, with leerlus's key layout and value
+  // sizes but none of its work (no decision, no hashing, no gRPC): the floor
+  // of RocksDB's cost under any append. Groups of 32 are what concurrent
+  // unary appends form at concurrency 64; groups of 1,000 what an import
+  // forms. CPU includes RocksDB's own flush and compaction threads. The
+  // options are RocksDB's defaults, whose memtables are larger than leerlus's
+  // bounded budget: if anything, this floor is generous.
+  void OutcomeWritesAlone(const std::string& path) {
+    constexpr int kExperiments = 10000;
+    const std::vector<std::string> families = {"events",   "streams",  "requests",
+                                               "outcomes", "analysis", "experiments"};
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
+    for (const std::string& name : families) descriptors.push_back({name, options});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok()) std::exit(1);
+    std::unique_ptr<rocksdb::DB> db(raw);
+    auto value = [](size_t bytes) { return std::string(bytes, 'v'); };
+    const std::string event = value(450), request = value(360), outcome = value(300),
+                      experiment = value(150);
+    std::vector<uint64_t> versions(kExperiments, 0);
+    std::mt19937 random(7);
+    uint64_t position = 0;
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    for (int group_size : {32, 1000}) {
+      uint64_t written = 0;
+      const double cpu_start = OwnCpuSeconds();
+      const Clock::time_point start = Clock::now();
+      while (Clock::now() - start < span() / 2) {
+        rocksdb::WriteBatch batch;
+        for (int i = 0; i < group_size; ++i, ++written) {
+          const int e = static_cast<int>(random() % kExperiments);
+          const std::string id = absl::StrCat("x", e);
+          const std::string stream = absl::StrCat("experiments/", id);
+          const uint64_t version = ++versions[e];
+          ++position;
+          char position_key[8];  // Big-endian, as the log's keys.
+          for (int b = 0; b < 8; ++b) position_key[b] = static_cast<char>(position >> (56 - 8 * b));
+          batch.Put(handles[1], rocksdb::Slice(position_key, 8), event);
+          batch.Put(handles[2], absl::StrCat(stream, std::string(1, '\0'), version),
+                    rocksdb::Slice(position_key, 8));
+          batch.Put(handles[2], stream, rocksdb::Slice(position_key, 8));
+          batch.Put(handles[3], absl::StrCat("req-", random(), "-", random()), request);
+          batch.Put(handles[4], absl::StrCat(id, std::string(1, '\0'), "o", version), outcome);
+          batch.Put(handles[5],
+                    absl::StrCat("loneliness", std::string(1, '\0'), "m", e % 50,
+                                 std::string(1, '\0'), id),
+                    outcome);
+          batch.Put(handles[6], id, experiment);
+        }
+        batch.Put(handles[0], "head_position",
+                  rocksdb::Slice(reinterpret_cast<char*>(&position), 8));
+        if (!db->Write(synced, &batch).ok()) std::exit(1);
+      }
+      const std::string what = absl::StrCat("an outcome's 7 writes, synced groups of ", group_size);
+      Add("rocksdb alone", absl::StrCat(what, ": outcomes/s"), "outcomes/s")
+          .samples.push_back(written / Seconds(Clock::now() - start));
+      Add("rocksdb alone", absl::StrCat(what, ": CPU us per outcome"), "us")
+          .samples.push_back((OwnCpuSeconds() - cpu_start) * 1e6 / written);
+    }
+    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
   }
 
   // Unary calls at concurrency 1, 16 and 64: echo, then durable appends.
