@@ -92,6 +92,8 @@ absl::Status NotFound(absl::string_view what, absl::string_view id, absl::string
                        {{"field", std::string(field)}, {"resource", absl::StrCat(what, "/", id)}});
 }
 
+// For decisions. Its version and update time may be those of an earlier
+// event (see storage::ReadExperiment); decisions use the stream's version.
 absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::string_view id,
                                               absl::string_view field) {
   LEERLUS_ASSIGN_OR_RETURN(
@@ -139,9 +141,11 @@ std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> Respon
     std::string id) {
   return [id = std::move(id)](const Appended& appended,
                               KeyValueReader& state) -> absl::StatusOr<Response> {
-    LEERLUS_ASSIGN_OR_RETURN(v1::Experiment experiment, LoadExperiment(state, id, "id"));
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                             storage::ReadExperiment(state, id));
+    if (!experiment.has_value()) return absl::InternalError("changed experiment not projected");
     Response response;
-    *response.mutable_experiment() = std::move(experiment);
+    *response.mutable_experiment() = std::move(*experiment);
     response.set_position(appended.last_position);
     return response;
   };

@@ -215,8 +215,7 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   }
 
   LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
-                           GetMessage<v1::Experiment>(*view, ColumnFamily::kExperiments,
-                                                      storage::ExperimentKey(request.id())));
+                           storage::ReadExperiment(*view, request.id()));
   if (!experiment.has_value()) return not_found("");
   absl::Status parse_status;
   const std::string prefix = storage::ExperimentChildPrefix(request.id());
@@ -275,8 +274,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   LEERLUS_RETURN_IF_ERROR(view->Scan(
       ColumnFamily::kExperimentOrder, "", after.empty() ? "" : After(after),
       [&](absl::string_view key, absl::string_view id) {
-        absl::StatusOr<std::optional<v1::Experiment>> experiment = GetMessage<v1::Experiment>(
-            *view, ColumnFamily::kExperiments, storage::ExperimentKey(id));
+        absl::StatusOr<std::optional<v1::Experiment>> experiment =
+            storage::ReadExperiment(*view, id);
         if (!experiment.ok() || !experiment->has_value()) {
           problem = experiment.ok() ? absl::DataLossError(absl::StrCat(
                                           "experiment order points at missing '", id, "'"))

@@ -42,7 +42,8 @@ struct StreamEventKeyParts {
 };
 absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key);
 
-// experiments CF: experiment id -> Experiment (without outcomes, lessons).
+// experiments CF: experiment id -> Experiment (without outcomes, lessons),
+// as of the last event that changed it; read it with ReadExperiment.
 std::string ExperimentKey(absl::string_view experiment_id);
 
 // experiment_order CF: registration position -> experiment id, the order
@@ -85,7 +86,8 @@ inline constexpr absl::string_view kHeadHashKey = "head_hash";
 // opened with another layout rebuilds them from the log.
 inline constexpr absl::string_view kProjectionFormatKey = "projection_format";
 // 2: one analysis row per experiment (its most recent live outcome).
-inline constexpr absl::string_view kProjectionFormat = "2";
+// 3: outcomes and lessons no longer rewrite the experiment record.
+inline constexpr absl::string_view kProjectionFormat = "3";
 
 }  // namespace leerlus::storage
 

@@ -133,6 +133,20 @@ absl::StatusOr<std::optional<v1::Outcome>> MostRecentLiveOutcome(KeyValueReader&
   return latest;
 }
 
+// Outcomes and lessons have rows of their own: recording them leaves the
+// experiment record as it was, so the busiest events write one row less
+// (ReadExperiment takes the version and update time from the stream).
+bool ChangesRecord(const v1::Event& event) {
+  switch (event.payload_case()) {
+    case v1::Event::kOutcomeRecorded:
+    case v1::Event::kOutcomeRetracted:
+    case v1::Event::kLessonRecorded:
+      return false;
+    default:
+      return true;
+  }
+}
+
 bool IsExperimentEvent(const v1::Event& event) {
   switch (event.payload_case()) {
     case v1::Event::kWorkMethodDefined:
@@ -240,8 +254,10 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
                                             "'"));
   }
   const v1::Experiment* experiment = &*record->value;
-  LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, *record->value));
-  record->changed = true;
+  if (ChangesRecord(event)) {
+    LEERLUS_RETURN_IF_ERROR(FoldIntoRecord(event, *record->value));
+    record->changed = true;
+  }
 
   switch (event.payload_case()) {
     case v1::Event::kExperimentRegistered:
@@ -332,6 +348,40 @@ void Projector::Flush() {
     experiments_.Clear();
     analysis_.Clear();
   }
+}
+
+absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(KeyValueReader& state,
+                                                             absl::string_view experiment_id) {
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<v1::Experiment> experiment,
+      GetMessage<v1::Experiment>(state, ColumnFamily::kExperiments, ExperimentKey(experiment_id)));
+  if (!experiment.has_value()) return experiment;
+  const std::string stream = ExperimentStream(experiment_id);
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head,
+                           state.Get(ColumnFamily::kStreams, StreamHeadKey(stream)));
+  if (!head.has_value()) {
+    return absl::DataLossError(absl::StrCat("experiment '", experiment_id, "' has no stream"));
+  }
+  absl::string_view head_bytes(*head);
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t version, ConsumeFixed64BigEndian(&head_bytes));
+  // The record is current when the stream's last event changed it.
+  if (version == experiment->version()) return experiment;
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> entry,
+                           state.Get(ColumnFamily::kStreams, StreamEventKey(stream, version)));
+  if (!entry.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("stream '", stream, "' has no index entry for its head ", version));
+  }
+  absl::string_view entry_bytes(*entry);
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t position, ConsumeFixed64BigEndian(&entry_bytes));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Event> last,
+                           GetMessage<v1::Event>(state, ColumnFamily::kEvents, EventKey(position)));
+  if (!last.has_value()) {
+    return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
+  }
+  experiment->set_version(version);
+  *experiment->mutable_update_time() = last->time();
+  return experiment;
 }
 
 absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {

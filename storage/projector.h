@@ -91,6 +91,15 @@ class Projector {
 // decision reads the projections it leaves.
 absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections);
 
+// The experiment's record (without outcomes and lessons), with the version
+// and update time of its last event; nullopt if it is not registered. The
+// stored record keeps those of the last event that changed it (an outcome or
+// a lesson does not), so a record behind its stream takes them from the
+// stream's head and the log. Reads the streams and events families too: for
+// live state, not for a projection replayed as of an earlier position.
+absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(KeyValueReader& state,
+                                                             absl::string_view experiment_id);
+
 // Folds one experiment's events into its full state (with outcomes and
 // lessons), for point-in-time reads.
 absl::Status FoldExperimentEvent(const v1::Event& event, v1::Experiment& state);
