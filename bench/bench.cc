@@ -476,9 +476,12 @@ class Bench {
         Process server = StartServer(data);
         client::Client api(server.address());
         Catalogue(api, methods, experiments);
+        const double server_cpu = server.CpuSeconds();
         Add("streaming import", "outcomes/s until durable", "outcomes/s",
             "echo ceiling/streamed messages/s")
             .samples.push_back(outcomes / Import(api, experiments, outcomes, rep));
+        Add("streaming import", "server CPU us per outcome", "us")
+            .samples.push_back((server.CpuSeconds() - server_cpu) * 1e6 / outcomes);
         const double warm = WhatWorks(api, "warm");
         Add("what-works scaling", ScalingMetric(outcomes, experiments), "ms").samples.push_back(warm);
         peak_rss = std::max(peak_rss, server.PeakRssMib());
