@@ -137,8 +137,8 @@ int main(int argc, char** argv) {
                "drop every projection and rebuild it from the event log, then exit")
       ->configurable(false);
   app.add_flag("--verify", verify,
-               "check the log (gap-free, hash chain, stream index) and that the projections "
-               "equal a rebuild, then exit")
+               "check every data file's checksums, the log (gap-free, hash chain, stream "
+               "index) and that the projections equal a rebuild, then exit")
       ->configurable(false);
   std::string crash_at;
   app.add_option("--crash-at", crash_at,
@@ -202,6 +202,11 @@ int main(int argc, char** argv) {
               << std::endl;
   }
 
+  if (verify) {
+    absl::Status files = store->VerifyFiles();
+    if (!files.ok()) return Fail(absl::StrCat("file check failed: ", files.ToString()));
+    std::cout << "files: every block of every data file matches its checksum" << std::endl;
+  }
   if (rebuild || verify) {
     absl::StatusOr<uint64_t> events = store->VerifyLog();
     if (!events.ok()) return Fail(absl::StrCat("log check failed: ", events.status().ToString()));

@@ -321,6 +321,11 @@ class EventStore {
   // stream index entry pointing at its event. Returns the number of events.
   absl::StatusOr<uint64_t> VerifyLog();
 
+  // Reads every data file of every family, request records and keys
+  // included, and checks each block's checksum: damage in a family that
+  // neither VerifyLog nor ProjectionDigest reads is DATA_LOSS here.
+  absl::Status VerifyFiles();
+
   // Hex SHA-256 over every projection family's keys and values: equal
   // digests mean byte-identical views.
   absl::StatusOr<std::string> ProjectionDigest();

@@ -586,8 +586,35 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   EXPECT_FALSE(store_->projections_rebuilt_at_open());
 }
 
-// A flipped byte in an SST file (with the server stopped) is reported as
-// DATA_LOSS by the open, the log check or the projection check, never
+// Flips one byte a third of the way into the largest data file of `family`
+// (the store closed); fails the test if the family has no file to damage.
+void FlipAByteInTheLargestFileOf(const std::string& path, storage::ColumnFamily family) {
+  std::string largest;
+  uint64_t largest_size = 0;
+  WithRawDatabase(path, [&](rocksdb::DB* db, const auto&) {
+    std::vector<rocksdb::LiveFileMetaData> files;
+    db->GetLiveFilesMetaData(&files);
+    for (const rocksdb::LiveFileMetaData& file : files) {
+      if (file.column_family_name == storage::ColumnFamilyName(family) &&
+          file.size > largest_size) {
+        largest = file.db_path + file.name;
+        largest_size = file.size;
+      }
+    }
+  });
+  ASSERT_GT(largest_size, 4096u) << "no file of " << storage::ColumnFamilyName(family);
+  std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekg(static_cast<std::streamoff>(largest_size / 3));
+  char byte = 0;
+  file.read(&byte, 1);
+  file.seekp(static_cast<std::streamoff>(largest_size / 3));
+  byte = static_cast<char>(byte ^ 0x5a);
+  file.write(&byte, 1);
+  ASSERT_TRUE(file.good()) << "could not damage " << largest;
+}
+
+// A flipped byte in a file of the log (with the server stopped) is reported
+// as DATA_LOSS by the open, the log check or the projection check, never
 // served as if it were data.
 TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
   DefineCatalogue();
@@ -596,32 +623,7 @@ TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
   commands_.reset();
   queries_.reset();
   store_.reset();
-  // The log's own file: the largest file of any family may belong to one
-  // that neither check reads (request records), which would make this test
-  // depend on file sizes.
-  std::string largest;
-  uintmax_t largest_size = 0;
-  WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto&) {
-    std::vector<rocksdb::LiveFileMetaData> files;
-    db->GetLiveFilesMetaData(&files);
-    for (const rocksdb::LiveFileMetaData& file : files) {
-      if (file.column_family_name == storage::ColumnFamilyName(storage::ColumnFamily::kEvents) &&
-          file.size > largest_size) {
-        largest = file.db_path + file.name;
-        largest_size = file.size;
-      }
-    }
-  });
-  ASSERT_GT(largest_size, 4096u) << "no SST file of the log to damage";
-  {
-    std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekg(static_cast<std::streamoff>(largest_size / 3));
-    char byte = 0;
-    file.read(&byte, 1);
-    file.seekp(static_cast<std::streamoff>(largest_size / 3));
-    byte = static_cast<char>(byte ^ 0x5a);
-    file.write(&byte, 1);
-  }
+  FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kEvents);
   absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
       storage::EventStore::Open({.path = dir_.File("db")});
   absl::Status found;
@@ -633,6 +635,27 @@ TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
     found = !log.ok() ? log.status() : projections.status();
   }
   EXPECT_EQ(found.code(), absl::StatusCode::kDataLoss) << found;
+}
+
+// Request records are read only when a request is retried, so neither the
+// log check nor the projection check sees damage to them: the file check,
+// which `leerlusd --verify` runs first, does.
+TEST_F(EventStoreTest, TheFileCheckFindsDamageTheLogAndProjectionChecksCannotSee) {
+  DefineCatalogue();
+  for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
+  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
+  ASSERT_OK(store_->VerifyFiles());
+  commands_.reset();
+  queries_.reset();
+  store_.reset();
+  FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kRequests);
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
+      storage::EventStore::Open({.path = dir_.File("db")});
+  ASSERT_OK(reopened);
+  EXPECT_OK((*reopened)->VerifyLog());
+  EXPECT_OK((*reopened)->ProjectionDigest());
+  absl::Status files = (*reopened)->VerifyFiles();
+  EXPECT_EQ(files.code(), absl::StatusCode::kDataLoss) << files;
 }
 
 // Outcomes, retractions and lessons leave the stored experiment record as
