@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/escaping.h"
@@ -91,6 +92,54 @@ std::string DescribeStatus(const grpc::Status& status) {
     }
   }
   return text;
+}
+
+std::string ErrorReason(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+    return "";
+  }
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) return info.reason();
+  }
+  return "";
+}
+
+grpc::Status GetWholeExperiment(Client& api, const v1::GetExperimentRequest& request,
+                                v1::GetExperimentResponse* response) {
+  grpc::Status status =
+      api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), request, response);
+  if (status.ok() || ErrorReason(status) != "RESPONSE_TOO_LARGE" || request.as_of_position() != 0 ||
+      request.view() == v1::EXPERIMENT_VIEW_BASIC) {
+    return status;
+  }
+  v1::GetExperimentRequest basic = request;
+  basic.set_view(v1::EXPERIMENT_VIEW_BASIC);
+  status =
+      api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), basic, response);
+  if (!status.ok()) return status;
+  v1::ListOutcomesRequest list;
+  list.set_experiment_id(request.id());
+  list.set_page_size(1000);
+  auto* outcomes = response->mutable_experiment()->mutable_outcomes();
+  do {
+    v1::ListOutcomesResponse page;
+    status = api.Call(&v1::ExperimentService::Stub::ListOutcomes, api.experiments(), list, &page);
+    if (!status.ok()) return status;
+    // Outcomes recorded after the experiment was read are left out, so the
+    // outcomes match its read position (a retraction since then does show).
+    for (v1::Outcome& outcome : *page.mutable_outcomes()) {
+      if (outcome.record_position() <= response->read_position()) {
+        *outcomes->Add() = std::move(outcome);
+      }
+    }
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
+    return a.record_position() < b.record_position();
+  });
+  return grpc::Status::OK;
 }
 
 int ExitCodeFor(const grpc::Status& status) {

@@ -96,6 +96,17 @@ class Client {
 // status details, for people.
 std::string DescribeStatus(const grpc::Status& status);
 
+// The ErrorInfo reason in the status details ("" if none), for programs.
+std::string ErrorReason(const grpc::Status& status);
+
+// GetExperiment, whole however many outcomes the experiment has: an answer
+// too large for one message (RESPONSE_TOO_LARGE) is fetched again as the
+// BASIC view, and the outcomes a page at a time with ListOutcomes, in the
+// order recorded. Only a live read can be paged: as of a position, the
+// server's answer stands.
+grpc::Status GetWholeExperiment(Client& api, const v1::GetExperimentRequest& request,
+                                v1::GetExperimentResponse* response);
+
 // The process exit code for a failed call (see README "Exit codes").
 int ExitCodeFor(const grpc::Status& status);
 

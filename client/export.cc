@@ -122,7 +122,7 @@ grpc::Status FetchExperiments(Client& api, const std::string& filter,
       v1::GetExperimentRequest get;
       get.set_id(listed.id());
       v1::GetExperimentResponse got;
-      status = api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
+      status = GetWholeExperiment(api, get, &got);
       if (!status.ok()) return status;
       experiments->push_back(std::move(*got.mutable_experiment()));
     }

@@ -159,6 +159,26 @@ int Run(client::Client& api, const Globals& globals,
   return 0;
 }
 
+// Runs a List call and renders one page, or with `all` every page as one.
+template <typename Stub, typename Request, typename Response, typename Items>
+int RunList(client::Client& api, const Globals& globals,
+            grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+            Stub* stub, const Request& request, bool all, Items* (Response::*items)()) {
+  if (!all) return Run(api, globals, method, stub, request);
+  Response combined;
+  Request page = request;
+  while (true) {
+    Response response;
+    if (int code = CallOrReport(api, method, stub, page, &response); code != 0) return code;
+    for (auto& item : *(response.*items)()) *(combined.*items)()->Add() = std::move(item);
+    combined.set_read_position(response.read_position());
+    if (response.next_page_token().empty()) break;
+    page.set_page_token(response.next_page_token());
+  }
+  client::Render(combined, FormatOf(globals), std::cout);
+  return 0;
+}
+
 // Adds `show KEY` and `list` subcommands for one kind of catalogue entry.
 template <typename GetRequest, typename GetResponse, typename ListRequest, typename ListResponse>
 void AddCatalogShowAndList(
@@ -684,8 +704,14 @@ int main(int argc, char** argv) {
         "also list every event of the experiment");
     show->callback([&, get] {
       action = [&, get](client::Client& api) {
-        return Run(api, globals, &v1::ExperimentService::Stub::GetExperiment, api.experiments(),
-                   *get);
+        v1::GetExperimentResponse response;
+        grpc::Status status = client::GetWholeExperiment(api, *get, &response);
+        if (!status.ok()) {
+          std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+          return client::ExitCodeFor(status);
+        }
+        client::Render(response, FormatOf(globals), std::cout);
+        return 0;
       };
     });
 
@@ -701,26 +727,9 @@ int main(int argc, char** argv) {
     list->add_flag("--all", *all, "fetch every page");
     list->callback([&, list_request, all] {
       action = [&, list_request, all](client::Client& api) {
-        if (!*all) {
-          return Run(api, globals, &v1::ExperimentService::Stub::ListExperiments, api.experiments(),
-                     *list_request);
-        }
-        v1::ListExperimentsResponse combined;
-        v1::ListExperimentsRequest page = *list_request;
-        while (true) {
-          v1::ListExperimentsResponse response;
-          if (int code = CallOrReport(api, &v1::ExperimentService::Stub::ListExperiments,
-                                      api.experiments(), page, &response);
-              code != 0)
-            return code;
-          for (auto& item : *response.mutable_experiments())
-            *combined.add_experiments() = std::move(item);
-          combined.set_read_position(response.read_position());
-          if (response.next_page_token().empty()) break;
-          page.set_page_token(response.next_page_token());
-        }
-        client::Render(combined, FormatOf(globals), std::cout);
-        return 0;
+        return RunList(api, globals, &v1::ExperimentService::Stub::ListExperiments,
+                       api.experiments(), *list_request, *all,
+                       &v1::ListExperimentsResponse::mutable_experiments);
       };
     });
 
@@ -974,6 +983,23 @@ int main(int argc, char** argv) {
     import_command->callback([&, file, decimal_comma] {
       action = [&, file, decimal_comma](client::Client& api) {
         return ImportOutcomes(api, globals, *file, *decimal_comma);
+      };
+    });
+
+    auto* list = outcome->add_subcommand(
+        "list", "list an experiment's outcomes, retracted ones included, in id order");
+    auto list_request = std::make_shared<v1::ListOutcomesRequest>();
+    auto all = std::make_shared<bool>(false);
+    list->add_option("experiment", *list_request->mutable_experiment_id())->required();
+    list->add_option_function<int32_t>(
+        "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
+        "items per page (default 100, at most 1000)");
+    list->add_option("--page-token", *list_request->mutable_page_token());
+    list->add_flag("--all", *all, "fetch every page");
+    list->callback([&, list_request, all] {
+      action = [&, list_request, all](client::Client& api) {
+        return RunList(api, globals, &v1::ExperimentService::Stub::ListOutcomes, api.experiments(),
+                       *list_request, *all, &v1::ListOutcomesResponse::mutable_outcomes);
       };
     });
   }

@@ -26,6 +26,7 @@ const std::map<std::string, Access, std::less<>>& Rules() {
       {"ListAreas", Access::kRead},
       {"CreateExperiment", Access::kExperimentWrite},
       {"GetExperiment", Access::kRead},
+      {"ListOutcomes", Access::kRead},
       {"ListExperiments", Access::kRead},
       {"UpdateExperiment", Access::kExperimentWrite},
       {"StartExperiment", Access::kExperimentWrite},

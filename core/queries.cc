@@ -177,7 +177,9 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
     const v1::GetExperimentRequest& request) {
   FieldViolations violations;
   CheckId(violations, "id", request.id());
+  if (!v1::ExperimentView_IsValid(request.view())) violations.Add("view", "is not a known view");
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  const bool with_outcomes = request.view() != v1::EXPERIMENT_VIEW_BASIC;
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::GetExperimentResponse response;
   auto not_found = [&](absl::string_view when) {
@@ -203,6 +205,7 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
       any = true;
     }
     if (!any) return not_found(absl::StrCat(" at position ", request.as_of_position()));
+    if (!with_outcomes) state.clear_outcomes();
     *response.mutable_experiment() = std::move(state);
     response.set_read_position(request.as_of_position());
     if (request.include_history()) {
@@ -219,14 +222,16 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   if (!experiment.has_value()) return not_found("");
   absl::Status parse_status;
   const std::string prefix = storage::ExperimentChildPrefix(request.id());
-  LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kOutcomes, prefix, "",
-                                     [&](absl::string_view, absl::string_view value) {
-                                       if (!experiment->add_outcomes()->ParseFromArray(
-                                               value.data(), static_cast<int>(value.size()))) {
-                                         parse_status = absl::DataLossError("bad outcome");
-                                       }
-                                       return parse_status.ok();
-                                     }));
+  if (with_outcomes) {
+    LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kOutcomes, prefix, "",
+                                       [&](absl::string_view, absl::string_view value) {
+                                         if (!experiment->add_outcomes()->ParseFromArray(
+                                                 value.data(), static_cast<int>(value.size()))) {
+                                           parse_status = absl::DataLossError("bad outcome");
+                                         }
+                                         return parse_status.ok();
+                                       }));
+  }
   LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kLessons, prefix, "",
                                      [&](absl::string_view, absl::string_view value) {
                                        if (!experiment->add_lessons()->ParseFromArray(
@@ -253,6 +258,53 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
                                               storage::ExperimentStream(request.id())));
     for (v1::Event& event : events) *response.add_history() = std::move(event);
   }
+  return response;
+}
+
+absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
+    const v1::ListOutcomesRequest& request) {
+  FieldViolations violations;
+  CheckId(violations, "experiment_id", request.experiment_id());
+  const int32_t page_size = CheckPageSize(violations, request.page_size());
+  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  // A token continues the listing of its own experiment only.
+  const std::string query_hash = QueryHash("ListOutcomes", request.experiment_id());
+  LEERLUS_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), query_hash));
+
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<std::string> record,
+      view->Get(ColumnFamily::kExperiments, storage::ExperimentKey(request.experiment_id())));
+  if (!record.has_value()) {
+    return WithErrorInfo(absl::NotFoundError(absl::StrCat("experiment '", request.experiment_id(),
+                                                          "' does not exist")),
+                         "NOT_FOUND", {{"field", "experiment_id"}});
+  }
+  v1::ListOutcomesResponse response;
+  const std::string prefix = storage::ExperimentChildPrefix(request.experiment_id());
+  std::string last_key;
+  bool more = false;
+  int32_t count = 0;
+  absl::Status parse_status;
+  LEERLUS_RETURN_IF_ERROR(
+      view->Scan(ColumnFamily::kOutcomes, prefix, after.empty() ? prefix : After(after),
+                 [&](absl::string_view key, absl::string_view value) {
+                   if (count == page_size) {
+                     more = true;
+                     return false;
+                   }
+                   if (!response.add_outcomes()->ParseFromArray(value.data(),
+                                                                static_cast<int>(value.size()))) {
+                     parse_status = absl::DataLossError("cannot parse a stored outcome");
+                     return false;
+                   }
+                   last_key = std::string(key);
+                   ++count;
+                   return true;
+                 }));
+  LEERLUS_RETURN_IF_ERROR(parse_status);
+  if (more) response.set_next_page_token(EncodePageToken(query_hash, last_key));
+  response.set_read_position(view->head_position());
   return response;
 }
 

@@ -26,6 +26,7 @@ class Queries {
   absl::StatusOr<v1::ListAreasResponse> ListAreas(const v1::ListAreasRequest& request);
 
   absl::StatusOr<v1::GetExperimentResponse> GetExperiment(const v1::GetExperimentRequest& request);
+  absl::StatusOr<v1::ListOutcomesResponse> ListOutcomes(const v1::ListOutcomesRequest& request);
   // `only_partner` non-empty: only experiments that list this partner (what
   // a partner may see), applied on top of the request's filter.
   absl::StatusOr<v1::ListExperimentsResponse> ListExperiments(

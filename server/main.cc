@@ -294,6 +294,7 @@ int main(int argc, char** argv) {
                                           &draining,       telemetry->get(),
                                           max_subscribers, static_cast<uint64_t>(max_import_rows),
                                           &stalled_streams};
+  context.max_message_bytes = static_cast<size_t>(max_message_mb) * 1024 * 1024;
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);

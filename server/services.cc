@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/errors.h"
 #include "core/access.h"
 #include "core/personal_data.h"
@@ -61,6 +62,7 @@ class UnaryCall {
     if (result.ok()) {
       // Personal texts leave the server only as plaintext or "[erased]".
       status = core::RevealPersonalTexts(*service_.store, *result);
+      if (status.ok()) status = CheckSize(*result);
       if (status.ok()) *response = std::move(*result);
     }
     return Finish(status);
@@ -72,6 +74,25 @@ class UnaryCall {
   }
 
  private:
+  // An answer gRPC would refuse to send, refused here with the way out.
+  absl::Status CheckSize(const google::protobuf::Message& response) const {
+    const size_t size = response.ByteSizeLong();
+    if (service_.max_message_bytes == 0 || size <= service_.max_message_bytes) {
+      return absl::OkStatus();
+    }
+    const absl::string_view remedy =
+        method_ == "GetExperiment" ? "ask for view BASIC and page the outcomes with ListOutcomes"
+                                   : "ask for less: a smaller page or a narrower question";
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(
+            absl::StrFormat("the answer is %.1f MiB, more than the server's %.1f MiB message limit "
+                            "(--max-message-mb); %s",
+                            size / 1048576.0, service_.max_message_bytes / 1048576.0, remedy)),
+        "RESPONSE_TOO_LARGE",
+        {{"size_bytes", absl::StrCat(size)},
+         {"limit_bytes", absl::StrCat(service_.max_message_bytes)}});
+  }
+
   const ServiceContext& service_;
   absl::string_view method_;
   const google::protobuf::Message& request_;
@@ -132,6 +153,7 @@ LEERLUS_UNARY(CatalogServiceImpl, ListAreas, queries_.ListAreas(*request))
 
 LEERLUS_UNARY(ExperimentServiceImpl, CreateExperiment, commands_.CreateExperiment(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, GetExperiment, queries_.GetExperiment(*request))
+LEERLUS_UNARY(ExperimentServiceImpl, ListOutcomes, queries_.ListOutcomes(*request))
 LEERLUS_UNARY(ExperimentServiceImpl, ListExperiments,
               queries_.ListExperiments(*request, core::ListScopeOf(caller)))
 LEERLUS_UNARY(ExperimentServiceImpl, UpdateExperiment, commands_.UpdateExperiment(*request, caller))

@@ -36,6 +36,9 @@ struct ServiceContext {
   uint64_t max_import_rows = 1'000'000;
   // Cancels Subscribe streams whose client stopped reading.
   StalledStreams* stalled_streams = nullptr;
+  // Largest answer a unary call may send (--max-message-mb); a larger one
+  // is RESOURCE_EXHAUSTED with reason RESPONSE_TOO_LARGE. 0: no limit.
+  size_t max_message_bytes = 0;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {
@@ -92,6 +95,8 @@ class ExperimentServiceImpl final
   grpc::Status ListExperiments(grpc::ServerContext* context,
                                const v1::ListExperimentsRequest* request,
                                v1::ListExperimentsResponse* response) override;
+  grpc::Status ListOutcomes(grpc::ServerContext* context, const v1::ListOutcomesRequest* request,
+                            v1::ListOutcomesResponse* response) override;
   grpc::Status UpdateExperiment(grpc::ServerContext* context,
                                 const v1::UpdateExperimentRequest* request,
                                 v1::UpdateExperimentResponse* response) override;

@@ -28,7 +28,7 @@ TEST(AccessRulesTest, EveryRpcHasARule) {
     EXPECT_TRUE(core::AccessOf(rpc->name()).ok()) << rpc->full_name() << " has no access rule";
     ++rpcs;
   }
-  EXPECT_EQ(rpcs, 35);  // 9 catalogue, 13 experiment, 2 log, 6 insight, 5 admin.
+  EXPECT_EQ(rpcs, 36);  // 9 catalogue, 14 experiment, 2 log, 6 insight, 5 admin.
   EXPECT_FALSE(core::AccessOf("DropEverything").ok());
 }
 
@@ -53,6 +53,7 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
       {"ListAreas", {"YYYYY", "YYYYY"}},
       {"CreateExperiment", {"YnYnn", "Ynnnn"}},
       {"GetExperiment", {"YYYYY", "YYYnY"}},
+      {"ListOutcomes", {"YYYYY", "YYYnY"}},
       {"ListExperiments", {"YYYYY", "YYYYY"}},
       {"UpdateExperiment", {"YnYnn", "Ynnnn"}},
       {"StartExperiment", {"YnYnn", "Ynnnn"}},
@@ -135,7 +136,7 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
       }
     }
   }
-  EXPECT_EQ(checked, 35 * 2 * 5);
+  EXPECT_EQ(checked, 36 * 2 * 5);
 }
 
 class AuthTest : public ::testing::Test {

@@ -17,25 +17,6 @@ namespace {
 
 using CommandsTest = StoreFixture;
 
-// The field paths named by a status' BadRequest detail.
-std::vector<std::string> Fields(const absl::Status& status) {
-  std::vector<std::string> fields;
-  auto payload = status.GetPayload(kBadRequestUrl);
-  if (!payload.has_value()) return fields;
-  google::rpc::BadRequest bad_request;
-  bad_request.ParseFromString(std::string(*payload));
-  for (const auto& violation : bad_request.field_violations()) fields.push_back(violation.field());
-  return fields;
-}
-
-MATCHER_P(NamesField, field, "") {
-  const absl::Status& status = arg;
-  std::vector<std::string> fields = Fields(status);
-  *result_listener << "status " << status;
-  return status.code() == absl::StatusCode::kInvalidArgument &&
-         std::find(fields.begin(), fields.end(), field) != fields.end();
-}
-
 TEST_F(CommandsTest, FullLifecycleEndsConcludedWithDecision) {
   DefineCatalogue();
   CreateExperiment("e1");

@@ -928,7 +928,7 @@ TEST_F(IntegrationTest, HostileInputIsRefusedAndNothingIsWritten) {
         << method << ": " << garbage.error_message();
     ++rpcs;
   }
-  EXPECT_EQ(rpcs, 35);
+  EXPECT_EQ(rpcs, 36);
 
   // A control character in a title.
   v1::CreateExperimentRequest control = valid();

@@ -1,6 +1,7 @@
 // The filter language and paginated lists.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/errors.h"
@@ -179,6 +180,112 @@ TEST_F(ListTest, FilteredListsAndTokensBoundToTheFilter) {
   ASSERT_EQ(second->experiments_size(), 1);
   EXPECT_EQ(second->experiments(0).id(), "e4");
   EXPECT_TRUE(second->next_page_token().empty()) << "the last page must say so";
+}
+
+// Outcome ids in id order (ListOutcomes' order): "o10" sorts before "o3".
+TEST_F(ListTest, OutcomesPageWithoutSkipsOrRepeatsWhileWritersAppend) {
+  DefineCatalogue();
+  CreateExperiment("e0");
+  CreateExperiment("e1");
+  Start("e0");
+  Start("e1");
+  std::vector<std::string> recorded = RecordOutcomes(23, 1);  // All on e0.
+  ASSERT_EQ(recorded.size(), 23u);
+  Retract("e0", recorded[4], "entered twice");
+  RecordOutcomes(1, 2);  // One more on e0, then none on e1: the lists stay apart.
+  recorded.push_back("o" + std::to_string(27));  // e0: register, start, 23, retraction, this.
+  std::vector<std::string> seen;
+  int pages = 0;
+  int retracted = 0;
+  v1::ListOutcomesRequest request;
+  request.set_experiment_id("e0");
+  request.set_page_size(10);
+  while (true) {
+    absl::StatusOr<v1::ListOutcomesResponse> page = queries_->ListOutcomes(request);
+    ASSERT_OK(page);
+    ++pages;
+    EXPECT_EQ(page->read_position(), store_->HeadPosition());
+    EXPECT_LE(page->outcomes_size(), 10);
+    for (const v1::Outcome& outcome : page->outcomes()) {
+      seen.push_back(outcome.id());
+      if (outcome.retracted()) ++retracted;
+    }
+    RecordOutcomes(1, 1);  // A writer appends between pages.
+    if (page->next_page_token().empty()) break;
+    request.set_page_token(page->next_page_token());
+  }
+  EXPECT_GE(pages, 3);
+  EXPECT_EQ(retracted, 1);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end())) << "pages come in id order";
+  std::set<std::string> unique(seen.begin(), seen.end());
+  EXPECT_EQ(unique.size(), seen.size()) << "an outcome was repeated";
+  for (const std::string& id : recorded) EXPECT_TRUE(unique.count(id)) << id << " was skipped";
+
+  v1::ListOutcomesRequest other;
+  other.set_experiment_id("e1");
+  absl::StatusOr<v1::ListOutcomesResponse> none = queries_->ListOutcomes(other);
+  ASSERT_OK(none);
+  EXPECT_EQ(none->outcomes_size(), 0);
+  EXPECT_TRUE(none->next_page_token().empty());
+}
+
+TEST_F(ListTest, OutcomeListsRefuseBadRequests) {
+  DefineCatalogue();
+  for (const char* id : {"e0", "e1"}) {
+    CreateExperiment(id);
+    Start(id);
+  }
+  RecordOutcomes(4, 2);
+  v1::ListOutcomesRequest request;
+  EXPECT_THAT(queries_->ListOutcomes(request).status(), NamesField("experiment_id"));
+  request.set_experiment_id("e0");
+  request.set_page_size(-1);
+  EXPECT_THAT(queries_->ListOutcomes(request).status(), NamesField("page_size"));
+  request.set_page_size(1);
+  absl::StatusOr<v1::ListOutcomesResponse> first = queries_->ListOutcomes(request);
+  ASSERT_OK(first);
+  ASSERT_FALSE(first->next_page_token().empty());
+  // A token continues its own experiment's list only.
+  v1::ListOutcomesRequest elsewhere;
+  elsewhere.set_experiment_id("e1");
+  elsewhere.set_page_token(first->next_page_token());
+  EXPECT_THAT(queries_->ListOutcomes(elsewhere).status(), NamesField("page_token"));
+  elsewhere.set_page_token("not-a-token");
+  EXPECT_THAT(queries_->ListOutcomes(elsewhere).status(), NamesField("page_token"));
+  v1::ListOutcomesRequest unknown;
+  unknown.set_experiment_id("no-such-experiment");
+  EXPECT_EQ(queries_->ListOutcomes(unknown).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The BASIC view leaves the outcomes out, now and as of a position; an
+// unknown view is refused.
+TEST_F(ListTest, TheBasicViewOfAnExperimentHasNoOutcomes) {
+  DefineCatalogue();
+  CreateExperiment("e0");
+  Start("e0");
+  RecordOutcomes(3, 1);
+  v1::CreateLessonRequest lesson;
+  lesson.set_experiment_id("e0");
+  lesson.mutable_lesson()->set_text("Start with the GP practices.");
+  lesson.set_request_id(NextId());
+  ASSERT_OK(commands_->CreateLesson(lesson, caller_));
+  v1::GetExperimentRequest request;
+  request.set_id("e0");
+  for (uint64_t as_of : {uint64_t{0}, store_->HeadPosition()}) {
+    request.set_as_of_position(as_of);
+    request.set_view(v1::EXPERIMENT_VIEW_FULL);
+    absl::StatusOr<v1::GetExperimentResponse> full = queries_->GetExperiment(request);
+    ASSERT_OK(full);
+    EXPECT_EQ(full->experiment().outcomes_size(), 3) << "as of " << as_of;
+    request.set_view(v1::EXPERIMENT_VIEW_BASIC);
+    absl::StatusOr<v1::GetExperimentResponse> basic = queries_->GetExperiment(request);
+    ASSERT_OK(basic);
+    EXPECT_EQ(basic->experiment().outcomes_size(), 0) << "as of " << as_of;
+    EXPECT_EQ(basic->experiment().lessons_size(), 1) << "as of " << as_of;
+    EXPECT_EQ(basic->experiment().version(), full->experiment().version());
+  }
+  request.set_view(static_cast<v1::ExperimentView>(7));
+  EXPECT_THAT(queries_->GetExperiment(request).status(), NamesField("view"));
 }
 
 TEST_F(ListTest, PageSizeRules) {

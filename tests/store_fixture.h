@@ -3,20 +3,44 @@
 #ifndef LEERLUS_TESTS_STORE_FIXTURE_H_
 #define LEERLUS_TESTS_STORE_FIXTURE_H_
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/errors.h"
 #include "core/commands.h"
 #include "core/queries.h"
+#include "google/rpc/error_details.pb.h"
 #include "storage/event_store.h"
 #include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
 namespace leerlus::testing {
+
+// The field paths named by a status' BadRequest detail.
+inline std::vector<std::string> Fields(const absl::Status& status) {
+  std::vector<std::string> fields;
+  auto payload = status.GetPayload(kBadRequestUrl);
+  if (!payload.has_value()) return fields;
+  google::rpc::BadRequest bad_request;
+  bad_request.ParseFromString(std::string(*payload));
+  for (const auto& violation : bad_request.field_violations()) fields.push_back(violation.field());
+  return fields;
+}
+
+// INVALID_ARGUMENT naming `field`.
+MATCHER_P(NamesField, field, "") {
+  const absl::Status& status = arg;
+  std::vector<std::string> fields = Fields(status);
+  *result_listener << "status " << status;
+  return status.code() == absl::StatusCode::kInvalidArgument &&
+         std::find(fields.begin(), fields.end(), field) != fields.end();
+}
 
 class StoreFixture : public ::testing::Test {
  protected:
