@@ -1341,6 +1341,80 @@ TEST_F(IntegrationTest, AnImportCutOffMidStreamCompletesOnceWhenRunAgain) {
   EXPECT_EQ(complete.version(), 402u);
 }
 
+// An experiment too large for one answer: GetExperiment says so and how to
+// get it, the BASIC view and ListOutcomes page it, and the CLI pages it by
+// itself.
+TEST_F(IntegrationTest, AnExperimentLargerThanOneMessageIsPagedNotRefused) {
+  server_->Stop();
+  server_ = std::make_unique<ServerProcess>(dir_.File("small-messages"),
+                                            std::vector<std::string>{"--max-message-mb", "1"});
+  server_->Start();
+  client_ = std::make_unique<client::Client>(server_->address());
+  DefineCatalogueWithCli();
+  CreateRunningExperiment("big");
+  // A sample outcome takes about 80 bytes: 16,000 of them about 1.2 MiB.
+  constexpr int kOutcomes = 16000;
+  {
+    grpc::ClientContext context;
+    v1::ImportOutcomesResponse response;
+    auto stream = client_->experiments()->ImportOutcomes(&context, &response);
+    for (int i = 0; i < kOutcomes; ++i) {
+      v1::ImportOutcomesRequest row;
+      *row.mutable_row() = SampleOutcomeRequest("big", "big-row-" + std::to_string(i));
+      ASSERT_TRUE(stream->Write(row));
+    }
+    stream->WritesDone();
+    ASSERT_TRUE(stream->Finish().ok());
+    ASSERT_EQ(response.written(), static_cast<uint64_t>(kOutcomes));
+  }
+
+  v1::GetExperimentRequest get;
+  get.set_id("big");
+  v1::GetExperimentResponse whole;
+  grpc::Status refused = client_->Call(&v1::ExperimentService::Stub::GetExperiment,
+                                       client_->experiments(), get, &whole);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << refused.error_message();
+  EXPECT_EQ(client::ErrorReason(refused), "RESPONSE_TOO_LARGE");
+  EXPECT_NE(refused.error_message().find("ListOutcomes"), std::string::npos)
+      << refused.error_message();
+
+  get.set_view(v1::EXPERIMENT_VIEW_BASIC);
+  v1::GetExperimentResponse basic;
+  ASSERT_TRUE(
+      client_
+          ->Call(&v1::ExperimentService::Stub::GetExperiment, client_->experiments(), get, &basic)
+          .ok());
+  EXPECT_EQ(basic.experiment().outcomes_size(), 0);
+  EXPECT_EQ(basic.experiment().version(), 2u + kOutcomes);
+
+  // The client library and the CLI put the pages together, in the order
+  // recorded.
+  get.clear_view();
+  ASSERT_TRUE(client::GetWholeExperiment(*client_, get, &whole).ok());
+  ASSERT_EQ(whole.experiment().outcomes_size(), kOutcomes);
+  std::set<std::string> ids;
+  for (int i = 0; i < kOutcomes; ++i) {
+    ids.insert(whole.experiment().outcomes(i).id());
+    if (i > 0) {
+      EXPECT_LT(whole.experiment().outcomes(i - 1).record_position(),
+                whole.experiment().outcomes(i).record_position());
+    }
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kOutcomes));
+  v1::GetExperimentResponse shown;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  Ok({"--output", "json", "experiment", "show", "big"}), &shown)
+                  .ok());
+  EXPECT_EQ(shown.experiment().outcomes_size(), kOutcomes);
+  v1::ListOutcomesResponse listed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          Ok({"--output", "json", "outcome", "list", "big", "--all", "--page-size", "1000"}),
+          &listed)
+          .ok());
+  EXPECT_EQ(listed.outcomes_size(), kOutcomes);
+}
+
 // --max-import-rows: rows past the limit are refused with RESOURCE_EXHAUSTED;
 // the ones before it are in.
 TEST_F(IntegrationTest, AnImportStreamPastItsRowLimitIsResourceExhausted) {
