@@ -891,6 +891,7 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
         v1::GetExperimentRequest get;
         get.set_id(listed.id());
         get.set_as_of_position(position);
+        get.set_view(v1::EXPERIMENT_VIEW_BASIC);  // The report reads no outcomes from here.
         v1::GetExperimentResponse got;
         status = api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
         if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;  // Created later.
