@@ -326,8 +326,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   LEERLUS_RETURN_IF_ERROR(view->Scan(
       ColumnFamily::kExperimentOrder, "", after.empty() ? "" : After(after),
       [&](absl::string_view key, absl::string_view id) {
-        absl::StatusOr<std::optional<v1::Experiment>> experiment =
-            storage::ReadExperiment(*view, id);
+        absl::StatusOr<std::optional<v1::Experiment>> experiment = GetMessage<v1::Experiment>(
+            *view, ColumnFamily::kExperiments, storage::ExperimentKey(id));
         if (!experiment.ok() || !experiment->has_value()) {
           problem = experiment.ok() ? absl::DataLossError(absl::StrCat(
                                           "experiment order points at missing '", id, "'"))
@@ -347,6 +347,11 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
         if (!*matched) return true;
         if (count == page_size) {
           more = true;
+          return false;
+        }
+        if (absl::Status caught_up = storage::CatchUpWithStream(*view, **experiment);
+            !caught_up.ok()) {
+          problem = caught_up;
           return false;
         }
         *response.add_experiments() = std::move(**experiment);

@@ -355,17 +355,21 @@ absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(KeyValueReader& sta
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Experiment> experiment,
       GetMessage<v1::Experiment>(state, ColumnFamily::kExperiments, ExperimentKey(experiment_id)));
-  if (!experiment.has_value()) return experiment;
-  const std::string stream = ExperimentStream(experiment_id);
+  if (experiment.has_value()) LEERLUS_RETURN_IF_ERROR(CatchUpWithStream(state, *experiment));
+  return experiment;
+}
+
+absl::Status CatchUpWithStream(KeyValueReader& state, v1::Experiment& experiment) {
+  const std::string stream = ExperimentStream(experiment.id());
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head,
                            state.Get(ColumnFamily::kStreams, StreamHeadKey(stream)));
   if (!head.has_value()) {
-    return absl::DataLossError(absl::StrCat("experiment '", experiment_id, "' has no stream"));
+    return absl::DataLossError(absl::StrCat("experiment '", experiment.id(), "' has no stream"));
   }
   absl::string_view head_bytes(*head);
   LEERLUS_ASSIGN_OR_RETURN(uint64_t version, ConsumeFixed64BigEndian(&head_bytes));
   // The record is current when the stream's last event changed it.
-  if (version == experiment->version()) return experiment;
+  if (version == experiment.version()) return absl::OkStatus();
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> entry,
                            state.Get(ColumnFamily::kStreams, StreamEventKey(stream, version)));
   if (!entry.has_value()) {
@@ -379,9 +383,9 @@ absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(KeyValueReader& sta
   if (!last.has_value()) {
     return absl::DataLossError(absl::StrCat("the log has no event at position ", position));
   }
-  experiment->set_version(version);
-  *experiment->mutable_update_time() = last->time();
-  return experiment;
+  experiment.set_version(version);
+  *experiment.mutable_update_time() = last->time();
+  return absl::OkStatus();
 }
 
 absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections) {

@@ -99,6 +99,9 @@ absl::Status ApplyEvent(const v1::Event& event, KeyValueWriter& projections);
 // live state, not for a projection replayed as of an earlier position.
 absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(KeyValueReader& state,
                                                              absl::string_view experiment_id);
+// The second half of ReadExperiment, for a record read raw: a list filters
+// its records first and catches up only the ones it returns.
+absl::Status CatchUpWithStream(KeyValueReader& state, v1::Experiment& experiment);
 
 // Folds one experiment's events into its full state (with outcomes and
 // lessons), for point-in-time reads.
