@@ -269,8 +269,8 @@ class Bench {
   // bounded budget: if anything, this floor is generous.
   void OutcomeWritesAlone(const std::string& path) {
     constexpr int kExperiments = 10000;
-    const std::vector<std::string> families = {"events",   "streams",  "requests",
-                                               "outcomes", "analysis", "experiments"};
+    const std::vector<std::string> families = {"events", "streams", "requests", "outcomes",
+                                               "analysis"};
     rocksdb::Options options;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
@@ -282,8 +282,7 @@ class Bench {
     if (!rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok()) std::exit(1);
     std::unique_ptr<rocksdb::DB> db(raw);
     auto value = [](size_t bytes) { return std::string(bytes, 'v'); };
-    const std::string event = value(450), request = value(360), outcome = value(300),
-                      experiment = value(150);
+    const std::string event = value(450), request = value(360), outcome = value(300);
     std::vector<uint64_t> versions(kExperiments, 0);
     std::mt19937 random(7);
     uint64_t position = 0;
@@ -313,13 +312,12 @@ class Bench {
                     absl::StrCat("loneliness", std::string(1, '\0'), "m", e % 50,
                                  std::string(1, '\0'), id),
                     outcome);
-          batch.Put(handles[6], id, experiment);
         }
         batch.Put(handles[0], "head_position",
                   rocksdb::Slice(reinterpret_cast<char*>(&position), 8));
         if (!db->Write(synced, &batch).ok()) std::exit(1);
       }
-      const std::string what = absl::StrCat("an outcome's 7 writes, synced groups of ", group_size);
+      const std::string what = absl::StrCat("an outcome's 6 writes, synced groups of ", group_size);
       Add("rocksdb alone", absl::StrCat(what, ": outcomes/s"), "outcomes/s")
           .samples.push_back(written / Seconds(Clock::now() - start));
       Add("rocksdb alone", absl::StrCat(what, ": CPU us per outcome"), "us")

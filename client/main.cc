@@ -159,6 +159,17 @@ int Run(client::Client& api, const Globals& globals,
   return 0;
 }
 
+// --page-size, --page-token and (when `all` is given) --all for a List call.
+template <typename ListRequest>
+void AddPageOptions(CLI::App* command, const std::shared_ptr<ListRequest>& request,
+                    bool* all = nullptr) {
+  command->add_option_function<int32_t>(
+      "--page-size", [request](const int32_t& v) { request->set_page_size(v); },
+      "items per page (default 100, at most 1000)");
+  command->add_option("--page-token", *request->mutable_page_token());
+  if (all != nullptr) command->add_flag("--all", *all, "fetch every page");
+}
+
 // Runs a List call and renders one page, or with `all` every page as one.
 template <typename Stub, typename Request, typename Response, typename Items>
 int RunList(client::Client& api, const Globals& globals,
@@ -199,10 +210,7 @@ void AddCatalogShowAndList(
   });
   auto* list_command = parent->add_subcommand("list", list_help);
   auto list_request = std::make_shared<ListRequest>();
-  list_command->add_option_function<int32_t>(
-      "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
-      "items per page (default 100, at most 1000)");
-  list_command->add_option("--page-token", *list_request->mutable_page_token());
+  AddPageOptions(list_command, list_request);
   list_command->callback([&globals, &action, list_request, list] {
     action = [&globals, list_request, list](client::Client& api) {
       return Run(api, globals, list, api.catalog(), *list_request);
@@ -720,11 +728,7 @@ int main(int argc, char** argv) {
     auto all = std::make_shared<bool>(false);
     list->add_option("--filter", *list_request->mutable_filter(),
                      "e.g. 'method = buurtcoach AND (status = RUNNING OR context.urbanity >= 4)'");
-    list->add_option_function<int32_t>(
-        "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
-        "items per page (default 100, at most 1000)");
-    list->add_option("--page-token", *list_request->mutable_page_token());
-    list->add_flag("--all", *all, "fetch every page");
+    AddPageOptions(list, list_request, all.get());
     list->callback([&, list_request, all] {
       action = [&, list_request, all](client::Client& api) {
         return RunList(api, globals, &v1::ExperimentService::Stub::ListExperiments,
@@ -991,11 +995,7 @@ int main(int argc, char** argv) {
     auto list_request = std::make_shared<v1::ListOutcomesRequest>();
     auto all = std::make_shared<bool>(false);
     list->add_option("experiment", *list_request->mutable_experiment_id())->required();
-    list->add_option_function<int32_t>(
-        "--page-size", [list_request](const int32_t& v) { list_request->set_page_size(v); },
-        "items per page (default 100, at most 1000)");
-    list->add_option("--page-token", *list_request->mutable_page_token());
-    list->add_flag("--all", *all, "fetch every page");
+    AddPageOptions(list, list_request, all.get());
     list->callback([&, list_request, all] {
       action = [&, list_request, all](client::Client& api) {
         return RunList(api, globals, &v1::ExperimentService::Stub::ListOutcomes, api.experiments(),

@@ -53,6 +53,34 @@ absl::StatusOr<std::string> DecodePageToken(absl::string_view page_token,
 // The smallest key greater than `key` for a forward scan.
 std::string After(absl::string_view key) { return absl::StrCat(key, std::string(1, '\0')); }
 
+// One page of a scan: at most `page_size` items, and the token that
+// continues after the last one.
+class Page {
+ public:
+  explicit Page(int32_t page_size) : page_size_(page_size) {}
+  // False once the page is full: the scan stops, and there is a next page.
+  bool HasRoom() {
+    if (count_ < page_size_) return true;
+    more_ = true;
+    return false;
+  }
+  void Took(absl::string_view key) {
+    last_key_ = std::string(key);
+    ++count_;
+  }
+  template <typename Response>
+  void Finish(absl::string_view query_hash, uint64_t read_position, Response& response) const {
+    if (more_) response.set_next_page_token(EncodePageToken(query_hash, last_key_));
+    response.set_read_position(read_position);
+  }
+
+ private:
+  int32_t page_size_;
+  int32_t count_ = 0;
+  bool more_ = false;
+  std::string last_key_;
+};
+
 // Lists one kind of catalogue entry in id order.
 template <typename Message, typename Response, typename AddFn>
 absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kind,
@@ -66,30 +94,23 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
   std::unique_ptr<storage::ReadView> view = store->OpenReadView();
   const std::string prefix = storage::CatalogPrefix(kind);
   Response response;
-  std::string last_key;
-  bool more = false;
+  Page page(page_size);
   absl::Status parse_status;
-  int32_t count = 0;
   LEERLUS_RETURN_IF_ERROR(
       view->Scan(ColumnFamily::kCatalog, prefix, after.empty() ? prefix : After(after),
                  [&](absl::string_view key, absl::string_view value) {
-                   if (count == page_size) {
-                     more = true;
-                     return false;
-                   }
+                   if (!page.HasRoom()) return false;
                    Message message;
                    if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
                      parse_status = absl::DataLossError("cannot parse a catalogue entry");
                      return false;
                    }
                    add(response, std::move(message));
-                   last_key = std::string(key);
-                   ++count;
+                   page.Took(key);
                    return true;
                  }));
   LEERLUS_RETURN_IF_ERROR(parse_status);
-  if (more) response.set_next_page_token(EncodePageToken(query_hash, last_key));
-  response.set_read_position(view->head_position());
+  page.Finish(query_hash, view->head_position(), response);
   return response;
 }
 
@@ -282,29 +303,22 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
   }
   v1::ListOutcomesResponse response;
   const std::string prefix = storage::ExperimentChildPrefix(request.experiment_id());
-  std::string last_key;
-  bool more = false;
-  int32_t count = 0;
+  Page page(page_size);
   absl::Status parse_status;
   LEERLUS_RETURN_IF_ERROR(
       view->Scan(ColumnFamily::kOutcomes, prefix, after.empty() ? prefix : After(after),
                  [&](absl::string_view key, absl::string_view value) {
-                   if (count == page_size) {
-                     more = true;
-                     return false;
-                   }
+                   if (!page.HasRoom()) return false;
                    if (!response.add_outcomes()->ParseFromArray(value.data(),
                                                                 static_cast<int>(value.size()))) {
                      parse_status = absl::DataLossError("cannot parse a stored outcome");
                      return false;
                    }
-                   last_key = std::string(key);
-                   ++count;
+                   page.Took(key);
                    return true;
                  }));
   LEERLUS_RETURN_IF_ERROR(parse_status);
-  if (more) response.set_next_page_token(EncodePageToken(query_hash, last_key));
-  response.set_read_position(view->head_position());
+  page.Finish(query_hash, view->head_position(), response);
   return response;
 }
 
@@ -320,9 +334,7 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::ListExperimentsResponse response;
   absl::Status problem;
-  std::string last_key;
-  bool more = false;
-  int32_t count = 0;
+  Page page(page_size);
   LEERLUS_RETURN_IF_ERROR(view->Scan(
       ColumnFamily::kExperimentOrder, "", after.empty() ? "" : After(after),
       [&](absl::string_view key, absl::string_view id) {
@@ -345,23 +357,18 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
           return false;
         }
         if (!*matched) return true;
-        if (count == page_size) {
-          more = true;
-          return false;
-        }
+        if (!page.HasRoom()) return false;
         if (absl::Status caught_up = storage::CatchUpWithStream(*view, **experiment);
             !caught_up.ok()) {
           problem = caught_up;
           return false;
         }
         *response.add_experiments() = std::move(**experiment);
-        last_key = std::string(key);
-        ++count;
+        page.Took(key);
         return true;
       }));
   LEERLUS_RETURN_IF_ERROR(problem);
-  if (more) response.set_next_page_token(EncodePageToken(query_hash, last_key));
-  response.set_read_position(view->head_position());
+  page.Finish(query_hash, view->head_position(), response);
   return response;
 }
 
