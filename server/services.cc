@@ -81,8 +81,10 @@ class UnaryCall {
       return absl::OkStatus();
     }
     const absl::string_view remedy =
-        method_ == "GetExperiment" ? "ask for view BASIC and page the outcomes with ListOutcomes"
-                                   : "ask for less: a smaller page or a narrower question";
+        method_ == "GetExperiment"
+            ? "ask for view BASIC and page the outcomes with ListOutcomes (and the history, if "
+              "asked for, with ReadEvents)"
+            : "ask for less: a smaller page or a narrower question";
     return WithErrorInfo(
         absl::ResourceExhaustedError(
             absl::StrFormat("the answer is %.1f MiB, more than the server's %.1f MiB message limit "

@@ -192,8 +192,10 @@ TEST_F(ListTest, OutcomesPageWithoutSkipsOrRepeatsWhileWritersAppend) {
   std::vector<std::string> recorded = RecordOutcomes(23, 1);  // All on e0.
   ASSERT_EQ(recorded.size(), 23u);
   Retract("e0", recorded[4], "entered twice");
-  RecordOutcomes(1, 2);  // One more on e0, then none on e1: the lists stay apart.
-  recorded.push_back("o" + std::to_string(27));  // e0: register, start, 23, retraction, this.
+  // One more on e0 ("o27": register, start, 23 outcomes and the retraction
+  // came first) and one on e1 ("o3").
+  RecordOutcomes(2, 2);
+  recorded.push_back("o27");
   std::vector<std::string> seen;
   int pages = 0;
   int retracted = 0;
@@ -221,12 +223,14 @@ TEST_F(ListTest, OutcomesPageWithoutSkipsOrRepeatsWhileWritersAppend) {
   EXPECT_EQ(unique.size(), seen.size()) << "an outcome was repeated";
   for (const std::string& id : recorded) EXPECT_TRUE(unique.count(id)) << id << " was skipped";
 
+  // Each experiment's list holds its own outcomes only.
   v1::ListOutcomesRequest other;
   other.set_experiment_id("e1");
-  absl::StatusOr<v1::ListOutcomesResponse> none = queries_->ListOutcomes(other);
-  ASSERT_OK(none);
-  EXPECT_EQ(none->outcomes_size(), 0);
-  EXPECT_TRUE(none->next_page_token().empty());
+  absl::StatusOr<v1::ListOutcomesResponse> e1 = queries_->ListOutcomes(other);
+  ASSERT_OK(e1);
+  ASSERT_EQ(e1->outcomes_size(), 1);
+  EXPECT_EQ(e1->outcomes(0).id(), "o3");
+  EXPECT_TRUE(e1->next_page_token().empty());
 }
 
 TEST_F(ListTest, OutcomeListsRefuseBadRequests) {
