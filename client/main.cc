@@ -443,14 +443,20 @@ int ImportOutcomes(client::Client& api, const Globals& globals, const std::strin
   }
   std::sort(errors.begin(), errors.end(),
             [](const client::RowError& a, const client::RowError& b) { return a.line < b.line; });
+  // The server lists its first failed rows only; `failed` counts them all.
+  const uint64_t unlisted = response.failed() - static_cast<uint64_t>(response.results_size());
   if (FormatOf(globals) == OutputFormat::kJson) {
     std::cout << client::ToJson(response, true) << "\n";
   } else {
     std::cout << "imported " << response.written() << " of " << table->rows.size() << " rows from "
-              << path << " (rows already imported count as imported); " << errors.size()
+              << path << " (rows already imported count as imported); " << errors.size() + unlisted
               << " failed\n";
   }
   PrintRowErrors(errors, std::cerr);
+  if (unlisted > 0) {
+    std::cerr << "... and " << unlisted << " more rows refused by the server, not listed"
+              << std::endl;
+  }
   return errors.empty() ? 0 : kExitPartialImport;
 }
 

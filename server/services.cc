@@ -241,6 +241,9 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   // are already queued: with one group's worth it would wait while this
   // thread refilled the window, then write small groups.
   constexpr size_t kWindow = 4096;
+  // The answer lists the first failed rows only, so that a stream whose
+  // every row fails still answers in one small message.
+  constexpr int kListedFailures = 1000;
   std::deque<std::pair<uint64_t, core::Pending<v1::CreateOutcomeResponse>>> inflight;
   auto collect_one = [&] {
     auto& [row, pending] = inflight.front();
@@ -249,11 +252,13 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
       response->set_written(response->written() + 1);
     } else {
       response->set_failed(response->failed() + 1);
-      v1::ImportRowResult* failure = response->add_results();
-      failure->set_row(row);
-      failure->set_code(static_cast<int>(result.status().code()));
-      failure->set_message(std::string(result.status().message()));
-      failure->set_field(BlamedField(result.status()));
+      if (response->results_size() < kListedFailures) {
+        v1::ImportRowResult* failure = response->add_results();
+        failure->set_row(row);
+        failure->set_code(static_cast<int>(result.status().code()));
+        failure->set_message(std::string(result.status().message()));
+        failure->set_field(BlamedField(result.status()));
+      }
     }
     inflight.pop_front();
   };

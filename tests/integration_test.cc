@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/client.h"
 #include "google/protobuf/struct.pb.h"
@@ -1413,6 +1414,41 @@ TEST_F(IntegrationTest, AnExperimentLargerThanOneMessageIsPagedNotRefused) {
           &listed)
           .ok());
   EXPECT_EQ(listed.outcomes_size(), kOutcomes);
+}
+
+// An import whose every row fails answers with a count of them all and
+// the first 1,000 listed, in row order, however many rows it had: a list
+// of all would outgrow the message limit on a large file.
+TEST_F(IntegrationTest, AnImportWhoseEveryRowFailsListsTheFirstThousand) {
+  DefineCatalogueWithCli();
+  Ok({"experiment", "create", "--id", "designed", "--kind", "project", "--title", "Not started",
+      "--method", "coach", "--line", "area-based", "--team", "team-north"});
+  constexpr int kRows = 1500;
+  std::string csv =
+      "experiment_id,indicator_id,measured_on,design,treatment_events,treatment_total,"
+      "control_events,control_total\n";
+  for (int i = 0; i < kRows; ++i) {
+    // Each row different: rows with the same content are one row retried.
+    csv += absl::StrCat("designed,loneliness,2019-09-10,rct,10,", 50 + i, ",20,50\n");
+  }
+  WriteFile(dir_.File("refused.csv"), csv);
+  CommandResult import = Cli({"--output", "json", "outcome", "import", dir_.File("refused.csv")});
+  EXPECT_EQ(import.exit_code, 10) << import.err;
+  v1::ImportOutcomesResponse response;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(import.out, &response).ok())
+      << import.out;
+  EXPECT_EQ(response.written(), 0u);
+  EXPECT_EQ(response.failed(), static_cast<uint64_t>(kRows));
+  ASSERT_EQ(response.results_size(), 1000);
+  for (int i = 0; i < response.results_size(); ++i) {
+    EXPECT_EQ(response.results(i).row(), static_cast<uint64_t>(i));
+    EXPECT_EQ(response.results(i).code(), static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+  }
+  EXPECT_NE(import.err.find("and 500 more rows refused by the server"), std::string::npos)
+      << import.err.substr(import.err.size() > 300 ? import.err.size() - 300 : 0);
+  CommandResult people = Cli({"outcome", "import", dir_.File("refused.csv")});
+  EXPECT_NE(people.out.find("imported 0 of 1500 rows"), std::string::npos) << people.out;
+  EXPECT_NE(people.out.find("1500 failed"), std::string::npos) << people.out;
 }
 
 // --max-import-rows: rows past the limit are refused with RESOURCE_EXHAUSTED;
