@@ -34,6 +34,9 @@
 #include "client/client.h"
 #include "leerlus/bench/echo.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "storage/column_families.h"
+#include "storage/keys.h"
+#include "storage/projector.h"
 
 namespace leerlus::bench {
 namespace {
@@ -260,27 +263,34 @@ class Bench {
     }
   }
 
-  // The writes one durable outcome makes, with leerlus's key layout and value
-  // sizes but none of its work (no decision, no hashing, no gRPC): the floor
-  // of RocksDB's cost under any append. Groups of 32 are what concurrent
-  // unary appends form at concurrency 64; groups of 1,000 what an import
-  // forms. CPU includes RocksDB's own flush and compaction threads. The
+  // The writes one durable outcome makes, with leerlus's key layout (its own
+  // key encoders) and value sizes but none of its work (no decision, no
+  // hashing, no gRPC): the floor of RocksDB's cost under any append. Groups
+  // of 32 are what concurrent unary appends form at concurrency 64; groups
+  // of 1,000 what an import forms. CPU includes RocksDB's own flush and compaction threads. The
   // options are RocksDB's defaults, whose memtables are larger than leerlus's
   // bounded budget: if anything, this floor is generous.
   void OutcomeWritesAlone(const std::string& path) {
+    using storage::ColumnFamily;
     constexpr int kExperiments = 10000;
-    const std::vector<std::string> families = {"events", "streams", "requests", "outcomes",
-                                               "analysis"};
+    const ColumnFamily families[] = {ColumnFamily::kMeta,     ColumnFamily::kEvents,
+                                     ColumnFamily::kStreams,  ColumnFamily::kRequests,
+                                     ColumnFamily::kOutcomes, ColumnFamily::kAnalysis};
     rocksdb::Options options;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()}};
-    for (const std::string& name : families) descriptors.push_back({name, options});
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (ColumnFamily family : families) {
+      descriptors.push_back({std::string(storage::ColumnFamilyName(family)), options});
+    }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     if (!rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok()) std::exit(1);
     std::unique_ptr<rocksdb::DB> db(raw);
+    auto handle = [&](ColumnFamily family) {
+      return handles[std::find(std::begin(families), std::end(families), family) -
+                     std::begin(families)];
+    };
     auto value = [](size_t bytes) { return std::string(bytes, 'v'); };
     const std::string event = value(450), request = value(360), outcome = value(300);
     std::vector<uint64_t> versions(kExperiments, 0);
@@ -297,24 +307,23 @@ class Bench {
         for (int i = 0; i < group_size; ++i, ++written) {
           const int e = static_cast<int>(random() % kExperiments);
           const std::string id = absl::StrCat("x", e);
-          const std::string stream = absl::StrCat("experiments/", id);
+          const std::string stream = storage::ExperimentStream(id);
           const uint64_t version = ++versions[e];
-          ++position;
-          char position_key[8];  // Big-endian, as the log's keys.
-          for (int b = 0; b < 8; ++b) position_key[b] = static_cast<char>(position >> (56 - 8 * b));
-          batch.Put(handles[1], rocksdb::Slice(position_key, 8), event);
-          batch.Put(handles[2], absl::StrCat(stream, std::string(1, '\0'), version),
-                    rocksdb::Slice(position_key, 8));
-          batch.Put(handles[2], stream, rocksdb::Slice(position_key, 8));
-          batch.Put(handles[3], absl::StrCat("req-", random(), "-", random()), request);
-          batch.Put(handles[4], absl::StrCat(id, std::string(1, '\0'), "o", version), outcome);
-          batch.Put(handles[5],
-                    absl::StrCat("loneliness", std::string(1, '\0'), "m", e % 50,
-                                 std::string(1, '\0'), id),
-                    outcome);
+          const std::string stored_at = storage::EncodeFixed64BigEndian(++position);
+          batch.Put(handle(ColumnFamily::kEvents), storage::EventKey(position), event);
+          batch.Put(handle(ColumnFamily::kStreams), storage::StreamEventKey(stream, version),
+                    stored_at);
+          batch.Put(handle(ColumnFamily::kStreams), storage::StreamHeadKey(stream),
+                    storage::EncodeFixed64BigEndian(version));
+          batch.Put(handle(ColumnFamily::kRequests), absl::StrCat("req-", random(), "-", random()),
+                    request);
+          batch.Put(handle(ColumnFamily::kOutcomes),
+                    storage::ExperimentChildKey(id, absl::StrCat("o", version)), outcome);
+          batch.Put(handle(ColumnFamily::kAnalysis),
+                    storage::AnalysisKey("loneliness", absl::StrCat("m", e % 50), id), outcome);
         }
-        batch.Put(handles[0], "head_position",
-                  rocksdb::Slice(reinterpret_cast<char*>(&position), 8));
+        batch.Put(handle(ColumnFamily::kMeta), std::string(storage::kHeadPositionKey),
+                  storage::EncodeFixed64BigEndian(position));
         if (!db->Write(synced, &batch).ok()) std::exit(1);
       }
       const std::string what = absl::StrCat("an outcome's 6 writes, synced groups of ", group_size);
@@ -323,7 +332,7 @@ class Bench {
       Add("rocksdb alone", absl::StrCat(what, ": CPU us per outcome"), "us")
           .samples.push_back((OwnCpuSeconds() - cpu_start) * 1e6 / written);
     }
-    for (rocksdb::ColumnFamilyHandle* handle : handles) db->DestroyColumnFamilyHandle(handle);
+    for (rocksdb::ColumnFamilyHandle* opened : handles) db->DestroyColumnFamilyHandle(opened);
   }
 
   // Unary calls at concurrency 1, 16 and 64: echo, then durable appends.

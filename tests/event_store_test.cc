@@ -342,9 +342,7 @@ TEST_F(EventStoreTest, VerifyLogDetectsATamperedEvent) {
   DefineCatalogue();
   CreateExperiment("e1");
   ASSERT_OK(store_->VerifyLog());
-  store_.reset();
-  commands_.reset();
-  queries_.reset();
+  Close();
   // Rewrite event 2 in place with a different display name.
   WithRawDatabase(dir_.File("db"), [](rocksdb::DB* db, const auto& handles) {
     auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
@@ -460,9 +458,7 @@ TEST_F(EventStoreTest, AnUnreadableEventStopsRebuildAndReplay) {
   DefineCatalogue();
   CreateExperiment("e1");
   Start("e1");
-  store_.reset();
-  commands_.reset();
-  queries_.reset();
+  Close();
   WithRawDatabase(dir_.File("db"), [](rocksdb::DB* db, const auto& handles) {
     auto* events = handles[static_cast<size_t>(storage::ColumnFamily::kEvents)];
     ASSERT_TRUE(
@@ -513,9 +509,7 @@ TEST_F(EventStoreTest, VerifyLogDetectsADamagedStreamIndex) {
        "head says 1, log has 2"},
   };
   for (const Damage& damage : damages) {
-    store_.reset();
-    commands_.reset();
-    queries_.reset();
+    Close();
     std::map<std::string, std::string> intact;
     WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
       auto* streams = handles[static_cast<size_t>(storage::ColumnFamily::kStreams)];
@@ -531,9 +525,7 @@ TEST_F(EventStoreTest, VerifyLogDetectsADamagedStreamIndex) {
     EXPECT_NE(verified.status().message().find(damage.expected), std::string::npos)
         << damage.what << ": " << verified.status();
     // Put the index back for the next damage.
-    store_.reset();
-    commands_.reset();
-    queries_.reset();
+    Close();
     WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
       auto* streams = handles[static_cast<size_t>(storage::ColumnFamily::kStreams)];
       for (const auto& [key, value] : intact) {
@@ -554,9 +546,7 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   CreateExperiment("e1");
   Reopen();
   EXPECT_FALSE(store_->projections_rebuilt_at_open());
-  store_.reset();
-  commands_.reset();
-  queries_.reset();
+  Close();
   const std::string stale_key = std::string("loneliness\0coach\0e1\0o1", 23);
   WithRawDatabase(dir_.File("db"), [&](rocksdb::DB* db, const auto& handles) {
     auto* meta = handles[static_cast<size_t>(storage::ColumnFamily::kMeta)];
@@ -620,9 +610,7 @@ TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
   DefineCatalogue();
   for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
   ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
-  commands_.reset();
-  queries_.reset();
-  store_.reset();
+  Close();
   FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kEvents);
   absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
       storage::EventStore::Open({.path = dir_.File("db")});
@@ -645,9 +633,7 @@ TEST_F(EventStoreTest, TheFileCheckFindsDamageTheLogAndProjectionChecksCannotSee
   for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
   ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
   ASSERT_OK(store_->VerifyFiles());
-  commands_.reset();
-  queries_.reset();
-  store_.reset();
+  Close();
   FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kRequests);
   absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
       storage::EventStore::Open({.path = dir_.File("db")});

@@ -656,9 +656,7 @@ TEST_F(InsightsTest, AsOfAnswersEqualTheLiveAnswersOfThatMoment) {
                   : std::distance(std::filesystem::begin(listing), std::filesystem::end(listing));
   };
   EXPECT_EQ(entries(), 1);
-  commands_.reset();
-  queries_.reset();
-  store_.reset();
+  Close();
   EXPECT_EQ(entries(), 0);
   Open();
   std::filesystem::create_directories(scratch / "as-of-1-1");

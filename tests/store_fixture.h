@@ -55,10 +55,14 @@ class StoreFixture : public ::testing::Test {
     queries_ = std::make_unique<core::Queries>(store_.get());
   }
 
-  void Reopen() {
+  void Close() {
     commands_.reset();
     queries_.reset();
     store_.reset();
+  }
+
+  void Reopen() {
+    Close();
     Open();
   }
 
