@@ -206,11 +206,13 @@ v1::CreateOutcomeRequest Outcome(const std::string& experiment, std::mt19937& ra
 
 class Bench {
  public:
-  Bench(std::string leerlusd, std::string echo, std::string work, bool quick)
+  Bench(std::string leerlusd, std::string echo, std::string work, bool quick,
+        std::vector<int> concurrencies)
       : leerlusd_(std::move(leerlusd)),
         echo_(std::move(echo)),
         work_(std::move(work)),
-        quick_(quick) {}
+        quick_(quick),
+        concurrencies_(std::move(concurrencies)) {}
 
   // Runs every scenario, or only `only` (rocksdb, appends, scaling, store).
   void Run(const std::string& only) {
@@ -344,7 +346,7 @@ class Bench {
       once.max_attempts = 1;
       client::Client setup(server.address(), once);
       Catalogue(setup, 1, 64);
-      for (int concurrency : {1, 16, 64}) {
+      for (int concurrency : concurrencies_) {
         const std::string echo_metric = absl::StrCat("unary calls/s, concurrency ", concurrency);
         const double echo_cpu = echo.CpuSeconds();
         Load ceiling = RunClosedLoop(concurrency, span(), [&](int) {
@@ -651,6 +653,7 @@ class Bench {
   std::string echo_;
   std::string work_;
   bool quick_;
+  std::vector<int> concurrencies_;
   std::vector<Figure> figures_;
   // Makes every request id of the run unique.
   std::atomic<uint64_t> sequence_{0};
@@ -673,6 +676,10 @@ int main(int argc, char** argv) {
   std::string only;
   app.add_option("--only", only, "run one scenario (to profile it)")
       ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store"}));
+  std::vector<int> concurrencies{1, 16, 64};
+  app.add_option("--concurrency", concurrencies,
+                 "the unary appends' concurrencies (default 1 16 64; one, to profile it)")
+      ->check(CLI::Range(1, 1024));
   CLI11_PARSE(app, argc, argv);
   if (work.empty()) {
     char pattern[] = "/tmp/leerlus-bench-XXXXXX";
@@ -680,7 +687,7 @@ int main(int argc, char** argv) {
   } else {
     std::filesystem::create_directories(work);
   }
-  leerlus::bench::Bench bench(leerlusd, echo, work, quick);
+  leerlus::bench::Bench bench(leerlusd, echo, work, quick, concurrencies);
   bench.Run(only);
 
   std::map<std::string, double> medians;

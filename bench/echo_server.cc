@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "absl/synchronization/mutex.h"
 #include "leerlus/bench/echo.grpc.pb.h"
 
 namespace {
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
     std::cerr << "usage: leerlus-bench-echo --port-file FILE\n";
     return 2;
   }
+  // As leerlusd does (server/main.cc): Debian's Abseil leaves the mutex
+  // deadlock detector on, and gRPC's locks are Abseil's.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Echo service;
   int port = 0;
   grpc::ServerBuilder builder;

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/authorizer.h"
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
   // turns at large answers that multiplies resident memory. A few arenas
   // keep it bounded.
   mallopt(M_ARENA_MAX, 4);
+  // Debian builds Abseil without NDEBUG, which leaves its mutex deadlock
+  // detector on: every lock, ours and gRPC's, then updates one global lock
+  // graph. It is a debugging aid; a release build has it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"leerlusd: the leerlus learning-loop server (gRPC over an embedded RocksDB store)"};
   std::string data_dir = "leerlus-data";
   std::string listen = "127.0.0.1:50051";
