@@ -1304,16 +1304,21 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
 
 absl::StatusOr<std::string> EventStore::ProjectionDigest() {
   std::unique_ptr<ReadView> view = OpenReadView();
-  std::string all;
+  // Hashed as it is read: the projections of a large store do not fit in
+  // the server's memory budget as one string.
+  Sha256Stream digest;
   for (ColumnFamily cf : kProjectionFamilies) {
-    absl::StrAppend(&all, "#", ColumnFamilyName(cf), "\n");
+    digest.Add(absl::StrCat("#", ColumnFamilyName(cf), "\n"));
     LEERLUS_RETURN_IF_ERROR(
         view->Scan(cf, "", "", [&](absl::string_view key, absl::string_view value) {
-          absl::StrAppend(&all, key.size(), ":", key, value.size(), ":", value);
+          digest.Add(absl::StrCat(key.size(), ":"));
+          digest.Add(key);
+          digest.Add(absl::StrCat(value.size(), ":"));
+          digest.Add(value);
           return true;
         }));
   }
-  return Sha256Hex(all);
+  return digest.HexDigest();
 }
 
 }  // namespace leerlus::storage
