@@ -236,12 +236,14 @@ class Bench {
         quick_(quick),
         concurrencies_(std::move(concurrencies)) {}
 
-  // Runs every scenario, or only `only` (rocksdb, appends, scaling, store).
+  // Runs every scenario, or only `only` (rocksdb, appends, scaling, store,
+  // or import: the store scenario's import and nothing after it).
   void Run(const std::string& only) {
     if (only.empty() || only == "rocksdb") RocksDbAlone();
     if (only.empty() || only == "appends") Unary();
     if (only.empty() || only == "scaling") Scaling();
-    if (only.empty() || only == "store") StoreScenarios();
+    if (only.empty() || only == "store") StoreScenarios(/*import_only=*/false);
+    if (only == "import") StoreScenarios(/*import_only=*/true);
   }
 
   const std::vector<Figure>& figures() const { return figures_; }
@@ -481,7 +483,7 @@ class Bench {
   // Streaming import into a store of `experiments` experiments and
   // `methods` methods, then what-works on it (warm, and cold after a
   // restart), the restart itself and a rebuild of the projections.
-  void StoreScenarios() {
+  void StoreScenarios(bool import_only) {
     const int methods = quick_ ? 10 : 50;
     const int experiments = quick_ ? 500 : 10000;
     const uint64_t outcomes = quick_ ? 50000 : 1000000;
@@ -517,6 +519,7 @@ class Bench {
         Add("what-works scaling", ScalingMetric(outcomes, experiments), "ms").samples.push_back(warm);
         peak_rss = std::max(peak_rss, server.PeakRssMib());
       }
+      if (import_only) continue;
       // Restart: from exec to a served answer, the projections kept.
       Process restarted = StartServer(data);
       client::Client api(restarted.address());
@@ -697,7 +700,7 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", keep, "leave the scratch directory and its stores (to profile them)");
   std::string only;
   app.add_option("--only", only, "run one scenario (to profile it)")
-      ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store"}));
+      ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store", "import"}));
   std::vector<int> concurrencies{1, 16, 64};
   app.add_option("--concurrency", concurrencies,
                  "the unary appends' concurrencies (default 1 16 64; one, to profile it)")

@@ -213,6 +213,73 @@ class EventStore::DatabaseReader : public KeyValueReader {
   const std::vector<rocksdb::ColumnFamilyHandle*>& handles_;
 };
 
+// The rows nearly every append reads and that few keys hold: stream heads,
+// experiment records, analysis rows, the catalogue. Kept as the database
+// holds them: a decision reads the uncommitted layers first, and a key read
+// here is in none of them, so what the database returned stays true until
+// a layer that writes the key is committed, and Committed() then applies
+// that layer. Emptied after a failed write, and when it outgrows its
+// budget. Writer thread only.
+class EventStore::CommittedRows : public KeyValueReader {
+ public:
+  CommittedRows(rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles)
+      : database_(db, handles) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
+    if (!Kept(cf)) return database_.Get(cf, key);
+    auto& rows = rows_[static_cast<size_t>(cf)];
+    if (auto it = rows.find(key); it != rows.end()) return it->second;
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> value, database_.Get(cf, key));
+    bytes_ += key.size() + SizeOf(value) + kRowOverheadBytes;
+    if (bytes_ > kBudgetBytes) Clear();
+    rows.emplace(key, value);
+    return value;
+  }
+  absl::Status Scan(
+      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
+    return database_.Scan(cf, prefix, start, visit);
+  }
+
+  // A group's writes are in the database now.
+  void Committed(const Overlay::Writes& writes) {
+    for (const auto& [cf_key, value] : writes) {
+      if (!Kept(cf_key.first)) continue;
+      auto& rows = rows_[static_cast<size_t>(cf_key.first)];
+      // Only rows already kept: a new key (a new stream's index entry, a
+      // new experiment) is read when it is first asked for.
+      if (auto it = rows.find(cf_key.second); it != rows.end()) {
+        bytes_ = bytes_ + SizeOf(value) - std::min(bytes_, SizeOf(it->second));
+        it->second = value;
+      }
+    }
+    if (bytes_ > kBudgetBytes) Clear();
+  }
+
+  void Clear() {
+    for (auto& rows : rows_) rows.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  static bool Kept(ColumnFamily cf) {
+    return cf == ColumnFamily::kStreams || cf == ColumnFamily::kExperiments ||
+           cf == ColumnFamily::kAnalysis || cf == ColumnFamily::kCatalog;
+  }
+  static size_t SizeOf(const std::optional<std::string>& value) {
+    return value.has_value() ? value->size() : 0;
+  }
+  // About 10,000 experiments' heads, records and analysis rows; the server's
+  // memory budget is 256 MiB in all.
+  static constexpr size_t kBudgetBytes = 16 << 20;
+  static constexpr size_t kRowOverheadBytes = 64;  // the key's copy and the map's slot
+
+  DatabaseReader database_;
+  std::array<absl::flat_hash_map<std::string, std::optional<std::string>>, kColumnFamilyCount>
+      rows_;
+  size_t bytes_ = 0;
+};
+
 namespace {
 
 // One append's view of the state below it that reads an experiment record
@@ -517,7 +584,11 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions&
 EventStore::EventStore(const StoreOptions& options,
                        const rocksdb::ColumnFamilyOptions& family_options, rocksdb::DB* db,
                        std::vector<rocksdb::ColumnFamilyHandle*> handles)
-    : options_(options), family_options_(family_options), db_(db), handles_(std::move(handles)) {}
+    : options_(options),
+      family_options_(family_options),
+      db_(db),
+      handles_(std::move(handles)),
+      committed_rows_(std::make_unique<CommittedRows>(db_, handles_)) {}
 
 EventStore::~EventStore() {
   Shutdown();
@@ -756,8 +827,10 @@ void EventStore::DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
     committed = groups_committed_;
     failed = commit_failed_;
   }
-  // The groups committed since are in the database now.
+  // The groups committed since are in the database now, oldest first. If
+  // one failed, ResumeWriting below empties the kept rows again.
   while (!uncommitted_writes_.empty() && uncommitted_writes_.back().first <= committed) {
+    committed_rows_->Committed(*uncommitted_writes_.back().second);
     uncommitted_writes_.pop_back();
   }
   if (failed) {
@@ -777,8 +850,7 @@ void EventStore::DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
       return;
     }
   }
-  DatabaseReader database(db_, handles_);
-  UncommittedReader state(uncommitted_writes_, database);
+  UncommittedReader state(uncommitted_writes_, *committed_rows_);
   Overlay group_overlay(&state);
   uint64_t next_position = next_position_;
   std::string last_hash = last_hash_;
@@ -814,8 +886,10 @@ absl::Status EventStore::ResumeWriting() {
     };
     commit_mutex_.Await(absl::Condition(&all_answered));
   }
-  // Decided on top of a write that failed: none of it was stored.
+  // Decided on top of a write that failed: none of it was stored, and what
+  // RocksDB holds after Resume() is read afresh.
   uncommitted_writes_.clear();
+  committed_rows_->Clear();
   // After a failed write RocksDB refuses writes until resumed, and its WAL
   // may hold the refused batch. Resume() flushes the memtables and retires
   // that WAL, so the batch can never come back; the head is then reloaded

@@ -350,6 +350,7 @@ class EventStore {
   struct PendingAppend;
   struct DecidedGroup;
   class DatabaseReader;
+  class CommittedRows;
   class UncommittedReader;
   // The writes of groups decided but not yet committed, newest first, each
   // with its group number.
@@ -429,6 +430,8 @@ class EventStore {
   google::protobuf::Timestamp last_time_;
   // Writer thread only: decisions read these over the database.
   UncommittedWrites uncommitted_writes_;
+  // Writer thread only: the rows nearly every append reads, as committed.
+  std::unique_ptr<CommittedRows> committed_rows_;
   // Writer thread only: groups decided so far.
   uint64_t groups_decided_ = 0;
   // Groups decided and not yet committed, at most: one being written, one
