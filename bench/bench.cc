@@ -31,6 +31,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "client/client.h"
 #include "leerlus/bench/echo.grpc.pb.h"
 #include "rocksdb/db.h"
@@ -688,6 +689,9 @@ class Bench {
 }  // namespace leerlus::bench
 
 int main(int argc, char** argv) {
+  // The load generator's gRPC locks are Abseil's too: as in the servers it
+  // loads (server/main.cc), Debian's Abseil would check each for deadlocks.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app("leerlus-bench: leerlus against this machine's ceilings, in one run");
   std::string leerlusd, echo, json, work;
   bool quick = false;

@@ -22,6 +22,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/client.h"
@@ -530,6 +531,9 @@ int FollowEvents(client::Client& api, const Globals& globals, uint64_t from,
 }  // namespace
 
 int main(int argc, char** argv) {
+  // As leerlusd does (server/main.cc): Debian's Abseil would otherwise
+  // check every gRPC lock for deadlocks, a debugging aid.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{
       "leerlus: record experiments, hypotheses, outcomes and lessons, and read the "
       "learning loop's event log"};
