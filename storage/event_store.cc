@@ -230,8 +230,9 @@ class EventStore::CommittedRows : public KeyValueReader {
     auto& rows = rows_[static_cast<size_t>(cf)];
     if (auto it = rows.find(key); it != rows.end()) return it->second;
     LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> value, database_.Get(cf, key));
-    bytes_ += key.size() + SizeOf(value) + kRowOverheadBytes;
-    if (bytes_ > kBudgetBytes) Clear();
+    const size_t row_bytes = key.size() + SizeOf(value) + kRowOverheadBytes;
+    if (bytes_ + row_bytes > kBudgetBytes) Clear();
+    bytes_ += row_bytes;
     rows.emplace(key, value);
     return value;
   }
