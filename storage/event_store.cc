@@ -281,37 +281,6 @@ class EventStore::CommittedRows : public KeyValueReader {
   size_t bytes_ = 0;
 };
 
-namespace {
-
-// One append's view of the state below it that reads an experiment record
-// once: the decision reads it, and the projector reads it again for the
-// work method. Nothing below changes while one append is decided.
-class ExperimentRecordOnce : public KeyValueReader {
- public:
-  explicit ExperimentRecordOnce(KeyValueReader& base) : base_(base) {}
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override {
-    if (cf != ColumnFamily::kExperiments) return base_.Get(cf, key);
-    if (read_ && key == key_) return value_;
-    LEERLUS_ASSIGN_OR_RETURN(value_, base_.Get(cf, key));
-    key_ = std::string(key);
-    read_ = true;
-    return value_;
-  }
-  absl::Status Scan(
-      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-    return base_.Scan(cf, prefix, start, visit);
-  }
-
- private:
-  KeyValueReader& base_;
-  bool read_ = false;
-  std::string key_;
-  std::optional<std::string> value_;
-};
-
-}  // namespace
-
 // The writes of groups decided but not yet committed, newest first, laid
 // over the database: the state the next decisions build on.
 class EventStore::UncommittedReader : public KeyValueReader {
@@ -755,8 +724,7 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
     return AppendResult{record->response(), record->position(), /*replayed=*/true};
   }
 
-  ExperimentRecordOnce below(group_overlay);
-  Overlay overlay(&below);
+  Overlay overlay(&group_overlay);
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> head,
                            overlay.Get(ColumnFamily::kStreams, StreamHeadKey(request.stream)));
   uint64_t version = 0;
