@@ -49,6 +49,7 @@ struct Globals {
   uint64_t expected_version = 0;
   int timeout_seconds = 30;
   std::string token;
+  std::string token_file;
   std::string tls_ca, tls_cert, tls_key;
 };
 
@@ -552,8 +553,14 @@ int main(int argc, char** argv) {
                  "with the same id to retry it safely");
   app.add_option("--expected-version", globals.expected_version,
                  "refuse the change unless the experiment is at this version (ABORTED)");
-  app.add_option("--token", globals.token, "bearer token (from `leerlus token create`)")
+  app.add_option("--token", globals.token,
+                 "bearer token (from `leerlus token create`); other users can see it in `ps`: "
+                 "prefer --token-file")
       ->envname("LEERLUS_TOKEN");
+  app.add_option("--token-file", globals.token_file,
+                 "file holding the bearer token (its first line), e.g. mode 0600; wins over "
+                 "--token")
+      ->envname("LEERLUS_TOKEN_FILE");
   app.add_option("--tls-ca", globals.tls_ca, "PEM CA of the server's certificate: use TLS")
       ->envname("LEERLUS_TLS_CA");
   app.add_option("--tls-cert", globals.tls_cert, "PEM client certificate (mutual TLS)")
@@ -763,10 +770,9 @@ int main(int argc, char** argv) {
               return api.Call(&v1::ExperimentService::Stub::StartExperiment, api.experiments(),
                               rows.starts[i], &started);
             };
-        return ImportRowByRow(api, *file, "experiments", *decimal_comma,
-                              &client::ExperimentRequestsFromCsv,
-                              &v1::ExperimentService::Stub::CreateExperiment, api.experiments(),
-                              start);
+        return ImportRowByRow(
+            api, *file, "experiments", *decimal_comma, &client::ExperimentRequestsFromCsv,
+            &v1::ExperimentService::Stub::CreateExperiment, api.experiments(), start);
       };
     });
 
@@ -1655,6 +1661,10 @@ int main(int argc, char** argv) {
     return buffer.str();
   };
   try {
+    if (!globals.token_file.empty()) {
+      options.token = read(globals.token_file);
+      options.token = options.token.substr(0, options.token.find_first_of("\r\n"));
+    }
     options.tls_ca_pem = read(globals.tls_ca);
     options.tls_cert_pem = read(globals.tls_cert);
     options.tls_key_pem = read(globals.tls_key);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "common/text.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace leerlus::client {
@@ -160,7 +161,15 @@ void RenderRows(const std::vector<std::vector<std::pair<std::string, std::string
     }
   }
   std::vector<std::map<std::string, std::string>> cells;
-  for (const auto& row : rows) cells.emplace_back(row.begin(), row.end());
+  for (const auto& row : rows) {
+    auto& cell = cells.emplace_back(row.begin(), row.end());
+    // A table shows every text on one visible line: a line break, a
+    // carriage return or a bidi override in a title cannot fake a row or
+    // overwrite a cell.
+    if (format == OutputFormat::kTable) {
+      for (auto& [column, value] : cell) value = EscapeForDisplay(value);
+    }
+  }
   if (format == OutputFormat::kCsv) {
     std::vector<std::string> header;
     for (const std::string& column : columns) header.push_back(CsvField(column));
@@ -260,7 +269,7 @@ void Render(const Message& response, OutputFormat format, std::ostream& out) {
   size_t width = 0;
   for (const auto& [path, value] : record) width = std::max(width, path.size());
   for (const auto& [path, value] : record) {
-    out << path << std::string(width - path.size() + 2, ' ') << value << "\n";
+    out << path << std::string(width - path.size() + 2, ' ') << EscapeForDisplay(value) << "\n";
   }
 }
 

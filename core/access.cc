@@ -8,6 +8,7 @@
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
+#include "leerlus/v1/experiment_service.pb.h"
 #include "storage/keys.h"
 
 namespace leerlus::core {
@@ -90,6 +91,37 @@ std::string ExperimentIdOf(absl::string_view rpc, const google::protobuf::Messag
   return "";
 }
 
+absl::Status Unauthenticated(absl::string_view why) {
+  return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
+                           why, "; send `authorization: Bearer <token>` (leerlus --token)")),
+                       "UNAUTHENTICATED");
+}
+
+// UNAUTHENTICATED unless the token exists, is not revoked and not expired.
+absl::Status CheckTokenUsable(const std::optional<v1::Token>& token, absl::Time now) {
+  if (!token.has_value()) return Unauthenticated("unknown token");
+  if (token->revoked())
+    return Unauthenticated(absl::StrCat("token '", token->id(), "' is revoked"));
+  if (token->has_expire_time() && absl::FromUnixSeconds(token->expire_time().seconds()) <= now) {
+    return Unauthenticated(absl::StrCat("token '", token->id(), "' has expired"));
+  }
+  return absl::OkStatus();
+}
+
+// Evaluators, readers and teams read every experiment.
+bool ReadsEverything(const Caller& caller) {
+  return caller.role == v1::ROLE_EVALUATOR || caller.role == v1::ROLE_READER ||
+         caller.role == v1::ROLE_TEAM;
+}
+
+// The experiment record as the state holds it (its version and update time
+// may be older; ownership and partners are current).
+absl::StatusOr<std::optional<v1::Experiment>> ReadExperimentRecord(storage::KeyValueReader& state,
+                                                                   absl::string_view id) {
+  return storage::GetMessage<v1::Experiment>(state, storage::ColumnFamily::kExperiments,
+                                             storage::ExperimentKey(id));
+}
+
 }  // namespace
 
 absl::StatusOr<Access> AccessOf(absl::string_view rpc) {
@@ -100,45 +132,36 @@ absl::StatusOr<Access> AccessOf(absl::string_view rpc) {
 
 absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Credentials& credentials,
                                     absl::Time now) {
-  auto unauthenticated = [](absl::string_view why) {
-    return WithErrorInfo(absl::UnauthenticatedError(absl::StrCat(
-                             why, "; send `authorization: Bearer <token>` (leerlus --token)")),
-                         "UNAUTHENTICATED");
-  };
   std::optional<std::string> token_id;
   if (!credentials.secret.empty()) {
     LEERLUS_ASSIGN_OR_RETURN(token_id,
                              state.Get(storage::ColumnFamily::kCatalog,
                                        storage::CatalogKey(storage::CatalogKind::kTokenSecret,
                                                            Sha256Hex(credentials.secret))));
-    if (!token_id.has_value()) return unauthenticated("unknown token");
+    if (!token_id.has_value()) return Unauthenticated("unknown token");
   } else if (!credentials.certificate_subject.empty()) {
     LEERLUS_ASSIGN_OR_RETURN(token_id,
                              state.Get(storage::ColumnFamily::kCatalog,
                                        storage::CatalogKey(storage::CatalogKind::kTokenCertificate,
                                                            credentials.certificate_subject)));
     if (!token_id.has_value()) {
-      return unauthenticated(absl::StrCat("no bearer token, and no token is bound to certificate '",
+      return Unauthenticated(absl::StrCat("no bearer token, and no token is bound to certificate '",
                                           credentials.certificate_subject, "'"));
     }
   } else {
-    return unauthenticated("no bearer token");
+    return Unauthenticated("no bearer token");
   }
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Token> token,
       storage::GetMessage<v1::Token>(state, storage::ColumnFamily::kCatalog,
                                      storage::CatalogKey(storage::CatalogKind::kToken, *token_id)));
-  if (!token.has_value()) return unauthenticated("unknown token");
-  if (token->revoked())
-    return unauthenticated(absl::StrCat("token '", token->id(), "' is revoked"));
-  if (token->has_expire_time() && absl::FromUnixSeconds(token->expire_time().seconds()) <= now) {
-    return unauthenticated(absl::StrCat("token '", token->id(), "' has expired"));
-  }
+  LEERLUS_RETURN_IF_ERROR(CheckTokenUsable(token, now));
   Caller caller;
   caller.actor = token->display_name();
   caller.role = token->role();
   caller.team_ids.insert(token->team_ids().begin(), token->team_ids().end());
   caller.partner_id = token->partner_id();
+  caller.token_id = token->id();
   return caller;
 }
 
@@ -146,35 +169,49 @@ std::string ListScopeOf(const Caller& caller) {
   return caller.role == v1::ROLE_PARTNER ? caller.partner_id : "";
 }
 
-absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
-                         const google::protobuf::Message& request, storage::KeyValueReader& state) {
+absl::Status CheckStillValid(const Caller& caller, storage::KeyValueReader& state, absl::Time now) {
+  if (caller.token_id.empty()) return absl::OkStatus();
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Token> token,
+                           storage::GetMessage<v1::Token>(
+                               state, storage::ColumnFamily::kCatalog,
+                               storage::CatalogKey(storage::CatalogKind::kToken, caller.token_id)));
+  return CheckTokenUsable(token, now);
+}
+
+absl::Status CheckRole(const Caller& caller, absl::string_view rpc,
+                       const google::protobuf::Message& request) {
   LEERLUS_ASSIGN_OR_RETURN(Access access, AccessOf(rpc));
   if (caller.role == v1::ROLE_ADMIN) return absl::OkStatus();
-  const bool reader_like = caller.role == v1::ROLE_EVALUATOR || caller.role == v1::ROLE_READER ||
-                           caller.role == v1::ROLE_TEAM;
   switch (access) {
     case Access::kAdmin:
       return Denied(caller, rpc, "this needs the admin role");
     case Access::kCatalogWrite:
       return Denied(caller, rpc, "the catalogue is kept by admins");
     case Access::kAnalyse:
-      if (reader_like) return absl::OkStatus();
+      if (ReadsEverything(caller)) return absl::OkStatus();
       return Denied(caller, rpc, "analyses need the evaluator, reader or team role");
     case Access::kRead:
+      if (ReadsEverything(caller)) return absl::OkStatus();
+      break;
     case Access::kExperimentWrite:
+      if (caller.role != v1::ROLE_TEAM) {
+        return Denied(caller, rpc, "changing experiments needs the team role");
+      }
+      break;
     case Access::kRecord:
+      if (caller.role != v1::ROLE_TEAM && caller.role != v1::ROLE_PARTNER) {
+        return Denied(caller, rpc, "this role cannot write");
+      }
       break;
   }
-  if (access == Access::kRead && reader_like) return absl::OkStatus();
-  if (access == Access::kExperimentWrite && caller.role != v1::ROLE_TEAM) {
-    return Denied(caller, rpc, "changing experiments needs the team role");
-  }
   if (caller.role != v1::ROLE_TEAM && caller.role != v1::ROLE_PARTNER) {
-    return Denied(caller, rpc, "this role cannot write");
+    return Denied(caller, rpc, "this role cannot read experiments");
   }
-  // Team or partner: it depends on the experiment.
-  const std::string experiment_id = ExperimentIdOf(rpc, request);
-  if (experiment_id.empty()) {
+  // Team or partner: the rest depends on the experiment, decided by
+  // CheckAccess on the state the call acts on. An import stream's rows are
+  // each checked as a CreateOutcome of their own experiment.
+  if (rpc == "ImportOutcomes") return absl::OkStatus();
+  if (ExperimentIdOf(rpc, request).empty()) {
     if (caller.role == v1::ROLE_PARTNER && access == Access::kRead && rpc != "ReadEvents" &&
         rpc != "Subscribe") {
       return absl::OkStatus();  // The catalogue, and lists narrowed by ListScopeOf.
@@ -184,38 +221,113 @@ absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
                       ? "a partner reads one experiment at a time (name experiment_id)"
                       : "the request names no experiment");
   }
-  std::string team_id;
-  std::vector<std::string> partners;
-  if (rpc == "CreateExperiment") {
-    const auto* field = request.GetDescriptor()->FindFieldByName("experiment");
-    const auto& experiment =
-        static_cast<const v1::Experiment&>(request.GetReflection()->GetMessage(request, field));
-    team_id = experiment.team_id();
-  } else {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::optional<v1::Experiment> experiment,
-        storage::GetMessage<v1::Experiment>(state, storage::ColumnFamily::kExperiments,
-                                            storage::ExperimentKey(experiment_id)));
-    // An unknown experiment: let the command say NOT_FOUND (to callers who
-    // may write at all).
-    if (!experiment.has_value()) return absl::OkStatus();
-    team_id = experiment->team_id();
-    partners.assign(experiment->partner_ids().begin(), experiment->partner_ids().end());
+  return absl::OkStatus();
+}
+
+absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
+                         const google::protobuf::Message& request, storage::KeyValueReader& state) {
+  LEERLUS_RETURN_IF_ERROR(CheckRole(caller, rpc, request));
+  return CheckExperimentAccess(caller, rpc, TargetOf(rpc, request), state);
+}
+
+AccessTarget TargetOf(absl::string_view rpc, const google::protobuf::Message& request) {
+  AccessTarget target;
+  target.experiment_id = ExperimentIdOf(rpc, request);
+  if (request.GetDescriptor() == v1::CreateExperimentRequest::descriptor()) {
+    const auto& experiment = static_cast<const v1::CreateExperimentRequest&>(request).experiment();
+    target.new_team_id = experiment.team_id();
+    target.parent_id = experiment.parent_experiment_id();
   }
+  if (request.GetDescriptor() == v1::RetractOutcomeRequest::descriptor()) {
+    target.outcome_id = static_cast<const v1::RetractOutcomeRequest&>(request).outcome_id();
+  }
+  return target;
+}
+
+absl::Status CheckExperimentAccess(const Caller& caller, absl::string_view rpc,
+                                   const AccessTarget& target, storage::KeyValueReader& state) {
+  if (caller.role == v1::ROLE_ADMIN || target.experiment_id.empty()) return absl::OkStatus();
+  LEERLUS_ASSIGN_OR_RETURN(Access access, AccessOf(rpc));
+  if (access == Access::kRead && ReadsEverything(caller)) return absl::OkStatus();
+  if (caller.role == v1::ROLE_TEAM && rpc == "CreateExperiment") {
+    if (!caller.team_ids.count(target.new_team_id)) {
+      return Denied(
+          caller, rpc,
+          absl::StrCat("experiment '", target.experiment_id, "' would belong to team '",
+                       target.new_team_id, "', not to ", absl::StrJoin(caller.team_ids, ", ")));
+    }
+    if (target.parent_id.empty()) return absl::OkStatus();
+    // The next iteration of an experiment of the same team only: linking
+    // across teams is an admin's call.
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> parent,
+                             ReadExperimentRecord(state, target.parent_id));
+    if (parent.has_value() && !caller.team_ids.count(parent->team_id())) {
+      return Denied(
+          caller, rpc,
+          absl::StrCat("the parent experiment '", target.parent_id, "' belongs to team '",
+                       parent->team_id(), "'; only an admin links iterations across teams"));
+    }
+    return absl::OkStatus();  // A missing parent: the command says NOT_FOUND.
+  }
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                           ReadExperimentRecord(state, target.experiment_id));
   if (caller.role == v1::ROLE_TEAM) {
-    if (caller.team_ids.count(team_id)) return absl::OkStatus();
-    return Denied(caller, rpc,
-                  absl::StrCat("experiment '", experiment_id, "' belongs to team '", team_id,
-                               "', not to ", absl::StrJoin(caller.team_ids, ", ")));
+    // Teams read every experiment, so its existence is no secret: an
+    // unknown one is the command's NOT_FOUND, decided on this same state.
+    if (!experiment.has_value() || caller.team_ids.count(experiment->team_id())) {
+      return absl::OkStatus();
+    }
+    return Denied(
+        caller, rpc,
+        absl::StrCat("experiment '", target.experiment_id, "' belongs to team '",
+                     experiment->team_id(), "', not to ", absl::StrJoin(caller.team_ids, ", ")));
   }
-  // Partner: reads and records on experiments that list it.
-  if (std::find(partners.begin(), partners.end(), caller.partner_id) == partners.end()) {
-    return Denied(caller, rpc,
-                  absl::StrCat("experiment '", experiment_id, "' does not list partner '",
-                               caller.partner_id, "'"));
+  if (caller.role != v1::ROLE_PARTNER) return Denied(caller, rpc, "this role cannot write");
+  // A partner sees only the experiments that list it, and learns nothing of
+  // the others, not even whether they exist (AIP-211): one answer for both.
+  const bool listed = experiment.has_value() &&
+                      std::find(experiment->partner_ids().begin(), experiment->partner_ids().end(),
+                                caller.partner_id) != experiment->partner_ids().end();
+  if (!listed) {
+    return Denied(
+        caller, rpc,
+        absl::StrCat("experiment '", target.experiment_id,
+                     "' does not exist or does not list partner '", caller.partner_id, "'"));
   }
-  if (access == Access::kRead || access == Access::kRecord) return absl::OkStatus();
-  return Denied(caller, rpc, "partners record outcomes and lessons only");
+  if (access == Access::kRead) return absl::OkStatus();
+  if (access != Access::kRecord)
+    return Denied(caller, rpc, "partners record outcomes and lessons only");
+  if (!target.outcome_id.empty()) {
+    // A partner takes back only what it recorded itself.
+    LEERLUS_ASSIGN_OR_RETURN(
+        std::optional<v1::Outcome> outcome,
+        storage::GetMessage<v1::Outcome>(
+            state, storage::ColumnFamily::kOutcomes,
+            storage::ExperimentChildKey(target.experiment_id, target.outcome_id)));
+    if (outcome.has_value() && outcome->recorded_by_partner_id() != caller.partner_id) {
+      return Denied(caller, rpc,
+                    absl::StrCat("outcome '", target.outcome_id, "' was not recorded by partner '",
+                                 caller.partner_id, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> MayReadEvent(const Caller& caller, const v1::Event& event,
+                                  storage::KeyValueReader& state) {
+  if (caller.role == v1::ROLE_ADMIN) return true;
+  // Tokens are the admins' business (ListTokens is admin-only too).
+  if (event.has_token_created() || event.has_token_revoked()) return false;
+  if (ReadsEverything(caller)) return true;
+  if (caller.role != v1::ROLE_PARTNER) return false;
+  constexpr absl::string_view kExperimentStreams = "experiments/";
+  if (!absl::StartsWith(event.stream(), kExperimentStreams)) return true;  // The catalogue.
+  AccessTarget target;
+  target.experiment_id = event.stream().substr(kExperimentStreams.size());
+  absl::Status allowed = CheckExperimentAccess(caller, "ReadEvents", target, state);
+  if (allowed.ok()) return true;
+  if (absl::IsPermissionDenied(allowed)) return false;
+  return allowed;
 }
 
 }  // namespace leerlus::core

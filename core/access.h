@@ -8,7 +8,8 @@
 //              of its teams, with their hypotheses, outcomes and lessons
 //   partner    reads the catalogue and the experiments that list it as
 //              partner (and their events); records outcomes and lessons on
-//              them; nothing else
+//              them, and retracts the outcomes it recorded; nothing else
+// Token events are shown to admins only.
 #ifndef LEERLUS_CORE_ACCESS_H_
 #define LEERLUS_CORE_ACCESS_H_
 
@@ -18,6 +19,7 @@
 #include "absl/time/time.h"
 #include "core/caller.h"
 #include "google/protobuf/message.h"
+#include "leerlus/v1/events.pb.h"
 #include "leerlus/v1/resources.pb.h"
 #include "storage/key_value.h"
 
@@ -56,11 +58,46 @@ absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Creden
 // other role: they may list all).
 std::string ListScopeOf(const Caller& caller);
 
-// PERMISSION_DENIED (naming what is missing) unless `caller` may call `rpc`
-// with `request`; reads the experiment the request names where ownership
-// or partnership matters.
+// The one rule of who may do what, in three parts:
+//   CheckRole    what needs no state (the role against the RPC); every
+//                handler checks it first.
+//   CheckAccess  the whole rule: CheckRole, then the experiment the request
+//                names, as `state` holds it. Changes check it inside their
+//                decision on the writer's state, reads on the view they
+//                answer from, so no interleaving can separate the check
+//                from what it allows.
+//   MayReadEvent the same rule for each event a log read or a stream sends.
+// Each is PERMISSION_DENIED naming what is missing. A partner gets the same
+// answer for an experiment that does not exist as for one that does not
+// list it (AIP-211).
+absl::Status CheckRole(const Caller& caller, absl::string_view rpc,
+                       const google::protobuf::Message& request);
 absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
                          const google::protobuf::Message& request, storage::KeyValueReader& state);
+absl::StatusOr<bool> MayReadEvent(const Caller& caller, const v1::Event& event,
+                                  storage::KeyValueReader& state);
+
+// What of a request the experiment-level rule looks at, taken from it up
+// front so that a decision made later needs no copy of the request.
+struct AccessTarget {
+  // The experiment the request is about ("" if none).
+  std::string experiment_id;
+  // CreateExperiment: the new experiment's team and parent iteration.
+  std::string new_team_id;
+  std::string parent_id;
+  // RetractOutcome: the outcome taken back.
+  std::string outcome_id;
+};
+AccessTarget TargetOf(absl::string_view rpc, const google::protobuf::Message& request);
+
+// CheckAccess's second half, for a target taken earlier with TargetOf.
+absl::Status CheckExperimentAccess(const Caller& caller, absl::string_view rpc,
+                                   const AccessTarget& target, storage::KeyValueReader& state);
+
+// UNAUTHENTICATED if the caller's token is, in `state`, revoked, expired or
+// gone: a change re-checks it inside its decision, a stream before each
+// batch it sends.
+absl::Status CheckStillValid(const Caller& caller, storage::KeyValueReader& state, absl::Time now);
 
 }  // namespace leerlus::core
 

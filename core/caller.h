@@ -18,6 +18,10 @@ struct Caller {
   std::set<std::string> team_ids;
   // ROLE_PARTNER: the partner it acts for.
   std::string partner_id;
+  // The token the caller proved ("" for the development caller and the
+  // server itself): every change re-checks it inside its decision, so a
+  // token revoked before the change is decided changes nothing.
+  std::string token_id;
 };
 
 }  // namespace leerlus::core

@@ -8,10 +8,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/serialize.h"
 #include "common/status_macros.h"
+#include "core/access.h"
 #include "core/personal_data.h"
 #include "core/validation.h"
 #include "storage/keys.h"
@@ -44,8 +46,7 @@ std::string Fingerprint(absl::string_view method, const google::protobuf::Messag
 template <typename Response>
 storage::AppendRequest MakeAppend(
     absl::string_view method, const google::protobuf::Message& request, std::string stream,
-    const std::string& request_id, uint64_t expected_version, const Caller& caller,
-    DecideFn decide,
+    const std::string& request_id, uint64_t expected_version, const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
   storage::AppendRequest append;
   append.stream = std::move(stream);
@@ -53,7 +54,16 @@ storage::AppendRequest MakeAppend(
   append.fingerprint = Fingerprint(method, request);
   append.expected_version = expected_version;
   append.actor = caller.actor;
-  append.decide = std::move(decide);
+  // Who may make the change is decided with the change, on the state it
+  // applies to: no other append can slip in between the check and the
+  // events (say, a registration of the same id by another team).
+  append.decide = [decide = std::move(decide), caller, rpc = std::string(method),
+                   target = TargetOf(method, request)](
+                      const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
+    LEERLUS_RETURN_IF_ERROR(CheckStillValid(caller, context.state, absl::Now()));
+    LEERLUS_RETURN_IF_ERROR(CheckExperimentAccess(caller, rpc, target, context.state));
+    return decide(context);
+  };
   append.respond = [respond = std::move(respond)](
                        const Appended& appended,
                        KeyValueReader& state) -> absl::StatusOr<std::string> {
@@ -70,9 +80,9 @@ Pending<Response> Start(
     std::string stream, const std::string& request_id, uint64_t expected_version,
     const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
-  return Pending<Response>(store->Submit(MakeAppend<Response>(
-      method, request, std::move(stream), request_id, expected_version, caller, std::move(decide),
-      std::move(respond))));
+  return Pending<Response>(store->Submit(
+      MakeAppend<Response>(method, request, std::move(stream), request_id, expected_version, caller,
+                           std::move(decide), std::move(respond))));
 }
 
 template <typename Response>
@@ -151,9 +161,27 @@ std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> Respon
   };
 }
 
-std::string ChildId(absl::string_view given, absl::string_view prefix, uint64_t next_version) {
+// The id of a new outcome, lesson or hypothesis: the caller's, or one the
+// server makes, `prefix` and the stream's next version, with a suffix when
+// a caller chose that id earlier, so that a generated id never collides.
+absl::StatusOr<std::string> ChildId(
+    absl::string_view given, absl::string_view prefix, uint64_t next_version,
+    const std::function<absl::StatusOr<bool>(const std::string&)>& taken) {
   if (!given.empty()) return std::string(given);
-  return absl::StrCat(prefix, next_version);
+  std::string id = absl::StrCat(prefix, next_version);
+  for (int suffix = 1;; ++suffix) {
+    LEERLUS_ASSIGN_OR_RETURN(bool is_taken, taken(id));
+    if (!is_taken) return id;
+    id = absl::StrCat(prefix, next_version, "-", suffix);
+  }
+}
+
+// Whether `cf` holds a child `id` of experiment `experiment_id`.
+absl::StatusOr<bool> ChildExists(KeyValueReader& state, ColumnFamily cf,
+                                 absl::string_view experiment_id, const std::string& id) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> row,
+                           state.Get(cf, storage::ExperimentChildKey(experiment_id, id)));
+  return row.has_value();
 }
 
 }  // namespace
@@ -375,12 +403,12 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
     }
   }
   if (paths.count("title"))
-    CheckText(violations, "experiment.title", values.title(), 1, kMaxNameLength);
+    CheckLine(violations, "experiment.title", values.title(), 1, kMaxNameLength);
   if (paths.count("description")) {
     CheckText(violations, "experiment.description", values.description(), 0, kMaxLongTextLength);
   }
   if (paths.count("societal_task")) {
-    CheckText(violations, "experiment.societal_task", values.societal_task(), 0, kMaxNameLength);
+    CheckLine(violations, "experiment.societal_task", values.societal_task(), 0, kMaxNameLength);
   }
   if (paths.count("partner_ids"))
     CheckIdList(violations, "experiment.partner_ids", values.partner_ids());
@@ -572,7 +600,15 @@ absl::StatusOr<v1::CreateHypothesisResponse> Commands::CreateHypothesis(
                                                            "hypothesis.indicator_id")
                                     .status());
         v1::Hypothesis hypothesis;
-        hypothesis.set_id(ChildId(given.id(), "h", context.stream_version + 1));
+        LEERLUS_ASSIGN_OR_RETURN(
+            *hypothesis.mutable_id(),
+            ChildId(given.id(), "h", context.stream_version + 1,
+                    [&](const std::string& child) -> absl::StatusOr<bool> {
+                      for (const v1::Hypothesis& existing : current.hypotheses()) {
+                        if (existing.id() == child) return true;
+                      }
+                      return false;
+                    }));
         for (const v1::Hypothesis& existing : current.hypotheses()) {
           if (existing.id() == hypothesis.id()) {
             return WithErrorInfo(
@@ -625,6 +661,7 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
   given.clear_retracted();
   given.clear_retraction_reason();
   given.clear_record_position();
+  given.set_recorded_by_partner_id(caller.role == v1::ROLE_PARTNER ? caller.partner_id : "");
   auto outcome_id = std::make_shared<std::string>();
   return MakeAppend<v1::CreateOutcomeResponse>(
       "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),
@@ -641,7 +678,11 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
                                                            given.indicator_id(), "indicator",
                                                            "outcome.indicator_id")
                                     .status());
-        given.set_id(ChildId(given.id(), "o", context.stream_version + 1));
+        LEERLUS_ASSIGN_OR_RETURN(
+            *given.mutable_id(),
+            ChildId(given.id(), "o", context.stream_version + 1, [&](const std::string& child) {
+              return ChildExists(context.state, ColumnFamily::kOutcomes, id, child);
+            }));
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> existing,
             GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
@@ -699,10 +740,10 @@ void Commands::CreateOutcome(const v1::CreateOutcomeRequest& request, const Call
                              std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done) {
   absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
   if (!append.ok()) return done(append.status());
-  store_->Submit(std::move(*append), [done = std::move(done)](
-                                         absl::StatusOr<storage::AppendResult> result) {
-    done(ResponseOf<v1::CreateOutcomeResponse>(result));
-  });
+  store_->Submit(std::move(*append),
+                 [done = std::move(done)](absl::StatusOr<storage::AppendResult> result) {
+                   done(ResponseOf<v1::CreateOutcomeResponse>(result));
+                 });
 }
 
 absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
@@ -779,7 +820,11 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
                                  LoadExperiment(context.state, id, "experiment_id"));
-        given.set_id(ChildId(given.id(), "l", context.stream_version + 1));
+        LEERLUS_ASSIGN_OR_RETURN(
+            *given.mutable_id(),
+            ChildId(given.id(), "l", context.stream_version + 1, [&](const std::string& child) {
+              return ChildExists(context.state, ColumnFamily::kLessons, id, child);
+            }));
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Lesson> existing,
             GetMessage<v1::Lesson>(context.state, ColumnFamily::kLessons,
@@ -850,7 +895,7 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
   CheckRequestId(violations, request.request_id());
   const v1::Token& given = request.token();
   CheckId(violations, "token.id", given.id());
-  CheckText(violations, "token.display_name", given.display_name(), 1, kMaxNameLength);
+  CheckLine(violations, "token.display_name", given.display_name(), 1, kMaxNameLength);
   if (given.role() == v1::ROLE_UNSPECIFIED || !v1::Role_IsValid(given.role())) {
     violations.Add("token.role", "must be ADMIN, EVALUATOR, TEAM, PARTNER or READER");
   }

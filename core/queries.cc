@@ -8,6 +8,8 @@
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
+#include "core/access.h"
+#include "core/answer_budget.h"
 #include "core/filter.h"
 #include "core/validation.h"
 #include "leerlus/internal/v1/records.pb.h"
@@ -127,6 +129,53 @@ absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind, ab
   return std::move(*entry);
 }
 
+// NOT_FOUND unless the experiment has a stream in `view`: the log of an
+// unknown experiment is not an empty page.
+absl::Status ExperimentStreamExists(storage::ReadView& view, absl::string_view id) {
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t version, view.StreamVersion(storage::ExperimentStream(id)));
+  if (version != 0) return absl::OkStatus();
+  return WithErrorInfo(absl::NotFoundError(absl::StrCat("experiment '", id, "' does not exist")),
+                       "NOT_FOUND", {{"field", "experiment_id"}});
+}
+
+// Calls `visit` with the events of experiment `id` up to position `last`,
+// read a chunk at a time so that only one chunk is held besides what
+// `visit` keeps.
+absl::Status ForEachStreamEvent(storage::ReadView& view, absl::string_view id, uint64_t last,
+                                const std::function<absl::Status(const v1::Event&)>& visit) {
+  constexpr size_t kChunkEvents = 256;
+  constexpr size_t kChunkBytes = 1 << 20;
+  const std::string stream = storage::ExperimentStream(id);
+  uint64_t version = 1;
+  while (true) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                             view.ReadStreamEvents(stream, version, kChunkEvents, kChunkBytes));
+    if (events.empty()) return absl::OkStatus();
+    for (const v1::Event& event : events) {
+      if (event.position() > last) return absl::OkStatus();
+      LEERLUS_RETURN_IF_ERROR(visit(event));
+      version = event.stream_version() + 1;
+    }
+  }
+}
+
+// Parses every row of `cf` under `prefix` into a new message from `add`,
+// counting each against `budget`.
+template <typename AddFn>
+absl::Status ScanMessages(storage::ReadView& view, ColumnFamily cf, absl::string_view prefix,
+                          AnswerBudget& budget, AddFn add) {
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(
+      view.Scan(cf, prefix, "", [&](absl::string_view, absl::string_view value) {
+        problem = budget.Add(value.size());
+        if (problem.ok() && !add()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          problem = absl::DataLossError("cannot parse a stored outcome or lesson");
+        }
+        return problem.ok();
+      }));
+  return problem;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::GetWorkMethodResponse> Queries::GetWorkMethod(
@@ -195,95 +244,87 @@ absl::StatusOr<v1::ListAreasResponse> Queries::ListAreas(const v1::ListAreasRequ
 }
 
 absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
-    const v1::GetExperimentRequest& request) {
+    const v1::GetExperimentRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckId(violations, "id", request.id());
   if (!v1::ExperimentView_IsValid(request.view())) violations.Add("view", "is not a known view");
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const bool with_outcomes = request.view() != v1::EXPERIMENT_VIEW_BASIC;
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "GetExperiment", request, *view));
+  if (request.as_of_position() > view->head_position()) {
+    return FieldError("as_of_position",
+                      absl::StrCat("is past the end of the log (", view->head_position(), ")"));
+  }
+  // Counted as it is built: a huge experiment stops at the message limit
+  // instead of being built whole and refused afterwards.
+  AnswerBudget budget(answer_memory_, "GetExperiment", absl::InfiniteFuture());
+  const uint64_t as_of =
+      request.as_of_position() != 0 ? request.as_of_position() : view->head_position();
   v1::GetExperimentResponse response;
-  auto not_found = [&](absl::string_view when) {
-    return WithErrorInfo(
-        absl::NotFoundError(absl::StrCat("experiment '", request.id(), "' does not exist", when)),
-        "NOT_FOUND", {{"field", "id"}});
-  };
-
+  v1::Experiment& experiment = *response.mutable_experiment();
+  bool any = false;
   if (request.as_of_position() != 0) {
-    if (request.as_of_position() > view->head_position()) {
-      return FieldError("as_of_position",
-                        absl::StrCat("is past the end of the log (", view->head_position(), ")"));
-    }
     // Point in time: fold the stream's events up to the position.
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             view->ReadEvents(1, std::numeric_limits<size_t>::max(),
-                                              storage::ExperimentStream(request.id())));
-    v1::Experiment state;
-    bool any = false;
-    for (const v1::Event& event : events) {
-      if (event.position() > request.as_of_position()) break;
-      LEERLUS_RETURN_IF_ERROR(storage::FoldExperimentEvent(event, state));
+    LEERLUS_RETURN_IF_ERROR(
+        ForEachStreamEvent(*view, request.id(), as_of, [&](const v1::Event& event) -> absl::Status {
+          if (event.has_outcome_recorded() && with_outcomes) {
+            LEERLUS_RETURN_IF_ERROR(budget.Add(event.outcome_recorded().ByteSizeLong()));
+          }
+          if (event.has_lesson_recorded()) {
+            LEERLUS_RETURN_IF_ERROR(budget.Add(event.lesson_recorded().ByteSizeLong()));
+          }
+          LEERLUS_RETURN_IF_ERROR(storage::FoldExperimentEvent(event, experiment));
+          // A retraction of an outcome left out is a no-op.
+          if (!with_outcomes) experiment.clear_outcomes();
+          any = true;
+          return absl::OkStatus();
+        }));
+  } else {
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current,
+                             storage::ReadExperiment(*view, request.id()));
+    if (current.has_value()) {
+      experiment = std::move(*current);
       any = true;
-    }
-    if (!any) return not_found(absl::StrCat(" at position ", request.as_of_position()));
-    if (!with_outcomes) state.clear_outcomes();
-    *response.mutable_experiment() = std::move(state);
-    response.set_read_position(request.as_of_position());
-    if (request.include_history()) {
-      for (v1::Event& event : events) {
-        if (event.position() > request.as_of_position()) break;
-        *response.add_history() = std::move(event);
+      const std::string prefix = storage::ExperimentChildPrefix(request.id());
+      if (with_outcomes) {
+        LEERLUS_RETURN_IF_ERROR(ScanMessages(*view, ColumnFamily::kOutcomes, prefix, budget,
+                                             [&]() { return experiment.add_outcomes(); }));
       }
+      LEERLUS_RETURN_IF_ERROR(ScanMessages(*view, ColumnFamily::kLessons, prefix, budget,
+                                           [&]() { return experiment.add_lessons(); }));
+      // In the order they were recorded.
+      auto* outcomes = experiment.mutable_outcomes();
+      std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
+        return a.record_position() < b.record_position();
+      });
+      auto* lessons = experiment.mutable_lessons();
+      std::sort(lessons->begin(), lessons->end(), [](const v1::Lesson& a, const v1::Lesson& b) {
+        return a.record_position() < b.record_position();
+      });
     }
-    return response;
   }
-
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
-                           storage::ReadExperiment(*view, request.id()));
-  if (!experiment.has_value()) return not_found("");
-  absl::Status parse_status;
-  const std::string prefix = storage::ExperimentChildPrefix(request.id());
-  if (with_outcomes) {
-    LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kOutcomes, prefix, "",
-                                       [&](absl::string_view, absl::string_view value) {
-                                         if (!experiment->add_outcomes()->ParseFromArray(
-                                                 value.data(), static_cast<int>(value.size()))) {
-                                           parse_status = absl::DataLossError("bad outcome");
-                                         }
-                                         return parse_status.ok();
-                                       }));
+  if (!any) {
+    return WithErrorInfo(
+        absl::NotFoundError(absl::StrCat(
+            "experiment '", request.id(), "' does not exist",
+            request.as_of_position() != 0 ? absl::StrCat(" at position ", as_of) : "")),
+        "NOT_FOUND", {{"field", "id"}});
   }
-  LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kLessons, prefix, "",
-                                     [&](absl::string_view, absl::string_view value) {
-                                       if (!experiment->add_lessons()->ParseFromArray(
-                                               value.data(), static_cast<int>(value.size()))) {
-                                         parse_status = absl::DataLossError("bad lesson");
-                                       }
-                                       return parse_status.ok();
-                                     }));
-  LEERLUS_RETURN_IF_ERROR(parse_status);
-  // In the order they were recorded.
-  auto* outcomes = experiment->mutable_outcomes();
-  std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
-    return a.record_position() < b.record_position();
-  });
-  auto* lessons = experiment->mutable_lessons();
-  std::sort(lessons->begin(), lessons->end(), [](const v1::Lesson& a, const v1::Lesson& b) {
-    return a.record_position() < b.record_position();
-  });
-  *response.mutable_experiment() = std::move(*experiment);
-  response.set_read_position(view->head_position());
+  response.set_read_position(as_of);
   if (request.include_history()) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             view->ReadEvents(1, std::numeric_limits<size_t>::max(),
-                                              storage::ExperimentStream(request.id())));
-    for (v1::Event& event : events) *response.add_history() = std::move(event);
+    LEERLUS_RETURN_IF_ERROR(
+        ForEachStreamEvent(*view, request.id(), as_of, [&](const v1::Event& event) -> absl::Status {
+          LEERLUS_RETURN_IF_ERROR(budget.Add(event.ByteSizeLong()));
+          *response.add_history() = event;
+          return absl::OkStatus();
+        }));
   }
   return response;
 }
 
 absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
-    const v1::ListOutcomesRequest& request) {
+    const v1::ListOutcomesRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckId(violations, "experiment_id", request.experiment_id());
   const int32_t page_size = CheckPageSize(violations, request.page_size());
@@ -293,6 +334,7 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
   LEERLUS_ASSIGN_OR_RETURN(std::string after, DecodePageToken(request.page_token(), query_hash));
 
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "ListOutcomes", request, *view));
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<std::string> record,
       view->Get(ColumnFamily::kExperiments, storage::ExperimentKey(request.experiment_id())));
@@ -333,6 +375,7 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
 
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::ListExperimentsResponse response;
+  AnswerBudget budget(answer_memory_, "ListExperiments", absl::InfiniteFuture());
   absl::Status problem;
   Page page(page_size);
   LEERLUS_RETURN_IF_ERROR(view->Scan(
@@ -363,6 +406,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
           problem = caught_up;
           return false;
         }
+        problem = budget.Add((*experiment)->ByteSizeLong());
+        if (!problem.ok()) return false;
         *response.add_experiments() = std::move(**experiment);
         page.Took(key);
         return true;
@@ -372,7 +417,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   return response;
 }
 
-absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsRequest& request) {
+absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsRequest& request,
+                                                           const Caller& caller) {
   FieldViolations violations;
   int32_t page_size = CheckPageSize(violations, request.page_size());
   if (!request.experiment_id().empty()) {
@@ -380,18 +426,36 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
   }
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
-  const std::string stream = request.experiment_id().empty()
-                                 ? std::string()
-                                 : storage::ExperimentStream(request.experiment_id());
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "ReadEvents", request, *view));
+  std::string stream;
+  if (!request.experiment_id().empty()) {
+    stream = storage::ExperimentStream(request.experiment_id());
+    LEERLUS_RETURN_IF_ERROR(ExperimentStreamExists(*view, request.experiment_id()));
+  }
   uint64_t from = std::max<uint64_t>(request.from_position(), 1);
-  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                           view->ReadEvents(from, static_cast<size_t>(page_size), stream));
+  // A page of large events ends early rather than passing the message
+  // limit: next_position says where the next page starts.
+  const size_t max_bytes = answer_memory_ != nullptr && answer_memory_->max_answer_bytes() != 0
+                               ? answer_memory_->max_answer_bytes() / 2
+                               : std::numeric_limits<size_t>::max();
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::vector<v1::Event> events,
+      view->ReadEvents(from, static_cast<size_t>(page_size), stream, max_bytes));
+  AnswerBudget budget(answer_memory_, "ReadEvents", absl::InfiniteFuture());
   v1::ReadEventsResponse response;
-  for (v1::Event& event : events) *response.add_events() = std::move(event);
+  // Where the next page starts: after the last event read, whether or not
+  // the caller may see it.
+  size_t bytes_read = 0;
+  for (const v1::Event& event : events) bytes_read += event.ByteSizeLong();
+  const bool page_full = events.size() == static_cast<size_t>(page_size) || bytes_read >= max_bytes;
+  const uint64_t next = page_full ? events.back().position() + 1 : view->head_position() + 1;
+  for (v1::Event& event : events) {
+    LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller, event, *view));
+    if (!visible) continue;
+    LEERLUS_RETURN_IF_ERROR(budget.Add(event.ByteSizeLong()));
+    *response.add_events() = std::move(event);
+  }
   response.set_head_position(view->head_position());
-  uint64_t next = response.events_size() == page_size
-                      ? response.events(response.events_size() - 1).position() + 1
-                      : view->head_position() + 1;
   response.set_next_position(std::max(next, from));
   return response;
 }
@@ -426,11 +490,23 @@ absl::StatusOr<bool> Queries::AnyToken() {
 }
 
 absl::StatusOr<std::string> SubscriptionStream(const v1::SubscribeRequest& request) {
-  if (request.experiment_id().empty()) return std::string();
   FieldViolations violations;
-  CheckId(violations, "experiment_id", request.experiment_id());
+  if (request.heartbeat_seconds() < 0 || request.heartbeat_seconds() > 3600) {
+    violations.Add("heartbeat_seconds", "must be 0 (none) or 1..3600");
+  }
+  if (!request.experiment_id().empty()) {
+    CheckId(violations, "experiment_id", request.experiment_id());
+  }
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
+  if (request.experiment_id().empty()) return std::string();
   return storage::ExperimentStream(request.experiment_id());
+}
+
+absl::Status CheckSubscription(const Caller& caller, const v1::SubscribeRequest& request,
+                               storage::ReadView& view) {
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "Subscribe", request, view));
+  if (request.experiment_id().empty()) return absl::OkStatus();
+  return ExperimentStreamExists(view, request.experiment_id());
 }
 
 }  // namespace leerlus::core

@@ -1,6 +1,7 @@
 #include "core/validation.h"
 
 #include <cmath>
+#include <functional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -33,45 +34,6 @@ void CheckPositive(FieldViolations& v, const std::string& field, double value) {
 }
 
 }  // namespace
-
-int64_t Utf8Length(absl::string_view text) {
-  int64_t count = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t extra;
-    uint32_t code;
-    if (c < 0x80) {
-      extra = 0;
-      code = c;
-    } else if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      code = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      code = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      code = c & 0x07;
-    } else {
-      return -1;
-    }
-    for (size_t k = 1; k <= extra; ++k) {
-      if (i + k >= text.size()) return -1;
-      unsigned char cc = static_cast<unsigned char>(text[i + k]);
-      if ((cc & 0xc0) != 0x80) return -1;
-      code = (code << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are invalid.
-    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-        (extra == 3 && code < 0x10000) || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
-      return -1;
-    }
-    i += extra + 1;
-    ++count;
-  }
-  return count;
-}
 
 bool IsValidId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength || !IsLowerAlnum(id[0])) return false;
@@ -180,6 +142,26 @@ void CheckText(FieldViolations& v, const std::string& field, absl::string_view t
   }
 }
 
+void CheckLine(FieldViolations& v, const std::string& field, absl::string_view text,
+               size_t min_length, size_t max_length) {
+  FieldViolations own;
+  CheckText(own, field, text, min_length, max_length);
+  if (!own.empty()) {
+    CheckText(v, field, text, min_length, max_length);
+    return;
+  }
+  bool spoofing = false;
+  DecodeUtf8(text, [&](uint32_t code) {
+    spoofing = code == '\t' || code == '\n' || code == '\r' || IsInvisibleOrReordering(code);
+    return !spoofing;
+  });
+  if (spoofing) {
+    v.Add(field,
+          "must be one line without tabs, line breaks, C1 controls, bidirectional overrides or "
+          "invisible characters");
+  }
+}
+
 void CheckDate(FieldViolations& v, const std::string& field, absl::string_view date,
                bool required) {
   if (date.empty()) {
@@ -250,16 +232,16 @@ int32_t CheckPageSize(FieldViolations& v, int32_t page_size) {
 void ValidateWorkMethod(FieldViolations& v, const std::string& prefix,
                         const v1::WorkMethod& method) {
   CheckId(v, Field(prefix, "id"), method.id());
-  CheckText(v, Field(prefix, "display_name"), method.display_name(), 1, kMaxNameLength);
+  CheckLine(v, Field(prefix, "display_name"), method.display_name(), 1, kMaxNameLength);
   CheckText(v, Field(prefix, "description"), method.description(), 0, kMaxLongTextLength);
 }
 
 void ValidateIndicator(FieldViolations& v, const std::string& prefix,
                        const v1::Indicator& indicator) {
   CheckId(v, Field(prefix, "id"), indicator.id());
-  CheckText(v, Field(prefix, "display_name"), indicator.display_name(), 1, kMaxNameLength);
+  CheckLine(v, Field(prefix, "display_name"), indicator.display_name(), 1, kMaxNameLength);
   CheckText(v, Field(prefix, "description"), indicator.description(), 0, kMaxLongTextLength);
-  CheckText(v, Field(prefix, "unit"), indicator.unit(), 0, kMaxNameLength);
+  CheckLine(v, Field(prefix, "unit"), indicator.unit(), 0, kMaxNameLength);
   if (indicator.better_direction() == v1::BETTER_DIRECTION_UNSPECIFIED ||
       !v1::BetterDirection_IsValid(indicator.better_direction())) {
     v.Add(Field(prefix, "better_direction"), "must be HIGHER or LOWER");
@@ -278,7 +260,7 @@ void ValidateArea(FieldViolations& v, const std::string& prefix, const v1::Area&
           absl::StrCat("'", absl::CHexEscape(area.code().substr(0, 40)),
                        "' is not a CBS code (PVnn, GMnnnn, WKnnnnnn or BUnnnnnnnn)"));
   }
-  CheckText(v, Field(prefix, "display_name"), area.display_name(), 1, kMaxNameLength);
+  CheckLine(v, Field(prefix, "display_name"), area.display_name(), 1, kMaxNameLength);
   CheckAttributes(v, Field(prefix, "attributes"), area.attributes());
 }
 
@@ -287,13 +269,13 @@ void ValidateNewExperiment(FieldViolations& v, const std::string& prefix, const 
   if (e.kind() == v1::EXPERIMENT_KIND_UNSPECIFIED || !v1::ExperimentKind_IsValid(e.kind())) {
     v.Add(Field(prefix, "kind"), "must be PROJECT or DEAL");
   }
-  CheckText(v, Field(prefix, "title"), e.title(), 1, kMaxNameLength);
+  CheckLine(v, Field(prefix, "title"), e.title(), 1, kMaxNameLength);
   CheckText(v, Field(prefix, "description"), e.description(), 0, kMaxLongTextLength);
   CheckId(v, Field(prefix, "work_method_id"), e.work_method_id());
   if (e.line() == v1::LINE_UNSPECIFIED || !v1::Line_IsValid(e.line())) {
     v.Add(Field(prefix, "line"), "must be AREA_BASED or CROSSOVER");
   }
-  CheckText(v, Field(prefix, "societal_task"), e.societal_task(), 0, kMaxNameLength);
+  CheckLine(v, Field(prefix, "societal_task"), e.societal_task(), 0, kMaxNameLength);
   if (e.line() == v1::LINE_CROSSOVER && e.societal_task().empty()) {
     v.Add(Field(prefix, "societal_task"), "is required for a CROSSOVER experiment");
   }

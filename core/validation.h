@@ -9,6 +9,7 @@
 
 #include "absl/strings/string_view.h"
 #include "common/errors.h"
+#include "common/text.h"
 #include "leerlus/v1/resources.pb.h"
 
 namespace leerlus::core {
@@ -27,9 +28,6 @@ inline constexpr int32_t kMaxPageSize = 1000;
 inline constexpr size_t kMaxFilterLength = 2000;
 inline constexpr int kMaxFilterDepth = 32;
 
-// Number of Unicode code points, or -1 if `text` is not valid UTF-8.
-int64_t Utf8Length(absl::string_view text);
-
 // `[a-z0-9][a-z0-9-]{0,62}`.
 bool IsValidId(absl::string_view id);
 // `[a-z][a-z0-9_]{0,62}`.
@@ -41,6 +39,11 @@ bool IsValidDate(absl::string_view date);
 
 void CheckId(FieldViolations& violations, const std::string& field, absl::string_view id);
 void CheckRequestId(FieldViolations& violations, absl::string_view request_id);
+// A one-line text (names, titles, units): CheckText, and no tab, line
+// break, C1 control, bidirectional override or invisible character, which
+// would let the text rewrite the table it is shown in.
+void CheckLine(FieldViolations& violations, const std::string& field, absl::string_view text,
+               size_t min_length, size_t max_length);
 // Valid UTF-8 of min..max code points.
 void CheckText(FieldViolations& violations, const std::string& field, absl::string_view text,
                size_t min_length, size_t max_length);

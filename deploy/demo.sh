@@ -21,7 +21,10 @@ if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
 else
   echo "== starting leerlusd on $LEERLUS_SERVER with data in $DATA_DIR"
   rm -f "$DATA_DIR.port"
-  # The first start writes the first admin token to $DATA_DIR.admin-token.
+  # The first start writes the first admin token to $DATA_DIR.admin-token
+  # (leerlusd refuses to overwrite a file, so a token left from a data
+  # directory that is gone is removed first).
+  [ -d "$DATA_DIR" ] || rm -f "$DATA_DIR.admin-token"
   nohup build/server/leerlusd --data-dir "$DATA_DIR" --listen "$LEERLUS_SERVER" \
     --port-file "$DATA_DIR.port" --bootstrap-token-file "$DATA_DIR.admin-token" \
     >"$DATA_DIR.log" 2>&1 &

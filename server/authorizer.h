@@ -20,7 +20,9 @@ class Authorizer {
  public:
   virtual ~Authorizer() = default;
   // Who calls `method` (the short RPC name, e.g. "CreateExperiment") with
-  // `request`, or UNAUTHENTICATED / PERMISSION_DENIED.
+  // `request`, or UNAUTHENTICATED / PERMISSION_DENIED by its role
+  // (core::CheckRole); the experiment-level rule is the core's, checked on
+  // the state the call acts on.
   virtual absl::StatusOr<core::Caller> Authorize(
       const grpc::ServerContextBase& context, absl::string_view method,
       const google::protobuf::Message& request) const = 0;

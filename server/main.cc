@@ -1,15 +1,19 @@
 // leerlusd: the leerlus server.
+#include <fcntl.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -48,6 +52,12 @@ int main(int argc, char** argv) {
   // turns at large answers that multiplies resident memory. A few arenas
   // keep it bounded.
   mallopt(M_ARENA_MAX, 4);
+  // The data directory holds every experiment and, beside the ciphertext,
+  // the keys that open it; backups and the first admin token are as
+  // sensitive. Whatever leerlusd creates is its owner's alone, whatever the
+  // umask it was started with (a systemd unit sets one; a plain run, the
+  // quick start or a container may not).
+  ::umask(0077);
   // Debian builds Abseil without NDEBUG, which leaves its mutex deadlock
   // detector on: every lock, ours and gRPC's, then updates one global lock
   // graph. It is a debugging aid; a release build has it off.
@@ -69,6 +79,7 @@ int main(int argc, char** argv) {
   std::string bootstrap_token_file;
   int max_message_mb = 16;
   int max_subscribers = 256;
+  int max_subscribers_per_principal = 32;
   int64_t max_import_rows = 1'000'000;
   int subscriber_stall_seconds = 60;
   int shutdown_grace_seconds = 10;
@@ -102,6 +113,12 @@ int main(int argc, char** argv) {
                  "most open Subscribe streams; more are RESOURCE_EXHAUSTED (0: no limit)")
       ->check(CLI::Range(0, 100000))
       ->envname("LEERLUS_MAX_SUBSCRIBERS")
+      ->capture_default_str();
+  app.add_option("--max-subscribers-per-principal", max_subscribers_per_principal,
+                 "most open Subscribe streams of one token; more are RESOURCE_EXHAUSTED (0: no "
+                 "limit)")
+      ->check(CLI::Range(0, 100000))
+      ->envname("LEERLUS_MAX_SUBSCRIBERS_PER_PRINCIPAL")
       ->capture_default_str();
   app.add_option("--max-import-rows", max_import_rows,
                  "most rows one ImportOutcomes stream may carry; past it RESOURCE_EXHAUSTED")
@@ -187,6 +204,15 @@ int main(int argc, char** argv) {
     verify = true;
   }
 
+  // A directory made by hand or by an older version may be open to others:
+  // closing the directory closes every file in it.
+  if (std::error_code error; std::filesystem::exists(data_dir, error)) {
+    std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, error);
+    if (error)
+      return Fail(
+          absl::StrCat("cannot make --data-dir '", data_dir, "' owner-only: ", error.message()));
+  }
   leerlus::storage::StoreOptions store_options{.path = data_dir};
   if (!crash_at.empty()) {
     std::pair<std::string, std::string> point = absl::StrSplit(crash_at, absl::MaxSplits(':', 1));
@@ -231,8 +257,7 @@ int main(int argc, char** argv) {
     if (rebuild) {
       std::cout << absl::StrFormat(
                        "projections rebuilt from %d events in %.3f s (%.0f events/s), digest %s",
-                       *events, rebuild_seconds, *events / std::max(rebuild_seconds, 1e-9),
-                       *after)
+                       *events, rebuild_seconds, *events / std::max(rebuild_seconds, 1e-9), *after)
                 << std::endl;
       return 0;
     }
@@ -276,17 +301,41 @@ int main(int argc, char** argv) {
       bootstrap.mutable_token()->set_display_name("admin");
       bootstrap.mutable_token()->set_role(leerlus::v1::ROLE_ADMIN);
       bootstrap.set_request_id("bootstrap-admin-token");
+      // The file is created first, owner-only from the start, never over
+      // an existing file or through a symbolic link: if it cannot be, no
+      // token is stored and the next start tries again.
+      int token_fd = -1;
+      if (!bootstrap_token_file.empty()) {
+        token_fd = ::open(bootstrap_token_file.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (token_fd < 0) {
+          return Fail(absl::StrCat("cannot create --bootstrap-token-file '", bootstrap_token_file,
+                                   "': ", std::strerror(errno),
+                                   " (it must not exist yet; its directory must)"));
+        }
+      }
       leerlus::core::Caller system;
       system.actor = "leerlusd";
       absl::StatusOr<leerlus::v1::CreateTokenResponse> created =
           leerlus::core::Commands(store.get()).CreateToken(bootstrap, system);
-      if (!created.ok()) return Fail(created.status().ToString());
-      if (!bootstrap_token_file.empty()) {
-        std::ofstream out(bootstrap_token_file, std::ios::trunc);
-        out << created->secret() << "\n";
-        out.close();
-        std::filesystem::permissions(bootstrap_token_file, std::filesystem::perms::owner_read |
-                                                               std::filesystem::perms::owner_write);
+      if (!created.ok()) {
+        if (token_fd >= 0) {
+          ::close(token_fd);
+          ::unlink(bootstrap_token_file.c_str());
+        }
+        return Fail(created.status().ToString());
+      }
+      if (token_fd >= 0) {
+        const std::string line = created->secret() + "\n";
+        const bool written =
+            ::write(token_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(token_fd) == 0;
+        ::close(token_fd);
+        if (!written) {
+          return Fail(absl::StrCat("cannot write --bootstrap-token-file '", bootstrap_token_file,
+                                   "': ", std::strerror(errno),
+                                   "; revoke token 'admin' from a copy of the data directory"));
+        }
         logger.Log("info", "first admin token written", {{"file", bootstrap_token_file}});
       } else {
         std::cerr << "\nFirst start: the admin token (shown once, keep it safe):\n  "
@@ -300,6 +349,12 @@ int main(int argc, char** argv) {
                                           max_subscribers, static_cast<uint64_t>(max_import_rows),
                                           &stalled_streams};
   context.max_message_bytes = static_cast<size_t>(max_message_mb) * 1024 * 1024;
+  context.max_subscribers_per_principal = max_subscribers_per_principal;
+  // All answers being built or sent share one message limit's worth of
+  // memory: the server stays within its budget whatever the number of
+  // readers.
+  leerlus::core::AnswerMemory answer_memory(context.max_message_bytes);
+  context.answer_memory = &answer_memory;
   leerlus::server::CatalogServiceImpl catalog(context);
   leerlus::server::ExperimentServiceImpl experiments(context);
   leerlus::server::EventLogServiceImpl event_log(context);
@@ -344,6 +399,11 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   // Two servers on one port would silently split traffic between two stores.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Ping idle connections, so that a subscriber whose machine vanished
+  // (no FIN, no RST) is noticed and its stream and slot reclaimed.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.SetMaxReceiveMessageSize(max_message_mb * 1024 * 1024);
   builder.SetMaxSendMessageSize(max_message_mb * 1024 * 1024);
   // Calls that wait for a group commit hold their thread for milliseconds;
@@ -354,6 +414,11 @@ int main(int argc, char** argv) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 128);
   int bound_port = 0;
   builder.AddListeningPort(listen, credentials, &bound_port);
+  {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(leerlus::server::MakeCallEndInterceptorFactory(&answer_memory));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   builder.RegisterService(&catalog);
   builder.RegisterService(&experiments);
   builder.RegisterService(&event_log);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <deque>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -9,21 +10,27 @@
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
 #include "core/access.h"
+#include "core/answer_budget.h"
 #include "core/personal_data.h"
+#include "core/validation.h"
 #include "google/rpc/error_details.pb.h"
 #include "server/status_mapping.h"
 
 namespace leerlus::server {
 namespace {
 
-// Authorise, run the core function, translate the result.
-// The request id of a mutation, for the log ("" for reads).
+// The request id of a mutation, for the log ("" for reads). It is the
+// client's text: one that is no valid request id is logged as a marker, so
+// an unauthenticated caller can neither flood the log nor forge a line.
 std::string RequestIdOf(const google::protobuf::Message& request) {
   const google::protobuf::FieldDescriptor* field =
       request.GetDescriptor()->FindFieldByName("request_id");
   if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING)
     return "";
-  return request.GetReflection()->GetString(request, field);
+  std::string request_id = request.GetReflection()->GetString(request, field);
+  FieldViolations violations;
+  core::CheckRequestId(violations, request_id);
+  return violations.empty() || request_id.empty() ? request_id : "(invalid)";
 }
 
 // The call's deadline, for work that can stop early (a replay of the log);
@@ -80,19 +87,7 @@ class UnaryCall {
     if (service_.max_message_bytes == 0 || size <= service_.max_message_bytes) {
       return absl::OkStatus();
     }
-    const absl::string_view remedy =
-        method_ == "GetExperiment"
-            ? "ask for view BASIC and page the outcomes with ListOutcomes (and the history, if "
-              "asked for, with ReadEvents)"
-            : "ask for less: a smaller page or a narrower question";
-    return WithErrorInfo(
-        absl::ResourceExhaustedError(
-            absl::StrFormat("the answer is %.1f MiB, more than the server's %.1f MiB message limit "
-                            "(--max-message-mb); %s",
-                            size / 1048576.0, service_.max_message_bytes / 1048576.0, remedy)),
-        "RESPONSE_TOO_LARGE",
-        {{"size_bytes", absl::StrCat(size)},
-         {"limit_bytes", absl::StrCat(service_.max_message_bytes)}});
+    return core::TooLargeAnswer(method_, service_.max_message_bytes);
   }
 
   const ServiceContext& service_;
@@ -107,6 +102,10 @@ template <typename Response, typename Fn>
 grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
                     absl::string_view method, const google::protobuf::Message& request,
                     Response* response, Fn&& run) {
+  // A large answer keeps its reservation until the call is done and the
+  // answer sent (CallEndInterceptor), not only while it is built.
+  core::AnswerMemory::CallScope scope(service.answer_memory,
+                                      static_cast<grpc::ServerContextBase*>(context));
   UnaryCall call(service, *context, method, request);
   if (!call.caller().ok()) return call.Finish(call.caller().status());
   return call.Finish(run(*call.caller()), response);
@@ -131,7 +130,46 @@ std::string BlamedField(const absl::Status& status) {
   return "";
 }
 
+// Gives back what a call's answer reserved once the call is over.
+class CallEndInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  CallEndInterceptor(core::AnswerMemory* memory, const grpc::ServerContextBase* call)
+      : memory_(memory), call_(call) {}
+  ~CallEndInterceptor() override { memory_->CallDone(call_); }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+
+ private:
+  core::AnswerMemory* memory_;
+  const grpc::ServerContextBase* call_;
+};
+
+class CallEndInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit CallEndInterceptorFactory(core::AnswerMemory* memory) : memory_(memory) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    // Only the synchronous unary handlers (Handle) build answers under a
+    // CallScope; the callback append and the streams need no interceptor.
+    if (info->type() != grpc::experimental::ServerRpcInfo::Type::UNARY ||
+        absl::string_view(info->method()) == "/leerlus.v1.ExperimentService/CreateOutcome") {
+      return nullptr;
+    }
+    return new CallEndInterceptor(memory_, info->server_context());
+  }
+
+ private:
+  core::AnswerMemory* memory_;
+};
+
 }  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeCallEndInterceptorFactory(core::AnswerMemory* memory) {
+  return std::make_unique<CallEndInterceptorFactory>(memory);
+}
 
 #define LEERLUS_UNARY(Service, Method, Target)                                                   \
   grpc::Status Service::Method(grpc::ServerContext* context, const v1::Method##Request* request, \
@@ -154,8 +192,8 @@ LEERLUS_UNARY(CatalogServiceImpl, GetArea, queries_.GetArea(*request))
 LEERLUS_UNARY(CatalogServiceImpl, ListAreas, queries_.ListAreas(*request))
 
 LEERLUS_UNARY(ExperimentServiceImpl, CreateExperiment, commands_.CreateExperiment(*request, caller))
-LEERLUS_UNARY(ExperimentServiceImpl, GetExperiment, queries_.GetExperiment(*request))
-LEERLUS_UNARY(ExperimentServiceImpl, ListOutcomes, queries_.ListOutcomes(*request))
+LEERLUS_UNARY(ExperimentServiceImpl, GetExperiment, queries_.GetExperiment(*request, caller))
+LEERLUS_UNARY(ExperimentServiceImpl, ListOutcomes, queries_.ListOutcomes(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, ListExperiments,
               queries_.ListExperiments(*request, core::ListScopeOf(caller)))
 LEERLUS_UNARY(ExperimentServiceImpl, UpdateExperiment, commands_.UpdateExperiment(*request, caller))
@@ -204,7 +242,7 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CreateOutcome(
 LEERLUS_UNARY(ExperimentServiceImpl, RetractOutcome, commands_.RetractOutcome(*request, caller))
 LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*request, caller))
 
-LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request))
+LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request, caller))
 
 LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request, CallDeadline(*context)))
 LEERLUS_UNARY(InsightServiceImpl, CompareConditions,
@@ -232,8 +270,16 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   // The stream needs a caller who may record at all; each row is then
   // authorised as a CreateOutcome of its own experiment.
   absl::StatusOr<core::Caller> caller =
-      context_.authorizer->Authorize(*context, "ListWorkMethods", v1::ListWorkMethodsRequest());
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
+      context_.authorizer->Authorize(*context, "ImportOutcomes", v1::ImportOutcomesRequest());
+  // Refused rows, by code: logged and counted with the stream's outcome, so
+  // that 100,000 refused rows do not pass as one OK line.
+  std::map<absl::StatusCode, uint64_t> refused;
+  auto finish = [&](const absl::Status& status) {
+    context_.telemetry->RecordImport(caller.ok() ? caller->actor : "", response->written(), refused,
+                                     status, absl::Now() - start);
+    return ToGrpcStatus(status);
+  };
+  if (!caller.ok()) return finish(caller.status());
   // Rows are handed to the store without waiting (a window of them in
   // flight), so that they share group commits instead of paying one fsync
   // each; results are collected in row order. The window holds several
@@ -252,6 +298,7 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
       response->set_written(response->written() + 1);
     } else {
       response->set_failed(response->failed() + 1);
+      ++refused[result.status().code()];
       if (response->results_size() < kListedFailures) {
         v1::ImportRowResult* failure = response->add_results();
         failure->set_row(row);
@@ -268,7 +315,7 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   while (reader->Read(&request)) {
     if (row >= context_.max_import_rows) {
       while (!inflight.empty()) collect_one();
-      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+      return finish(absl::ResourceExhaustedError(absl::StrCat(
           "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
           context_.max_import_rows, " were processed, split the rest")));
     }
@@ -284,14 +331,14 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   // Read() also ends at a message that does not parse: the rows before it
   // are in, and the caller learns which one broke.
   if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) {
+    (void)finish(
+        absl::Status(static_cast<absl::StatusCode>(broken.error_code()), broken.error_message()));
     return grpc::Status(broken.error_code(),
                         absl::StrCat("row ", row, " (counting from 0): ", broken.error_message(),
                                      "; the ", row, " rows before it were processed"),
                         broken.error_details());
   }
-  context_.telemetry->RecordCall("ImportOutcomes", caller->actor, "", absl::OkStatus(),
-                                 absl::Now() - start);
-  return grpc::Status::OK;
+  return finish(absl::OkStatus());
 }
 
 grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
@@ -302,18 +349,38 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
   if (!stream.ok()) return ToGrpcStatus(stream.status());
-  if (!context_.telemetry->TryAddSubscriber(context_.max_subscribers)) {
-    return ToGrpcStatus(WithErrorInfo(absl::ResourceExhaustedError(absl::StrCat(
-                                          "the server serves at most ", context_.max_subscribers,
-                                          " subscriptions at once; retry later")),
-                                      "TOO_MANY_SUBSCRIPTIONS",
-                                      {{"limit", absl::StrCat(context_.max_subscribers)}}));
+  // Opened only on an experiment the caller may read now: the answer a
+  // GetExperiment would get.
+  if (absl::Status readable =
+          core::CheckSubscription(*caller, *request, *context_.store->OpenReadView());
+      !readable.ok()) {
+    return ToGrpcStatus(readable);
+  }
+  // The principal's share: its token, or its name without one.
+  const std::string principal = caller->token_id.empty() ? caller->actor : caller->token_id;
+  if (absl::Status slot = context_.telemetry->TryAddSubscriber(
+          principal, context_.max_subscribers, context_.max_subscribers_per_principal);
+      !slot.ok()) {
+    return ToGrpcStatus(slot);
   }
   struct Unsubscribe {
     Telemetry* telemetry;
-    ~Unsubscribe() { telemetry->RemoveSubscriber(); }
-  } unsubscribe{context_.telemetry};
+    const std::string& principal;
+    ~Unsubscribe() { telemetry->RemoveSubscriber(principal); }
+  } unsubscribe{context_.telemetry, principal};
   std::unique_ptr<StalledStreams::Watch> watch = context_.stalled_streams->Track(context);
+  // Write blocks while the client does not read (flow control), so a slow
+  // subscriber holds one batch, not the log; one that stalls past
+  // --subscriber-stall-seconds is cancelled by the watch.
+  auto send = [&](const v1::SubscribeResponse& message) {
+    watch->Writing();
+    const bool written = writer->Write(message);
+    watch->Written();
+    return written;
+  };
+  const absl::Duration heartbeat = absl::Seconds(request->heartbeat_seconds());
+  absl::Time last_sent = absl::Now();
+  bool caught_up = false;
   uint64_t next = std::max<uint64_t>(request->from_position(), 1);
   constexpr size_t kBatch = 256;
   while (!context->IsCancelled()) {
@@ -323,31 +390,53 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
                                  "position"),
           "SHUTTING_DOWN", {{"next_position", absl::StrCat(next)}}));
     }
+    // Every batch passes the rule again, on the state it is read from: a
+    // revoked or expired token, or a partner taken off the experiment,
+    // gets nothing more.
     std::unique_ptr<storage::ReadView> view = context_.store->OpenReadView();
+    if (absl::Status still = core::CheckStillValid(*caller, *view, absl::Now()); !still.ok()) {
+      return ToGrpcStatus(still);
+    }
+    if (absl::Status readable = core::CheckSubscription(*caller, *request, *view); !readable.ok()) {
+      return ToGrpcStatus(readable);
+    }
     absl::StatusOr<std::vector<v1::Event>> events = view->ReadEvents(next, kBatch, *stream);
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (v1::Event& event : *events) {
-      v1::SubscribeResponse message;
       next = event.position() + 1;
+      absl::StatusOr<bool> visible = core::MayReadEvent(*caller, event, *view);
+      if (!visible.ok()) return ToGrpcStatus(visible.status());
+      if (!*visible) continue;
+      v1::SubscribeResponse message;
       *message.mutable_event() = std::move(event);
       if (absl::Status revealed = core::RevealPersonalTexts(*context_.store, message);
           !revealed.ok()) {
         return ToGrpcStatus(revealed);
       }
-      // Write blocks while the client does not read (flow control), so a
-      // slow subscriber holds one batch, not the log; one that stalls past
-      // --subscriber-stall-seconds is cancelled by the watch.
-      watch->Writing();
-      const bool written = writer->Write(message);
-      watch->Written();
-      if (!written) return grpc::Status::OK;
+      if (!send(message)) return grpc::Status::OK;
+      last_sent = absl::Now();
     }
-    // Caught up to this view: wait for new events (with a timeout, to
-    // notice cancellation and draining).
-    if (events->size() < kBatch) {
-      next = std::max(next, view->head_position() + 1);
-      context_.store->WaitForHeadAbove(next - 1, absl::Now() + absl::Milliseconds(500));
+    if (events->size() == kBatch) continue;
+    // Caught up to this view.
+    next = std::max(next, view->head_position() + 1);
+    if (!caught_up && request->mark_caught_up()) {
+      v1::SubscribeResponse marker;
+      marker.mutable_caught_up()->set_head_position(view->head_position());
+      if (!send(marker)) return grpc::Status::OK;
+      last_sent = absl::Now();
     }
+    caught_up = true;
+    if (heartbeat > absl::ZeroDuration() && absl::Now() - last_sent >= heartbeat) {
+      v1::SubscribeResponse beat;
+      beat.mutable_heartbeat()->set_head_position(view->head_position());
+      if (!send(beat)) return grpc::Status::OK;
+      last_sent = absl::Now();
+    }
+    // Wait for new events, with a timeout to notice cancellation, draining,
+    // an expiring token and the next heartbeat.
+    absl::Time wake = absl::Now() + absl::Milliseconds(500);
+    if (heartbeat > absl::ZeroDuration()) wake = std::min(wake, last_sent + heartbeat);
+    context_.store->WaitForHeadAbove(next - 1, wake);
   }
   return grpc::Status::OK;
 }

@@ -4,9 +4,13 @@
 #ifndef LEERLUS_SERVER_SERVICES_H_
 #define LEERLUS_SERVER_SERVICES_H_
 
+#include <grpcpp/support/server_interceptor.h>
+
 #include <atomic>
+#include <memory>
 
 #include "core/admin.h"
+#include "core/answer_budget.h"
 #include "core/commands.h"
 #include "core/insights.h"
 #include "core/queries.h"
@@ -39,12 +43,18 @@ struct ServiceContext {
   // Largest answer a unary call may send (--max-message-mb); a larger one
   // is RESOURCE_EXHAUSTED with reason RESPONSE_TOO_LARGE. 0: no limit.
   size_t max_message_bytes = 0;
+  // Bounds the answers being built, alone and together.
+  core::AnswerMemory* answer_memory = nullptr;
+  // Most open Subscribe streams of one principal; 0: no limit.
+  int max_subscribers_per_principal = 0;
 };
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {
  public:
   explicit CatalogServiceImpl(ServiceContext context)
-      : context_(context), commands_(context.store), queries_(context.store) {}
+      : context_(context),
+        commands_(context.store),
+        queries_(context.store, context.answer_memory) {}
 
   grpc::Status CreateWorkMethod(grpc::ServerContext* context,
                                 const v1::CreateWorkMethodRequest* request,
@@ -85,7 +95,9 @@ class ExperimentServiceImpl final
           v1::ExperimentService::Service> {
  public:
   explicit ExperimentServiceImpl(ServiceContext context)
-      : context_(context), commands_(context.store), queries_(context.store) {}
+      : context_(context),
+        commands_(context.store),
+        queries_(context.store, context.answer_memory) {}
 
   grpc::Status CreateExperiment(grpc::ServerContext* context,
                                 const v1::CreateExperimentRequest* request,
@@ -136,7 +148,7 @@ class ExperimentServiceImpl final
 class EventLogServiceImpl final : public v1::EventLogService::Service {
  public:
   explicit EventLogServiceImpl(ServiceContext context)
-      : context_(context), queries_(context.store) {}
+      : context_(context), queries_(context.store, context.answer_memory) {}
 
   grpc::Status ReadEvents(grpc::ServerContext* context, const v1::ReadEventsRequest* request,
                           v1::ReadEventsResponse* response) override;
@@ -179,7 +191,7 @@ class AdminServiceImpl final : public v1::AdminService::Service {
       : context_(context),
         admin_(context.store),
         commands_(context.store),
-        queries_(context.store) {}
+        queries_(context.store, context.answer_memory) {}
 
   grpc::Status Backup(grpc::ServerContext* context, const v1::BackupRequest* request,
                       v1::BackupResponse* response) override;
@@ -199,6 +211,11 @@ class AdminServiceImpl final : public v1::AdminService::Service {
   core::Commands commands_;
   core::Queries queries_;
 };
+
+// The server's interceptor that tells `memory` when each unary call is over
+// (answer sent), so that what its answer reserved comes free only then.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeCallEndInterceptorFactory(core::AnswerMemory* memory);
 
 }  // namespace leerlus::server
 

@@ -7,15 +7,47 @@
 #include <prometheus/registry.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "common/errors.h"
+#include "common/text.h"
 
 namespace leerlus::server {
+
+namespace {
+
+// A log value as it may be written: at most kMaxLogValueBytes of the
+// client's text, on one visible line (EscapeForDisplay), so that no value
+// can break a line, fake a field or grow the log without bound.
+constexpr size_t kMaxLogValueBytes = 256;
+
+std::string SafeLogValue(absl::string_view text) {
+  if (text.size() <= kMaxLogValueBytes) return EscapeForDisplay(text);
+  return absl::StrCat(EscapeForDisplay(text.substr(0, kMaxLogValueBytes)), "...(cut)");
+}
+
+// The text format's value: quoted (logfmt style) when it holds a space, a
+// quote, '=' or is empty, so that every field reads back as one.
+std::string TextLogValue(absl::string_view text) {
+  std::string value = SafeLogValue(text);
+  if (!value.empty() && value.find_first_of(" \"=\\") == std::string::npos) return value;
+  return absl::StrCat("\"", absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}}), "\"");
+}
+
+std::string JsonLogValue(absl::string_view text) {
+  return absl::StrCat(
+      "\"", absl::StrReplaceAll(SafeLogValue(text), {{"\\", "\\\\"}, {"\"", "\\\""}}), "\"");
+}
+
+}  // namespace
 
 void Logger::Log(absl::string_view level, absl::string_view message,
                  const std::vector<std::pair<std::string, std::string>>& fields) {
@@ -23,46 +55,17 @@ void Logger::Log(absl::string_view level, absl::string_view message,
       absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   std::string line;
   if (format_ == LogFormat::kJson) {
-    // JSON strings: escape quotes, backslashes and control characters.
-    auto quote = [](absl::string_view text) {
-      std::string out = "\"";
-      for (char c : text) {
-        switch (c) {
-          case '"':
-            out += "\\\"";
-            break;
-          case '\\':
-            out += "\\\\";
-            break;
-          case '\n':
-            out += "\\n";
-            break;
-          case '\r':
-            out += "\\r";
-            break;
-          case '\t':
-            out += "\\t";
-            break;
-          default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-              char buffer[8];
-              std::snprintf(buffer, sizeof(buffer), "\\u%04x", c);
-              out += buffer;
-            } else {
-              out += c;
-            }
-        }
-      }
-      return out + "\"";
-    };
-    line = absl::StrCat("{\"time\":", quote(time), ",\"level\":", quote(level),
-                        ",\"msg\":", quote(message));
-    for (const auto& [name, value] : fields)
-      absl::StrAppend(&line, ",", quote(name), ":", quote(value));
+    line = absl::StrCat("{\"time\":", JsonLogValue(time), ",\"level\":", JsonLogValue(level),
+                        ",\"msg\":", JsonLogValue(message));
+    for (const auto& [name, value] : fields) {
+      absl::StrAppend(&line, ",", JsonLogValue(name), ":", JsonLogValue(value));
+    }
     line += "}";
   } else {
-    line = absl::StrCat(time, " ", level, " ", message);
-    for (const auto& [name, value] : fields) absl::StrAppend(&line, " ", name, "=", value);
+    line = absl::StrCat(time, " ", level, " ", SafeLogValue(message));
+    for (const auto& [name, value] : fields) {
+      absl::StrAppend(&line, " ", name, "=", TextLogValue(value));
+    }
   }
   absl::MutexLock lock(&mutex_);
   std::cerr << line << std::endl;
@@ -157,6 +160,11 @@ absl::StatusOr<std::unique_ptr<Telemetry>> Telemetry::Create(storage::EventStore
                                .Name("leerlus_rpc_duration_seconds")
                                .Help("RPC latency by method.")
                                .Register(*telemetry->registry_);
+  telemetry->import_rows_ =
+      &prometheus::BuildCounter()
+           .Name("leerlus_import_rows_total")
+           .Help("ImportOutcomes rows by outcome: OK (written) or the code that refused them.")
+           .Register(*telemetry->registry_);
   telemetry->store_collector_ = std::make_shared<StoreCollector>(store, &telemetry->subscribers_);
   if (!options.metrics_listen.empty()) {
     try {
@@ -179,14 +187,20 @@ int Telemetry::metrics_port() const {
 
 void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
                            absl::string_view request_id, const absl::Status& status,
-                           absl::Duration duration) {
+                           absl::Duration duration,
+                           std::vector<std::pair<std::string, std::string>> extra) {
   const std::string code = absl::StatusCodeToString(status.code());
   calls_->Add({{"rpc", std::string(rpc)}, {"code", code}}).Increment();
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   durations_->Add({{"rpc", std::string(rpc)}}, kBuckets).Observe(absl::ToDoubleSeconds(duration));
+  // A call that answered OK but refused part of its work (an import's
+  // rows) says so with a field of its own and is logged as a warning.
   const bool failed = !status.ok();
-  if (!failed && !options_.log_calls) return;
+  const bool partly_refused = std::any_of(extra.begin(), extra.end(), [](const auto& field) {
+    return absl::StartsWith(field.first, "refused_");
+  });
+  if (!failed && !partly_refused && !options_.log_calls) return;
   std::vector<std::pair<std::string, std::string>> fields = {
       {"rpc", std::string(rpc)},
       {"status", code},
@@ -194,10 +208,57 @@ void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
   if (!principal.empty()) fields.emplace_back("principal", std::string(principal));
   if (!request_id.empty()) fields.emplace_back("request_id", std::string(request_id));
   if (failed) fields.emplace_back("error", std::string(status.message()));
+  fields.insert(fields.end(), extra.begin(), extra.end());
   const bool server_fault = status.code() == absl::StatusCode::kInternal ||
                             status.code() == absl::StatusCode::kDataLoss ||
                             status.code() == absl::StatusCode::kUnavailable;
-  logger_.Log(server_fault ? "error" : failed ? "warn" : "info", "rpc", fields);
+  logger_.Log(server_fault ? "error" : (failed || partly_refused) ? "warn" : "info", "rpc", fields);
+}
+
+void Telemetry::RecordImport(absl::string_view principal, uint64_t written,
+                             const std::map<absl::StatusCode, uint64_t>& refused,
+                             const absl::Status& status, absl::Duration duration) {
+  import_rows_->Add({{"code", "OK"}}).Increment(static_cast<double>(written));
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"rows_written", absl::StrCat(written)}};
+  for (const auto& [code, count] : refused) {
+    const std::string name = absl::StatusCodeToString(code);
+    import_rows_->Add({{"code", name}}).Increment(static_cast<double>(count));
+    fields.emplace_back(absl::StrCat("refused_", name), absl::StrCat(count));
+  }
+  RecordCall("ImportOutcomes", principal, "", status, duration, std::move(fields));
+}
+
+absl::Status Telemetry::TryAddSubscriber(const std::string& principal, int limit,
+                                         int per_principal_limit) {
+  absl::MutexLock lock(&subscribers_mutex_);
+  if (limit > 0 && subscribers_ >= limit) {
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat("the server serves at most ", limit,
+                                                  " subscriptions at once; retry later")),
+        "TOO_MANY_SUBSCRIPTIONS", {{"limit", absl::StrCat(limit)}});
+  }
+  int& own = subscribers_of_[principal];
+  if (per_principal_limit > 0 && own >= per_principal_limit) {
+    if (own == 0) subscribers_of_.erase(principal);
+    return WithErrorInfo(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "'", principal, "' has ", per_principal_limit,
+            " subscriptions open, the most one principal may (--max-subscribers-per-principal); "
+            "close one or retry later")),
+        "TOO_MANY_SUBSCRIPTIONS_OF_PRINCIPAL", {{"limit", absl::StrCat(per_principal_limit)}});
+  }
+  ++own;
+  ++subscribers_;
+  return absl::OkStatus();
+}
+
+void Telemetry::RemoveSubscriber(const std::string& principal) {
+  absl::MutexLock lock(&subscribers_mutex_);
+  --subscribers_;
+  if (auto it = subscribers_of_.find(principal); it != subscribers_of_.end() && --it->second <= 0) {
+    subscribers_of_.erase(it);
+  }
 }
 
 }  // namespace leerlus::server

@@ -8,11 +8,13 @@
 #define LEERLUS_SERVER_TELEMETRY_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -63,17 +65,22 @@ class Telemetry {
   // One finished RPC. `principal` and `request_id` may be empty. Never logs
   // secrets: the caller passes names and ids only.
   void RecordCall(absl::string_view rpc, absl::string_view principal, absl::string_view request_id,
-                  const absl::Status& status, absl::Duration duration);
-  // Counts a new subscription unless `limit` (> 0) are open already.
-  bool TryAddSubscriber(int limit) {
-    if (subscribers_.fetch_add(1) + 1 > limit && limit > 0) {
-      subscribers_ -= 1;
-      return false;
-    }
-    return true;
-  }
-  // A subscription ended.
-  void RemoveSubscriber() { subscribers_ -= 1; }
+                  const absl::Status& status, absl::Duration duration,
+                  std::vector<std::pair<std::string, std::string>> fields = {});
+  // One finished ImportOutcomes stream: recorded as its call, with its
+  // written rows and its refused rows by code (counted in
+  // leerlus_import_rows_total{code} and named in the log line, which is a
+  // warning when any row was refused).
+  void RecordImport(absl::string_view principal, uint64_t written,
+                    const std::map<absl::StatusCode, uint64_t>& refused, const absl::Status& status,
+                    absl::Duration duration);
+  // Counts a new subscription of `principal`, unless `limit` (> 0) are
+  // open already, or `per_principal_limit` (> 0) of that principal's:
+  // then RESOURCE_EXHAUSTED (with RetryInfo on the wire) naming which. One
+  // principal filling its share leaves the others theirs.
+  absl::Status TryAddSubscriber(const std::string& principal, int limit, int per_principal_limit);
+  // A subscription of `principal` ended.
+  void RemoveSubscriber(const std::string& principal);
   int subscribers() const { return subscribers_; }
   // The bound metrics port (0 without metrics).
   int metrics_port() const;
@@ -87,9 +94,12 @@ class Telemetry {
   TelemetryOptions options_;
   Logger logger_;
   std::atomic<int> subscribers_{0};
+  absl::Mutex subscribers_mutex_;
+  absl::flat_hash_map<std::string, int> subscribers_of_ ABSL_GUARDED_BY(subscribers_mutex_);
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>* calls_ = nullptr;
   prometheus::Family<prometheus::Histogram>* durations_ = nullptr;
+  prometheus::Family<prometheus::Counter>* import_rows_ = nullptr;
   std::shared_ptr<class StoreCollector> store_collector_;
   std::unique_ptr<prometheus::Exposer> exposer_;
 };

@@ -108,9 +108,11 @@ int64_t ReadView::head_time_seconds() {
 }
 
 absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_t limit,
-                                                            absl::string_view stream) {
+                                                            absl::string_view stream,
+                                                            size_t max_bytes) {
   std::vector<v1::Event> events;
   if (from == 0) from = 1;
+  size_t bytes_read = 0;
   absl::Status parse_status;
   auto parse = [&](absl::string_view bytes) {
     v1::Event event;
@@ -119,7 +121,8 @@ absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_
       return false;
     }
     events.push_back(std::move(event));
-    return events.size() < limit;
+    bytes_read += bytes.size();
+    return events.size() < limit && bytes_read < max_bytes;
   };
   if (stream.empty()) {
     LEERLUS_RETURN_IF_ERROR(
@@ -139,15 +142,39 @@ absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEvents(uint64_t from, size_
                                  }
                                  return positions.size() < limit;
                                }));
+  return ReadEventsAt(positions, stream, max_bytes);
+}
+
+absl::StatusOr<std::vector<v1::Event>> ReadView::ReadStreamEvents(absl::string_view stream,
+                                                                  uint64_t from_version,
+                                                                  size_t limit, size_t max_bytes) {
+  std::vector<uint64_t> positions;
+  LEERLUS_RETURN_IF_ERROR(Scan(ColumnFamily::kStreams, StreamEventPrefix(stream),
+                               StreamEventKey(stream, std::max<uint64_t>(from_version, 1)),
+                               [&](absl::string_view, absl::string_view value) {
+                                 absl::string_view in = value;
+                                 absl::StatusOr<uint64_t> position = ConsumeFixed64BigEndian(&in);
+                                 if (position.ok()) positions.push_back(*position);
+                                 return positions.size() < limit;
+                               }));
+  return ReadEventsAt(positions, stream, max_bytes);
+}
+
+absl::StatusOr<std::vector<v1::Event>> ReadView::ReadEventsAt(
+    const std::vector<uint64_t>& positions, absl::string_view stream, size_t max_bytes) {
+  std::vector<v1::Event> events;
+  size_t bytes_read = 0;
   for (uint64_t position : positions) {
+    if (bytes_read >= max_bytes) break;
     LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
                              Get(ColumnFamily::kEvents, EventKey(position)));
     if (!bytes.has_value()) {
       return absl::DataLossError(
           absl::StrCat("stream index of '", stream, "' points at missing position ", position));
     }
-    parse(*bytes);
-    LEERLUS_RETURN_IF_ERROR(parse_status);
+    v1::Event& event = events.emplace_back();
+    if (!event.ParseFromString(*bytes)) return absl::DataLossError("cannot parse a stored event");
+    bytes_read += bytes->size();
   }
   return events;
 }
@@ -350,9 +377,8 @@ class EventStore::LogReadAhead {
   absl::StatusOr<Chunk> Next() {
     absl::MutexLock lock(&mutex_);
     mutex_.Await(absl::Condition(
-        +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
-          return !self->chunks_.empty();
-        },
+        +[](LogReadAhead* self)
+             ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) { return !self->chunks_.empty(); },
         this));
     absl::StatusOr<Chunk> chunk = std::move(chunks_.front());
     chunks_.pop_front();
@@ -621,10 +647,11 @@ absl::Status EventStore::EnsureProjectionFormat() {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
-                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
-                            rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
-                   "writing the projection format");
+  return FromRocks(
+      db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+               rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+               rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
+      "writing the projection format");
 }
 
 void EventStore::Shutdown() {
@@ -652,9 +679,8 @@ absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
 std::future<absl::StatusOr<AppendResult>> EventStore::Submit(AppendRequest request) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
   std::future<absl::StatusOr<AppendResult>> future = promise->get_future();
-  Submit(std::move(request), [promise](absl::StatusOr<AppendResult> result) {
-    promise->set_value(std::move(result));
-  });
+  Submit(std::move(request),
+         [promise](absl::StatusOr<AppendResult> result) { promise->set_value(std::move(result)); });
   return future;
 }
 
@@ -1230,7 +1256,8 @@ absl::Status EventStore::RebuildProjections() {
   LEERLUS_RETURN_IF_ERROR(ProjectInto(std::numeric_limits<uint64_t>::max(), db_, handles_));
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
   LEERLUS_RETURN_IF_ERROR(
       FromRocks(db_->Put(synced, meta, format_key,
                          rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
@@ -1310,8 +1337,7 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
               *number != stream->second.size()) {
             problem = absl::DataLossError(absl::StrCat(
                 "stream '", key, "' head says ", number.ok() ? absl::StrCat(*number) : "nothing",
-                ", log has ",
-                stream == stream_positions.end() ? 0 : stream->second.size()));
+                ", log has ", stream == stream_positions.end() ? 0 : stream->second.size()));
             return false;
           }
           heads_seen.insert(std::string(key));
@@ -1323,9 +1349,10 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
             entry->version > stream->second.size() ||
             stream->second[entry->version - 1] != *number) {
           problem = absl::DataLossError(
-              entry.ok() ? absl::StrCat("stream '", entry->stream, "' index entry ",
-                                        entry->version, " is wrong")
-                         : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
+              entry.ok()
+                  ? absl::StrCat("stream '", entry->stream, "' index entry ", entry->version,
+                                 " is wrong")
+                  : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
           return false;
         }
         ++entries_seen[entry->stream];

@@ -29,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -143,14 +144,25 @@ class ReadView : public ProjectionReader {
   int64_t head_time_seconds() override;
 
   // Events with position >= `from`, at most `limit`, optionally only those
-  // of `stream` (empty: all).
-  absl::StatusOr<std::vector<v1::Event>> ReadEvents(uint64_t from, size_t limit,
-                                                    absl::string_view stream);
+  // of `stream` (empty: all). Reading stops after the event that brings the
+  // stored bytes read to `max_bytes`, so a page of large events is bounded
+  // while it is read.
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(
+      uint64_t from, size_t limit, absl::string_view stream,
+      size_t max_bytes = std::numeric_limits<size_t>::max());
+  // The events of `stream` from version `from_version` on, with the same
+  // bounds: a long stream read in chunks without walking it from the start.
+  absl::StatusOr<std::vector<v1::Event>> ReadStreamEvents(
+      absl::string_view stream, uint64_t from_version, size_t limit,
+      size_t max_bytes = std::numeric_limits<size_t>::max());
 
   // Current version of a stream (0 if it does not exist).
   absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream);
 
  private:
+  absl::StatusOr<std::vector<v1::Event>> ReadEventsAt(const std::vector<uint64_t>& positions,
+                                                      absl::string_view stream, size_t max_bytes);
+
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   SharedSnapshot snapshot_;

@@ -118,7 +118,7 @@ TEST_F(CommandsTest, HypothesesBeforeStartAreSealedLaterOnesArePostHoc) {
 
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get, caller_);
   ASSERT_OK(experiment);
   ASSERT_EQ(experiment->experiment().hypotheses_size(), 2);
   const v1::Hypothesis& sealed = experiment->experiment().hypotheses(0);
@@ -156,7 +156,7 @@ TEST_F(CommandsTest, AreaSnapshotIsTakenAtRegistrationAndNotRewrittenLater) {
   ASSERT_OK(commands_->PutArea(edition, caller_));
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> later = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> later = queries_->GetExperiment(get, caller_);
   ASSERT_OK(later);
   EXPECT_EQ(later->experiment().context().at("region").text_value(), "Hart van Brabant");
   v1::GetAreaRequest area;
@@ -196,7 +196,7 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
 
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get, caller_);
   ASSERT_OK(experiment);
   ASSERT_OK(core::RevealPersonalTexts(*store_, *experiment));
   ASSERT_EQ(experiment->experiment().outcomes_size(), 2);
@@ -215,31 +215,31 @@ TEST_F(CommandsTest, GetAsOfAPositionShowsThePastState) {
   v1::GetExperimentRequest get;
   get.set_id("e1");
   get.set_as_of_position(designed_at);
-  absl::StatusOr<v1::GetExperimentResponse> past = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> past = queries_->GetExperiment(get, caller_);
   ASSERT_OK(past);
   EXPECT_EQ(past->read_position(), designed_at);
   EXPECT_EQ(past->experiment().status(), v1::EXPERIMENT_STATUS_DESIGNED);
   EXPECT_EQ(past->experiment().outcomes_size(), 0);
   EXPECT_EQ(past->history_size(), 0);
   get.set_include_history(true);
-  past = queries_->GetExperiment(get);
+  past = queries_->GetExperiment(get, caller_);
   ASSERT_OK(past);
   ASSERT_EQ(past->history_size(), 1);
   EXPECT_TRUE(past->history(0).has_experiment_registered());
   get.set_as_of_position(0);
-  absl::StatusOr<v1::GetExperimentResponse> now = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> now = queries_->GetExperiment(get, caller_);
   ASSERT_OK(now);
   ASSERT_EQ(now->history_size(), 3);
   EXPECT_TRUE(now->history(2).has_outcome_recorded());
   get.set_include_history(false);
-  now = queries_->GetExperiment(get);
+  now = queries_->GetExperiment(get, caller_);
   ASSERT_OK(now);
   EXPECT_EQ(now->experiment().status(), v1::EXPERIMENT_STATUS_RUNNING);
   EXPECT_EQ(now->experiment().outcomes_size(), 1);
   get.set_as_of_position(designed_at - 1);
-  EXPECT_EQ(queries_->GetExperiment(get).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(queries_->GetExperiment(get, caller_).status().code(), absl::StatusCode::kNotFound);
   get.set_as_of_position(store_->HeadPosition() + 1);
-  EXPECT_THAT(queries_->GetExperiment(get).status(), NamesField("as_of_position"));
+  EXPECT_THAT(queries_->GetExperiment(get, caller_).status(), NamesField("as_of_position"));
 }
 
 TEST_F(CommandsTest, UnknownReferencesAreNotFoundAndWriteNothing) {
@@ -530,16 +530,6 @@ TEST_F(CommandsTest, CatalogueValidation) {
   for (const char* code : {"", "GM085", "GM08555", "gm0855", "WK0855", "BU0855010", "GMabcd"}) {
     EXPECT_FALSE(core::ParseAreaCode(code, nullptr)) << code;
   }
-}
-
-TEST(Utf8Test, CountsCodePointsAndRejectsMalformedInput) {
-  EXPECT_EQ(core::Utf8Length("abc"), 3);
-  EXPECT_EQ(core::Utf8Length("caf\xc3\xa9"), 4);
-  EXPECT_EQ(core::Utf8Length("\xf0\x9f\x98\x80"), 1);
-  EXPECT_EQ(core::Utf8Length("\xc3"), -1);          // Truncated.
-  EXPECT_EQ(core::Utf8Length("\xc0\xaf"), -1);      // Overlong '/'.
-  EXPECT_EQ(core::Utf8Length("\xed\xa0\x80"), -1);  // Surrogate.
-  EXPECT_EQ(core::Utf8Length("\xff"), -1);
 }
 
 }  // namespace

@@ -90,7 +90,7 @@ TEST_F(EventStoreTest, RequestIdReusedForDifferentRequestIsAlreadyExists) {
   EXPECT_EQ(ErrorReason(reused.status()), "REQUEST_ID_REUSED");
   v1::GetExperimentRequest get;
   get.set_id("e2");
-  EXPECT_EQ(queries_->GetExperiment(get).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(queries_->GetExperiment(get, caller_).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EventStoreTest, WrongExpectedVersionIsAbortedWithCurrentVersion) {
@@ -164,7 +164,7 @@ TEST_F(EventStoreTest, ConcurrentAppendsAreAllDurableGapFreeAndChained) {
   EXPECT_EQ(*events, 4u + 2u + kThreads * kPerThread);
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get, caller_);
   ASSERT_OK(experiment);
   EXPECT_EQ(experiment->experiment().outcomes_size(), kThreads * kPerThread);
   EXPECT_EQ(experiment->experiment().version(), 2u + kThreads * kPerThread);
@@ -289,10 +289,10 @@ TEST_F(EventStoreTest, RandomWorkloadProjectionsEqualRebuildAndFold) {
   for (const std::string& id : experiments) {
     v1::GetExperimentRequest get;
     get.set_id(id);
-    absl::StatusOr<v1::GetExperimentResponse> projected = queries_->GetExperiment(get);
+    absl::StatusOr<v1::GetExperimentResponse> projected = queries_->GetExperiment(get, caller_);
     ASSERT_OK(projected);
     get.set_as_of_position(projected->read_position());
-    absl::StatusOr<v1::GetExperimentResponse> folded = queries_->GetExperiment(get);
+    absl::StatusOr<v1::GetExperimentResponse> folded = queries_->GetExperiment(get, caller_);
     ASSERT_OK(folded);
     EXPECT_EQ(SerializeDeterministic(projected->experiment()),
               SerializeDeterministic(folded->experiment()))
@@ -571,7 +571,7 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   }
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  EXPECT_OK(queries_->GetExperiment(get));  // The rebuilt projections serve.
+  EXPECT_OK(queries_->GetExperiment(get, caller_));  // The rebuilt projections serve.
   Reopen();
   EXPECT_FALSE(store_->projections_rebuilt_at_open());
 }
@@ -663,7 +663,7 @@ TEST_F(EventStoreTest, ExperimentReadsShowTheLastEventThoughOutcomesLeaveTheReco
   v1::GetExperimentRequest get;
   get.set_id("e0");
   get.set_include_history(true);
-  absl::StatusOr<v1::GetExperimentResponse> got = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> got = queries_->GetExperiment(get, caller_);
   ASSERT_OK(got);
   ASSERT_EQ(got->history_size(), 6);
   const v1::Event& last = got->history(5);

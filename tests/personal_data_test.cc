@@ -79,7 +79,7 @@ class ErasureTest : public StoreFixture {
   v1::Experiment Visible() {
     v1::GetExperimentRequest get;
     get.set_id("e1");
-    absl::StatusOr<v1::GetExperimentResponse> response = queries_->GetExperiment(get);
+    absl::StatusOr<v1::GetExperimentResponse> response = queries_->GetExperiment(get, caller_);
     EXPECT_OK(response);
     if (!response.ok()) return v1::Experiment();
     EXPECT_OK(core::RevealPersonalTexts(*store_, *response));
@@ -90,7 +90,7 @@ class ErasureTest : public StoreFixture {
   v1::ReadEventsResponse VisibleEvents() {
     v1::ReadEventsRequest read;
     read.set_experiment_id("e1");
-    absl::StatusOr<v1::ReadEventsResponse> response = queries_->ReadEvents(read);
+    absl::StatusOr<v1::ReadEventsResponse> response = queries_->ReadEvents(read, caller_);
     EXPECT_OK(response);
     if (!response.ok()) return v1::ReadEventsResponse();
     EXPECT_OK(core::RevealPersonalTexts(*store_, *response));
@@ -119,7 +119,7 @@ TEST_F(ErasureTest, TextsAreSealedAtRestAndReadableThroughTheApi) {
   // Stored: sealed, in the projection and in the log.
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get, caller_);
   ASSERT_OK(stored);
   EXPECT_TRUE(core::IsSealed(stored->experiment().lessons(0).text()));
   EXPECT_TRUE(core::IsSealed(stored->experiment().decision_rationale()));
@@ -249,7 +249,7 @@ TEST_F(ErasureTest, ASealedTextMovedToAnotherExperimentDoesNotOpen) {
   Start("e2");
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get, caller_);
   ASSERT_OK(stored);
   // Claim e1's sealed lesson belongs to e2 (a key that exists): the
   // associated data binds it to e1, so it must not open.

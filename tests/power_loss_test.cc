@@ -30,7 +30,7 @@
 namespace leerlus::testing {
 namespace {
 
-const core::Caller kCaller{"writer", v1::ROLE_ADMIN, {}, ""};
+const core::Caller kCaller{"writer", v1::ROLE_ADMIN, {}, "", ""};
 
 struct RoundTotals {
   size_t acknowledged = 0;
@@ -126,7 +126,7 @@ class PowerLossTest : public ::testing::Test {
     core::Queries queries(store.get());
     v1::GetExperimentRequest get;
     get.set_id("e1");
-    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
+    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get, kCaller);
     EXPECT_OK(e1);
     if (!e1.ok()) return {};
     std::set<std::string> stored;
@@ -159,7 +159,7 @@ class PowerLossTest : public ::testing::Test {
   static std::vector<std::string> OutcomeIds(core::Queries& queries) {
     v1::GetExperimentRequest get;
     get.set_id("e1");
-    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
+    absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get, kCaller);
     EXPECT_OK(e1);
     std::vector<std::string> ids;
     if (e1.ok()) {
@@ -250,7 +250,7 @@ TEST_F(PowerLossTest, ATornWalTailKeepsEverySyncedChange) {
   core::Queries queries(store.get());
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> e1 = queries.GetExperiment(get, kCaller);
   ASSERT_OK(e1);
   EXPECT_EQ(e1->experiment().outcomes_size(), 20);
   EXPECT_OK(store->VerifyLog());
@@ -302,7 +302,7 @@ TEST_F(PowerLossTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
   core::Queries reopened(store.get());
   v1::GetExperimentRequest get;
   get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> e1 = reopened.GetExperiment(get);
+  absl::StatusOr<v1::GetExperimentResponse> e1 = reopened.GetExperiment(get, kCaller);
   ASSERT_OK(e1);
   std::vector<std::string> ids;
   for (const v1::Outcome& outcome : e1->experiment().outcomes()) ids.push_back(outcome.id());

@@ -203,7 +203,7 @@ TEST_F(ListTest, OutcomesPageWithoutSkipsOrRepeatsWhileWritersAppend) {
   request.set_experiment_id("e0");
   request.set_page_size(10);
   while (true) {
-    absl::StatusOr<v1::ListOutcomesResponse> page = queries_->ListOutcomes(request);
+    absl::StatusOr<v1::ListOutcomesResponse> page = queries_->ListOutcomes(request, caller_);
     ASSERT_OK(page);
     ++pages;
     EXPECT_EQ(page->read_position(), store_->HeadPosition());
@@ -226,7 +226,7 @@ TEST_F(ListTest, OutcomesPageWithoutSkipsOrRepeatsWhileWritersAppend) {
   // Each experiment's list holds its own outcomes only.
   v1::ListOutcomesRequest other;
   other.set_experiment_id("e1");
-  absl::StatusOr<v1::ListOutcomesResponse> e1 = queries_->ListOutcomes(other);
+  absl::StatusOr<v1::ListOutcomesResponse> e1 = queries_->ListOutcomes(other, caller_);
   ASSERT_OK(e1);
   ASSERT_EQ(e1->outcomes_size(), 1);
   EXPECT_EQ(e1->outcomes(0).id(), "o3");
@@ -241,24 +241,24 @@ TEST_F(ListTest, OutcomeListsRefuseBadRequests) {
   }
   RecordOutcomes(4, 2);
   v1::ListOutcomesRequest request;
-  EXPECT_THAT(queries_->ListOutcomes(request).status(), NamesField("experiment_id"));
+  EXPECT_THAT(queries_->ListOutcomes(request, caller_).status(), NamesField("experiment_id"));
   request.set_experiment_id("e0");
   request.set_page_size(-1);
-  EXPECT_THAT(queries_->ListOutcomes(request).status(), NamesField("page_size"));
+  EXPECT_THAT(queries_->ListOutcomes(request, caller_).status(), NamesField("page_size"));
   request.set_page_size(1);
-  absl::StatusOr<v1::ListOutcomesResponse> first = queries_->ListOutcomes(request);
+  absl::StatusOr<v1::ListOutcomesResponse> first = queries_->ListOutcomes(request, caller_);
   ASSERT_OK(first);
   ASSERT_FALSE(first->next_page_token().empty());
   // A token continues its own experiment's list only.
   v1::ListOutcomesRequest elsewhere;
   elsewhere.set_experiment_id("e1");
   elsewhere.set_page_token(first->next_page_token());
-  EXPECT_THAT(queries_->ListOutcomes(elsewhere).status(), NamesField("page_token"));
+  EXPECT_THAT(queries_->ListOutcomes(elsewhere, caller_).status(), NamesField("page_token"));
   elsewhere.set_page_token("not-a-token");
-  EXPECT_THAT(queries_->ListOutcomes(elsewhere).status(), NamesField("page_token"));
+  EXPECT_THAT(queries_->ListOutcomes(elsewhere, caller_).status(), NamesField("page_token"));
   v1::ListOutcomesRequest unknown;
   unknown.set_experiment_id("no-such-experiment");
-  EXPECT_EQ(queries_->ListOutcomes(unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(queries_->ListOutcomes(unknown, caller_).status().code(), absl::StatusCode::kNotFound);
 }
 
 // The BASIC view leaves the outcomes out, now and as of a position; an
@@ -278,18 +278,18 @@ TEST_F(ListTest, TheBasicViewOfAnExperimentHasNoOutcomes) {
   for (uint64_t as_of : {uint64_t{0}, store_->HeadPosition()}) {
     request.set_as_of_position(as_of);
     request.set_view(v1::EXPERIMENT_VIEW_FULL);
-    absl::StatusOr<v1::GetExperimentResponse> full = queries_->GetExperiment(request);
+    absl::StatusOr<v1::GetExperimentResponse> full = queries_->GetExperiment(request, caller_);
     ASSERT_OK(full);
     EXPECT_EQ(full->experiment().outcomes_size(), 3) << "as of " << as_of;
     request.set_view(v1::EXPERIMENT_VIEW_BASIC);
-    absl::StatusOr<v1::GetExperimentResponse> basic = queries_->GetExperiment(request);
+    absl::StatusOr<v1::GetExperimentResponse> basic = queries_->GetExperiment(request, caller_);
     ASSERT_OK(basic);
     EXPECT_EQ(basic->experiment().outcomes_size(), 0) << "as of " << as_of;
     EXPECT_EQ(basic->experiment().lessons_size(), 1) << "as of " << as_of;
     EXPECT_EQ(basic->experiment().version(), full->experiment().version());
   }
   request.set_view(static_cast<v1::ExperimentView>(7));
-  EXPECT_THAT(queries_->GetExperiment(request).status(), NamesField("view"));
+  EXPECT_THAT(queries_->GetExperiment(request, caller_).status(), NamesField("view"));
 }
 
 TEST_F(ListTest, PageSizeRules) {
@@ -330,7 +330,7 @@ TEST_F(ListTest, ReadEventsPagesThroughTheLogAndFiltersByExperiment) {
   Start("e1");
   v1::ReadEventsRequest request;
   request.set_page_size(3);
-  absl::StatusOr<v1::ReadEventsResponse> first = queries_->ReadEvents(request);
+  absl::StatusOr<v1::ReadEventsResponse> first = queries_->ReadEvents(request, caller_);
   ASSERT_OK(first);
   ASSERT_EQ(first->events_size(), 3);
   EXPECT_EQ(first->events(0).position(), 1u);
@@ -338,13 +338,13 @@ TEST_F(ListTest, ReadEventsPagesThroughTheLogAndFiltersByExperiment) {
   EXPECT_EQ(first->head_position(), 7u);
   request.set_from_position(first->next_position());
   request.set_page_size(100);
-  absl::StatusOr<v1::ReadEventsResponse> rest = queries_->ReadEvents(request);
+  absl::StatusOr<v1::ReadEventsResponse> rest = queries_->ReadEvents(request, caller_);
   ASSERT_OK(rest);
   EXPECT_EQ(rest->events_size(), 4);
   EXPECT_EQ(rest->next_position(), 8u);
   v1::ReadEventsRequest one;
   one.set_experiment_id("e1");
-  absl::StatusOr<v1::ReadEventsResponse> stream = queries_->ReadEvents(one);
+  absl::StatusOr<v1::ReadEventsResponse> stream = queries_->ReadEvents(one, caller_);
   ASSERT_OK(stream);
   ASSERT_EQ(stream->events_size(), 2);
   EXPECT_EQ(stream->events(0).stream(), "experiments/e1");

@@ -155,7 +155,7 @@ class StoreFixture : public ::testing::Test {
   std::unique_ptr<storage::EventStore> store_;
   std::unique_ptr<core::Commands> commands_;
   std::unique_ptr<core::Queries> queries_;
-  core::Caller caller_{"tester", v1::ROLE_ADMIN, {}, ""};
+  core::Caller caller_{"tester", v1::ROLE_ADMIN, {}, "", ""};
   std::atomic<int> request_counter_{0};
 };
 

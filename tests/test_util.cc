@@ -57,7 +57,7 @@ ServerProcess::~ServerProcess() {
   if (pid_ > 0) Kill();
 }
 
-void ServerProcess::Start() {
+void ServerProcess::Spawn() {
   std::filesystem::remove(port_file_);
   pid_ = fork();
   if (pid_ == 0) {
@@ -73,6 +73,10 @@ void ServerProcess::Start() {
     execv(LEERLUSD_PATH, argv.data());
     _exit(127);
   }
+}
+
+void ServerProcess::Start() {
+  Spawn();
   ASSERT_GT(pid_, 0);
   for (int i = 0; i < 300; ++i) {
     std::string text = ReadFile(port_file_);
@@ -88,6 +92,21 @@ void ServerProcess::Start() {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   FAIL() << "leerlusd did not start within 6 s: " << ReadFile(log_file_);
+}
+
+int ServerProcess::StartAndWaitForExit() {
+  Spawn();
+  for (int i = 0; i < 300; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    if (!ReadFile(port_file_).empty()) break;  // It serves: not what the caller expected.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Kill();
+  return 0;
 }
 
 int ServerProcess::Stop() {

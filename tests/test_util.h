@@ -63,6 +63,9 @@ class ServerProcess {
 
   // Starts and waits until the port file appears (fails the test if not).
   void Start();
+  // For a start that must fail: the exit code of a server that exits by
+  // itself within 6 s, or 0 (after killing it) if it serves instead.
+  int StartAndWaitForExit();
   // SIGTERM and wait; returns the exit status as from waitpid.
   int Stop();
   // SIGKILL and wait.
@@ -73,6 +76,8 @@ class ServerProcess {
   std::string admin_token_file() const { return data_dir_ + ".admin-token"; }
 
  private:
+  void Spawn();
+
   std::string data_dir_;
   std::vector<std::string> extra_args_;
   std::string port_file_;

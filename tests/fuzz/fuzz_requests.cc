@@ -230,7 +230,7 @@ class Harness {
             bytes, [&](const auto& r) { return insights_->CompareConditions(r); });
       case kReadEvents:
         return Read<v1::ReadEventsRequest>(bytes,
-                                           [&](const auto& r) { return queries_->ReadEvents(r); });
+                                           [&](const auto& r) { return queries_->ReadEvents(r, caller_); });
       case kEvent:
         return DecodeEvent(bytes);
       case kKindCount:
@@ -301,7 +301,7 @@ class Harness {
   std::unique_ptr<core::Commands> commands_;
   std::unique_ptr<core::Queries> queries_;
   std::unique_ptr<core::Insights> insights_;
-  core::Caller caller_{"fuzzer", v1::ROLE_ADMIN, {}, ""};
+  core::Caller caller_{"fuzzer", v1::ROLE_ADMIN, {}, "", ""};
 };
 
 void WriteSeeds(const std::string& directory) {
