@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 
@@ -18,16 +19,26 @@ struct ParseState {
   std::vector<std::string> current;
   size_t line = 1;
   size_t row_start_line = 1;
+  // Bytes fed since the last row ended.
+  size_t row_bytes = 0;
+  // Set when a row passes a bound; the parse stops at the line.
+  std::string refused;
 };
 
 void OnField(void* data, size_t length, void* state_ptr) {
   auto* state = static_cast<ParseState*>(state_ptr);
+  if (!state->refused.empty()) return;
   if (state->current.empty()) state->row_start_line = state->line;
+  if (state->current.size() >= kMaxCsvColumns) {
+    state->refused = absl::StrCat("more than ", kMaxCsvColumns, " columns");
+    return;
+  }
   state->current.emplace_back(static_cast<const char*>(data), length);
 }
 
 void OnRowEnd(int /*terminator*/, void* state_ptr) {
   auto* state = static_cast<ParseState*>(state_ptr);
+  state->row_bytes = 0;
   state->rows.push_back(std::move(state->current));
   state->row_lines.push_back(state->row_start_line);
   state->current.clear();
@@ -51,10 +62,36 @@ std::string UnixLineEnds(absl::string_view text) {
 
 }  // namespace
 
+namespace {
+
+// Whether a spreadsheet would take `text` as a formula: it starts with
+// = + - @, a tab or a carriage return and is not a plain number (OWASP's
+// list), or it is such a text already neutralised with a leading quote.
+bool LooksLikeFormula(absl::string_view text) {
+  if (text.empty()) return false;
+  if (text[0] == '\'') return LooksLikeFormula(text.substr(1));
+  if (absl::string_view("=+-@\t\r").find(text[0]) == absl::string_view::npos) return false;
+  double number;
+  return !absl::SimpleAtod(text, &number);
+}
+
+}  // namespace
+
+std::string NeutraliseFormula(absl::string_view text) {
+  return LooksLikeFormula(text) ? absl::StrCat("'", text) : std::string(text);
+}
+
+std::string RestoreFormula(absl::string_view text) {
+  if (!text.empty() && text[0] == '\'' && LooksLikeFormula(text.substr(1))) {
+    return std::string(text.substr(1));
+  }
+  return std::string(text);
+}
+
 std::string CsvTable::Get(const CsvRow& row, absl::string_view name) const {
   auto it = columns.find(std::string(name));
   if (it == columns.end() || it->second >= row.fields.size()) return "";
-  return std::string(absl::StripAsciiWhitespace(row.fields[it->second]));
+  return RestoreFormula(absl::StripAsciiWhitespace(row.fields[it->second]));
 }
 
 absl::StatusOr<CsvTable> ParseCsv(absl::string_view raw) {
@@ -77,10 +114,22 @@ absl::StatusOr<CsvTable> ParseCsv(absl::string_view raw) {
     size_t end = text.find('\n', start);
     end = end == absl::string_view::npos ? text.size() : end + 1;
     absl::string_view chunk = text.substr(start, end - start);
+    // A row (one line, or several when a quoted field holds line breaks)
+    // is bounded before libcsv buffers it.
+    state.row_bytes += chunk.size();
+    if (state.row_bytes > kMaxCsvRowBytes) {
+      csv_free(&parser);
+      return absl::InvalidArgumentError(
+          absl::StrCat("line ", state.line, ": a row longer than ", kMaxCsvRowBytes, " bytes"));
+    }
     if (csv_parse(&parser, chunk.data(), chunk.size(), OnField, OnRowEnd, &state) != chunk.size()) {
       std::string error = csv_strerror(csv_error(&parser));
       csv_free(&parser);
       return absl::InvalidArgumentError(absl::StrCat("line ", state.line, ": ", error));
+    }
+    if (!state.refused.empty()) {
+      csv_free(&parser);
+      return absl::InvalidArgumentError(absl::StrCat("line ", state.line, ": ", state.refused));
     }
     ++state.line;
     start = end;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "client/csv_table.h"
 #include "common/text.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -229,7 +230,8 @@ std::vector<std::pair<std::string, std::string>> Flatten(const Message& message)
   return out;
 }
 
-std::string CsvField(const std::string& text) {
+std::string CsvField(const std::string& raw) {
+  const std::string text = NeutraliseFormula(raw);
   if (text.find_first_of(",\"\n\r;") == std::string::npos) return text;
   return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
 }

@@ -28,7 +28,8 @@ std::vector<std::pair<std::string, std::string>> Flatten(const google::protobuf:
 // `experiments`) render as rows; anything else as one record.
 void Render(const google::protobuf::Message& response, OutputFormat format, std::ostream& out);
 
-// Quotes a CSV field when needed (RFC 4180).
+// A CSV field: a would-be formula neutralised (NeutraliseFormula), then
+// quoted when needed (RFC 4180).
 std::string CsvField(const std::string& text);
 
 }  // namespace leerlus::client

@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "client/csv_table.h"
 #include "client/export.h"
 #include "client/import_rows.h"
@@ -53,6 +54,47 @@ TEST(CsvTableTest, LoneCarriageReturnsEndLines) {
 TEST(CsvTableTest, DuplicateColumnsAndEmptyFilesAreErrors) {
   EXPECT_FALSE(ParseCsv("a,b,a\n1,2,3\n").ok());
   EXPECT_FALSE(ParseCsv("").ok());
+}
+
+// Item 19 of the trust review: a file of empty columns or one endless
+// quoted field is refused, naming the line, before it takes the memory.
+TEST(CsvTableTest, HugeRowsAreRefusedNamingTheLine) {
+  const std::string columns = "a,b\n1,2\n" + std::string(20'000'000, ',') + "\n";
+  absl::StatusOr<CsvTable> wide = ParseCsv(columns);
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(wide.status().message(), "line 3: ")) << wide.status();
+  std::string endless = "a,b\n\"";
+  for (int i = 0; i < 200'000; ++i) endless += "0123456789\n";
+  absl::StatusOr<CsvTable> quoted = ParseCsv(endless);
+  ASSERT_FALSE(quoted.ok());
+  EXPECT_NE(quoted.status().message().find("a row longer than"), std::string::npos)
+      << quoted.status();
+  std::string many = "a\n";
+  for (int i = 0; i < 3000; ++i) many += "x,";
+  many += "\n";
+  EXPECT_NE(ParseCsv(many).status().message().find("line 2: more than 2000 columns"),
+            std::string::npos);
+}
+
+// Item 9: text a spreadsheet would evaluate is neutralised in every CSV the
+// client writes, and restored when read back; numbers stay numbers.
+TEST(CsvTableTest, FormulasAreNeutralisedOnExportAndRestoredOnImport) {
+  EXPECT_EQ(CsvField("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(CsvField("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(CsvField("+31 6"), "'+31 6");
+  EXPECT_EQ(CsvField("-cmd"), "'-cmd");
+  EXPECT_EQ(CsvField("\tx"), "'\tx");
+  EXPECT_EQ(CsvField("-0.5"), "-0.5");
+  EXPECT_EQ(CsvField("1e-3"), "1e-3");
+  EXPECT_EQ(CsvField("plain"), "plain");
+  for (const std::string text :
+       {"=1+1", "@x", "'=1+1", "''@x", "'plain", "-0.5", "-", "=", "plain"}) {
+    absl::StatusOr<CsvTable> table = ParseCsv("title\n" + CsvField(text) + "\n");
+    ASSERT_TRUE(table.ok()) << text;
+    ASSERT_EQ(table->rows.size(), 1u) << text;
+    EXPECT_EQ(table->Get(table->rows[0], "title"), text);
+  }
 }
 
 TEST(ImportRowsTest, ConvertsEveryShapeAndReportsBadRows) {
@@ -300,7 +342,8 @@ TEST(ReportTest, AnIndicatorWithoutOutcomesSaysSo) {
 }
 
 TEST(ReportTest, SvgFilesPerMethodWithPooledResult) {
-  std::map<std::string, std::string> files = RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
+  std::map<std::string, std::string> files =
+      RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
   ASSERT_EQ(files.size(), 1u);  // No condition was compared: only the forest plot.
   EXPECT_EQ(files.begin()->first, "forest-coach.svg");
   EXPECT_EQ(files.begin()->second.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg", 0), 0u);
