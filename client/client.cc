@@ -30,6 +30,9 @@ Client::Client(const std::string& target, ClientOptions options) : options_(opti
     ssl.pem_cert_chain = options_.tls_cert_pem;
     ssl.pem_private_key = options_.tls_key_pem;
     credentials = grpc::SslCredentials(ssl);
+    if (!options_.tls_server_name.empty()) {
+      arguments.SetSslTargetNameOverride(options_.tls_server_name);
+    }
   }
   channel_ = grpc::CreateCustomChannel(target, credentials, arguments);
   catalog_ = v1::CatalogService::NewStub(channel_);

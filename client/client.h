@@ -42,6 +42,10 @@ struct ClientOptions {
   // Mutual TLS: the client's certificate chain and key (PEM).
   std::string tls_cert_pem;
   std::string tls_key_pem;
+  // TLS: the name the server's certificate must carry, when it differs from
+  // the address dialled (a probe that dials 127.0.0.1 inside a pod whose
+  // certificate names the service); empty: the address's host.
+  std::string tls_server_name;
 };
 
 class Client {

@@ -50,7 +50,7 @@ struct Globals {
   int timeout_seconds = 30;
   std::string token;
   std::string token_file;
-  std::string tls_ca, tls_cert, tls_key;
+  std::string tls_ca, tls_cert, tls_key, tls_server_name;
 };
 
 OutputFormat FormatOf(const Globals& globals) {
@@ -566,6 +566,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", globals.tls_cert, "PEM client certificate (mutual TLS)")
       ->envname("LEERLUS_TLS_CERT");
   app.add_option("--tls-key", globals.tls_key, "PEM key of --tls-cert")->envname("LEERLUS_TLS_KEY");
+  app.add_option("--tls-server-name", globals.tls_server_name,
+                 "the name the server's certificate carries, if not the --server host")
+      ->envname("LEERLUS_TLS_SERVER_NAME");
   app.add_option("--timeout", globals.timeout_seconds, "seconds per attempt")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -1666,6 +1669,7 @@ int main(int argc, char** argv) {
       options.token = options.token.substr(0, options.token.find_first_of("\r\n"));
     }
     options.tls_ca_pem = read(globals.tls_ca);
+    options.tls_server_name = globals.tls_server_name;
     options.tls_cert_pem = read(globals.tls_cert);
     options.tls_key_pem = read(globals.tls_key);
   } catch (const UsageError& error) {

@@ -662,6 +662,7 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
   given.clear_retraction_reason();
   given.clear_record_position();
   given.set_recorded_by_partner_id(caller.role == v1::ROLE_PARTNER ? caller.partner_id : "");
+  if (given.has_direct_effect()) CanonicaliseDirectEffect(*given.mutable_direct_effect());
   auto outcome_id = std::make_shared<std::string>();
   return MakeAppend<v1::CreateOutcomeResponse>(
       "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -140,6 +141,48 @@ void CheckText(FieldViolations& v, const std::string& field, absl::string_view t
   } else if (static_cast<size_t>(length) > max_length) {
     v.Add(field, absl::StrCat("must be at most ", max_length, " characters (has ", length, ")"));
   }
+}
+
+std::optional<v1::EffectMeasure> DirectEffectMeasure(const v1::DirectEffect& effect,
+                                                     FieldViolations& v,
+                                                     const std::string& prefix) {
+  static const char kNames[] = "must be one of SMD, MD, RR, OR, RD, SMCC";
+  std::optional<v1::EffectMeasure> from_text;
+  if (!effect.measure().empty()) {
+    v1::EffectMeasure parsed;
+    if (!v1::EffectMeasure_Parse(
+            absl::StrCat("EFFECT_MEASURE_", absl::AsciiStrToUpper(effect.measure())), &parsed) ||
+        parsed == v1::EFFECT_MEASURE_UNSPECIFIED) {
+      v.Add(Field(prefix, "measure"), kNames);
+      return std::nullopt;
+    }
+    from_text = parsed;
+  }
+  const v1::EffectMeasure given = effect.effect_measure();
+  if (given == v1::EFFECT_MEASURE_UNSPECIFIED) {
+    if (!from_text.has_value())
+      v.Add(Field(prefix, "effect_measure"), absl::StrCat("is required; ", kNames));
+    return from_text;
+  }
+  if (!v1::EffectMeasure_IsValid(given)) {
+    v.Add(Field(prefix, "effect_measure"), kNames);
+    return std::nullopt;
+  }
+  if (from_text.has_value() && *from_text != given) {
+    v.Add(Field(prefix, "measure"), "disagrees with effect_measure; give one of them");
+    return std::nullopt;
+  }
+  return given;
+}
+
+void CanonicaliseDirectEffect(v1::DirectEffect& effect) {
+  FieldViolations ignored;
+  std::optional<v1::EffectMeasure> measure = DirectEffectMeasure(effect, ignored, "");
+  if (!measure.has_value()) return;
+  effect.set_effect_measure(*measure);
+  // The short name analyses and older readers use.
+  effect.set_measure(
+      v1::EffectMeasure_Name(*measure).substr(std::string("EFFECT_MEASURE_").size()));
 }
 
 void CheckLine(FieldViolations& v, const std::string& field, absl::string_view text,
@@ -371,10 +414,7 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
     case v1::Outcome::kDirectEffect: {
       const auto& s = o.direct_effect();
       const std::string p = Field(prefix, "direct_effect");
-      static const std::set<std::string> kMeasures = {"SMD", "MD", "RR", "OR", "RD", "SMCC"};
-      if (kMeasures.count(s.measure()) == 0) {
-        v.Add(Field(p, "measure"), "must be one of SMD, MD, RR, OR, RD, SMCC");
-      }
+      (void)DirectEffectMeasure(s, v, p);
       CheckFinite(v, Field(p, "effect"), s.effect());
       if (s.total_n() < 0) v.Add(Field(p, "total_n"), "must not be negative");
       switch (s.uncertainty_case()) {

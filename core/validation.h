@@ -5,6 +5,7 @@
 #define LEERLUS_CORE_VALIDATION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -39,6 +40,16 @@ bool IsValidDate(absl::string_view date);
 
 void CheckId(FieldViolations& violations, const std::string& field, absl::string_view id);
 void CheckRequestId(FieldViolations& violations, absl::string_view request_id);
+// The measure of an effect given directly: `effect_measure`, or the older
+// `measure` text in any case; adds violations under `prefix` (and returns
+// nothing) when neither is valid or they disagree.
+std::optional<v1::EffectMeasure> DirectEffectMeasure(const v1::DirectEffect& effect,
+                                                     FieldViolations& violations,
+                                                     const std::string& prefix);
+// Fills both `effect_measure` and the canonical `measure` text (SMD, ...),
+// as the server stores them; a no-op on an invalid measure.
+void CanonicaliseDirectEffect(v1::DirectEffect& effect);
+
 // A one-line text (names, titles, units): CheckText, and no tab, line
 // break, C1 control, bidirectional override or invisible character, which
 // would let the text rewrite the table it is shown in.

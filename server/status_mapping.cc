@@ -52,8 +52,14 @@ grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
 
 }  // namespace
 
-grpc::Status ToGrpcStatus(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
+grpc::Status ToGrpcStatus(const absl::Status& given) {
+  if (given.ok()) return grpc::Status::OK;
+  // Every error carries exactly one ErrorInfo with a stable reason and the
+  // domain (AIP-193): one the core did not name gets its code as reason.
+  absl::Status status = given;
+  if (!status.GetPayload(kErrorInfoUrl).has_value()) {
+    status = WithErrorInfo(status, absl::StatusCodeToString(status.code()));
+  }
   google::rpc::Status details;
   details.set_code(static_cast<int>(status.code()));
   details.set_message(std::string(status.message()));

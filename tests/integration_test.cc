@@ -714,9 +714,14 @@ TEST_F(IntegrationTest, ErrorsCarryGoogleRpcDetailsOverTheWire) {
   google::rpc::Status details;
   ASSERT_TRUE(details.ParseFromString(status.error_details()));
   EXPECT_EQ(details.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  // One BadRequest naming the fields, and one ErrorInfo with the reason.
   google::rpc::BadRequest bad_request;
-  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::ErrorInfo info;
+  ASSERT_EQ(details.details_size(), 2);
   ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  ASSERT_TRUE(details.details(1).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "INVALID_ARGUMENT");
+  EXPECT_EQ(info.domain(), "leerlus.v1");
   std::set<std::string> fields;
   for (const auto& violation : bad_request.field_violations()) fields.insert(violation.field());
   EXPECT_EQ(fields, (std::set<std::string>{"indicator.display_name", "indicator.better_direction",

@@ -16,6 +16,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "client/client.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "leerlus/v1/admin_service.grpc.pb.h"
 #include "leerlus/v1/catalog_service.grpc.pb.h"
 #include "leerlus/v1/event_log_service.grpc.pb.h"
@@ -771,6 +773,83 @@ TEST_F(SecurityTest, TitlesCannotSpoofTablesAndGeneratedIdsNeverCollide) {
                   .ok());
   EXPECT_EQ(first.outcome().id(), "o5");
   EXPECT_EQ(second.outcome().id(), "o5-1");
+}
+
+// The google.rpc.ErrorInfo details of an error: how many, and the first.
+std::pair<int, google::rpc::ErrorInfo> ErrorInfos(const grpc::Status& status) {
+  google::rpc::Status details;
+  std::pair<int, google::rpc::ErrorInfo> found{0, {}};
+  if (!details.ParseFromString(status.error_details())) return found;
+  for (const google::protobuf::Any& any : details.details()) {
+    if (any.Is<google::rpc::ErrorInfo>() && found.first++ == 0) any.UnpackTo(&found.second);
+  }
+  return found;
+}
+
+// Item 23: every error carries exactly one ErrorInfo with a reason and the
+// domain (AIP-193), INVALID_ARGUMENT included; a direct effect's measure is
+// the EffectMeasure enum, and the older text is still read in any case.
+TEST_F(SecurityTest, EveryErrorCarriesOneErrorInfoAndMeasuresAreAnEnum) {
+  v1::CreateExperimentRequest invalid = Experiment("n-1", "north");
+  invalid.mutable_experiment()->set_title("");
+  ASSERT_TRUE(Create(*north_, Experiment("n-2", "north")).ok());
+  v1::CreateExperimentRequest taken = Experiment("n-2", "north");
+  v1::GetExperimentRequest missing;
+  missing.set_id("nowhere-1");
+  v1::GetExperimentResponse got;
+  auto anonymous = Client("lls_unknown");
+  const std::vector<std::pair<grpc::Status, std::string>> errors = {
+      {Create(*north_, invalid), "INVALID_ARGUMENT"},
+      {Create(*north_, taken), "ALREADY_EXISTS"},
+      {Create(*south_, Experiment("n-3", "north")), "PERMISSION_DENIED"},
+      {evaluator_->Call(&v1::ExperimentService::Stub::GetExperiment, evaluator_->experiments(),
+                        missing, &got),
+       "NOT_FOUND"},
+      {Create(*anonymous, Experiment("n-4", "north")), "UNAUTHENTICATED"},
+  };
+  for (const auto& [status, reason] : errors) {
+    const auto [count, info] = ErrorInfos(status);
+    EXPECT_EQ(count, 1) << reason << ": " << status.error_message();
+    EXPECT_EQ(info.reason(), reason) << status.error_message();
+    EXPECT_EQ(info.domain(), "leerlus.v1");
+  }
+
+  ASSERT_TRUE(Create(*north_, Experiment("n-5", "north")).ok());
+  v1::StartExperimentRequest start;
+  start.set_id("n-5");
+  start.set_request_id(client::NewRequestId());
+  v1::StartExperimentResponse started;
+  ASSERT_TRUE(north_
+                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
+                         start, &started)
+                  .ok());
+  auto direct = [&](const std::string& text, v1::EffectMeasure measure) {
+    v1::CreateOutcomeRequest request = SampleOutcomeRequest("n-5", client::NewRequestId());
+    v1::DirectEffect* effect = request.mutable_outcome()->mutable_direct_effect();
+    effect->set_measure(text);
+    effect->set_effect_measure(measure);
+    effect->set_effect(0.3);
+    effect->set_variance(0.02);
+    v1::CreateOutcomeResponse response;
+    grpc::Status status = north_->Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                       north_->experiments(), request, &response);
+    return std::pair{status, response.outcome().direct_effect()};
+  };
+  auto [by_enum, stored] = direct("", v1::EFFECT_MEASURE_SMD);
+  ASSERT_TRUE(by_enum.ok()) << by_enum.error_message();
+  EXPECT_EQ(stored.effect_measure(), v1::EFFECT_MEASURE_SMD);
+  EXPECT_EQ(stored.measure(), "SMD");
+  auto [by_text, stored_text] = direct("rr", v1::EFFECT_MEASURE_UNSPECIFIED);
+  ASSERT_TRUE(by_text.ok()) << by_text.error_message();
+  EXPECT_EQ(stored_text.effect_measure(), v1::EFFECT_MEASURE_RR);
+  EXPECT_EQ(stored_text.measure(), "RR");
+  auto [disagree, unused] = direct("OR", v1::EFFECT_MEASURE_SMD);
+  EXPECT_EQ(disagree.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(disagree.error_message().find("outcome.direct_effect.measure"), std::string::npos)
+      << disagree.error_message();
+  auto [neither, unused2] = direct("", v1::EFFECT_MEASURE_UNSPECIFIED);
+  EXPECT_NE(neither.error_message().find("outcome.direct_effect.effect_measure"), std::string::npos)
+      << neither.error_message();
 }
 
 }  // namespace
