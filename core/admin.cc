@@ -27,7 +27,7 @@ absl::StatusOr<v1::BackupResponse> Admin::Backup(const v1::BackupRequest& reques
                       absl::StrCat("cannot create the parent directory '",
                                    directory.parent_path().string(), "': ", error.message()));
   }
-  LEERLUS_ASSIGN_OR_RETURN(uint64_t position, store_->Checkpoint(request.directory()));
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t position, store_->Backup(request.directory()));
   v1::BackupResponse response;
   response.set_directory(request.directory());
   response.set_position(position);

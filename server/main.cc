@@ -192,13 +192,21 @@ int main(int argc, char** argv) {
       return Fail(
           absl::StrCat("--data-dir '", data_dir, "' is not empty; restore into a new directory"));
     }
-    absl::StatusOr<uint64_t> position = leerlus::storage::EventStore::HeadPositionOf(restore_from);
-    if (!position.ok())
-      return Fail(absl::StrCat("'", restore_from,
-                               "' is not a leerlus backup: ", position.status().ToString()));
-    std::filesystem::create_directories(data_dir, error);
-    std::filesystem::copy(restore_from, data_dir, std::filesystem::copy_options::recursive, error);
-    if (error) return Fail(absl::StrCat("copying the backup: ", error.message()));
+    absl::StatusOr<uint64_t> position;
+    if (std::filesystem::exists(std::filesystem::path(restore_from) / "CURRENT", error)) {
+      // A backup of an earlier version: a plain checkpoint directory.
+      position = leerlus::storage::EventStore::HeadPositionOf(restore_from);
+      if (!position.ok())
+        return Fail(absl::StrCat("'", restore_from,
+                                 "' is not a leerlus backup: ", position.status().ToString()));
+      std::filesystem::create_directories(data_dir, error);
+      std::filesystem::copy(restore_from, data_dir, std::filesystem::copy_options::recursive,
+                            error);
+      if (error) return Fail(absl::StrCat("copying the backup: ", error.message()));
+    } else {
+      position = leerlus::storage::EventStore::RestoreBackup(restore_from, data_dir);
+      if (!position.ok()) return Fail(position.status().ToString());
+    }
     std::cout << "restored the backup of log position " << *position << " into " << data_dir
               << std::endl;
     verify = true;

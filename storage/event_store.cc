@@ -26,6 +26,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/backup_engine.h"
 #include "rocksdb/utilities/checkpoint.h"
 #include "rocksdb/write_batch.h"
 #include "rocksdb/write_buffer_manager.h"
@@ -1159,22 +1160,102 @@ absl::Status EventStore::PurgeDeleted(ColumnFamily cf) {
                    absl::StrCat("compacting column family ", ColumnFamilyName(cf)));
 }
 
-absl::StatusOr<uint64_t> EventStore::Checkpoint(const std::string& directory) {
-  rocksdb::Checkpoint* raw = nullptr;
-  LEERLUS_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_, &raw), "checkpoint"));
-  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
-  // A log_size_for_flush of 0 flushes the memtables first, so the copy
-  // needs no WAL replay beyond what is synced.
-  LEERLUS_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(directory, 0),
-                                    absl::StrCat("writing the backup to '", directory, "'")));
-  return HeadPositionOf(directory);
-}
+namespace {
 
-absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory) {
+// The column families of a database directory, for opening one that is not
+// the live store (a checkpoint, a backup's restore).
+std::vector<rocksdb::ColumnFamilyDescriptor> AllFamilies() {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (absl::string_view name : kColumnFamilyNames) {
     descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
   }
+  return descriptors;
+}
+
+}  // namespace
+
+absl::StatusOr<uint64_t> EventStore::Backup(const std::string& directory) {
+  // First a checkpoint in the scratch directory (hard links, one consistent
+  // moment of every family), then RocksDB's BackupEngine copies it into
+  // `directory` with a checksum per file: the backup shares no file with
+  // the live store, so damage to one cannot reach the other.
+  const std::string checkpoint_dir =
+      absl::StrCat(ScratchDirectory(), "/backup-", absl::ToUnixNanos(absl::Now()));
+  absl::Cleanup remove_checkpoint = [&checkpoint_dir] {
+    std::error_code ignored;
+    std::filesystem::remove_all(checkpoint_dir, ignored);
+  };
+  {
+    std::error_code error;
+    std::filesystem::create_directories(ScratchDirectory(), error);
+    rocksdb::Checkpoint* raw = nullptr;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_, &raw), "checkpoint"));
+    std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+    // A log_size_for_flush of 0 flushes the memtables first.
+    LEERLUS_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(checkpoint_dir, 0),
+                                      "writing a checkpoint for the backup"));
+  }
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t position, HeadPositionOf(checkpoint_dir));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = false;
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(rocksdb::DB::Open(db_options, checkpoint_dir, AllFamilies(), &handles, &raw_db),
+                "opening the checkpoint for the backup"));
+  std::unique_ptr<rocksdb::DB> checkpoint_db(raw_db);
+  absl::Cleanup close_handles = [&] {
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      rocksdb::Status ignored = checkpoint_db->DestroyColumnFamilyHandle(handle);
+      (void)ignored;  // A scratch copy, removed next.
+    }
+  };
+  rocksdb::BackupEngine* raw_engine = nullptr;
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(rocksdb::BackupEngine::Open(rocksdb::Env::Default(),
+                                            rocksdb::BackupEngineOptions(directory), &raw_engine),
+                absl::StrCat("opening the backup directory '", directory, "'")));
+  std::unique_ptr<rocksdb::BackupEngine> engine(raw_engine);
+  rocksdb::CreateBackupOptions create;
+  create.flush_before_backup = true;
+  rocksdb::BackupID id = 0;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(
+      engine->CreateNewBackupWithMetadata(create, checkpoint_db.get(), absl::StrCat(position), &id),
+      absl::StrCat("writing the backup to '", directory, "'")));
+  LEERLUS_RETURN_IF_ERROR(FromRocks(engine->VerifyBackup(id, /*verify_with_checksum=*/true),
+                                    "verifying the backup just written"));
+  return position;
+}
+
+absl::StatusOr<uint64_t> EventStore::RestoreBackup(const std::string& backup_directory,
+                                                   const std::string& data_directory) {
+  rocksdb::BackupEngineReadOnly* raw_engine = nullptr;
+  LEERLUS_RETURN_IF_ERROR(FromRocks(
+      rocksdb::BackupEngineReadOnly::Open(
+          rocksdb::Env::Default(), rocksdb::BackupEngineOptions(backup_directory), &raw_engine),
+      absl::StrCat("'", backup_directory, "' is not a leerlus backup")));
+  std::unique_ptr<rocksdb::BackupEngineReadOnly> engine(raw_engine);
+  std::vector<rocksdb::BackupInfo> backups;
+  engine->GetBackupInfo(&backups);
+  if (backups.empty()) {
+    return absl::NotFoundError(absl::StrCat("'", backup_directory, "' holds no backup"));
+  }
+  // Every file against its checksum before anything is restored: a damaged
+  // backup is refused whole, never restored in part.
+  if (rocksdb::IOStatus verified =
+          engine->VerifyBackup(backups.back().backup_id, /*verify_with_checksum=*/true);
+      !verified.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("the backup in '", backup_directory, "' is damaged: ", verified.ToString()));
+  }
+  LEERLUS_RETURN_IF_ERROR(FromRocks(
+      engine->RestoreDBFromBackup(backups.back().backup_id, data_directory, data_directory),
+      absl::StrCat("restoring '", backup_directory, "'")));
+  return HeadPositionOf(data_directory);
+}
+
+absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory) {
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = AllFamilies();
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   LEERLUS_RETURN_IF_ERROR(FromRocks(

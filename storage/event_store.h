@@ -347,10 +347,18 @@ class EventStore {
   // last level (so no SST file does).
   absl::Status PurgeDeleted(ColumnFamily cf);
 
-  // Writes a consistent copy of the database (a RocksDB checkpoint) to
-  // `directory`, which must not exist; returns the last log position it
-  // holds. Appends continue meanwhile.
-  absl::StatusOr<uint64_t> Checkpoint(const std::string& directory);
+  // Writes a consistent backup of the database to `directory`, which must
+  // not exist: RocksDB's BackupEngine format, every file an independent
+  // copy with its checksum (none shared with the live store), verified once
+  // written. Returns the last log position it holds. Appends continue
+  // meanwhile.
+  absl::StatusOr<uint64_t> Backup(const std::string& directory);
+
+  // Restores the backup in `backup_directory` into `data_directory` (new or
+  // empty) after checking every file against its checksum; DATA_LOSS for a
+  // damaged backup, which restores nothing. Returns the position it holds.
+  static absl::StatusOr<uint64_t> RestoreBackup(const std::string& backup_directory,
+                                                const std::string& data_directory);
 
   // The log head recorded in a (closed) database directory, read-only.
   static absl::StatusOr<uint64_t> HeadPositionOf(const std::string& directory);

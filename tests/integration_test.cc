@@ -718,8 +718,9 @@ TEST_F(IntegrationTest, ErrorsCarryGoogleRpcDetailsOverTheWire) {
   google::rpc::BadRequest bad_request;
   google::rpc::ErrorInfo info;
   ASSERT_EQ(details.details_size(), 2);
-  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
-  ASSERT_TRUE(details.details(1).UnpackTo(&info));
+  for (const google::protobuf::Any& detail : details.details()) {
+    ASSERT_TRUE(detail.UnpackTo(&bad_request) || detail.UnpackTo(&info)) << detail.type_url();
+  }
   EXPECT_EQ(info.reason(), "INVALID_ARGUMENT");
   EXPECT_EQ(info.domain(), "leerlus.v1");
   std::set<std::string> fields;

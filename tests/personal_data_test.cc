@@ -196,7 +196,7 @@ TEST_F(ErasureTest, ErasureLeavesNoKeyOnDiskAndKeepsEveryNumber) {
   // A reopened store and a later backup read the same.
   Reopen();
   EXPECT_EQ(Visible().lessons(0).text(), core::kErasedText);
-  ASSERT_OK(store_->Checkpoint(dir_.File("backup")));
+  ASSERT_OK(store_->Backup(dir_.File("backup")));
   EXPECT_FALSE(AnyFileContains(dir_.File("backup"), key));
 }
 

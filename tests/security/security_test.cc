@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -850,6 +851,56 @@ TEST_F(SecurityTest, EveryErrorCarriesOneErrorInfoAndMeasuresAreAnEnum) {
   auto [neither, unused2] = direct("", v1::EFFECT_MEASURE_UNSPECIFIED);
   EXPECT_NE(neither.error_message().find("outcome.direct_effect.effect_measure"), std::string::npos)
       << neither.error_message();
+}
+
+// Item 11: a backup is an independent, checksummed copy: damage to it never
+// reaches the live server, and a damaged backup is refused at restore.
+TEST_F(SecurityTest, ABackupSharesNoFileWithTheLiveStoreAndADamagedOneIsRefused) {
+  ASSERT_TRUE(Create(*north_, Experiment("n-1", "north")).ok());
+  ASSERT_TRUE(Lesson(*north_, "n-1", "kept safe").ok());
+  const std::string backup = dir_.File("backup");
+  v1::BackupRequest request;
+  request.set_directory(backup);
+  v1::BackupResponse backed_up;
+  ASSERT_TRUE(
+      admin_->Call(&v1::AdminService::Stub::Backup, admin_->admin(), request, &backed_up).ok());
+  // No inode of the backup is one of the live store's.
+  std::set<ino_t> live;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_.File("data"))) {
+    struct stat info;
+    if (entry.is_regular_file() && ::stat(entry.path().c_str(), &info) == 0) {
+      live.insert(info.st_ino);
+    }
+  }
+  std::vector<std::string> tables;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(backup)) {
+    if (!entry.is_regular_file()) continue;
+    struct stat info;
+    ASSERT_EQ(::stat(entry.path().c_str(), &info), 0);
+    EXPECT_EQ(live.count(info.st_ino), 0u) << entry.path() << " is a live store's file";
+    if (entry.path().extension() == ".sst") tables.push_back(entry.path());
+  }
+  ASSERT_FALSE(tables.empty());
+  // Damage one byte of every table of the backup.
+  for (const std::string& table : tables) {
+    std::string bytes = ReadFile(table);
+    bytes[bytes.size() / 2] ^= 0x5a;
+    WriteFile(table, bytes);
+  }
+  // The live server reads on as before.
+  v1::GetExperimentRequest get;
+  get.set_id("n-1");
+  v1::GetExperimentResponse got;
+  EXPECT_TRUE(
+      evaluator_
+          ->Call(&v1::ExperimentService::Stub::GetExperiment, evaluator_->experiments(), get, &got)
+          .ok());
+  EXPECT_EQ(got.experiment().lessons_size(), 1);
+  // The damaged backup restores nothing.
+  ServerProcess restore(dir_.File("restored"), {"--restore-from", backup});
+  EXPECT_NE(restore.StartAndWaitForExit(), 0);
+  EXPECT_NE(ReadFile(dir_.File("restored.log")).find("damaged"), std::string::npos)
+      << ReadFile(dir_.File("restored.log"));
 }
 
 }  // namespace
