@@ -24,14 +24,10 @@ Cell Integer(int64_t value) { return value; }
 
 Cell AttributeCell(const v1::AttributeValue& value) {
   switch (value.kind_case()) {
-    case v1::AttributeValue::kTextValue:
-      return Text(value.text_value());
-    case v1::AttributeValue::kNumberValue:
-      return value.number_value();
-    case v1::AttributeValue::kBoolValue:
-      return value.bool_value();
-    default:
-      return std::monostate{};
+    case v1::AttributeValue::kTextValue: return Text(value.text_value());
+    case v1::AttributeValue::kNumberValue: return value.number_value();
+    case v1::AttributeValue::kBoolValue: return value.bool_value();
+    default: return std::monostate{};
   }
 }
 
@@ -50,8 +46,7 @@ Cell EnumCell(Enum value, absl::string_view prefix) {
 // The experiment's context as columns (it holds the area's attributes as
 // they were at registration).
 void AddContext(const v1::Experiment& experiment, std::map<std::string, Cell>& row) {
-  for (const auto& [name, value] : experiment.context())
-    row["context." + name] = AttributeCell(value);
+  for (const auto& [name, value] : experiment.context()) row["context." + name] = AttributeCell(value);
 }
 
 // The columns of `columns`, then every other column met, in name order.
@@ -170,31 +165,13 @@ grpc::Status FetchEffects(Client& api, const std::string& indicator_id, const st
 
 FlatTable ExperimentsTable(const std::vector<v1::Experiment>& experiments) {
   FlatTable table;
-  table.columns = {"id",
-                   "kind",
-                   "title",
-                   "description",
-                   "work_method_id",
-                   "line",
-                   "societal_task",
-                   "area_code",
-                   "area_level",
-                   "team_id",
-                   "partner_ids",
-                   "budget_cents",
-                   "planned_start",
-                   "planned_end",
-                   "parent_experiment_id",
-                   "status",
-                   "decision",
-                   "decision_rationale",
-                   "hypotheses",
-                   "outcomes",
-                   "lessons",
-                   "version",
-                   "create_time",
-                   "update_time",
-                   "create_position"};
+  table.columns = {"id",           "kind",           "title",         "description",
+                   "work_method_id", "line",         "societal_task", "area_code",
+                   "area_level",   "team_id",        "partner_ids",   "budget_cents",
+                   "planned_start", "planned_end",   "parent_experiment_id",
+                   "status",       "decision",       "decision_rationale",
+                   "hypotheses",   "outcomes",       "lessons",       "version",
+                   "create_time",  "update_time",    "create_position"};
   for (const v1::Experiment& e : experiments) {
     auto& row = table.rows.emplace_back();
     row["id"] = Text(e.id());
@@ -236,38 +213,12 @@ FlatTable OutcomesTable(const std::vector<v1::Experiment>& experiments,
                         const std::vector<v1::WhatWorksResponse>& answers, bool include_retracted) {
   const EffectIndex effects(answers);
   FlatTable table;
-  table.columns = {"experiment_id",
-                   "outcome_id",
-                   "indicator_id",
-                   "measured_on",
-                   "design",
-                   "treatment_mean",
-                   "treatment_sd",
-                   "treatment_n",
-                   "control_mean",
-                   "control_sd",
-                   "control_n",
-                   "treatment_events",
-                   "treatment_total",
-                   "control_events",
-                   "control_total",
-                   "pre_mean",
-                   "pre_sd",
-                   "post_mean",
-                   "post_sd",
-                   "n",
-                   "pre_post_correlation",
-                   "measure",
-                   "effect",
-                   "variance",
-                   "standard_error",
-                   "ci_lower",
-                   "ci_upper",
-                   "total_n",
-                   "work_method_id",
-                   "measure_used",
-                   "yi",
-                   "vi",
+  table.columns = {"experiment_id", "outcome_id", "indicator_id", "measured_on", "design",
+                   "treatment_mean", "treatment_sd", "treatment_n", "control_mean", "control_sd",
+                   "control_n", "treatment_events", "treatment_total", "control_events",
+                   "control_total", "pre_mean", "pre_sd", "post_mean", "post_sd", "n",
+                   "pre_post_correlation", "measure", "effect", "variance", "standard_error",
+                   "ci_lower", "ci_upper", "total_n", "work_method_id", "measure_used", "yi", "vi",
                    "excluded_reason"};
   if (include_retracted) {
     for (const char* column : {"corrects_outcome_id", "retracted", "retraction_reason"}) {
@@ -325,8 +276,7 @@ FlatTable OutcomesTable(const std::vector<v1::Experiment>& experiments,
           if (s.total_n() != 0) row["total_n"] = Integer(s.total_n());
           break;
         }
-        default:
-          break;
+        default: break;
       }
       row["work_method_id"] = Text(e.work_method_id());
       const std::pair<std::string, std::string> key{e.id(), o.id()};
@@ -354,9 +304,9 @@ FlatTable EffectsTable(const std::vector<v1::Experiment>& experiments,
   std::map<std::string, const v1::Experiment*> by_id;
   for (const v1::Experiment& e : experiments) by_id[e.id()] = &e;
   FlatTable table;
-  table.columns = {"indicator_id", "work_method_id", "experiment_id",  "outcome_id",  "title",
-                   "area_code",    "design",         "measure_used",   "yi",          "vi",
-                   "ci_lower",     "ci_upper",       "weight_percent", "participants"};
+  table.columns = {"indicator_id", "work_method_id", "experiment_id", "outcome_id", "title",
+                   "area_code", "design", "measure_used", "yi", "vi", "ci_lower", "ci_upper",
+                   "weight_percent", "participants"};
   for (const v1::WhatWorksResponse& answer : answers) {
     for (const v1::MethodResult& method : answer.methods()) {
       for (const v1::StudyEffect& study : method.studies()) {

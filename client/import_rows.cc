@@ -77,8 +77,8 @@ class RowReader {
   // an empty cell that is not required.
   template <typename Enum>
   Enum EnumValue(absl::string_view column, absl::string_view prefix,
-                 bool (*parse)(const std::string&, Enum*), absl::string_view allowed, bool required,
-                 Enum fallback = Enum()) {
+                 bool (*parse)(const std::string&, Enum*), absl::string_view allowed,
+                 bool required, Enum fallback = Enum()) {
     const std::string text = required ? Required(column) : Text(column);
     if (text.empty()) return fallback;
     Enum value;
@@ -264,10 +264,10 @@ ExperimentImport ExperimentRequestsFromCsv(const CsvTable& table, bool decimal_c
     ReadAttributes(table, row, decimal_comma, e->mutable_context(), [](const std::string& column) {
       return absl::StartsWith(column, "context.") ? column.substr(8) : std::string();
     });
-    const v1::ExperimentStatus status_value =
-        reader.EnumValue("status", "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse,
-                         "DESIGNED, RUNNING, EVALUATING, CONCLUDED or WITHDRAWN",
-                         /*required=*/false, v1::EXPERIMENT_STATUS_DESIGNED);
+    const v1::ExperimentStatus status_value = reader.EnumValue(
+        "status", "EXPERIMENT_STATUS_", &v1::ExperimentStatus_Parse,
+        "DESIGNED, RUNNING, EVALUATING, CONCLUDED or WITHDRAWN", /*required=*/false,
+        v1::EXPERIMENT_STATUS_DESIGNED);
     if (reader.failed()) continue;
     request.set_request_id(RowRequestId("experiment", row.fields));
     v1::StartExperimentRequest& start = result.starts.emplace_back();

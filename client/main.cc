@@ -773,9 +773,10 @@ int main(int argc, char** argv) {
               return api.Call(&v1::ExperimentService::Stub::StartExperiment, api.experiments(),
                               rows.starts[i], &started);
             };
-        return ImportRowByRow(
-            api, *file, "experiments", *decimal_comma, &client::ExperimentRequestsFromCsv,
-            &v1::ExperimentService::Stub::CreateExperiment, api.experiments(), start);
+        return ImportRowByRow(api, *file, "experiments", *decimal_comma,
+                              &client::ExperimentRequestsFromCsv,
+                              &v1::ExperimentService::Stub::CreateExperiment, api.experiments(),
+                              start);
       };
     });
 

@@ -54,10 +54,10 @@ struct Labels {
   const char* not_pooled;
   const char* no_outcomes;
   const char* conditions;
-  const char* differs;  // %s: condition
-  const char* no_diff;  // %s: condition
+  const char* differs;     // %s: condition
+  const char* no_diff;     // %s: condition
   const char* adjusted_p;
-  const char* explains;  // %s: percent
+  const char* explains;    // %s: percent
   const char* not_tested;
   const char* level;
   const char* coefficient;
@@ -103,163 +103,49 @@ struct Labels {
 };
 
 constexpr Labels kEnglish = {
-    "en",
-    '.',
-    "What works for %s",
-    "higher is better",
-    "lower is better",
-    "higher",
-    "lower",
+    "en", '.', "What works for %s", "higher is better", "lower is better", "higher", "lower",
     "Unit",
-    "Reflects log position %s",
-    "appended",
-    "Made",
-    "Reproduce with",
-    "Summary",
-    "Work method",
-    "Experiments",
-    "Effect [95% CI]",
-    "Prediction interval",
-    "Evidence grade",
-    "Cost per participant",
-    "Experiment",
-    "Area, design",
-    "Weight",
-    "Pooled (%s, k = %d)",
-    "Effect (%s), positive = better",
-    "worse",
-    "better",
-    "No pooled result",
-    "No outcome has been recorded on this indicator yet.",
-    "Conditions",
-    "differs by %s",
-    "no clear difference by %s",
-    "adjusted p",
-    "explains %s%% of the heterogeneity",
-    "Not tested",
-    "Level",
-    "Coefficient",
-    "Hypotheses",
-    "Hypothesis",
-    "Pre-registered",
-    "Verdict",
-    "Measured",
-    "Why",
-    "yes",
-    "no",
-    "No hypothesis on this indicator.",
-    "Lessons",
-    "No lessons recorded yet.",
-    "Iterations",
-    "No experiment of this method has a follow-up yet.",
-    "no outcome yet",
-    "vs. previous",
-    "What changed since %s",
-    "Nothing changed for this indicator.",
-    "Before",
-    "After",
-    "Change",
-    "New experiments",
-    "none",
+    "Reflects log position %s", "appended", "Made", "Reproduce with", "Summary", "Work method",
+    "Experiments", "Effect [95% CI]", "Prediction interval", "Evidence grade",
+    "Cost per participant", "Experiment", "Area, design", "Weight", "Pooled (%s, k = %d)",
+    "Effect (%s), positive = better", "worse", "better", "No pooled result",
+    "No outcome has been recorded on this indicator yet.", "Conditions",
+    "differs by %s", "no clear difference by %s", "adjusted p", "explains %s%% of the heterogeneity",
+    "Not tested", "Level", "Coefficient", "Hypotheses", "Hypothesis", "Pre-registered", "Verdict",
+    "Measured", "Why", "yes", "no", "No hypothesis on this indicator.", "Lessons",
+    "No lessons recorded yet.", "Iterations",
+    "No experiment of this method has a follow-up yet.", "no outcome yet", "vs. previous",
+    "What changed since %s", "Nothing changed for this indicator.", "Before", "After", "Change",
+    "New experiments", "none",
     "Effects are %s, oriented so that positive means better (%s). Each method is pooled with "
     "%s; squares are sized by weight, the diamond is the pooled effect with its 95%% confidence "
     "interval, the dashed line the 95%% prediction interval for a new experiment.",
-    "supported",
-    "refuted",
-    "inconclusive",
-    "not measured yet",
-    "scale up",
-    "adapt",
-    "stop",
-    "designed",
-    "running",
-    "evaluating",
-    "concluded",
-    "withdrawn",
-    "RCT",
-    "quasi-experimental",
-    "pre/post",
-    "post only"};
+    "supported", "refuted", "inconclusive", "not measured yet", "scale up", "adapt", "stop",
+    "designed", "running", "evaluating", "concluded", "withdrawn", "RCT", "quasi-experimental",
+    "pre/post", "post only"};
 
 constexpr Labels kDutch = {
-    "nl",
-    ',',
-    "Wat werkt voor %s",
-    "hoger is beter",
-    "lager is beter",
-    "hoger",
-    "lager",
+    "nl", ',', "Wat werkt voor %s", "hoger is beter", "lager is beter", "hoger", "lager",
     "Eenheid",
-    "Stand van logpositie %s",
-    "vastgelegd",
-    "Gemaakt",
-    "Opnieuw maken met",
-    "Samenvatting",
-    "Werkwijze",
-    "Experimenten",
-    "Effect [95%-BI]",
-    "Voorspellingsinterval",
-    "Bewijsniveau",
-    "Kosten per deelnemer",
-    "Experiment",
-    "Gebied, opzet",
-    "Gewicht",
-    "Gepoold (%s, k = %d)",
-    "Effect (%s), positief = beter",
-    "slechter",
-    "beter",
-    "Geen gepoold resultaat",
+    "Stand van logpositie %s", "vastgelegd", "Gemaakt", "Opnieuw maken met", "Samenvatting",
+    "Werkwijze", "Experimenten", "Effect [95%-BI]", "Voorspellingsinterval", "Bewijsniveau",
+    "Kosten per deelnemer", "Experiment", "Gebied, opzet", "Gewicht", "Gepoold (%s, k = %d)",
+    "Effect (%s), positief = beter", "slechter", "beter", "Geen gepoold resultaat",
     "Er is nog geen uitkomst op deze indicator vastgelegd.",
-    "Omstandigheden",
-    "verschilt naar %s",
-    "geen duidelijk verschil naar %s",
-    "gecorrigeerde p",
-    "verklaart %s%% van de heterogeniteit",
-    "Niet getoetst",
-    "Niveau",
-    "Co\u00ebffici\u00ebnt",
-    "Hypothesen",
-    "Hypothese",
-    "Vooraf vastgelegd",
-    "Oordeel",
-    "Gemeten",
-    "Waarom",
-    "ja",
-    "nee",
-    "Geen hypothese op deze indicator.",
-    "Lessen",
-    "Nog geen lessen vastgelegd.",
-    "Iteraties",
-    "Nog geen experiment van deze werkwijze heeft een vervolg.",
-    "nog geen uitkomst",
-    "t.o.v. vorige",
-    "Wat veranderde sinds %s",
-    "Niets veranderd voor deze indicator.",
-    "Voor",
-    "Na",
-    "Verschil",
-    "Nieuwe experimenten",
-    "geen",
+    "Omstandigheden", "verschilt naar %s", "geen duidelijk verschil naar %s", "gecorrigeerde p",
+    "verklaart %s%% van de heterogeniteit", "Niet getoetst", "Niveau", "Co\u00ebffici\u00ebnt",
+    "Hypothesen", "Hypothese", "Vooraf vastgelegd", "Oordeel", "Gemeten", "Waarom", "ja", "nee",
+    "Geen hypothese op deze indicator.", "Lessen", "Nog geen lessen vastgelegd.", "Iteraties",
+    "Nog geen experiment van deze werkwijze heeft een vervolg.", "nog geen uitkomst",
+    "t.o.v. vorige", "Wat veranderde sinds %s", "Niets veranderd voor deze indicator.", "Voor",
+    "Na", "Verschil", "Nieuwe experimenten", "geen",
     "Effecten zijn %s, zo gericht dat positief beter betekent (%s). Elke werkwijze is gepoold "
     "met %s; vierkantjes zijn naar gewicht geschaald, de ruit is het gepoolde effect met zijn "
     "95%%-betrouwbaarheidsinterval, de stippellijn het 95%%-voorspellingsinterval voor een nieuw "
     "experiment.",
-    "ondersteund",
-    "weerlegd",
-    "onbeslist",
-    "nog niet gemeten",
-    "opschalen",
-    "bijstellen",
-    "stoppen",
-    "ontworpen",
-    "lopend",
-    "in evaluatie",
-    "afgerond",
-    "ingetrokken",
-    "RCT",
-    "quasi-experimenteel",
-    "voor-/nameting",
-    "alleen nameting"};
+    "ondersteund", "weerlegd", "onbeslist", "nog niet gemeten", "opschalen", "bijstellen",
+    "stoppen", "ontworpen", "lopend", "in evaluatie", "afgerond", "ingetrokken", "RCT",
+    "quasi-experimenteel", "voor-/nameting", "alleen nameting"};
 
 const Labels& LabelsFor(ReportLanguage language) {
   return language == ReportLanguage::kDutch ? kDutch : kEnglish;
@@ -273,16 +159,13 @@ std::string Printf(const char* format, const std::string& value) {
 std::string MeasureName(v1::EffectMeasure measure, ReportLanguage language) {
   const bool nl = language == ReportLanguage::kDutch;
   switch (measure) {
-    case v1::EFFECT_MEASURE_MD:
-      return nl ? "gemiddelde verschillen" : "mean differences";
-    case v1::EFFECT_MEASURE_RR:
-      return nl ? "log-risicoratio's" : "log risk ratios";
-    case v1::EFFECT_MEASURE_OR:
-      return nl ? "log-oddsratio's" : "log odds ratios";
-    case v1::EFFECT_MEASURE_RD:
-      return nl ? "risicoverschillen" : "risk differences";
+    case v1::EFFECT_MEASURE_MD: return nl ? "gemiddelde verschillen" : "mean differences";
+    case v1::EFFECT_MEASURE_RR: return nl ? "log-risicoratio's" : "log risk ratios";
+    case v1::EFFECT_MEASURE_OR: return nl ? "log-oddsratio's" : "log odds ratios";
+    case v1::EFFECT_MEASURE_RD: return nl ? "risicoverschillen" : "risk differences";
     case v1::EFFECT_MEASURE_SMCC:
-      return nl ? "gestandaardiseerde voor-nameting-veranderingen" : "standardised mean changes";
+      return nl ? "gestandaardiseerde voor-nameting-veranderingen"
+                : "standardised mean changes";
     default:
       return nl ? "gestandaardiseerde gemiddelde verschillen (Hedges' g)"
                 : "standardised mean differences (Hedges' g)";
@@ -291,18 +174,12 @@ std::string MeasureName(v1::EffectMeasure measure, ReportLanguage language) {
 
 std::string MeasureShort(v1::EffectMeasure measure) {
   switch (measure) {
-    case v1::EFFECT_MEASURE_MD:
-      return "MD";
-    case v1::EFFECT_MEASURE_RR:
-      return "log RR";
-    case v1::EFFECT_MEASURE_OR:
-      return "log OR";
-    case v1::EFFECT_MEASURE_RD:
-      return "RD";
-    case v1::EFFECT_MEASURE_SMCC:
-      return "SMCC";
-    default:
-      return "SMD";
+    case v1::EFFECT_MEASURE_MD: return "MD";
+    case v1::EFFECT_MEASURE_RR: return "log RR";
+    case v1::EFFECT_MEASURE_OR: return "log OR";
+    case v1::EFFECT_MEASURE_RD: return "RD";
+    case v1::EFFECT_MEASURE_SMCC: return "SMCC";
+    default: return "SMD";
   }
 }
 
@@ -315,59 +192,40 @@ std::string ModelName(v1::PoolingModel model, bool knapp_hartung) {
 
 const char* DesignName(v1::StudyDesign design, const Labels& l) {
   switch (design) {
-    case v1::STUDY_DESIGN_RCT:
-      return l.rct;
-    case v1::STUDY_DESIGN_QUASI_EXPERIMENTAL:
-      return l.quasi;
-    case v1::STUDY_DESIGN_PRE_POST:
-      return l.pre_post;
-    case v1::STUDY_DESIGN_POST_ONLY:
-      return l.post_only;
-    default:
-      return "";
+    case v1::STUDY_DESIGN_RCT: return l.rct;
+    case v1::STUDY_DESIGN_QUASI_EXPERIMENTAL: return l.quasi;
+    case v1::STUDY_DESIGN_PRE_POST: return l.pre_post;
+    case v1::STUDY_DESIGN_POST_ONLY: return l.post_only;
+    default: return "";
   }
 }
 
 const char* VerdictName(v1::Verdict verdict, const Labels& l) {
   switch (verdict) {
-    case v1::VERDICT_SUPPORTED:
-      return l.supported;
-    case v1::VERDICT_REFUTED:
-      return l.refuted;
-    case v1::VERDICT_INCONCLUSIVE:
-      return l.inconclusive;
-    default:
-      return l.not_measured;
+    case v1::VERDICT_SUPPORTED: return l.supported;
+    case v1::VERDICT_REFUTED: return l.refuted;
+    case v1::VERDICT_INCONCLUSIVE: return l.inconclusive;
+    default: return l.not_measured;
   }
 }
 
 const char* DecisionName(v1::Decision decision, const Labels& l) {
   switch (decision) {
-    case v1::DECISION_SCALE_UP:
-      return l.scale_up;
-    case v1::DECISION_ADAPT:
-      return l.adapt;
-    case v1::DECISION_STOP:
-      return l.stop;
-    default:
-      return "";
+    case v1::DECISION_SCALE_UP: return l.scale_up;
+    case v1::DECISION_ADAPT: return l.adapt;
+    case v1::DECISION_STOP: return l.stop;
+    default: return "";
   }
 }
 
 const char* StatusName(v1::ExperimentStatus status, const Labels& l) {
   switch (status) {
-    case v1::EXPERIMENT_STATUS_DESIGNED:
-      return l.designed;
-    case v1::EXPERIMENT_STATUS_RUNNING:
-      return l.running;
-    case v1::EXPERIMENT_STATUS_EVALUATING:
-      return l.evaluating;
-    case v1::EXPERIMENT_STATUS_CONCLUDED:
-      return l.concluded;
-    case v1::EXPERIMENT_STATUS_WITHDRAWN:
-      return l.withdrawn;
-    default:
-      return "";
+    case v1::EXPERIMENT_STATUS_DESIGNED: return l.designed;
+    case v1::EXPERIMENT_STATUS_RUNNING: return l.running;
+    case v1::EXPERIMENT_STATUS_EVALUATING: return l.evaluating;
+    case v1::EXPERIMENT_STATUS_CONCLUDED: return l.concluded;
+    case v1::EXPERIMENT_STATUS_WITHDRAWN: return l.withdrawn;
+    default: return "";
   }
 }
 
@@ -417,7 +275,8 @@ std::string IndicatorName(const ReportData& data) {
 // "better: Eenzaamheid lower" on the right of the axis, "worse: ... higher"
 // on the left: the axis in the indicator's own terms.
 void LabelSides(const ReportData& data, const Labels& l, ForestPlot& plot) {
-  const bool lower_is_better = data.indicator.better_direction() == v1::BETTER_DIRECTION_LOWER;
+  const bool lower_is_better =
+      data.indicator.better_direction() == v1::BETTER_DIRECTION_LOWER;
   const std::string name = IndicatorName(data);
   plot.better_label = absl::StrCat(l.better, ": ", name, " ", lower_is_better ? l.lower : l.higher);
   plot.worse_label = absl::StrCat(l.worse, ": ", name, " ", lower_is_better ? l.higher : l.lower);
@@ -426,8 +285,8 @@ void LabelSides(const ReportData& data, const Labels& l, ForestPlot& plot) {
 ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& method) {
   const Labels& l = LabelsFor(data.options.language);
   ForestPlot plot;
-  plot.title =
-      method.work_method_name().empty() ? method.work_method_id() : method.work_method_name();
+  plot.title = method.work_method_name().empty() ? method.work_method_id()
+                                                 : method.work_method_name();
   plot.label_header = l.experiment;
   plot.detail_header = l.area_design;
   plot.estimate_header = l.effect_ci;
@@ -439,24 +298,25 @@ ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& meth
   for (const v1::StudyEffect& study : method.studies()) {
     ForestRow row;
     row.label = study.title().empty() ? study.experiment_id() : study.title();
-    row.detail =
-        absl::StrJoin({study.area_code(), std::string(DesignName(study.design(), l))}, ", ");
+    row.detail = absl::StrJoin(
+        {study.area_code(), std::string(DesignName(study.design(), l))}, ", ");
     row.estimate = study.effect();
     row.ci_lower = study.ci_lower();
     row.ci_upper = study.ci_upper();
     row.weight_percent = study.weight_percent();
-    row.data = {
-        {"experiment", study.experiment_id()},          {"outcome", study.outcome_id()},
-        {"effect", ExactNumber(study.effect())},        {"variance", ExactNumber(study.variance())},
-        {"ci-lower", ExactNumber(study.ci_lower())},    {"ci-upper", ExactNumber(study.ci_upper())},
-        {"weight", ExactNumber(study.weight_percent())}};
+    row.data = {{"experiment", study.experiment_id()}, {"outcome", study.outcome_id()},
+                {"effect", ExactNumber(study.effect())},
+                {"variance", ExactNumber(study.variance())},
+                {"ci-lower", ExactNumber(study.ci_lower())},
+                {"ci-upper", ExactNumber(study.ci_upper())},
+                {"weight", ExactNumber(study.weight_percent())}};
     plot.rows.push_back(std::move(row));
   }
   if (method.has_pooled()) {
     ForestRow row;
-    row.label =
-        absl::StrReplaceAll(l.pooled, {{"%s", ModelName(pooled.model(), pooled.knapp_hartung())},
-                                       {"%d", absl::StrCat(pooled.k())}});
+    row.label = absl::StrReplaceAll(
+        l.pooled, {{"%s", ModelName(pooled.model(), pooled.knapp_hartung())},
+                   {"%d", absl::StrCat(pooled.k())}});
     row.detail = absl::StrCat("I\u00b2 = ", Num(pooled.i2(), 1, l), "%");
     row.estimate = pooled.estimate();
     row.ci_lower = pooled.ci_lower();
@@ -467,10 +327,12 @@ ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& meth
     row.pi_lower = pooled.pi_lower();
     row.pi_upper = pooled.pi_upper();
     row.css_class = "pooled";
-    row.data = {
-        {"estimate", ExactNumber(pooled.estimate())}, {"ci-lower", ExactNumber(pooled.ci_lower())},
-        {"ci-upper", ExactNumber(pooled.ci_upper())}, {"pi-lower", ExactNumber(pooled.pi_lower())},
-        {"pi-upper", ExactNumber(pooled.pi_upper())}, {"k", absl::StrCat(pooled.k())}};
+    row.data = {{"estimate", ExactNumber(pooled.estimate())},
+                {"ci-lower", ExactNumber(pooled.ci_lower())},
+                {"ci-upper", ExactNumber(pooled.ci_upper())},
+                {"pi-lower", ExactNumber(pooled.pi_lower())},
+                {"pi-upper", ExactNumber(pooled.pi_upper())},
+                {"k", absl::StrCat(pooled.k())}};
     plot.rows.push_back(std::move(row));
   }
   return plot;
@@ -486,9 +348,9 @@ ForestPlot SubgroupPlot(const ReportData& data, const std::string& method_name,
   plot.label_header = l.level;
   plot.detail_header = l.experiments_pooled;
   plot.estimate_header = l.effect_ci;
-  plot.axis_label =
-      Printf(l.axis, MeasureShort(subgroups.empty() ? v1::EFFECT_MEASURE_SMD
-                                                    : subgroups.begin()->pooled().measure()));
+  plot.axis_label = Printf(
+      l.axis, MeasureShort(subgroups.empty() ? v1::EFFECT_MEASURE_SMD
+                                             : subgroups.begin()->pooled().measure()));
   LabelSides(data, l, plot);
   plot.decimal_separator = l.decimal;
   for (const v1::Subgroup& subgroup : subgroups) {
@@ -588,9 +450,8 @@ struct Html {
 
 void AddSummary(const ReportData& data, const Labels& l, Html& html) {
   html.Add("<h2>", H(l.summary), "</h2>\n<table class=\"summary\"><tr><th>", H(l.method),
-           "</th><th>", H(l.experiments_pooled), "</th><th>", H(l.effect_ci), "</th><th>",
-           H(l.prediction), "</th><th>I\u00b2</th><th>", H(l.grade), "</th><th>", H(l.cost),
-           "</th></tr>\n");
+           "</th><th>", H(l.experiments_pooled), "</th><th>", H(l.effect_ci), "</th><th>", H(l.prediction),
+           "</th><th>I\u00b2</th><th>", H(l.grade), "</th><th>", H(l.cost), "</th></tr>\n");
   for (const v1::MethodResult& method : data.what_works.methods()) {
     html.Add("<tr data-method=\"", H(method.work_method_id()), "\"><td><a href=\"#method-",
              Slug(method.work_method_id()), "\">", H(method.work_method_name()), "</a></td>");
@@ -623,8 +484,8 @@ void AddConditions(const ReportData& data, const v1::MethodResult& method, const
   }
   ConditionsPlot plot = ConditionsPlotFor(data, id);
   if (plot.subgroups != nullptr) {
-    html.Add(RenderForestPlot(
-        SubgroupPlot(data, method.work_method_name(), plot.condition, *plot.subgroups)));
+    html.Add(RenderForestPlot(SubgroupPlot(data, method.work_method_name(), plot.condition,
+                                           *plot.subgroups)));
   }
   html.Add("<ul class=\"condition-tests\">\n");
   auto add_coefficients = [&](const auto& coefficients) {
@@ -650,8 +511,9 @@ void AddConditions(const ReportData& data, const v1::MethodResult& method, const
     html.Add("</li>\n");
   } else if (auto found = data.discovered.find(id); found != data.discovered.end()) {
     for (const v1::DiscoveredCondition& condition : found->second.conditions()) {
-      html.Add("<li>", H(ConditionSentence(condition.condition(), condition.test(),
-                                           condition.adjusted_p_value(), l)));
+      html.Add("<li>",
+               H(ConditionSentence(condition.condition(), condition.test(),
+                                   condition.adjusted_p_value(), l)));
       add_coefficients(condition.coefficients());
       html.Add("</li>\n");
     }
@@ -688,8 +550,8 @@ void AddScorecard(const ReportData& data, const std::string& method_id,
   for (const v1::HypothesisVerdict* verdict : verdicts) ++counts[verdict->verdict()];
   html.Add("<p class=\"scorecard-counts\">");
   std::vector<std::string> parts;
-  for (v1::Verdict verdict : {v1::VERDICT_SUPPORTED, v1::VERDICT_REFUTED, v1::VERDICT_INCONCLUSIVE,
-                              v1::VERDICT_NOT_MEASURED}) {
+  for (v1::Verdict verdict : {v1::VERDICT_SUPPORTED, v1::VERDICT_REFUTED,
+                              v1::VERDICT_INCONCLUSIVE, v1::VERDICT_NOT_MEASURED}) {
     parts.push_back(absl::StrCat(counts[verdict], " ", VerdictName(verdict, l)));
   }
   html.Add(H(absl::StrJoin(parts, " \u00b7 ")), "</p>\n<table class=\"scorecard\"><tr><th>",
@@ -698,11 +560,11 @@ void AddScorecard(const ReportData& data, const std::string& method_id,
            "</th></tr>\n");
   for (const v1::HypothesisVerdict* verdict : verdicts) {
     auto experiment = experiments.find(verdict->experiment_id());
-    const std::string title =
-        experiment == experiments.end() ? verdict->experiment_id() : experiment->second->title();
+    const std::string title = experiment == experiments.end() ? verdict->experiment_id()
+                                                              : experiment->second->title();
     html.Add("<tr><td>", H(title), "</td><td>", H(verdict->statement()), "</td><td>",
              verdict->pre_registered() ? l.yes : l.no, "</td><td class=\"verdict-",
-             verdict->verdict() == v1::VERDICT_SUPPORTED ? "supported"
+             verdict->verdict() == v1::VERDICT_SUPPORTED  ? "supported"
              : verdict->verdict() == v1::VERDICT_REFUTED ? "refuted"
                                                          : "open",
              "\">", H(VerdictName(verdict->verdict(), l)), "</td><td class=\"num\">");
@@ -722,8 +584,8 @@ void AddLessons(const std::vector<const v1::Experiment*>& experiments, const Lab
   for (const v1::Experiment* experiment : experiments) {
     for (const v1::Lesson& lesson : experiment->lessons()) {
       any = true;
-      html.Add("<blockquote class=\"lesson\">", H(lesson.text()),
-               "<br/><span class=\"note\">\u2014 ", H(experiment->title()));
+      html.Add("<blockquote class=\"lesson\">", H(lesson.text()), "<br/><span class=\"note\">\u2014 ",
+               H(experiment->title()));
       if (!lesson.tags().empty()) {
         html.Add(" \u00b7 ", H(absl::StrJoin(lesson.tags(), ", ")));
       }
@@ -797,7 +659,8 @@ void AddTimeline(const v1::MethodResult& method,
         previous = &study;
       }
       if (step->decision() != v1::DECISION_UNSPECIFIED) {
-        html.Add("<br/><span class=\"decision\">", H(DecisionName(step->decision(), l)), "</span>");
+        html.Add("<br/><span class=\"decision\">", H(DecisionName(step->decision(), l)),
+                 "</span>");
         if (!step->decision_rationale().empty()) {
           html.Add(": ", H(step->decision_rationale()));
         }
@@ -810,19 +673,21 @@ void AddTimeline(const v1::MethodResult& method,
 
 void AddChanges(const ReportData& data, const Labels& l, Html& html) {
   const v1::WhatChangedResponse& changes = *data.changes;
-  const std::string since = data.options.since_date.empty() ? absl::StrCat(changes.since_position())
-                                                            : data.options.since_date;
+  const std::string since = data.options.since_date.empty()
+                                ? absl::StrCat(changes.since_position())
+                                : data.options.since_date;
   html.Add("<h2>", H(Printf(l.changes, since)), "</h2>\n");
   if (changes.changes().empty()) {
     html.Add("<p>", H(l.no_changes), "</p>\n");
     return;
   }
-  html.Add("<table class=\"changes\"><tr><th>", H(l.method), "</th><th>", H(l.before), "</th><th>",
-           H(l.after), "</th><th>", H(l.change), "</th><th>", H(l.new_experiments), "</th></tr>\n");
+  html.Add("<table class=\"changes\"><tr><th>", H(l.method), "</th><th>", H(l.before),
+           "</th><th>", H(l.after), "</th><th>", H(l.change), "</th><th>", H(l.new_experiments),
+           "</th></tr>\n");
   auto pooled_text = [&](bool has, const v1::PooledResult& p) {
     if (!has) return std::string("\u2013");
-    return absl::StrCat(EffectWithCi(p.estimate(), p.ci_lower(), p.ci_upper(), l), ", k = ", p.k(),
-                        ", ", l.grade, " ", p.grade());
+    return absl::StrCat(EffectWithCi(p.estimate(), p.ci_lower(), p.ci_upper(), l), ", k = ",
+                        p.k(), ", ", l.grade, " ", p.grade());
   };
   std::map<std::string, std::string> method_names;
   for (const v1::MethodResult& method : data.what_works.methods()) {
@@ -830,25 +695,28 @@ void AddChanges(const ReportData& data, const Labels& l, Html& html) {
   }
   for (const v1::ResultChange& change : changes.changes()) {
     auto name = method_names.find(change.work_method_id());
-    const std::string moved = change.has_before() && change.has_after()
-                                  ? absl::StrCat(change.estimate_change() >= 0 ? "+" : "",
-                                                 Num(change.estimate_change(), 3, l))
-                                  : "\u2013";
-    html.Add(
-        "<tr><td>", H(name == method_names.end() ? change.work_method_id() : name->second),
-        "</td><td>", pooled_text(change.has_before(), change.before()), "</td><td>",
-        pooled_text(change.has_after(), change.after()), "</td><td class=\"num\">", moved,
-        "</td><td>",
-        H(change.new_experiment_ids().empty() ? l.nothing
-                                              : absl::StrJoin(change.new_experiment_ids(), ", ")),
-        "</td></tr>\n");
+    const std::string moved =
+        change.has_before() && change.has_after()
+            ? absl::StrCat(change.estimate_change() >= 0 ? "+" : "",
+                           Num(change.estimate_change(), 3, l))
+            : "\u2013";
+    html.Add("<tr><td>",
+             H(name == method_names.end() ? change.work_method_id() : name->second), "</td><td>",
+             pooled_text(change.has_before(), change.before()), "</td><td>",
+             pooled_text(change.has_after(), change.after()), "</td><td class=\"num\">", moved,
+             "</td><td>",
+             H(change.new_experiment_ids().empty() ? l.nothing
+                                                   : absl::StrJoin(change.new_experiment_ids(),
+                                                                   ", ")),
+             "</td></tr>\n");
   }
   html.Add("</table>\n");
 }
 
 std::string ReproduceCommand(const ReportData& data) {
-  std::string command = absl::StrCat("leerlus report --indicator ", data.indicator.id(),
-                                     " --as-of ", data.what_works.read_position());
+  std::string command =
+      absl::StrCat("leerlus report --indicator ", data.indicator.id(), " --as-of ",
+                   data.what_works.read_position());
   for (const std::string& method : data.options.work_method_ids) {
     absl::StrAppend(&command, " --method ", method);
   }
@@ -865,19 +733,18 @@ std::string RenderReportHtml(const ReportData& data) {
   const v1::Indicator& indicator = data.indicator;
   const std::string title = Printf(l.title, IndicatorName(data));
   Html html;
-  html.Add("<!DOCTYPE html>\n<html lang=\"", l.html_lang,
-           "\">\n<head>\n<meta charset=\"utf-8\"/>\n",
+  html.Add("<!DOCTYPE html>\n<html lang=\"", l.html_lang, "\">\n<head>\n<meta charset=\"utf-8\"/>\n",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>",
            H(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n");
-  const std::string better =
-      indicator.better_direction() == v1::BETTER_DIRECTION_LOWER ? l.lower_better : l.higher_better;
+  const std::string better = indicator.better_direction() == v1::BETTER_DIRECTION_LOWER
+                                 ? l.lower_better
+                                 : l.higher_better;
   html.Add("<h1>", H(title), "</h1>\n<p class=\"meta\">", H(indicator.description()));
   if (!indicator.unit().empty()) html.Add(" ", H(l.unit), ": ", H(indicator.unit()), ".");
   html.Add(" <strong>", H(better), "</strong>.</p>\n");
   html.Add("<p class=\"meta\" id=\"position\" data-position=\"", data.what_works.read_position(),
            "\">", H(Printf(l.reflects, absl::StrCat(data.what_works.read_position()))));
-  if (!data.position_time.empty())
-    html.Add(" (", H(l.appended_at), " ", H(data.position_time), ")");
+  if (!data.position_time.empty()) html.Add(" (", H(l.appended_at), " ", H(data.position_time), ")");
   html.Add(". ", H(l.made_at), " ", H(data.generated_time), ". ", H(l.reproduce), " <code>",
            H(ReproduceCommand(data)), "</code></p>\n");
 
@@ -895,8 +762,7 @@ std::string RenderReportHtml(const ReportData& data) {
   for (const v1::MethodResult& method : data.what_works.methods()) {
     std::vector<const v1::Experiment*> experiments;
     for (const v1::Experiment& experiment : data.experiments) {
-      if (experiment.work_method_id() == method.work_method_id())
-        experiments.push_back(&experiment);
+      if (experiment.work_method_id() == method.work_method_id()) experiments.push_back(&experiment);
     }
     html.Add("<section class=\"method\" id=\"method-", Slug(method.work_method_id()),
              "\" data-method=\"", H(method.work_method_id()), "\">\n<h2>",
@@ -941,10 +807,10 @@ std::map<std::string, std::string> RenderReportSvgs(const ReportData& data) {
                      RenderForestPlot(MethodForestPlot(data, method)));
     ConditionsPlot plot = ConditionsPlotFor(data, method.work_method_id());
     if (plot.subgroups != nullptr) {
-      files[absl::StrCat("conditions-", slug, ".svg")] =
-          absl::StrCat("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
-                       RenderForestPlot(SubgroupPlot(data, method.work_method_name(),
-                                                     plot.condition, *plot.subgroups)));
+      files[absl::StrCat("conditions-", slug, ".svg")] = absl::StrCat(
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+          RenderForestPlot(
+              SubgroupPlot(data, method.work_method_name(), plot.condition, *plot.subgroups)));
     }
   }
   return files;
@@ -967,8 +833,8 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
   for (const std::string& method : options.work_method_ids) what_works.add_work_method_ids(method);
   what_works.set_as_of_position(options.as_of_position);
   what_works.set_as_of_date(options.as_of_date);
-  status =
-      api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), what_works, &data->what_works);
+  status = api.Call(&v1::InsightService::Stub::WhatWorks, api.insights(), what_works,
+                    &data->what_works);
   if (!status.ok()) return status;
   // Every later question is asked as of this position.
   const uint64_t position = data->what_works.read_position();
@@ -1007,8 +873,8 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
 
   v1::ScorecardRequest scorecard;
   scorecard.set_as_of_position(position);
-  status =
-      api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), scorecard, &data->scorecard);
+  status = api.Call(&v1::InsightService::Stub::Scorecard, api.insights(), scorecard,
+                    &data->scorecard);
   if (!status.ok()) return status;
 
   // The methods' experiments (lessons, decisions, parents) as of the position.
@@ -1018,8 +884,8 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
     list.set_page_size(1000);
     do {
       v1::ListExperimentsResponse page;
-      status =
-          api.Call(&v1::ExperimentService::Stub::ListExperiments, api.experiments(), list, &page);
+      status = api.Call(&v1::ExperimentService::Stub::ListExperiments, api.experiments(), list,
+                        &page);
       if (!status.ok()) return status;
       for (const v1::Experiment& listed : page.experiments()) {
         v1::GetExperimentRequest get;
@@ -1027,8 +893,7 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
         get.set_as_of_position(position);
         get.set_view(v1::EXPERIMENT_VIEW_BASIC);  // The report reads no outcomes from here.
         v1::GetExperimentResponse got;
-        status =
-            api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
+        status = api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
         if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;  // Created later.
         if (!status.ok()) return status;
         data->experiments.push_back(std::move(*got.mutable_experiment()));
@@ -1044,8 +909,8 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
     request.set_until_position(position);
     request.set_indicator_id(options.indicator_id);
     data->changes.emplace();
-    status =
-        api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), request, &*data->changes);
+    status = api.Call(&v1::InsightService::Stub::WhatChanged, api.insights(), request,
+                      &*data->changes);
     if (!status.ok()) return status;
   }
 
@@ -1058,9 +923,9 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
   if (position > 0 &&
       api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), events, &read).ok() &&
       !read.events().empty()) {
-    data->position_time = absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                                           absl::FromUnixSeconds(read.events(0).time().seconds()),
-                                           absl::UTCTimeZone());
+    data->position_time = absl::FormatTime(
+        "%Y-%m-%d %H:%M:%S UTC",
+        absl::FromUnixSeconds(read.events(0).time().seconds()), absl::UTCTimeZone());
   }
   return grpc::Status::OK;
 }

@@ -47,23 +47,12 @@ std::string XmlEscape(absl::string_view text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
     }
   }
   return out;
@@ -142,15 +131,17 @@ std::string RenderForestPlot(const ForestPlot& plot) {
       "\" height=\"", Px(height), "\" viewBox=\"0 0 ", Px(kWidth), " ", Px(height),
       "\" role=\"img\" aria-label=\"", XmlEscape(plot.title),
       "\" font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\" font-size=\"12\">\n",
-      "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n", "<text x=\"", Px(kLabelX),
-      "\" y=\"18\" font-size=\"15\" font-weight=\"bold\">", XmlEscape(plot.title), "</text>\n");
+      "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
+      "<text x=\"", Px(kLabelX), "\" y=\"18\" font-size=\"15\" font-weight=\"bold\">",
+      XmlEscape(plot.title), "</text>\n");
   // Column headers.
   const std::string header_y = Px(kTitleHeight + 15);
-  absl::StrAppend(&svg, "<g class=\"header\" font-weight=\"bold\" fill=\"#333333\">", "<text x=\"",
-                  Px(kLabelX), "\" y=\"", header_y, "\">", XmlEscape(plot.label_header), "</text>",
-                  "<text x=\"", Px(kDetailX), "\" y=\"", header_y, "\">",
-                  XmlEscape(plot.detail_header), "</text>", "<text x=\"", Px(kEstimateX), "\" y=\"",
-                  header_y, "\">", XmlEscape(plot.estimate_header), "</text>");
+  absl::StrAppend(&svg, "<g class=\"header\" font-weight=\"bold\" fill=\"#333333\">",
+                  "<text x=\"", Px(kLabelX), "\" y=\"", header_y, "\">",
+                  XmlEscape(plot.label_header), "</text>", "<text x=\"", Px(kDetailX), "\" y=\"",
+                  header_y, "\">", XmlEscape(plot.detail_header), "</text>", "<text x=\"",
+                  Px(kEstimateX), "\" y=\"", header_y, "\">", XmlEscape(plot.estimate_header),
+                  "</text>");
   if (!plot.weight_header.empty()) {
     absl::StrAppend(&svg, "<text x=\"", Px(kWeightRight), "\" y=\"", header_y,
                     "\" text-anchor=\"end\">", XmlEscape(plot.weight_header), "</text>");
@@ -162,7 +153,8 @@ std::string RenderForestPlot(const ForestPlot& plot) {
     absl::StrAppend(&svg, "<line x1=\"", Px(x_of(tick)), "\" y1=\"", Px(rows_top), "\" x2=\"",
                     Px(x_of(tick)), "\" y2=\"", Px(rows_bottom), "\" stroke=\"",
                     tick == 0 ? "#555555" : "#e4e4e4", "\" stroke-width=\"",
-                    tick == 0 ? "1.2" : "1", "\"", tick == 0 ? " class=\"zero-line\"" : "", "/>\n");
+                    tick == 0 ? "1.2" : "1", "\"", tick == 0 ? " class=\"zero-line\"" : "",
+                    "/>\n");
   }
 
   for (size_t i = 0; i < plot.rows.size(); ++i) {
@@ -181,11 +173,11 @@ std::string RenderForestPlot(const ForestPlot& plot) {
     const char* weight = row.pooled ? " font-weight=\"bold\"" : "";
     absl::StrAppend(&svg, "<text x=\"", Px(kLabelX), "\" y=\"", Px(y + 4), "\"", weight, ">",
                     XmlEscape(Cut(row.label, kLabelChars)), "</text>");
-    absl::StrAppend(&svg, "<text x=\"", Px(kDetailX), "\" y=\"", Px(y + 4), "\" fill=\"#555555\">",
-                    XmlEscape(Cut(row.detail, kDetailChars)), "</text>");
+    absl::StrAppend(&svg, "<text x=\"", Px(kDetailX), "\" y=\"", Px(y + 4),
+                    "\" fill=\"#555555\">", XmlEscape(Cut(row.detail, kDetailChars)), "</text>");
     if (row.has_prediction) {
-      absl::StrAppend(&svg, "<line class=\"prediction\" x1=\"", Px(x_of(row.pi_lower)), "\" y1=\"",
-                      Px(y), "\" x2=\"", Px(x_of(row.pi_upper)), "\" y2=\"", Px(y),
+      absl::StrAppend(&svg, "<line class=\"prediction\" x1=\"", Px(x_of(row.pi_lower)),
+                      "\" y1=\"", Px(y), "\" x2=\"", Px(x_of(row.pi_upper)), "\" y2=\"", Px(y),
                       "\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>");
     }
     if (row.pooled) {
@@ -194,10 +186,11 @@ std::string RenderForestPlot(const ForestPlot& plot) {
                       Px(x_of(row.ci_upper)), ",", Px(y), " ", Px(x_of(row.estimate)), ",",
                       Px(y + 7), "\" fill=\"#1f5fa8\"/>");
     } else {
-      absl::StrAppend(&svg, "<line x1=\"", Px(x_of(row.ci_lower)), "\" y1=\"", Px(y), "\" x2=\"",
-                      Px(x_of(row.ci_upper)), "\" y2=\"", Px(y),
+      absl::StrAppend(&svg, "<line x1=\"", Px(x_of(row.ci_lower)), "\" y1=\"", Px(y),
+                      "\" x2=\"", Px(x_of(row.ci_upper)), "\" y2=\"", Px(y),
                       "\" stroke=\"#222222\" stroke-width=\"1.3\"/>");
-      const double side = max_weight > 0 ? 4 + 10 * std::sqrt(row.weight_percent / max_weight) : 6;
+      const double side =
+          max_weight > 0 ? 4 + 10 * std::sqrt(row.weight_percent / max_weight) : 6;
       absl::StrAppend(&svg, "<rect x=\"", Px(x_of(row.estimate) - side / 2), "\" y=\"",
                       Px(y - side / 2), "\" width=\"", Px(side), "\" height=\"", Px(side),
                       "\" fill=\"#222222\"/>");
@@ -215,8 +208,8 @@ std::string RenderForestPlot(const ForestPlot& plot) {
 
   // The axis: ticks, the measure's name, and which side is better.
   absl::StrAppend(&svg, "<g class=\"axis\"><line x1=\"", Px(kPlotLeft), "\" y1=\"",
-                  Px(rows_bottom + 4), "\" x2=\"", Px(kPlotRight), "\" y2=\"", Px(rows_bottom + 4),
-                  "\" stroke=\"#222222\"/>");
+                  Px(rows_bottom + 4), "\" x2=\"", Px(kPlotRight), "\" y2=\"",
+                  Px(rows_bottom + 4), "\" stroke=\"#222222\"/>");
   for (double tick : ticks) {
     const int digits = std::abs(ticks[1] - ticks[0]) < 0.1 ? 2 : 1;
     absl::StrAppend(&svg, "<line x1=\"", Px(x_of(tick)), "\" y1=\"", Px(rows_bottom + 4),

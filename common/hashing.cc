@@ -1,6 +1,7 @@
 #include "common/hashing.h"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "absl/strings/escaping.h"
 
@@ -12,6 +13,15 @@ std::string Sha256Hex(absl::string_view data) {
   // EVP_Digest cannot fail for SHA-256 on in-memory input short of OOM.
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+std::string HmacSha256(absl::string_view key, absl::string_view data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  // HMAC with SHA-256 on in-memory input fails only when out of memory.
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &length);
+  return std::string(reinterpret_cast<const char*>(mac), length);
 }
 
 // EVP calls on a SHA-256 context fail only when out of memory, which the

@@ -15,6 +15,9 @@ namespace leerlus {
 // Lower-case hex SHA-256 of `data`.
 std::string Sha256Hex(absl::string_view data);
 
+// HMAC-SHA-256 of `data` under `key`: 32 raw bytes.
+std::string HmacSha256(absl::string_view key, absl::string_view data);
+
 // SHA-256 of input given in pieces, for data too large to hold at once:
 // the hex digest equals Sha256Hex of the pieces concatenated.
 class Sha256Stream {

@@ -32,33 +32,55 @@ using storage::KeyValueReader;
 
 using DecideFn = std::function<absl::StatusOr<std::vector<v1::Event>>(const DecisionContext&)>;
 
-// The fingerprint of a request: its method and content without request_id.
-std::string Fingerprint(absl::string_view method, const google::protobuf::Message& request) {
+// What a request's fingerprint covers: its method and content without
+// request_id.
+std::string FingerprintContent(absl::string_view method, const google::protobuf::Message& request) {
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
   const google::protobuf::FieldDescriptor* field =
       copy->GetDescriptor()->FindFieldByName("request_id");
   if (field != nullptr) copy->GetReflection()->ClearField(copy.get(), field);
-  return Sha256Hex(absl::StrCat(method, "\n", SerializeDeterministic(*copy)));
+  return absl::StrCat(method, "\n", SerializeDeterministic(*copy));
+}
+
+// The changes whose requests carry a personal text (sealed in the event):
+// their fingerprint is keyed by the experiment's data key.
+bool CarriesPersonalText(absl::string_view method) {
+  return method == "CreateLesson" || method == "ConcludeExperiment" ||
+         method == "WithdrawExperiment" || method == "RetractOutcome";
 }
 
 // The append a command hands to the store.
 template <typename Response>
 storage::AppendRequest MakeAppend(
     absl::string_view method, const google::protobuf::Message& request, std::string stream,
-    const std::string& request_id, uint64_t expected_version, const Caller& caller, DecideFn decide,
+    const std::string& request_id, uint64_t expected_version, const Caller& caller,
+    DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
   storage::AppendRequest append;
   append.stream = std::move(stream);
   append.request_id = request_id;
-  append.fingerprint = Fingerprint(method, request);
+  // Request ids are the caller's own: scoped to its token (or, without
+  // one, its name).
+  append.principal = caller.token_id.empty() ? caller.actor : caller.token_id;
+  const AccessTarget target = TargetOf(method, request);
+  if (CarriesPersonalText(method)) {
+    // Not a plain hash of the plaintext: after an erasure nothing stored
+    // may confirm a guessed text.
+    append.keyed_fingerprint = [experiment_id = target.experiment_id,
+                                content =
+                                    FingerprintContent(method, request)](KeyValueReader& state) {
+      return PersonalTextFingerprint(state, experiment_id, content);
+    };
+  } else {
+    append.fingerprint = Sha256Hex(FingerprintContent(method, request));
+  }
   append.expected_version = expected_version;
   append.actor = caller.actor;
   // Who may make the change is decided with the change, on the state it
   // applies to: no other append can slip in between the check and the
   // events (say, a registration of the same id by another team).
-  append.decide = [decide = std::move(decide), caller, rpc = std::string(method),
-                   target = TargetOf(method, request)](
+  append.decide = [decide = std::move(decide), caller, rpc = std::string(method), target](
                       const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
     LEERLUS_RETURN_IF_ERROR(CheckStillValid(caller, context.state, absl::Now()));
     LEERLUS_RETURN_IF_ERROR(CheckExperimentAccess(caller, rpc, target, context.state));
@@ -80,9 +102,9 @@ Pending<Response> Start(
     std::string stream, const std::string& request_id, uint64_t expected_version,
     const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
-  return Pending<Response>(store->Submit(
-      MakeAppend<Response>(method, request, std::move(stream), request_id, expected_version, caller,
-                           std::move(decide), std::move(respond))));
+  return Pending<Response>(store->Submit(MakeAppend<Response>(
+      method, request, std::move(stream), request_id, expected_version, caller, std::move(decide),
+      std::move(respond))));
 }
 
 template <typename Response>
@@ -412,14 +434,14 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
   }
   if (paths.count("partner_ids"))
     CheckIdList(violations, "experiment.partner_ids", values.partner_ids());
-  if (paths.count("budget_cents") && values.budget_cents() < 0) {
-    violations.Add("experiment.budget_cents", "must not be negative");
+  if (paths.count("budget_cents")) {
+    CheckBudget(violations, "experiment.budget_cents", values.budget_cents());
   }
   if (paths.count("planned_start")) {
-    CheckDate(violations, "experiment.planned_start", values.planned_start(), false);
+    CheckPlannedDate(violations, "experiment.planned_start", values.planned_start());
   }
   if (paths.count("planned_end")) {
-    CheckDate(violations, "experiment.planned_end", values.planned_end(), false);
+    CheckPlannedDate(violations, "experiment.planned_end", values.planned_end());
   }
   if (paths.count("context")) CheckAttributes(violations, "experiment.context", values.context());
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
@@ -741,10 +763,10 @@ void Commands::CreateOutcome(const v1::CreateOutcomeRequest& request, const Call
                              std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done) {
   absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
   if (!append.ok()) return done(append.status());
-  store_->Submit(std::move(*append),
-                 [done = std::move(done)](absl::StatusOr<storage::AppendResult> result) {
-                   done(ResponseOf<v1::CreateOutcomeResponse>(result));
-                 });
+  store_->Submit(std::move(*append), [done = std::move(done)](
+                                         absl::StatusOr<storage::AppendResult> result) {
+    done(ResponseOf<v1::CreateOutcomeResponse>(result));
+  });
 }
 
 absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(

@@ -24,6 +24,10 @@ namespace {
 
 using analysis::Effect;
 
+// A study holding more of the weight than this is named in the answer's
+// warnings: the pooled result is then mostly that one experiment's.
+constexpr double kDominantWeightPercent = 90;
+
 absl::Status NotExpressible(absl::string_view shape, v1::EffectMeasure measure) {
   std::string name = v1::EffectMeasure_Name(measure);
   return absl::FailedPreconditionError(absl::StrCat(
@@ -582,6 +586,13 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
     }
     for (int i = 0; i < result->studies_size(); ++i) {
       result->mutable_studies(i)->set_weight_percent(fit->weights_percent[i]);
+      // A study that dominates numerically is said, not silently pooled.
+      if (result->studies_size() > 1 && fit->weights_percent[i] > kDominantWeightPercent) {
+        result->add_warnings(
+            absl::StrCat("experiment '", result->studies(i).experiment_id(), "' holds ",
+                         absl::StrFormat("%.1f", fit->weights_percent[i]),
+                         "% of the weight: the pooled result is mostly that one experiment's"));
+      }
     }
     FillPooled(*fit, question, result->mutable_pooled());
     Grade(used, question.indicator_id, collected.answer_date, result->mutable_pooled());

@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "common/aead.h"
+#include "common/hashing.h"
 #include "common/status_macros.h"
 #include "leerlus/v1/events.pb.h"
 #include "storage/keys.h"
@@ -160,6 +161,25 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
   return absl::StrCat(
       kSealedPrefix, experiment.id(), ":", generation, ":",
       absl::Base64Escape(AeadSeal(*key, text, AssociatedData(experiment.id(), generation))));
+}
+
+absl::StatusOr<std::string> PersonalTextFingerprint(storage::KeyValueReader& state,
+                                                    absl::string_view experiment_id,
+                                                    absl::string_view content) {
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<v1::Experiment> experiment,
+      storage::GetMessage<v1::Experiment>(state, ColumnFamily::kExperiments,
+                                          storage::ExperimentKey(experiment_id)));
+  if (!experiment.has_value()) return std::string();
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<std::string> key,
+      state.Get(ColumnFamily::kDataKeys,
+                storage::DataKeyKey(experiment_id, experiment->personal_data_erasures())));
+  // No key of the current generation: nothing can match what was stored.
+  if (!key.has_value()) return std::string();
+  // A key of its own for fingerprints, derived from the data key.
+  const std::string fingerprint_key = HmacSha256(*key, "leerlus request fingerprint v1");
+  return absl::BytesToHexString(HmacSha256(fingerprint_key, content));
 }
 
 absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message) {

@@ -38,6 +38,16 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
                                              const v1::Experiment& experiment,
                                              absl::string_view text);
 
+// The fingerprint of a request that carries a personal text of experiment
+// `experiment_id` (`content`: the request without its id, plaintext and
+// all): an HMAC under a key derived from the experiment's current data key.
+// Once the key is erased nothing stored confirms a guessed text, not even
+// a replay of the request id (its fingerprint no longer matches: "" when no
+// key of the current generation exists).
+absl::StatusOr<std::string> PersonalTextFingerprint(storage::KeyValueReader& state,
+                                                    absl::string_view experiment_id,
+                                                    absl::string_view content);
+
 // Replaces every sealed text anywhere in `message` by its plaintext, or by
 // kErasedText if its key was destroyed. Keys are read from `store`'s
 // current state (erasure applies to every view, as-of ones included).

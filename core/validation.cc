@@ -1,7 +1,9 @@
 #include "core/validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <set>
 
@@ -10,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
 
 namespace leerlus::core {
 namespace {
@@ -31,6 +34,43 @@ void CheckPositive(FieldViolations& v, const std::string& field, double value) {
     v.Add(field, "must be a finite number");
   } else if (value <= 0) {
     v.Add(field, "must be greater than 0");
+  }
+}
+
+// An SD: positive, at most kMaxMagnitude, and not implausibly small next to
+// the means it goes with (an SD of 1e-300 would make any difference
+// infinitely precise).
+void CheckSd(FieldViolations& v, const std::string& field, double sd,
+             std::initializer_list<double> means) {
+  CheckPositive(v, field, sd);
+  if (!std::isfinite(sd) || sd <= 0) return;
+  double scale = 1;
+  for (double mean : means) {
+    if (std::isfinite(mean)) scale = std::max(scale, std::abs(mean));
+  }
+  if (sd > kMaxMagnitude) {
+    v.Add(field, "must be at most 1e12");
+  } else if (sd < kMinRelativeSd * scale) {
+    v.Add(field, absl::StrCat("is implausibly small next to the means (at least ",
+                              kMinRelativeSd * scale, ")"));
+  }
+}
+
+// A group size or total: `min` .. kMaxParticipants.
+void CheckCount(FieldViolations& v, const std::string& field, int64_t count, int64_t min) {
+  if (count < min) {
+    v.Add(field, min == 0 ? "must not be negative" : absl::StrCat("must be at least ", min));
+  } else if (count > kMaxParticipants) {
+    v.Add(field, "must be at most 100,000,000");
+  }
+}
+
+// A variance (or a squared SE or interval half-width) in its domain.
+void CheckVariance(FieldViolations& v, const std::string& field, double variance,
+                   absl::string_view what) {
+  if (std::isfinite(variance) && (variance < kMinVariance || variance > kMaxVariance)) {
+    v.Add(field, absl::StrCat("gives a variance of ", variance, "; ", what,
+                              " must give one between 1e-12 and 1e12"));
   }
 }
 
@@ -216,7 +256,37 @@ void CheckDate(FieldViolations& v, const std::string& field, absl::string_view d
 }
 
 void CheckFinite(FieldViolations& v, const std::string& field, double value) {
-  if (!std::isfinite(value)) v.Add(field, "must be a finite number");
+  if (!std::isfinite(value) || std::abs(value) > kMaxMagnitude) {
+    v.Add(field, "must be a finite number of magnitude at most 1e12");
+  }
+}
+
+void CheckDateRange(FieldViolations& v, const std::string& field, absl::string_view date,
+                    absl::string_view latest) {
+  if (!IsValidDate(date)) return;  // CheckDate says why.
+  if (date < kEarliestDate) {
+    v.Add(field, absl::StrCat("must not be before ", kEarliestDate));
+  } else if (date > latest) {
+    v.Add(field, absl::StrCat("must not be after ", latest));
+  }
+}
+
+void CheckBudget(FieldViolations& v, const std::string& field, int64_t cents) {
+  if (cents < 0) {
+    v.Add(field, "must not be negative");
+  } else if (cents > kMaxBudgetCents) {
+    v.Add(field, "must be at most 10,000,000,000,000 cents (EUR 100 billion)");
+  }
+}
+
+void CheckPlannedDate(FieldViolations& v, const std::string& field, absl::string_view date) {
+  CheckDate(v, field, date, false);
+  CheckDateRange(v, field, date, kLatestPlannedDate);
+}
+
+std::string TomorrowUtc() {
+  return absl::FormatCivilTime(
+      absl::ToCivilDay(absl::Now() + absl::Hours(24), absl::UTCTimeZone()));
 }
 
 void CheckAttributes(FieldViolations& v, const std::string& field,
@@ -329,9 +399,9 @@ void ValidateNewExperiment(FieldViolations& v, const std::string& prefix, const 
   }
   CheckId(v, Field(prefix, "team_id"), e.team_id());
   CheckIdList(v, Field(prefix, "partner_ids"), e.partner_ids());
-  if (e.budget_cents() < 0) v.Add(Field(prefix, "budget_cents"), "must not be negative");
-  CheckDate(v, Field(prefix, "planned_start"), e.planned_start(), false);
-  CheckDate(v, Field(prefix, "planned_end"), e.planned_end(), false);
+  CheckBudget(v, Field(prefix, "budget_cents"), e.budget_cents());
+  CheckPlannedDate(v, Field(prefix, "planned_start"), e.planned_start());
+  CheckPlannedDate(v, Field(prefix, "planned_end"), e.planned_end());
   if (IsValidDate(e.planned_start()) && IsValidDate(e.planned_end()) &&
       e.planned_end() < e.planned_start()) {
     v.Add(Field(prefix, "planned_end"), "must not be before planned_start");
@@ -353,8 +423,9 @@ void ValidateHypothesis(FieldViolations& v, const std::string& prefix, const v1:
       !v1::ExpectedDirection_IsValid(h.expected_direction())) {
     v.Add(Field(prefix, "expected_direction"), "must be INCREASE, DECREASE or NO_CHANGE");
   }
-  if (!std::isfinite(h.smallest_effect_of_interest()) || h.smallest_effect_of_interest() < 0) {
-    v.Add(Field(prefix, "smallest_effect_of_interest"), "must be a finite number >= 0");
+  if (!std::isfinite(h.smallest_effect_of_interest()) || h.smallest_effect_of_interest() < 0 ||
+      h.smallest_effect_of_interest() > kMaxMagnitude) {
+    v.Add(Field(prefix, "smallest_effect_of_interest"), "must be a number from 0 to 1e12");
   }
 }
 
@@ -362,6 +433,9 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
   if (!o.id().empty()) CheckId(v, Field(prefix, "id"), o.id());
   CheckId(v, Field(prefix, "indicator_id"), o.indicator_id());
   CheckDate(v, Field(prefix, "measured_on"), o.measured_on(), true);
+  // A measurement is of the past: one far in the future would shadow
+  // every later outcome of the experiment.
+  CheckDateRange(v, Field(prefix, "measured_on"), o.measured_on(), TomorrowUtc());
   if (o.design() == v1::STUDY_DESIGN_UNSPECIFIED || !v1::StudyDesign_IsValid(o.design())) {
     v.Add(Field(prefix, "design"), "must be RCT, QUASI_EXPERIMENTAL, PRE_POST or POST_ONLY");
   }
@@ -374,17 +448,18 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
       const std::string p = Field(prefix, "two_group_continuous");
       CheckFinite(v, Field(p, "treatment_mean"), s.treatment_mean());
       CheckFinite(v, Field(p, "control_mean"), s.control_mean());
-      CheckPositive(v, Field(p, "treatment_sd"), s.treatment_sd());
-      CheckPositive(v, Field(p, "control_sd"), s.control_sd());
-      if (s.treatment_n() < 2) v.Add(Field(p, "treatment_n"), "must be at least 2");
-      if (s.control_n() < 2) v.Add(Field(p, "control_n"), "must be at least 2");
+      CheckSd(v, Field(p, "treatment_sd"), s.treatment_sd(),
+              {s.treatment_mean(), s.control_mean()});
+      CheckSd(v, Field(p, "control_sd"), s.control_sd(), {s.treatment_mean(), s.control_mean()});
+      CheckCount(v, Field(p, "treatment_n"), s.treatment_n(), 2);
+      CheckCount(v, Field(p, "control_n"), s.control_n(), 2);
       break;
     }
     case v1::Outcome::kTwoGroupCounts: {
       const auto& s = o.two_group_counts();
       const std::string p = Field(prefix, "two_group_counts");
-      if (s.treatment_total() < 1) v.Add(Field(p, "treatment_total"), "must be at least 1");
-      if (s.control_total() < 1) v.Add(Field(p, "control_total"), "must be at least 1");
+      CheckCount(v, Field(p, "treatment_total"), s.treatment_total(), 1);
+      CheckCount(v, Field(p, "control_total"), s.control_total(), 1);
       if (s.treatment_events() < 0) {
         v.Add(Field(p, "treatment_events"), "must not be negative");
       } else if (s.treatment_events() > s.treatment_total()) {
@@ -402,9 +477,9 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
       const std::string p = Field(prefix, "pre_post");
       CheckFinite(v, Field(p, "pre_mean"), s.pre_mean());
       CheckFinite(v, Field(p, "post_mean"), s.post_mean());
-      CheckPositive(v, Field(p, "pre_sd"), s.pre_sd());
-      CheckPositive(v, Field(p, "post_sd"), s.post_sd());
-      if (s.n() < 2) v.Add(Field(p, "n"), "must be at least 2");
+      CheckSd(v, Field(p, "pre_sd"), s.pre_sd(), {s.pre_mean(), s.post_mean()});
+      CheckSd(v, Field(p, "post_sd"), s.post_sd(), {s.pre_mean(), s.post_mean()});
+      CheckCount(v, Field(p, "n"), s.n(), 2);
       if (!std::isfinite(s.pre_post_correlation()) || s.pre_post_correlation() < -1 ||
           s.pre_post_correlation() > 1) {
         v.Add(Field(p, "pre_post_correlation"), "must be between -1 and 1");
@@ -416,15 +491,18 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
       const std::string p = Field(prefix, "direct_effect");
       (void)DirectEffectMeasure(s, v, p);
       CheckFinite(v, Field(p, "effect"), s.effect());
-      if (s.total_n() < 0) v.Add(Field(p, "total_n"), "must not be negative");
+      CheckCount(v, Field(p, "total_n"), s.total_n(), 0);
       switch (s.uncertainty_case()) {
         case v1::DirectEffect::kVariance:
           CheckPositive(v, Field(p, "variance"), s.variance());
+          CheckVariance(v, Field(p, "variance"), s.variance(), "the variance");
           break;
         case v1::DirectEffect::kStandardError:
           CheckPositive(v, Field(p, "standard_error"), s.standard_error());
+          CheckVariance(v, Field(p, "standard_error"), s.standard_error() * s.standard_error(),
+                        "the standard error");
           break;
-        case v1::DirectEffect::kCi95:
+        case v1::DirectEffect::kCi95: {
           CheckFinite(v, Field(p, "ci95.lower"), s.ci95().lower());
           CheckFinite(v, Field(p, "ci95.upper"), s.ci95().upper());
           if (!(s.ci95().upper() > s.ci95().lower())) {
@@ -432,7 +510,10 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
           } else if (s.effect() < s.ci95().lower() || s.effect() > s.ci95().upper()) {
             v.Add(Field(p, "effect"), "must lie inside ci95");
           }
+          const double half_width = (s.ci95().upper() - s.ci95().lower()) / (2 * 1.959964);
+          CheckVariance(v, Field(p, "ci95"), half_width * half_width, "the interval");
           break;
+        }
         case v1::DirectEffect::UNCERTAINTY_NOT_SET:
           v.Add(Field(p, "variance"), "give the variance, standard_error or ci95");
           break;

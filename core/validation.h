@@ -24,6 +24,25 @@ inline constexpr size_t kMaxAttributeTextLength = 1000;
 inline constexpr size_t kMaxCertificateSubjectLength = 1000;
 inline constexpr size_t kMaxAttributes = 100;
 inline constexpr size_t kMaxListItems = 50;
+// Numeric domains: finite numbers far beyond what a programme measures are
+// refused (naming the field) rather than let one outcome overflow a sum or
+// swamp a pooled answer.
+// Group sizes, totals and participants: 1 (or 2) .. 100 million.
+inline constexpr int64_t kMaxParticipants = 100'000'000;
+// Means, effects, interval bounds, numeric attributes: |x| <= 10^12.
+inline constexpr double kMaxMagnitude = 1e12;
+// An SD at least 10^-6 of the means' scale (max(1, |mean|)).
+inline constexpr double kMinRelativeSd = 1e-6;
+// A directly given effect's variance in [10^-12, 10^12] (its SE, or the
+// half-width of its interval over 1.96, likewise squared).
+inline constexpr double kMinVariance = 1e-12;
+inline constexpr double kMaxVariance = 1e12;
+// Budgets: at most EUR 100 billion.
+inline constexpr int64_t kMaxBudgetCents = 10'000'000'000'000;
+// Dates: from 1900-01-01; a measurement no later than tomorrow (UTC);
+// planned dates up to 2100-12-31.
+inline constexpr absl::string_view kEarliestDate = "1900-01-01";
+inline constexpr absl::string_view kLatestPlannedDate = "2100-12-31";
 inline constexpr int32_t kDefaultPageSize = 100;
 inline constexpr int32_t kMaxPageSize = 1000;
 inline constexpr size_t kMaxFilterLength = 2000;
@@ -60,7 +79,18 @@ void CheckText(FieldViolations& violations, const std::string& field, absl::stri
                size_t min_length, size_t max_length);
 void CheckDate(FieldViolations& violations, const std::string& field, absl::string_view date,
                bool required);
+// A finite number of magnitude at most kMaxMagnitude.
 void CheckFinite(FieldViolations& violations, const std::string& field, double value);
+// A valid date (CheckDate) from kEarliestDate to `latest`.
+void CheckDateRange(FieldViolations& violations, const std::string& field, absl::string_view date,
+                    absl::string_view latest);
+// An optional planned date: valid, kEarliestDate .. kLatestPlannedDate.
+void CheckPlannedDate(FieldViolations& violations, const std::string& field,
+                      absl::string_view date);
+// A budget: 0 .. kMaxBudgetCents.
+void CheckBudget(FieldViolations& violations, const std::string& field, int64_t cents);
+// Tomorrow's date in UTC: the latest a measurement may be dated.
+std::string TomorrowUtc();
 void CheckAttributes(FieldViolations& violations, const std::string& field,
                      const google::protobuf::Map<std::string, v1::AttributeValue>& attributes);
 // Ids in a repeated field: each valid, no duplicates, at most kMaxListItems.

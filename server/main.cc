@@ -265,7 +265,8 @@ int main(int argc, char** argv) {
     if (rebuild) {
       std::cout << absl::StrFormat(
                        "projections rebuilt from %d events in %.3f s (%.0f events/s), digest %s",
-                       *events, rebuild_seconds, *events / std::max(rebuild_seconds, 1e-9), *after)
+                       *events, rebuild_seconds, *events / std::max(rebuild_seconds, 1e-9),
+                       *after)
                 << std::endl;
       return 0;
     }

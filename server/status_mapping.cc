@@ -1,6 +1,9 @@
 #include "server/status_mapping.h"
 
+#include <algorithm>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/errors.h"
 #include "google/rpc/error_details.pb.h"
@@ -63,11 +66,26 @@ grpc::Status ToGrpcStatus(const absl::Status& given) {
   google::rpc::Status details;
   details.set_code(static_cast<int>(status.code()));
   details.set_message(std::string(status.message()));
+  // In one fixed order, the specific detail first (BadRequest,
+  // PreconditionFailure), then ErrorInfo: clients that read the first
+  // detail keep reading what they expect.
+  std::vector<std::pair<std::string, std::string>> payloads;
   status.ForEachPayload([&](absl::string_view type_url, const absl::Cord& payload) {
-    google::protobuf::Any* any = details.add_details();
-    any->set_type_url(std::string(type_url));
-    any->set_value(std::string(payload));
+    payloads.emplace_back(std::string(type_url), std::string(payload));
   });
+  auto rank = [](const std::string& type_url) {
+    if (type_url == kBadRequestUrl) return 0;
+    if (type_url == kPreconditionFailureUrl) return 1;
+    if (type_url == kErrorInfoUrl) return 2;
+    return 3;
+  };
+  std::stable_sort(payloads.begin(), payloads.end(),
+                   [&](const auto& a, const auto& b) { return rank(a.first) < rank(b.first); });
+  for (auto& [type_url, payload] : payloads) {
+    google::protobuf::Any* any = details.add_details();
+    any->set_type_url(std::move(type_url));
+    any->set_value(std::move(payload));
+  }
   if (status.code() == absl::StatusCode::kUnavailable ||
       status.code() == absl::StatusCode::kResourceExhausted) {
     // Tell clients how long to back off before retrying the same call.

@@ -378,8 +378,9 @@ class EventStore::LogReadAhead {
   absl::StatusOr<Chunk> Next() {
     absl::MutexLock lock(&mutex_);
     mutex_.Await(absl::Condition(
-        +[](LogReadAhead* self)
-             ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) { return !self->chunks_.empty(); },
+        +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
+          return !self->chunks_.empty();
+        },
         this));
     absl::StatusOr<Chunk> chunk = std::move(chunks_.front());
     chunks_.pop_front();
@@ -648,11 +649,10 @@ absl::Status EventStore::EnsureProjectionFormat() {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  return FromRocks(
-      db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
-               rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
-               rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
-      "writing the projection format");
+  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+                            rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
+                   "writing the projection format");
 }
 
 void EventStore::Shutdown() {
@@ -680,8 +680,9 @@ absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
 std::future<absl::StatusOr<AppendResult>> EventStore::Submit(AppendRequest request) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
   std::future<absl::StatusOr<AppendResult>> future = promise->get_future();
-  Submit(std::move(request),
-         [promise](absl::StatusOr<AppendResult> result) { promise->set_value(std::move(result)); });
+  Submit(std::move(request), [promise](absl::StatusOr<AppendResult> result) {
+    promise->set_value(std::move(result));
+  });
   return future;
 }
 
@@ -737,12 +738,25 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
   if (request.request_id.empty()) {
     return FieldError("request_id", "is required");
   }
-  // A retry is answered from the record stored with the original write.
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<internal::v1::RequestRecord> record,
-                           GetMessage<internal::v1::RequestRecord>(
-                               group_overlay, ColumnFamily::kRequests, request.request_id));
+  // A retry is answered from the record stored with the original write:
+  // under the principal's own id, or, for a record written before ids were
+  // scoped, under the bare id.
+  const std::string record_key = RequestKey(request.principal, request.request_id);
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<internal::v1::RequestRecord> record,
+      GetMessage<internal::v1::RequestRecord>(group_overlay, ColumnFamily::kRequests, record_key));
+  if (!record.has_value()) {
+    LEERLUS_ASSIGN_OR_RETURN(
+        record, GetMessage<internal::v1::RequestRecord>(group_overlay, ColumnFamily::kRequests,
+                                                        request.request_id));
+  }
+  auto fingerprint = [&request](KeyValueReader& state) -> absl::StatusOr<std::string> {
+    if (request.keyed_fingerprint) return request.keyed_fingerprint(state);
+    return request.fingerprint;
+  };
   if (record.has_value()) {
-    if (record->fingerprint() != request.fingerprint) {
+    LEERLUS_ASSIGN_OR_RETURN(std::string given, fingerprint(group_overlay));
+    if (record->fingerprint() != given) {
       return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                "request_id '", request.request_id,
                                "' was already used for a different request; use a new request id")),
@@ -802,10 +816,10 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
 
   LEERLUS_ASSIGN_OR_RETURN(std::string response, request.respond(appended, overlay));
   internal::v1::RequestRecord new_record;
-  new_record.set_fingerprint(request.fingerprint);
+  LEERLUS_ASSIGN_OR_RETURN(*new_record.mutable_fingerprint(), fingerprint(overlay));
   new_record.set_response(response);
   new_record.set_position(appended.last_position);
-  PutMessage(overlay, ColumnFamily::kRequests, request.request_id, new_record);
+  PutMessage(overlay, ColumnFamily::kRequests, record_key, new_record);
 
   // Only now, with everything decided, does the append join the group.
   overlay.CommitTo(group_overlay);
@@ -1337,8 +1351,7 @@ absl::Status EventStore::RebuildProjections() {
   LEERLUS_RETURN_IF_ERROR(ProjectInto(std::numeric_limits<uint64_t>::max(), db_, handles_));
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  LEERLUS_RETURN_IF_ERROR(
-      FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
+  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
   LEERLUS_RETURN_IF_ERROR(
       FromRocks(db_->Put(synced, meta, format_key,
                          rocksdb::Slice(kProjectionFormat.data(), kProjectionFormat.size())),
@@ -1418,7 +1431,8 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
               *number != stream->second.size()) {
             problem = absl::DataLossError(absl::StrCat(
                 "stream '", key, "' head says ", number.ok() ? absl::StrCat(*number) : "nothing",
-                ", log has ", stream == stream_positions.end() ? 0 : stream->second.size()));
+                ", log has ",
+                stream == stream_positions.end() ? 0 : stream->second.size()));
             return false;
           }
           heads_seen.insert(std::string(key));
@@ -1430,10 +1444,9 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
             entry->version > stream->second.size() ||
             stream->second[entry->version - 1] != *number) {
           problem = absl::DataLossError(
-              entry.ok()
-                  ? absl::StrCat("stream '", entry->stream, "' index entry ", entry->version,
-                                 " is wrong")
-                  : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
+              entry.ok() ? absl::StrCat("stream '", entry->stream, "' index entry ",
+                                        entry->version, " is wrong")
+                         : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
           return false;
         }
         ++entries_seen[entry->stream];

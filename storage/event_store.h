@@ -97,9 +97,17 @@ struct AppendRequest {
   std::string stream;
   // Idempotency key; required.
   std::string request_id;
+  // Who sent it (a token id): request ids are scoped to it (AIP-155), so
+  // one principal can neither claim nor replay another's ids.
+  std::string principal;
   // Identifies the request's content (method and message without request
   // id): the same id with another fingerprint is REQUEST_ID_REUSED.
   std::string fingerprint;
+  // Optional, used instead of `fingerprint` when set: a fingerprint that
+  // depends on the state (a request carrying a personal text is
+  // fingerprinted under a key its erasure destroys). Called on the state
+  // before the decision to check a retry, and after it to store.
+  std::function<absl::StatusOr<std::string>(KeyValueReader&)> keyed_fingerprint;
   // Non-zero: the stream must be at exactly this version.
   uint64_t expected_version = 0;
   // Authenticated caller; becomes every event's actor.

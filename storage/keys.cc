@@ -54,6 +54,10 @@ std::string StreamEventKey(absl::string_view stream, uint64_t version) {
 
 std::string StreamHeadKey(absl::string_view stream) { return std::string(stream); }
 
+std::string RequestKey(absl::string_view principal, absl::string_view request_id) {
+  return absl::StrCat(principal, absl::string_view(&kSeparator, 1), request_id);
+}
+
 absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key) {
   size_t separator = key.find(kSeparator);
   if (separator == absl::string_view::npos) {

@@ -42,6 +42,11 @@ struct StreamEventKeyParts {
 };
 absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key);
 
+// requests CF: the principal, then the request id -> the request record.
+// (Records written before ids were scoped are keyed by the bare id; the
+// separator keeps the two apart.)
+std::string RequestKey(absl::string_view principal, absl::string_view request_id);
+
 // experiments CF: experiment id -> Experiment (without outcomes, lessons),
 // as of the last event that changed it; read it with ReadExperiment.
 std::string ExperimentKey(absl::string_view experiment_id);

@@ -342,8 +342,7 @@ TEST(ReportTest, AnIndicatorWithoutOutcomesSaysSo) {
 }
 
 TEST(ReportTest, SvgFilesPerMethodWithPooledResult) {
-  std::map<std::string, std::string> files =
-      RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
+  std::map<std::string, std::string> files = RenderReportSvgs(HostileReport(ReportLanguage::kEnglish));
   ASSERT_EQ(files.size(), 1u);  // No condition was compared: only the forest plot.
   EXPECT_EQ(files.begin()->first, "forest-coach.svg");
   EXPECT_EQ(files.begin()->second.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg", 0), 0u);

@@ -10,6 +10,10 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/errors.h"
+#include "common/hashing.h"
+#include "common/serialize.h"
+#include "leerlus/internal/v1/records.pb.h"
 #include "storage/keys.h"
 #include "tests/store_fixture.h"
 
@@ -113,6 +117,76 @@ class ErasureTest : public StoreFixture {
 
   v1::Outcome kept_outcome_;
 };
+
+// Item 4 of the trust review: once erased, nothing stored confirms a
+// guessed text. A retry before the erasure is answered as always; after it,
+// the right guess and a wrong one get the same REQUEST_ID_REUSED, and the
+// stored request record holds no plain hash of the request.
+TEST_F(ErasureTest, AnErasedTextCannotBeConfirmedByReplayingItsRequest) {
+  DefineCatalogue();
+  ASSERT_OK(commands_->CreateExperiment(ExperimentRequest("e1"), caller_));
+  Start("e1");
+  v1::CreateLessonRequest lesson;
+  lesson.set_experiment_id("e1");
+  lesson.mutable_lesson()->set_text(kLessonText);
+  lesson.set_request_id("lesson-with-a-name");
+  absl::StatusOr<v1::CreateLessonResponse> first = commands_->CreateLesson(lesson, caller_);
+  ASSERT_OK(first);
+  absl::StatusOr<v1::CreateLessonResponse> retried = commands_->CreateLesson(lesson, caller_);
+  ASSERT_OK(retried);  // Idempotent as ever before an erasure.
+  EXPECT_EQ(retried->lesson().id(), first->lesson().id());
+
+  // The stored record is no plain hash of what was sent.
+  v1::CreateLessonRequest content = lesson;
+  content.clear_request_id();
+  const std::string plain_hash =
+      Sha256Hex(absl::StrCat("CreateLesson\n", SerializeDeterministic(content)));
+  absl::StatusOr<std::optional<std::string>> stored =
+      store_->OpenReadView()->Get(storage::ColumnFamily::kRequests,
+                                  storage::RequestKey(caller_.actor, "lesson-with-a-name"));
+  ASSERT_OK(stored);
+  ASSERT_TRUE(stored->has_value());
+  internal::v1::RequestRecord record;
+  ASSERT_TRUE(record.ParseFromString(**stored));
+  EXPECT_NE(record.fingerprint(), plain_hash);
+  EXPECT_EQ(record.fingerprint().find(plain_hash), std::string::npos);
+
+  ASSERT_OK(commands_->ErasePersonalData(EraseRequest(), caller_));
+  v1::CreateLessonRequest wrong = lesson;
+  wrong.mutable_lesson()->set_text("Een verkeerde gok");
+  const absl::Status right_guess = commands_->CreateLesson(lesson, caller_).status();
+  const absl::Status wrong_guess = commands_->CreateLesson(wrong, caller_).status();
+  EXPECT_EQ(right_guess.code(), absl::StatusCode::kAlreadyExists) << right_guess;
+  EXPECT_EQ(wrong_guess.code(), absl::StatusCode::kAlreadyExists) << wrong_guess;
+  EXPECT_EQ(ErrorReason(right_guess), "REQUEST_ID_REUSED");
+  EXPECT_EQ(right_guess.message(), wrong_guess.message());
+}
+
+// Item 17: request ids are scoped to the principal (AIP-155): another
+// principal's id neither blocks nor replays mine.
+TEST_F(ErasureTest, RequestIdsAreThePrincipalsOwn) {
+  DefineCatalogue();
+  core::Caller other = caller_;
+  other.actor = "someone-else";
+  v1::CreateExperimentRequest mine = ExperimentRequest("e1");
+  mine.set_request_id("predictable-row-7");
+  v1::CreateExperimentRequest theirs = ExperimentRequest("e2");
+  theirs.set_request_id("predictable-row-7");
+  // The other principal claims the id first, with other content.
+  absl::StatusOr<v1::CreateExperimentResponse> claimed = commands_->CreateExperiment(theirs, other);
+  ASSERT_OK(claimed);
+  absl::StatusOr<v1::CreateExperimentResponse> created = commands_->CreateExperiment(mine, caller_);
+  ASSERT_OK(created);
+  EXPECT_EQ(created->experiment().id(), "e1");
+  // Each retry answers its own principal's original.
+  absl::StatusOr<v1::CreateExperimentResponse> again = commands_->CreateExperiment(mine, caller_);
+  ASSERT_OK(again);
+  EXPECT_EQ(again->experiment().id(), "e1");
+  absl::StatusOr<v1::CreateExperimentResponse> theirs_again =
+      commands_->CreateExperiment(theirs, other);
+  ASSERT_OK(theirs_again);
+  EXPECT_EQ(theirs_again->experiment().id(), "e2");
+}
 
 TEST_F(ErasureTest, TextsAreSealedAtRestAndReadableThroughTheApi) {
   RecordPersonalTexts();

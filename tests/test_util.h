@@ -111,6 +111,11 @@ inline std::vector<const google::protobuf::MethodDescriptor*> AllRpcs() {
   return rpcs;
 }
 
+// A loopback port free at the moment of asking.
+int FreePort();
+// GET http://127.0.0.1:port/path: the whole response, "" if none.
+std::string HttpGet(int port, const std::string& path);
+
 // Reads a whole file.
 std::string ReadFile(const std::string& path);
 void WriteFile(const std::string& path, const std::string& content);

@@ -903,5 +903,84 @@ TEST_F(SecurityTest, ABackupSharesNoFileWithTheLiveStoreAndADamagedOneIsRefused)
       << ReadFile(dir_.File("restored.log"));
 }
 
+class ImportLogTest : public SecurityTest {
+ protected:
+  std::vector<std::string> ServerArgs() const override {
+    return {"--metrics-listen", absl::StrCat("127.0.0.1:", metrics_port_), "--log-format", "json"};
+  }
+  const int metrics_port_ = FreePort();
+};
+
+// Item 18: rows an import refuses leave a trace: the stream's log line is a
+// warning naming how many rows were refused with which code, and
+// leerlus_import_rows_total counts them by code.
+TEST_F(ImportLogTest, RefusedImportRowsAreLoggedAndCountedByCode) {
+  ASSERT_TRUE(Create(*south_, Experiment("s-1", "south")).ok());
+  {
+    grpc::ClientContext context;
+    partner_->Authorize(context);
+    v1::ImportOutcomesResponse imported;
+    auto writer = partner_->experiments()->ImportOutcomes(&context, &imported);
+    v1::ImportOutcomesRequest row;
+    for (int i = 0; i < 250; ++i) {
+      *row.mutable_row() = SampleOutcomeRequest("s-1", absl::StrCat("refused-", i));
+      ASSERT_TRUE(writer->Write(row));
+    }
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    ASSERT_EQ(imported.failed(), 250u);
+  }
+  const std::string metrics = HttpGet(metrics_port_, "/metrics");
+  EXPECT_NE(metrics.find("leerlus_import_rows_total{code=\"PERMISSION_DENIED\"} 250"),
+            std::string::npos)
+      << metrics;
+  server_->Stop();
+  bool logged = false;
+  for (absl::string_view line : absl::StrSplit(ReadFile(dir_.File("data.log")), '\n')) {
+    if (absl::StrContains(line, "\"rpc\":\"ImportOutcomes\"")) {
+      logged = absl::StrContains(line, "\"refused_PERMISSION_DENIED\":\"250\"") &&
+               absl::StrContains(line, "\"level\":\"warn\"");
+    }
+  }
+  EXPECT_TRUE(logged) << ReadFile(dir_.File("data.log"));
+}
+
+// Item 24: a quiet stream says it is alive: heartbeats after the catch-up
+// marker, each naming the log's head.
+TEST_F(SecurityTest, AQuietStreamSendsHeartbeats) {
+  v1::SubscribeRequest request = Follow();
+  request.set_heartbeat_seconds(1);
+  grpc::ClientContext context;
+  evaluator_->Authorize(context);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto reader = evaluator_->event_log()->Subscribe(&context, request);
+  v1::SubscribeResponse message;
+  int events = 0, caught_up = 0, heartbeats = 0;
+  uint64_t head = 0;
+  const absl::Time start = absl::Now();
+  while (heartbeats < 2 && reader->Read(&message)) {
+    if (message.has_event()) ++events;
+    if (message.has_caught_up()) {
+      ++caught_up;
+      head = message.caught_up().head_position();
+      EXPECT_EQ(heartbeats, 0);  // The marker comes before any heartbeat.
+    }
+    if (message.has_heartbeat()) {
+      ++heartbeats;
+      EXPECT_EQ(message.heartbeat().head_position(), head);
+    }
+  }
+  context.TryCancel();
+  EXPECT_EQ(caught_up, 1);
+  EXPECT_EQ(heartbeats, 2);
+  EXPECT_GT(events, 0);
+  EXPECT_GE(absl::Now() - start, absl::Seconds(2));  // Heartbeats only when quiet.
+  v1::SubscribeRequest bad = Follow();
+  bad.set_heartbeat_seconds(-1);
+  Subscription refused(*evaluator_, bad);
+  ASSERT_TRUE(refused.WaitForEnd(absl::Seconds(5)));
+  EXPECT_EQ(refused.end().status.error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace leerlus::testing
