@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
@@ -227,7 +228,13 @@ absl::Status CheckRole(const Caller& caller, absl::string_view rpc,
 absl::Status CheckAccess(const Caller& caller, absl::string_view rpc,
                          const google::protobuf::Message& request, storage::KeyValueReader& state) {
   LEERLUS_RETURN_IF_ERROR(CheckRole(caller, rpc, request));
-  return CheckExperimentAccess(caller, rpc, TargetOf(rpc, request), state);
+  return AuthorizeOnState(caller, rpc, TargetOf(rpc, request), state);
+}
+
+absl::Status AuthorizeOnState(const Caller& caller, absl::string_view rpc,
+                              const AccessTarget& target, storage::KeyValueReader& state) {
+  LEERLUS_RETURN_IF_ERROR(CheckStillValid(caller, state, absl::Now()));
+  return CheckExperimentAccess(caller, rpc, target, state);
 }
 
 AccessTarget TargetOf(absl::string_view rpc, const google::protobuf::Message& request) {

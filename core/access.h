@@ -90,7 +90,12 @@ struct AccessTarget {
 };
 AccessTarget TargetOf(absl::string_view rpc, const google::protobuf::Message& request);
 
-// CheckAccess's second half, for a target taken earlier with TargetOf.
+// CheckAccess's state-dependent half, for a target taken earlier with
+// TargetOf: the caller's token still valid (CheckStillValid), then the
+// experiment-level rule (CheckExperimentAccess). A change runs it first in
+// its decision, before its request record or stream version is looked at.
+absl::Status AuthorizeOnState(const Caller& caller, absl::string_view rpc,
+                              const AccessTarget& target, storage::KeyValueReader& state);
 absl::Status CheckExperimentAccess(const Caller& caller, absl::string_view rpc,
                                    const AccessTarget& target, storage::KeyValueReader& state);
 

@@ -1,6 +1,7 @@
 #include "core/answer_budget.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,30 +11,40 @@
 namespace leerlus::core {
 namespace {
 
-// The call the current thread works on, and the memory that marked it.
+// The call the current thread works on, whom it is for, and the memory
+// that marked it.
 thread_local const void* current_call = nullptr;
+thread_local const std::string* current_principal = nullptr;
 thread_local const AnswerMemory* current_memory = nullptr;
 
 }  // namespace
 
-AnswerMemory::CallScope::CallScope(AnswerMemory* memory, const void* call) {
+AnswerMemory::CallScope::CallScope(AnswerMemory* memory, const void* call, std::string principal)
+    : principal_(std::move(principal)) {
   current_call = call;
+  current_principal = &principal_;
   current_memory = memory;
 }
 
 AnswerMemory::CallScope::~CallScope() {
   current_call = nullptr;
+  current_principal = nullptr;
   current_memory = nullptr;
 }
 
 bool AnswerMemory::Reserve(size_t bytes, absl::Time deadline, bool* kept_for_call) {
   absl::MutexLock lock(&mutex_);
+  ExpireWaitingAnswers();
   auto room = [this, bytes]()
                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return available_bytes_ >= bytes; };
   if (!mutex_.AwaitWithDeadline(absl::Condition(&room), deadline)) return false;
   available_bytes_ -= bytes;
   *kept_for_call = current_memory == this && current_call != nullptr;
-  if (*kept_for_call) reserved_by_calls_[current_call] += bytes;
+  if (*kept_for_call) {
+    CallReservation& reservation = reserved_by_calls_[current_call];
+    reservation.principal = *current_principal;
+    reservation.bytes += bytes;
+  }
   return true;
 }
 
@@ -42,11 +53,47 @@ void AnswerMemory::Return(size_t bytes) {
   available_bytes_ += bytes;
 }
 
+void AnswerMemory::ExpireWaitingAnswers() {
+  const absl::Time now = absl::Now();
+  for (auto& [call, reservation] : reserved_by_calls_) {
+    if (reservation.counted && reservation.answered != absl::InfinitePast() &&
+        now - reservation.answered > kHoldAfterAnswer) {
+      available_bytes_ += reservation.bytes;
+      reservation.counted = false;
+    }
+  }
+}
+
+absl::Status AnswerMemory::Answered(const void* call) {
+  absl::MutexLock lock(&mutex_);
+  ExpireWaitingAnswers();
+  auto it = reserved_by_calls_.find(call);
+  if (it == reserved_by_calls_.end()) return absl::OkStatus();  // A small answer.
+  size_t waiting = 0;
+  for (const auto& [other, reservation] : reserved_by_calls_) {
+    if (other != call && reservation.principal == it->second.principal &&
+        reservation.answered != absl::InfinitePast()) {
+      waiting += reservation.bytes;
+    }
+  }
+  if (waiting > max_answer_bytes_ / 4) {
+    if (it->second.counted) available_bytes_ += it->second.bytes;
+    reserved_by_calls_.erase(it);
+    // RESOURCE_EXHAUSTED carries RetryInfo on the wire (ToGrpcStatus).
+    return WithErrorInfo(absl::ResourceExhaustedError(
+                             "earlier large answers of yours are still waiting to be read; read "
+                             "them, or retry later"),
+                         "SERVER_BUSY");
+  }
+  it->second.answered = absl::Now();
+  return absl::OkStatus();
+}
+
 void AnswerMemory::CallDone(const void* call) {
   absl::MutexLock lock(&mutex_);
   auto it = reserved_by_calls_.find(call);
   if (it == reserved_by_calls_.end()) return;
-  available_bytes_ += it->second;
+  if (it->second.counted) available_bytes_ += it->second.bytes;
   reserved_by_calls_.erase(it);
 }
 

@@ -11,7 +11,11 @@
 // (see CallScope) the reservation is held until the call is done and the
 // answer sent: the answer's memory lives that long. So the memory of all
 // answers together stays near one largest answer, whatever the number of
-// callers.
+// callers. A caller that asks for large answers and never reads them
+// pins at most one: while a principal has answers waiting to be read that
+// hold more than a quarter of the pool, its next large answer is refused
+// (SERVER_BUSY), and an answer waiting longer than kHoldAfterAnswer stops
+// counting against the pool (it still counts against its principal).
 //
 //   AnswerBudget budget(memory, "GetExperiment", deadline);
 //   for (...) LEERLUS_RETURN_IF_ERROR(budget.Add(outcome.ByteSizeLong()));
@@ -19,6 +23,7 @@
 #define LEERLUS_CORE_ANSWER_BUDGET_H_
 
 #include <cstddef>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -33,8 +38,9 @@ namespace leerlus::core {
 class AnswerMemory {
  public:
   static constexpr size_t kFreeBytes = 64 << 10;
-  static constexpr size_t kChunkBytes = 1 << 20;
+  static constexpr size_t kChunkBytes = 256 << 10;
   static constexpr absl::Duration kReserveWait = absl::Seconds(10);
+  static constexpr absl::Duration kHoldAfterAnswer = absl::Seconds(30);
 
   // `max_answer_bytes`: the message limit, and the pool's size (0: no
   // limit, no pool).
@@ -48,11 +54,19 @@ class AnswerMemory {
   // budget goes. The server opens one per call whose end it sees.
   class CallScope {
    public:
-    CallScope(AnswerMemory* memory, const void* call);
+    // `principal`: who the call is for.
+    CallScope(AnswerMemory* memory, const void* call, std::string principal);
     ~CallScope();
     CallScope(const CallScope&) = delete;
     CallScope& operator=(const CallScope&) = delete;
+
+   private:
+    std::string principal_;
   };
+  // The call's answer is built and about to be sent. SERVER_BUSY (and its
+  // reservation given back) if its principal's other answers still waiting
+  // to be read hold more than a quarter of the pool.
+  absl::Status Answered(const void* call);
   // The call is over: what it reserved comes free.
   void CallDone(const void* call);
 
@@ -63,10 +77,21 @@ class AnswerMemory {
   bool Reserve(size_t bytes, absl::Time deadline, bool* kept_for_call);
   void Return(size_t bytes);
 
+  struct CallReservation {
+    std::string principal;
+    size_t bytes = 0;
+    // When its answer was built (InfinitePast: not yet).
+    absl::Time answered = absl::InfinitePast();
+    // Whether `bytes` still count against the pool.
+    bool counted = true;
+  };
+  // Stops counting the answers that have waited past kHoldAfterAnswer.
+  void ExpireWaitingAnswers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
   const size_t max_answer_bytes_;
   absl::Mutex mutex_;
   size_t available_bytes_ ABSL_GUARDED_BY(mutex_);
-  absl::flat_hash_map<const void*, size_t> reserved_by_calls_ ABSL_GUARDED_BY(mutex_);
+  absl::flat_hash_map<const void*, CallReservation> reserved_by_calls_ ABSL_GUARDED_BY(mutex_);
 };
 
 // One answer's share; gives back what it reserved when it goes (or, in a
@@ -92,8 +117,8 @@ class AnswerBudget {
   absl::string_view rpc_;
   absl::Time deadline_;
   size_t bytes_ = 0;
-  // Reserved from the pool and to be given back by this budget (not by its
-  // call).
+  // Reserved from the pool; of it, what this budget gives back (the rest
+  // is its call's).
   size_t reserved_ = 0;
   size_t returned_by_budget_ = 0;
 };

@@ -24,6 +24,12 @@ struct Caller {
   std::string token_id;
 };
 
+// Whom quotas and request ids belong to: the caller's token, or, for a
+// caller without one (the development caller, the server itself), its name.
+inline const std::string& PrincipalOf(const Caller& caller) {
+  return caller.token_id.empty() ? caller.actor : caller.token_id;
+}
+
 }  // namespace leerlus::core
 
 #endif  // LEERLUS_CORE_CALLER_H_

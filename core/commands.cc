@@ -62,7 +62,7 @@ storage::AppendRequest MakeAppend(
   append.request_id = request_id;
   // Request ids are the caller's own: scoped to its token (or, without
   // one, its name).
-  append.principal = caller.token_id.empty() ? caller.actor : caller.token_id;
+  append.principal = PrincipalOf(caller);
   const AccessTarget target = TargetOf(method, request);
   if (CarriesPersonalText(method)) {
     // Not a plain hash of the plaintext: after an erasure nothing stored
@@ -80,12 +80,10 @@ storage::AppendRequest MakeAppend(
   // Who may make the change is decided with the change, on the state it
   // applies to: no other append can slip in between the check and the
   // events (say, a registration of the same id by another team).
-  append.decide = [decide = std::move(decide), caller, rpc = std::string(method), target](
-                      const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
-    LEERLUS_RETURN_IF_ERROR(CheckStillValid(caller, context.state, absl::Now()));
-    LEERLUS_RETURN_IF_ERROR(CheckExperimentAccess(caller, rpc, target, context.state));
-    return decide(context);
+  append.authorize = [caller, rpc = std::string(method), target](KeyValueReader& state) {
+    return AuthorizeOnState(caller, rpc, target, state);
   };
+  append.decide = std::move(decide);
   append.respond = [respond = std::move(respond)](
                        const Appended& appended,
                        KeyValueReader& state) -> absl::StatusOr<std::string> {
@@ -190,12 +188,19 @@ absl::StatusOr<std::string> ChildId(
     absl::string_view given, absl::string_view prefix, uint64_t next_version,
     const std::function<absl::StatusOr<bool>(const std::string&)>& taken) {
   if (!given.empty()) return std::string(given);
+  // Bounded: a caller who claimed many suffixed ids cannot keep the writer
+  // searching.
+  constexpr int kMaxSuffixes = 100;
   std::string id = absl::StrCat(prefix, next_version);
-  for (int suffix = 1;; ++suffix) {
+  for (int suffix = 1; suffix <= kMaxSuffixes; ++suffix) {
     LEERLUS_ASSIGN_OR_RETURN(bool is_taken, taken(id));
     if (!is_taken) return id;
     id = absl::StrCat(prefix, next_version, "-", suffix);
   }
+  return WithErrorInfo(
+      absl::AlreadyExistsError(absl::StrCat("the ids the server would give (", prefix, next_version,
+                                            " and ", kMaxSuffixes, " more) are taken; give an id")),
+      "ALREADY_EXISTS", {{"field", "id"}});
 }
 
 // Whether `cf` holds a child `id` of experiment `experiment_id`.

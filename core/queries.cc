@@ -345,12 +345,15 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
   }
   v1::ListOutcomesResponse response;
   const std::string prefix = storage::ExperimentChildPrefix(request.experiment_id());
+  AnswerBudget budget(answer_memory_, "ListOutcomes", absl::InfiniteFuture());
   Page page(page_size);
   absl::Status parse_status;
   LEERLUS_RETURN_IF_ERROR(
       view->Scan(ColumnFamily::kOutcomes, prefix, after.empty() ? prefix : After(after),
                  [&](absl::string_view key, absl::string_view value) {
                    if (!page.HasRoom()) return false;
+                   parse_status = budget.Add(value.size());
+                   if (!parse_status.ok()) return false;
                    if (!response.add_outcomes()->ParseFromArray(value.data(),
                                                                 static_cast<int>(value.size()))) {
                      parse_status = absl::DataLossError("cannot parse a stored outcome");
@@ -432,29 +435,42 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
     stream = storage::ExperimentStream(request.experiment_id());
     LEERLUS_RETURN_IF_ERROR(ExperimentStreamExists(*view, request.experiment_id()));
   }
-  uint64_t from = std::max<uint64_t>(request.from_position(), 1);
+  const uint64_t from = std::max<uint64_t>(request.from_position(), 1);
   // A page of large events ends early rather than passing the message
-  // limit: next_position says where the next page starts.
+  // limit (next_position says where the next page starts), and it is read
+  // a chunk at a time, each event counted as it is read.
   const size_t max_bytes = answer_memory_ != nullptr && answer_memory_->max_answer_bytes() != 0
                                ? answer_memory_->max_answer_bytes() / 2
                                : std::numeric_limits<size_t>::max();
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::vector<v1::Event> events,
-      view->ReadEvents(from, static_cast<size_t>(page_size), stream, max_bytes));
+  constexpr size_t kChunkBytes = 256 << 10;
   AnswerBudget budget(answer_memory_, "ReadEvents", absl::InfiniteFuture());
   v1::ReadEventsResponse response;
-  // Where the next page starts: after the last event read, whether or not
-  // the caller may see it.
+  size_t events_read = 0;
   size_t bytes_read = 0;
-  for (const v1::Event& event : events) bytes_read += event.ByteSizeLong();
-  const bool page_full = events.size() == static_cast<size_t>(page_size) || bytes_read >= max_bytes;
-  const uint64_t next = page_full ? events.back().position() + 1 : view->head_position() + 1;
-  for (v1::Event& event : events) {
-    LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller, event, *view));
-    if (!visible) continue;
-    LEERLUS_RETURN_IF_ERROR(budget.Add(event.ByteSizeLong()));
-    *response.add_events() = std::move(event);
+  uint64_t next = from;
+  bool at_end = false;
+  while (events_read < static_cast<size_t>(page_size) && bytes_read < max_bytes) {
+    LEERLUS_ASSIGN_OR_RETURN(
+        std::vector<v1::Event> chunk,
+        view->ReadEvents(next, static_cast<size_t>(page_size) - events_read, stream,
+                         std::min(kChunkBytes, max_bytes - bytes_read)));
+    if (chunk.empty()) {
+      at_end = true;
+      break;
+    }
+    for (v1::Event& event : chunk) {
+      ++events_read;
+      bytes_read += event.ByteSizeLong();
+      // The next page starts after the last event read, whether or not the
+      // caller may see it.
+      next = event.position() + 1;
+      LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller, event, *view));
+      if (!visible) continue;
+      LEERLUS_RETURN_IF_ERROR(budget.Add(event.ByteSizeLong()));
+      *response.add_events() = std::move(event);
+    }
   }
+  if (at_end) next = view->head_position() + 1;
   response.set_head_position(view->head_position());
   response.set_next_position(std::max(next, from));
   return response;

@@ -68,7 +68,7 @@ void CheckCount(FieldViolations& v, const std::string& field, int64_t count, int
 // A variance (or a squared SE or interval half-width) in its domain.
 void CheckVariance(FieldViolations& v, const std::string& field, double variance,
                    absl::string_view what) {
-  if (std::isfinite(variance) && (variance < kMinVariance || variance > kMaxVariance)) {
+  if (!std::isfinite(variance) || variance < kMinVariance || variance > kMaxVariance) {
     v.Add(field, absl::StrCat("gives a variance of ", variance, "; ", what,
                               " must give one between 1e-12 and 1e12"));
   }

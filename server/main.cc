@@ -320,7 +320,9 @@ int main(int argc, char** argv) {
         if (token_fd < 0) {
           return Fail(absl::StrCat("cannot create --bootstrap-token-file '", bootstrap_token_file,
                                    "': ", std::strerror(errno),
-                                   " (it must not exist yet; its directory must)"));
+                                   " (it must not exist yet and its directory must; a file "
+                                   "left by a start that stopped before storing the token is "
+                                   "empty: delete it)"));
         }
       }
       leerlus::core::Caller system;

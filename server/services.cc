@@ -102,13 +102,21 @@ template <typename Response, typename Fn>
 grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
                     absl::string_view method, const google::protobuf::Message& request,
                     Response* response, Fn&& run) {
-  // A large answer keeps its reservation until the call is done and the
-  // answer sent (CallEndInterceptor), not only while it is built.
-  core::AnswerMemory::CallScope scope(service.answer_memory,
-                                      static_cast<grpc::ServerContextBase*>(context));
   UnaryCall call(service, *context, method, request);
   if (!call.caller().ok()) return call.Finish(call.caller().status());
-  return call.Finish(run(*call.caller()), response);
+  // A large answer keeps its reservation until the call is done and the
+  // answer sent (CallEndInterceptor), not only while it is built; within
+  // its principal's share.
+  const core::Caller& caller = *call.caller();
+  const grpc::ServerContextBase* call_key = context;
+  core::AnswerMemory::CallScope scope(service.answer_memory, call_key, core::PrincipalOf(caller));
+  absl::StatusOr<Response> result = run(caller);
+  if (result.ok() && service.answer_memory != nullptr) {
+    if (absl::Status sendable = service.answer_memory->Answered(call_key); !sendable.ok()) {
+      result = sendable;
+    }
+  }
+  return call.Finish(std::move(result), response);
 }
 
 // The field a BadRequest or ErrorInfo detail names, if any.
@@ -357,7 +365,7 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
     return ToGrpcStatus(readable);
   }
   // The principal's share: its token, or its name without one.
-  const std::string principal = caller->token_id.empty() ? caller->actor : caller->token_id;
+  const std::string principal = core::PrincipalOf(*caller);
   if (absl::Status slot = context_.telemetry->TryAddSubscriber(
           principal, context_.max_subscribers, context_.max_subscribers_per_principal);
       !slot.ok()) {
@@ -382,7 +390,10 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   absl::Time last_sent = absl::Now();
   bool caught_up = false;
   uint64_t next = std::max<uint64_t>(request->from_position(), 1);
+  // A batch is bounded in events and in bytes: a slow subscriber holds one
+  // batch, never more than about kBatchBytes of the log.
   constexpr size_t kBatch = 256;
+  constexpr size_t kBatchBytes = 1 << 20;
   while (!context->IsCancelled()) {
     if (context_.draining->load()) {
       return ToGrpcStatus(WithErrorInfo(
@@ -394,14 +405,14 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
     // revoked or expired token, or a partner taken off the experiment,
     // gets nothing more.
     std::unique_ptr<storage::ReadView> view = context_.store->OpenReadView();
-    if (absl::Status still = core::CheckStillValid(*caller, *view, absl::Now()); !still.ok()) {
-      return ToGrpcStatus(still);
-    }
     if (absl::Status readable = core::CheckSubscription(*caller, *request, *view); !readable.ok()) {
       return ToGrpcStatus(readable);
     }
-    absl::StatusOr<std::vector<v1::Event>> events = view->ReadEvents(next, kBatch, *stream);
+    absl::StatusOr<std::vector<v1::Event>> events =
+        view->ReadEvents(next, kBatch, *stream, kBatchBytes);
     if (!events.ok()) return ToGrpcStatus(events.status());
+    size_t batch_bytes = 0;
+    for (const v1::Event& event : *events) batch_bytes += event.ByteSizeLong();
     for (v1::Event& event : *events) {
       next = event.position() + 1;
       absl::StatusOr<bool> visible = core::MayReadEvent(*caller, event, *view);
@@ -416,7 +427,7 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
       if (!send(message)) return grpc::Status::OK;
       last_sent = absl::Now();
     }
-    if (events->size() == kBatch) continue;
+    if (events->size() == kBatch || batch_bytes >= kBatchBytes) continue;
     // Caught up to this view.
     next = std::max(next, view->head_position() + 1);
     if (!caught_up && request->mark_caught_up()) {

@@ -86,8 +86,10 @@ grpc::Status ToGrpcStatus(const absl::Status& given) {
     any->set_type_url(std::move(type_url));
     any->set_value(std::move(payload));
   }
+  // An answer over the message limit stays over it: no retry will help.
   if (status.code() == absl::StatusCode::kUnavailable ||
-      status.code() == absl::StatusCode::kResourceExhausted) {
+      (status.code() == absl::StatusCode::kResourceExhausted &&
+       ErrorReason(status) != "RESPONSE_TOO_LARGE")) {
     // Tell clients how long to back off before retrying the same call.
     google::rpc::RetryInfo retry;
     retry.mutable_retry_delay()->set_nanos(200 * 1000 * 1000);

@@ -240,7 +240,6 @@ absl::Status Telemetry::TryAddSubscriber(const std::string& principal, int limit
   }
   int& own = subscribers_of_[principal];
   if (per_principal_limit > 0 && own >= per_principal_limit) {
-    if (own == 0) subscribers_of_.erase(principal);
     return WithErrorInfo(
         absl::ResourceExhaustedError(absl::StrCat(
             "'", principal, "' has ", per_principal_limit,

@@ -738,6 +738,7 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
   if (request.request_id.empty()) {
     return FieldError("request_id", "is required");
   }
+  if (request.authorize) LEERLUS_RETURN_IF_ERROR(request.authorize(group_overlay));
   // A retry is answered from the record stored with the original write:
   // under the principal's own id, or, for a record written before ids were
   // scoped, under the bare id.

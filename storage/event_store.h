@@ -112,6 +112,11 @@ struct AppendRequest {
   uint64_t expected_version = 0;
   // Authenticated caller; becomes every event's actor.
   std::string actor;
+  // Whether the caller may make this change, decided on the state the
+  // change would apply to, before anything else about it is looked at (its
+  // request record, the stream's version): a caller who may not touch the
+  // stream learns nothing of it. Optional.
+  std::function<absl::Status(KeyValueReader&)> authorize;
   // Decides the events from the current state; runs on the writer thread
   // and must only read through the context. Events need only their payload.
   std::function<absl::StatusOr<std::vector<v1::Event>>(const DecisionContext&)> decide;

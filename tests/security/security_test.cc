@@ -957,11 +957,12 @@ TEST_F(SecurityTest, AQuietStreamSendsHeartbeats) {
   v1::SubscribeResponse message;
   int events = 0, caught_up = 0, heartbeats = 0;
   uint64_t head = 0;
-  const absl::Time start = absl::Now();
+  absl::Time marked = absl::InfiniteFuture();
   while (heartbeats < 2 && reader->Read(&message)) {
     if (message.has_event()) ++events;
     if (message.has_caught_up()) {
       ++caught_up;
+      marked = absl::Now();
       head = message.caught_up().head_position();
       EXPECT_EQ(heartbeats, 0);  // The marker comes before any heartbeat.
     }
@@ -974,12 +975,60 @@ TEST_F(SecurityTest, AQuietStreamSendsHeartbeats) {
   EXPECT_EQ(caught_up, 1);
   EXPECT_EQ(heartbeats, 2);
   EXPECT_GT(events, 0);
-  EXPECT_GE(absl::Now() - start, absl::Seconds(2));  // Heartbeats only when quiet.
+  // Two heartbeats one second apart after the marker, not back to back
+  // (the margin is for delivery delays between the two clocks' readings).
+  EXPECT_GE(absl::Now() - marked, absl::Milliseconds(1500));
   v1::SubscribeRequest bad = Follow();
   bad.set_heartbeat_seconds(-1);
   Subscription refused(*evaluator_, bad);
   ASSERT_TRUE(refused.WaitForEnd(absl::Seconds(5)));
   EXPECT_EQ(refused.end().status.error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+// A change is authorised before anything else about it is looked at: a
+// partner probing a foreign experiment with an expected version or another
+// principal's request id learns nothing (the same PERMISSION_DENIED as for
+// an experiment that does not exist), and a huge standard error is refused.
+TEST_F(SecurityTest, AChangeToAForeignExperimentRevealsNothingOfIt) {
+  ASSERT_TRUE(Create(*south_, Experiment("s-1", "south")).ok());
+  ASSERT_TRUE(Lesson(*south_, "s-1", "only south's").ok());
+  auto probe = [&](const std::string& experiment, const std::string& request_id) {
+    v1::CreateLessonRequest request;
+    request.set_experiment_id(experiment);
+    request.mutable_lesson()->set_text("probe");
+    request.set_expected_version(999);
+    request.set_request_id(request_id);
+    v1::CreateLessonResponse response;
+    grpc::Status status = partner_->Call(&v1::ExperimentService::Stub::CreateLesson,
+                                         partner_->experiments(), request, &response);
+    return std::pair{status.error_code(),
+                     absl::StrReplaceAll(status.error_message(), {{experiment, "X"}})};
+  };
+  const auto foreign = probe("s-1", client::NewRequestId());
+  const auto missing = probe("nowhere-1", client::NewRequestId());
+  EXPECT_EQ(foreign.first, StatusCode::PERMISSION_DENIED) << foreign.second;
+  EXPECT_EQ(foreign, missing);
+
+  ASSERT_TRUE(Create(*north_, Experiment("n-1", "north")).ok());
+  v1::StartExperimentRequest start;
+  start.set_id("n-1");
+  start.set_request_id(client::NewRequestId());
+  v1::StartExperimentResponse started;
+  ASSERT_TRUE(north_
+                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
+                         start, &started)
+                  .ok());
+  v1::CreateOutcomeRequest huge = SampleOutcomeRequest("n-1", client::NewRequestId());
+  v1::DirectEffect* effect = huge.mutable_outcome()->mutable_direct_effect();
+  effect->set_effect_measure(v1::EFFECT_MEASURE_SMD);
+  effect->set_effect(0.2);
+  effect->set_standard_error(1e200);
+  v1::CreateOutcomeResponse response;
+  const grpc::Status refused = north_->Call(&v1::ExperimentService::Stub::CreateOutcome,
+                                            north_->experiments(), huge, &response);
+  EXPECT_EQ(refused.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("outcome.direct_effect.standard_error"), std::string::npos)
+      << refused.error_message();
 }
 
 }  // namespace
