@@ -109,6 +109,15 @@ class SecurityTest : public ::testing::Test {
                     &response);
   }
 
+  grpc::Status Start(client::Client& api, const std::string& experiment) {
+    v1::StartExperimentRequest request;
+    request.set_id(experiment);
+    request.set_request_id(client::NewRequestId());
+    v1::StartExperimentResponse response;
+    return api.Call(&v1::ExperimentService::Stub::StartExperiment, api.experiments(), request,
+                    &response);
+  }
+
   grpc::Status Lesson(client::Client& api, const std::string& experiment, const std::string& text) {
     v1::CreateLessonRequest request;
     request.set_experiment_id(experiment);
@@ -420,14 +429,7 @@ TEST_F(SecurityTest, TokenEventsAreShownToAdminsOnly) {
 // only those it recorded, never the team's.
 TEST_F(SecurityTest, APartnerRetractsOnlyWhatItRecorded) {
   ASSERT_TRUE(Create(*north_, Experiment("n-1", "north", "ggd")).ok());
-  v1::StartExperimentRequest start;
-  start.set_id("n-1");
-  start.set_request_id(client::NewRequestId());
-  v1::StartExperimentResponse started;
-  ASSERT_TRUE(north_
-                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
-                         start, &started)
-                  .ok());
+  ASSERT_TRUE(Start(*north_, "n-1").ok());
   auto record = [&](client::Client& api) {
     v1::CreateOutcomeResponse response;
     EXPECT_TRUE(api.Call(&v1::ExperimentService::Stub::CreateOutcome, api.experiments(),
@@ -540,14 +542,7 @@ void ResetPeakMemory(pid_t pid) { WriteFile(absl::StrCat("/proc/", pid, "/clear_
 TEST_F(SecurityTest, ThirtyTwoHugeAnswersAtOnceStayWithinTheMemoryBudget) {
   const int outcomes = EnvInt("LEERLUS_SECURITY_HUGE_OUTCOMES", 150000);
   ASSERT_TRUE(Create(*north_, Experiment("huge-1", "north")).ok());
-  v1::StartExperimentRequest start;
-  start.set_id("huge-1");
-  start.set_request_id(client::NewRequestId());
-  v1::StartExperimentResponse started;
-  ASSERT_TRUE(north_
-                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
-                         start, &started)
-                  .ok());
+  ASSERT_TRUE(Start(*north_, "huge-1").ok());
   {
     grpc::ClientContext context;
     north_->Authorize(context);
@@ -752,14 +747,7 @@ TEST_F(SecurityTest, TitlesCannotSpoofTablesAndGeneratedIdsNeverCollide) {
     EXPECT_FALSE(absl::StartsWith(line, "experiment.status  CONCLUDED")) << amended.out;
   }
   EXPECT_NE(amended.out.find("first\\nexperiment.status"), std::string::npos) << amended.out;
-  v1::StartExperimentRequest start;
-  start.set_id("n-1");
-  start.set_request_id(client::NewRequestId());
-  v1::StartExperimentResponse started;  // Version 3.
-  ASSERT_TRUE(north_
-                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
-                         start, &started)
-                  .ok());
+  ASSERT_TRUE(Start(*north_, "n-1").ok());
   // The caller takes the id the server would give the outcome after it.
   v1::CreateOutcomeRequest chosen = SampleOutcomeRequest("n-1", client::NewRequestId());
   chosen.mutable_outcome()->set_id("o5");
@@ -816,14 +804,7 @@ TEST_F(SecurityTest, EveryErrorCarriesOneErrorInfoAndMeasuresAreAnEnum) {
   }
 
   ASSERT_TRUE(Create(*north_, Experiment("n-5", "north")).ok());
-  v1::StartExperimentRequest start;
-  start.set_id("n-5");
-  start.set_request_id(client::NewRequestId());
-  v1::StartExperimentResponse started;
-  ASSERT_TRUE(north_
-                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
-                         start, &started)
-                  .ok());
+  ASSERT_TRUE(Start(*north_, "n-5").ok());
   auto direct = [&](const std::string& text, v1::EffectMeasure measure) {
     v1::CreateOutcomeRequest request = SampleOutcomeRequest("n-5", client::NewRequestId());
     v1::DirectEffect* effect = request.mutable_outcome()->mutable_direct_effect();
@@ -1010,14 +991,7 @@ TEST_F(SecurityTest, AChangeToAForeignExperimentRevealsNothingOfIt) {
   EXPECT_EQ(foreign, missing);
 
   ASSERT_TRUE(Create(*north_, Experiment("n-1", "north")).ok());
-  v1::StartExperimentRequest start;
-  start.set_id("n-1");
-  start.set_request_id(client::NewRequestId());
-  v1::StartExperimentResponse started;
-  ASSERT_TRUE(north_
-                  ->Call(&v1::ExperimentService::Stub::StartExperiment, north_->experiments(),
-                         start, &started)
-                  .ok());
+  ASSERT_TRUE(Start(*north_, "n-1").ok());
   v1::CreateOutcomeRequest huge = SampleOutcomeRequest("n-1", client::NewRequestId());
   v1::DirectEffect* effect = huge.mutable_outcome()->mutable_direct_effect();
   effect->set_effect_measure(v1::EFFECT_MEASURE_SMD);
