@@ -105,8 +105,8 @@ grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
   UnaryCall call(service, *context, method, request);
   if (!call.caller().ok()) return call.Finish(call.caller().status());
   // A large answer keeps its reservation until the call is done and the
-  // answer sent (CallEndInterceptor), not only while it is built; within
-  // its principal's share.
+  // answer sent (CallEndInterceptor), not only while it is built; it is
+  // refused when its principal's earlier large answers still wait unread.
   const core::Caller& caller = *call.caller();
   const grpc::ServerContextBase* call_key = context;
   core::AnswerMemory::CallScope scope(service.answer_memory, call_key, core::PrincipalOf(caller));
