@@ -194,17 +194,7 @@ class AuthTest : public ::testing::Test {
 
   static v1::CreateExperimentRequest ExperimentRequest(const std::string& id,
                                                        const std::string& team) {
-    v1::CreateExperimentRequest request;
-    v1::Experiment* e = request.mutable_experiment();
-    e->set_id(id);
-    e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
-    e->set_title("Coach " + id);
-    e->set_work_method_id("coach");
-    e->set_line(v1::LINE_AREA_BASED);
-    e->set_team_id(team);
-    if (team == "north") e->add_partner_ids("ggd");
-    request.set_request_id("create-" + id);
-    return request;
+    return SampleExperimentRequest(id, team, team == "north" ? "ggd" : "", "create-" + id);
   }
 
   std::string CreateToken(const std::string& id, v1::Role role, std::vector<std::string> teams,

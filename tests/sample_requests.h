@@ -29,6 +29,25 @@ inline v1::CreateIndicatorRequest SampleIndicatorRequest(const std::string& requ
   return request;
 }
 
+// Experiment `id` of work method "coach" (area-based project) owned by
+// `team`, listing `partner` if given.
+inline v1::CreateExperimentRequest SampleExperimentRequest(const std::string& id,
+                                                           const std::string& team,
+                                                           const std::string& partner,
+                                                           const std::string& request_id) {
+  v1::CreateExperimentRequest request;
+  v1::Experiment* e = request.mutable_experiment();
+  e->set_id(id);
+  e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
+  e->set_title("Coach " + id);
+  e->set_work_method_id("coach");
+  e->set_line(v1::LINE_AREA_BASED);
+  e->set_team_id(team);
+  if (!partner.empty()) e->add_partner_ids(partner);
+  request.set_request_id(request_id);
+  return request;
+}
+
 // A two-group outcome of indicator "loneliness" (means 4.1 vs 4.8).
 inline v1::CreateOutcomeRequest SampleOutcomeRequest(const std::string& experiment_id,
                                                      const std::string& request_id) {

@@ -90,17 +90,7 @@ class SecurityTest : public ::testing::Test {
 
   static v1::CreateExperimentRequest Experiment(const std::string& id, const std::string& team,
                                                 const std::string& partner = "") {
-    v1::CreateExperimentRequest request;
-    v1::Experiment* e = request.mutable_experiment();
-    e->set_id(id);
-    e->set_kind(v1::EXPERIMENT_KIND_PROJECT);
-    e->set_title("Coach " + id);
-    e->set_work_method_id("coach");
-    e->set_line(v1::LINE_AREA_BASED);
-    e->set_team_id(team);
-    if (!partner.empty()) e->add_partner_ids(partner);
-    request.set_request_id(client::NewRequestId());
-    return request;
+    return SampleExperimentRequest(id, team, partner, client::NewRequestId());
   }
 
   grpc::Status Create(client::Client& api, const v1::CreateExperimentRequest& request) {
