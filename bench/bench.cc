@@ -36,8 +36,10 @@
 #include "leerlus/bench/echo.grpc.pb.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
-#include "storage/keys.h"
-#include "storage/projector.h"
+#include "core/model/families.h"
+#include "core/model/keys.h"
+#include "core/model/streams.h"
+#include "storage/log_keys.h"
 
 namespace leerlus::bench {
 namespace {
@@ -300,16 +302,21 @@ class Bench {
   void OutcomeWritesAlone(const std::string& path) {
     using storage::ColumnFamily;
     constexpr int kExperiments = 10000;
-    const ColumnFamily families[] = {ColumnFamily::kMeta,     ColumnFamily::kEvents,
-                                     ColumnFamily::kStreams,  ColumnFamily::kRequests,
-                                     ColumnFamily::kOutcomes, ColumnFamily::kAnalysis};
+    const ColumnFamily families[] = {ColumnFamily::kMeta,         ColumnFamily::kEvents,
+                                     ColumnFamily::kStreams,      ColumnFamily::kRequests,
+                                     model::families::kOutcomes, model::families::kAnalysis};
+    const storage::LogSchema schema = model::Schema();
+    auto name_of = [&](ColumnFamily family) {
+      const size_t index = static_cast<size_t>(family);
+      return index < storage::kLogFamilyCount
+                 ? std::string(storage::kLogFamilyNames[index])
+                 : schema.families[index - storage::kLogFamilyCount].name;
+    };
     rocksdb::Options options;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (ColumnFamily family : families) {
-      descriptors.push_back({std::string(storage::ColumnFamilyName(family)), options});
-    }
+    for (ColumnFamily family : families) descriptors.push_back({name_of(family), options});
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     if (!rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok()) std::exit(1);
@@ -334,7 +341,7 @@ class Bench {
         for (int i = 0; i < group_size; ++i, ++written) {
           const int e = static_cast<int>(random() % kExperiments);
           const std::string id = absl::StrCat("x", e);
-          const std::string stream = storage::ExperimentStream(id);
+          const std::string stream = model::ExperimentStream(id);
           const uint64_t version = ++versions[e];
           const std::string stored_at = storage::EncodeFixed64BigEndian(++position);
           batch.Put(handle(ColumnFamily::kEvents), storage::EventKey(position), event);
@@ -344,10 +351,10 @@ class Bench {
                     storage::EncodeFixed64BigEndian(version));
           batch.Put(handle(ColumnFamily::kRequests), absl::StrCat("req-", random(), "-", random()),
                     request);
-          batch.Put(handle(ColumnFamily::kOutcomes),
-                    storage::ExperimentChildKey(id, absl::StrCat("o", version)), outcome);
-          batch.Put(handle(ColumnFamily::kAnalysis),
-                    storage::AnalysisKey("loneliness", absl::StrCat("m", e % 50), id), outcome);
+          batch.Put(handle(model::families::kOutcomes),
+                    model::ExperimentChildKey(id, absl::StrCat("o", version)), outcome);
+          batch.Put(handle(model::families::kAnalysis),
+                    model::AnalysisKey("loneliness", absl::StrCat("m", e % 50), id), outcome);
         }
         batch.Put(handle(ColumnFamily::kMeta), std::string(storage::kHeadPositionKey),
                   storage::EncodeFixed64BigEndian(position));

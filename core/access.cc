@@ -10,7 +10,7 @@
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "leerlus/v1/experiment_service.pb.h"
-#include "storage/keys.h"
+#include "core/model/read_model.h"
 
 namespace leerlus::core {
 namespace {
@@ -119,8 +119,7 @@ bool ReadsEverything(const Caller& caller) {
 // may be older; ownership and partners are current).
 absl::StatusOr<std::optional<v1::Experiment>> ReadExperimentRecord(storage::KeyValueReader& state,
                                                                    absl::string_view id) {
-  return storage::GetMessage<v1::Experiment>(state, storage::ColumnFamily::kExperiments,
-                                             storage::ExperimentKey(id));
+  return model::ExperimentRecord(state, id);
 }
 
 }  // namespace
@@ -136,15 +135,11 @@ absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Creden
   std::optional<std::string> token_id;
   if (!credentials.secret.empty()) {
     LEERLUS_ASSIGN_OR_RETURN(token_id,
-                             state.Get(storage::ColumnFamily::kCatalog,
-                                       storage::CatalogKey(storage::CatalogKind::kTokenSecret,
-                                                           Sha256Hex(credentials.secret))));
+                             model::FindTokenIdBySecretHash(state, Sha256Hex(credentials.secret)));
     if (!token_id.has_value()) return Unauthenticated("unknown token");
   } else if (!credentials.certificate_subject.empty()) {
-    LEERLUS_ASSIGN_OR_RETURN(token_id,
-                             state.Get(storage::ColumnFamily::kCatalog,
-                                       storage::CatalogKey(storage::CatalogKind::kTokenCertificate,
-                                                           credentials.certificate_subject)));
+    LEERLUS_ASSIGN_OR_RETURN(
+        token_id, model::FindTokenIdByCertificate(state, credentials.certificate_subject));
     if (!token_id.has_value()) {
       return Unauthenticated(absl::StrCat("no bearer token, and no token is bound to certificate '",
                                           credentials.certificate_subject, "'"));
@@ -154,8 +149,7 @@ absl::StatusOr<Caller> Authenticate(storage::KeyValueReader& state, const Creden
   }
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Token> token,
-      storage::GetMessage<v1::Token>(state, storage::ColumnFamily::kCatalog,
-                                     storage::CatalogKey(storage::CatalogKind::kToken, *token_id)));
+      model::FindCatalogEntry<v1::Token>(state, model::CatalogKind::kToken, *token_id));
   LEERLUS_RETURN_IF_ERROR(CheckTokenUsable(token, now));
   Caller caller;
   caller.actor = token->display_name();
@@ -172,10 +166,9 @@ std::string ListScopeOf(const Caller& caller) {
 
 absl::Status CheckStillValid(const Caller& caller, storage::KeyValueReader& state, absl::Time now) {
   if (caller.token_id.empty()) return absl::OkStatus();
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Token> token,
-                           storage::GetMessage<v1::Token>(
-                               state, storage::ColumnFamily::kCatalog,
-                               storage::CatalogKey(storage::CatalogKind::kToken, caller.token_id)));
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::optional<v1::Token> token,
+      model::FindCatalogEntry<v1::Token>(state, model::CatalogKind::kToken, caller.token_id));
   return CheckTokenUsable(token, now);
 }
 
@@ -308,9 +301,7 @@ absl::Status CheckExperimentAccess(const Caller& caller, absl::string_view rpc,
     // A partner takes back only what it recorded itself.
     LEERLUS_ASSIGN_OR_RETURN(
         std::optional<v1::Outcome> outcome,
-        storage::GetMessage<v1::Outcome>(
-            state, storage::ColumnFamily::kOutcomes,
-            storage::ExperimentChildKey(target.experiment_id, target.outcome_id)));
+        model::FindOutcome(state, target.experiment_id, target.outcome_id));
     if (outcome.has_value() && outcome->recorded_by_partner_id() != caller.partner_id) {
       return Denied(caller, rpc,
                     absl::StrCat("outcome '", target.outcome_id, "' was not recorded by partner '",

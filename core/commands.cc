@@ -16,18 +16,17 @@
 #include "core/access.h"
 #include "core/personal_data.h"
 #include "core/validation.h"
-#include "storage/keys.h"
-#include "storage/projector.h"
+#include "core/model/events.h"
+#include "core/model/experiment_state.h"
+#include "core/model/read_model.h"
+#include "core/model/streams.h"
 
 namespace leerlus::core {
 namespace {
 
+using model::CatalogKind;
 using storage::Appended;
-using storage::CatalogKey;
-using storage::CatalogKind;
-using storage::ColumnFamily;
 using storage::DecisionContext;
-using storage::GetMessage;
 using storage::KeyValueReader;
 
 using DecideFn = std::function<absl::StatusOr<std::vector<v1::Event>>(const DecisionContext&)>;
@@ -83,7 +82,11 @@ storage::AppendRequest MakeAppend(
   append.authorize = [caller, rpc = std::string(method), target](KeyValueReader& state) {
     return AuthorizeOnState(caller, rpc, target, state);
   };
-  append.decide = std::move(decide);
+  append.decide = [decide = std::move(decide)](const DecisionContext& context)
+      -> absl::StatusOr<std::vector<std::string>> {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, decide(context));
+    return model::EncodeBodies(events);
+  };
   append.respond = [respond = std::move(respond)](
                        const Appended& appended,
                        KeyValueReader& state) -> absl::StatusOr<std::string> {
@@ -123,12 +126,12 @@ absl::Status NotFound(absl::string_view what, absl::string_view id, absl::string
 }
 
 // For decisions. Its version and update time may be those of an earlier
-// event (see storage::ReadExperiment); decisions use the stream's version.
+// event (see model::ReadExperiment); decisions use the stream's version.
 absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::string_view id,
                                               absl::string_view field) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Experiment> experiment,
-      GetMessage<v1::Experiment>(state, ColumnFamily::kExperiments, storage::ExperimentKey(id)));
+      model::ExperimentRecord(state, id));
   if (!experiment.has_value()) return NotFound("experiment", id, field);
   return std::move(*experiment);
 }
@@ -136,9 +139,8 @@ absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::strin
 template <typename Message>
 absl::StatusOr<Message> LoadCatalog(KeyValueReader& state, CatalogKind kind, absl::string_view id,
                                     absl::string_view what, absl::string_view field) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<Message> entry,
-      GetMessage<Message>(state, ColumnFamily::kCatalog, CatalogKey(kind, id)));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> entry,
+                           model::FindCatalogEntry<Message>(state, kind, id));
   if (!entry.has_value()) return NotFound(what, id, field);
   return std::move(*entry);
 }
@@ -172,7 +174,7 @@ std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> Respon
   return [id = std::move(id)](const Appended& appended,
                               KeyValueReader& state) -> absl::StatusOr<Response> {
     LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
-                             storage::ReadExperiment(state, id));
+                             model::ReadExperiment(state, id));
     if (!experiment.has_value()) return absl::InternalError("changed experiment not projected");
     Response response;
     *response.mutable_experiment() = std::move(*experiment);
@@ -203,11 +205,17 @@ absl::StatusOr<std::string> ChildId(
       "ALREADY_EXISTS", {{"field", "id"}});
 }
 
-// Whether `cf` holds a child `id` of experiment `experiment_id`.
-absl::StatusOr<bool> ChildExists(KeyValueReader& state, ColumnFamily cf,
-                                 absl::string_view experiment_id, const std::string& id) {
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> row,
-                           state.Get(cf, storage::ExperimentChildKey(experiment_id, id)));
+// Whether experiment `experiment_id` has an outcome or lesson `id`.
+absl::StatusOr<bool> OutcomeExists(KeyValueReader& state, absl::string_view experiment_id,
+                                   const std::string& id) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> row,
+                           model::FindOutcome(state, experiment_id, id));
+  return row.has_value();
+}
+absl::StatusOr<bool> LessonExists(KeyValueReader& state, absl::string_view experiment_id,
+                                  const std::string& id) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Lesson> row,
+                           model::FindLesson(state, experiment_id, id));
   return row.has_value();
 }
 
@@ -272,7 +280,7 @@ absl::StatusOr<v1::CreateWorkMethodResponse> Commands::CreateWorkMethod(
   method.clear_update_position();
   return CreateCatalogEntry<v1::CreateWorkMethodResponse, v1::WorkMethod>(
       store_, "CreateWorkMethod", request, request.request_id(), caller, method,
-      CatalogKind::kWorkMethod, storage::WorkMethodStream(method.id()), "work method",
+      CatalogKind::kWorkMethod, model::WorkMethodStream(method.id()), "work method",
       "work_method.id",
       [](v1::Event& event, const v1::WorkMethod& entry) {
         *event.mutable_work_method_defined()->mutable_work_method() = entry;
@@ -290,7 +298,7 @@ absl::StatusOr<v1::CreateIndicatorResponse> Commands::CreateIndicator(
   indicator.clear_update_position();
   return CreateCatalogEntry<v1::CreateIndicatorResponse, v1::Indicator>(
       store_, "CreateIndicator", request, request.request_id(), caller, indicator,
-      CatalogKind::kIndicator, storage::IndicatorStream(indicator.id()), "indicator",
+      CatalogKind::kIndicator, model::IndicatorStream(indicator.id()), "indicator",
       "indicator.id",
       [](v1::Event& event, const v1::Indicator& entry) {
         *event.mutable_indicator_defined()->mutable_indicator() = entry;
@@ -311,7 +319,7 @@ absl::StatusOr<v1::PutAreaResponse> Commands::PutArea(const v1::PutAreaRequest& 
   area.set_level(level);
   const std::string code = area.code();
   return Run<v1::PutAreaResponse>(
-      store_, "PutArea", request, storage::AreaStream(code), request.request_id(), 0, caller,
+      store_, "PutArea", request, model::AreaStream(code), request.request_id(), 0, caller,
       [area](const DecisionContext&) -> absl::StatusOr<std::vector<v1::Event>> {
         v1::Event event;
         *event.mutable_area_defined()->mutable_area() = area;
@@ -359,7 +367,7 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
   const std::string id = experiment.id();
 
   return Run<v1::CreateExperimentResponse>(
-      store_, "CreateExperiment", request, storage::ExperimentStream(id), request.request_id(), 0,
+      store_, "CreateExperiment", request, model::ExperimentStream(id), request.request_id(), 0,
       caller,
       [experiment](
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
@@ -406,9 +414,6 @@ absl::StatusOr<v1::CreateExperimentResponse> Commands::CreateExperiment(
 
 absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
     const v1::UpdateExperimentRequest& request, const Caller& caller) {
-  static const std::set<std::string> kAmendable = {"title",       "description",  "societal_task",
-                                                   "partner_ids", "budget_cents", "planned_start",
-                                                   "planned_end", "context"};
   static const std::set<std::string> kImmutable = {"id",   "kind",    "work_method_id",      "line",
                                                    "area", "team_id", "parent_experiment_id"};
   FieldViolations violations;
@@ -420,7 +425,7 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
   }
   std::set<std::string> paths;
   for (const std::string& path : request.update_mask().paths()) {
-    if (kAmendable.count(path) == 0) {
+    if (model::FindAmendableField(path) == nullptr) {
       violations.Add("update_mask",
                      kImmutable.count(path)
                          ? absl::StrCat("'", path, "' cannot be changed after registration")
@@ -453,19 +458,13 @@ absl::StatusOr<v1::UpdateExperimentResponse> Commands::UpdateExperiment(
 
   v1::ExperimentAmended amended;
   for (const std::string& path : paths) amended.add_paths(path);
-  v1::Experiment* stored_values = amended.mutable_values();
-  if (paths.count("title")) stored_values->set_title(values.title());
-  if (paths.count("description")) stored_values->set_description(values.description());
-  if (paths.count("societal_task")) stored_values->set_societal_task(values.societal_task());
-  if (paths.count("partner_ids")) *stored_values->mutable_partner_ids() = values.partner_ids();
-  if (paths.count("budget_cents")) stored_values->set_budget_cents(values.budget_cents());
-  if (paths.count("planned_start")) stored_values->set_planned_start(values.planned_start());
-  if (paths.count("planned_end")) stored_values->set_planned_end(values.planned_end());
-  if (paths.count("context")) *stored_values->mutable_context() = values.context();
+  for (const std::string& path : paths) {
+    model::FindAmendableField(path)->copy(values, *amended.mutable_values());
+  }
   const std::string id = values.id();
 
   return Run<v1::UpdateExperimentResponse>(
-      store_, "UpdateExperiment", request, storage::ExperimentStream(id), request.request_id(),
+      store_, "UpdateExperiment", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, amended](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
@@ -527,7 +526,7 @@ absl::StatusOr<Response> Transition(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.id();
   return Run<Response>(
-      store, method, request, storage::ExperimentStream(id), request.request_id(),
+      store, method, request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, &move,
        make_event](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
@@ -613,7 +612,7 @@ absl::StatusOr<v1::CreateHypothesisResponse> Commands::CreateHypothesis(
   auto hypothesis_id = std::make_shared<std::string>();
   v1::Hypothesis given = request.hypothesis();
   return Run<v1::CreateHypothesisResponse>(
-      store_, "CreateHypothesis", request, storage::ExperimentStream(id), request.request_id(),
+      store_, "CreateHypothesis", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, given,
        hypothesis_id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
@@ -692,7 +691,7 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
   if (given.has_direct_effect()) CanonicaliseDirectEffect(*given.mutable_direct_effect());
   auto outcome_id = std::make_shared<std::string>();
   return MakeAppend<v1::CreateOutcomeResponse>(
-      "CreateOutcome", request, storage::ExperimentStream(id), request.request_id(),
+      "CreateOutcome", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, given, outcome_id](
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
@@ -709,12 +708,11 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
         LEERLUS_ASSIGN_OR_RETURN(
             *given.mutable_id(),
             ChildId(given.id(), "o", context.stream_version + 1, [&](const std::string& child) {
-              return ChildExists(context.state, ColumnFamily::kOutcomes, id, child);
+              return OutcomeExists(context.state, id, child);
             }));
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> existing,
-            GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
-                                    storage::ExperimentChildKey(id, given.id())));
+            model::FindOutcome(context.state, id, given.id()));
         if (existing.has_value()) {
           return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                    "outcome '", given.id(), "' already exists in '", id, "'")),
@@ -722,9 +720,7 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
         }
         if (!given.corrects_outcome_id().empty()) {
           LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> corrected,
-                                   GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
-                                                           storage::ExperimentChildKey(
-                                                               id, given.corrects_outcome_id())));
+                                   model::FindOutcome(context.state, id, given.corrects_outcome_id()));
           if (!corrected.has_value()) {
             return NotFound("outcome", given.corrects_outcome_id(), "outcome.corrects_outcome_id");
           }
@@ -744,8 +740,7 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
                        KeyValueReader& state) -> absl::StatusOr<v1::CreateOutcomeResponse> {
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> outcome,
-            GetMessage<v1::Outcome>(state, ColumnFamily::kOutcomes,
-                                    storage::ExperimentChildKey(id, *outcome_id)));
+            model::FindOutcome(state, id, *outcome_id));
         if (!outcome.has_value()) return absl::InternalError("recorded outcome not projected");
         v1::CreateOutcomeResponse response;
         *response.mutable_outcome() = std::move(*outcome);
@@ -785,7 +780,7 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
   const std::string id = request.experiment_id();
   const std::string outcome_id = request.outcome_id();
   return Run<v1::RetractOutcomeResponse>(
-      store_, "RetractOutcome", request, storage::ExperimentStream(id), request.request_id(),
+      store_, "RetractOutcome", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, outcome_id, reason = request.reason()](
           const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
@@ -797,8 +792,7 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
         }
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> outcome,
-            GetMessage<v1::Outcome>(context.state, ColumnFamily::kOutcomes,
-                                    storage::ExperimentChildKey(id, outcome_id)));
+            model::FindOutcome(context.state, id, outcome_id));
         if (!outcome.has_value()) return NotFound("outcome", outcome_id, "outcome_id");
         if (outcome->retracted()) {
           return PreconditionError("OUTCOME",
@@ -816,8 +810,7 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
                        KeyValueReader& state) -> absl::StatusOr<v1::RetractOutcomeResponse> {
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Outcome> outcome,
-            GetMessage<v1::Outcome>(state, ColumnFamily::kOutcomes,
-                                    storage::ExperimentChildKey(id, outcome_id)));
+            model::FindOutcome(state, id, outcome_id));
         if (!outcome.has_value()) return absl::InternalError("retracted outcome not projected");
         v1::RetractOutcomeResponse response;
         *response.mutable_outcome() = std::move(*outcome);
@@ -842,7 +835,7 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
   *given.mutable_tags() = request.lesson().tags();
   auto lesson_id = std::make_shared<std::string>();
   return Run<v1::CreateLessonResponse>(
-      store_, "CreateLesson", request, storage::ExperimentStream(id), request.request_id(),
+      store_, "CreateLesson", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id, given, lesson_id](
           const DecisionContext& context) mutable -> absl::StatusOr<std::vector<v1::Event>> {
@@ -851,12 +844,11 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
         LEERLUS_ASSIGN_OR_RETURN(
             *given.mutable_id(),
             ChildId(given.id(), "l", context.stream_version + 1, [&](const std::string& child) {
-              return ChildExists(context.state, ColumnFamily::kLessons, id, child);
+              return LessonExists(context.state, id, child);
             }));
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Lesson> existing,
-            GetMessage<v1::Lesson>(context.state, ColumnFamily::kLessons,
-                                   storage::ExperimentChildKey(id, given.id())));
+            model::FindLesson(context.state, id, given.id()));
         if (existing.has_value()) {
           return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                    "lesson '", given.id(), "' already exists in '", id, "'")),
@@ -874,8 +866,7 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
                       KeyValueReader& state) -> absl::StatusOr<v1::CreateLessonResponse> {
         LEERLUS_ASSIGN_OR_RETURN(
             std::optional<v1::Lesson> lesson,
-            GetMessage<v1::Lesson>(state, ColumnFamily::kLessons,
-                                   storage::ExperimentChildKey(id, *lesson_id)));
+            model::FindLesson(state, id, *lesson_id));
         if (!lesson.has_value()) return absl::InternalError("recorded lesson not projected");
         v1::CreateLessonResponse response;
         *response.mutable_lesson() = std::move(*lesson);
@@ -895,14 +886,14 @@ absl::StatusOr<v1::ErasePersonalDataResponse> Commands::ErasePersonalData(
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.experiment_id();
   absl::StatusOr<v1::ErasePersonalDataResponse> response = Run<v1::ErasePersonalDataResponse>(
-      store_, "ErasePersonalData", request, storage::ExperimentStream(id), request.request_id(),
+      store_, "ErasePersonalData", request, model::ExperimentStream(id), request.request_id(),
       request.expected_version(), caller,
       [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(v1::Experiment current,
                                  LoadExperiment(context.state, id, "experiment_id"));
         const uint32_t generation = current.personal_data_erasures();
         // The key goes in the same atomic write as the event that says so.
-        context.side_writes.Delete(ColumnFamily::kDataKeys, storage::DataKeyKey(id, generation));
+        model::DeleteDataKey(context.side_writes, id, generation);
         v1::Event event;
         event.mutable_personal_data_erased()->set_generation(generation);
         return One(std::move(event));
@@ -913,7 +904,7 @@ absl::StatusOr<v1::ErasePersonalDataResponse> Commands::ErasePersonalData(
   // SST files until flushed and compacted away. Done for retries too, so a
   // purge interrupted by a crash is finished by retrying (or by the next
   // start, which purges as well).
-  LEERLUS_RETURN_IF_ERROR(store_->PurgeDeleted(ColumnFamily::kDataKeys));
+  LEERLUS_RETURN_IF_ERROR(model::PurgeErasedDataKeys(*store_));
   return response;
 }
 
@@ -950,7 +941,7 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
   const std::string id = token.id();
   auto fresh = std::make_shared<bool>(false);
   absl::StatusOr<v1::CreateTokenResponse> response = Run<v1::CreateTokenResponse>(
-      store_, "CreateToken", request, storage::TokenStream(id), request.request_id(), 0, caller,
+      store_, "CreateToken", request, model::TokenStream(id), request.request_id(), 0, caller,
       [token, secret](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         if (context.stream_version != 0) {
           return WithErrorInfo(
@@ -960,8 +951,7 @@ absl::StatusOr<v1::CreateTokenResponse> Commands::CreateToken(const v1::CreateTo
         if (!token.certificate_subject().empty()) {
           LEERLUS_ASSIGN_OR_RETURN(
               std::optional<std::string> holder,
-              context.state.Get(ColumnFamily::kCatalog, CatalogKey(CatalogKind::kTokenCertificate,
-                                                                   token.certificate_subject())));
+              model::FindTokenIdByCertificate(context.state, token.certificate_subject()));
           if (holder.has_value()) {
             return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                      "token '", *holder, "' already has certificate subject '",
@@ -996,7 +986,7 @@ absl::StatusOr<v1::RevokeTokenResponse> Commands::RevokeToken(const v1::RevokeTo
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   const std::string id = request.id();
   return Run<v1::RevokeTokenResponse>(
-      store_, "RevokeToken", request, storage::TokenStream(id), request.request_id(), 0, caller,
+      store_, "RevokeToken", request, model::TokenStream(id), request.request_id(), 0, caller,
       [id](const DecisionContext& context) -> absl::StatusOr<std::vector<v1::Event>> {
         LEERLUS_ASSIGN_OR_RETURN(
             v1::Token token,

@@ -17,7 +17,7 @@
 #include "core/evidence.h"
 #include "core/filter.h"
 #include "core/validation.h"
-#include "storage/keys.h"
+#include "core/model/read_model.h"
 
 namespace leerlus::core {
 namespace {
@@ -227,9 +227,8 @@ absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
 absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Question& question) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<v1::Indicator> indicator,
-      storage::GetMessage<v1::Indicator>(
-          view, storage::ColumnFamily::kCatalog,
-          storage::CatalogKey(storage::CatalogKind::kIndicator, question.indicator_id)));
+      model::FindCatalogEntry<v1::Indicator>(view, model::CatalogKind::kIndicator,
+                                             question.indicator_id));
   if (!indicator.has_value()) {
     return WithErrorInfo(
         absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id, "' does not exist")),
@@ -251,17 +250,13 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
   };
   std::vector<Raw> raw;
   absl::Status problem;
-  const std::string prefix = storage::AnalysisIndicatorPrefix(question.indicator_id);
-  LEERLUS_RETURN_IF_ERROR(view.Scan(
-      storage::ColumnFamily::kAnalysis, prefix, "",
-      [&](absl::string_view key, absl::string_view value) {
-        // The key's rest: method, separator, experiment.
-        absl::string_view rest = key.substr(prefix.size());
-        const size_t end_of_method = rest.find('\0');
+  LEERLUS_RETURN_IF_ERROR(model::ScanAnalysisRows(
+      view, question.indicator_id,
+      [&](const model::AnalysisKeyParts& key, absl::string_view value) {
         Raw row;
-        row.method = std::string(rest.substr(0, end_of_method));
+        row.method = key.work_method_id;
         if (!question.methods.empty() && question.methods.count(row.method) == 0) return true;
-        row.experiment_id = std::string(rest.substr(end_of_method + 1));
+        row.experiment_id = key.experiment_id;
         if (!row.outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse an outcome in the analysis view");
           return false;
@@ -276,8 +271,7 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
     if (inserted) {
       LEERLUS_ASSIGN_OR_RETURN(
           std::optional<v1::Experiment> experiment,
-          storage::GetMessage<v1::Experiment>(view, storage::ColumnFamily::kExperiments,
-                                              storage::ExperimentKey(row.experiment_id)));
+          model::ExperimentRecord(view, row.experiment_id));
       if (!experiment.has_value()) {
         return absl::DataLossError(
             absl::StrCat("analysis row of unknown experiment '", row.experiment_id, "'"));
@@ -304,9 +298,7 @@ absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Questio
   for (const auto& [method_id, rows] : collected.rows_by_method) {
     LEERLUS_ASSIGN_OR_RETURN(
         std::optional<v1::WorkMethod> method,
-        storage::GetMessage<v1::WorkMethod>(
-            view, storage::ColumnFamily::kCatalog,
-            storage::CatalogKey(storage::CatalogKind::kWorkMethod, method_id)));
+        model::FindCatalogEntry<v1::WorkMethod>(view, model::CatalogKind::kWorkMethod, method_id));
     if (method.has_value()) collected.method_names[method_id] = method->display_name();
   }
   return collected;
@@ -791,12 +783,11 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   if (!request.indicator_id().empty()) {
     indicators.push_back(request.indicator_id());
   } else {
-    const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
-    LEERLUS_RETURN_IF_ERROR(after->Scan(storage::ColumnFamily::kCatalog, prefix, "",
-                                        [&](absl::string_view key, absl::string_view) {
-                                          indicators.emplace_back(key.substr(prefix.size()));
-                                          return true;
-                                        }));
+    LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
+        *after, model::CatalogKind::kIndicator, "", [&](absl::string_view key, absl::string_view) {
+          indicators.emplace_back(model::CatalogIdOfKey(model::CatalogKind::kIndicator, key));
+          return true;
+        }));
   }
   v1::WhatChangedResponse response;
   response.set_since_position(before->head_position());
@@ -927,9 +918,8 @@ absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
   std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
   std::vector<v1::Indicator> indicators;
   absl::Status problem;
-  const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      storage::ColumnFamily::kCatalog, prefix, "", [&](absl::string_view, absl::string_view value) {
+  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
+      *view, model::CatalogKind::kIndicator, "", [&](absl::string_view, absl::string_view value) {
         v1::Indicator indicator;
         if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse an indicator");
@@ -1108,8 +1098,8 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
 
   std::vector<v1::Experiment> experiments;
   absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      storage::ColumnFamily::kExperiments, "", "", [&](absl::string_view, absl::string_view value) {
+  LEERLUS_RETURN_IF_ERROR(model::ScanExperimentRecords(
+      *view, [&](absl::string_view, absl::string_view value) {
         v1::Experiment experiment;
         if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse an experiment");
@@ -1140,10 +1130,8 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
       // analyses use it: its row in the analysis view.
       LEERLUS_ASSIGN_OR_RETURN(
           std::optional<v1::Outcome> latest,
-          storage::GetMessage<v1::Outcome>(
-              *view, storage::ColumnFamily::kAnalysis,
-              storage::AnalysisKey(hypothesis.indicator_id(), experiment.work_method_id(),
-                                   experiment.id())));
+          model::AnalysisRow(*view, hypothesis.indicator_id(), experiment.work_method_id(),
+                             experiment.id()));
       if (!latest.has_value()) {
         verdict->set_verdict(v1::VERDICT_NOT_MEASURED);
         verdict->set_reason("no outcome on this indicator yet");

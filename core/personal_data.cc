@@ -19,12 +19,10 @@
 #include "common/hashing.h"
 #include "common/status_macros.h"
 #include "leerlus/v1/events.pb.h"
-#include "storage/keys.h"
+#include "core/model/read_model.h"
 
 namespace leerlus::core {
 namespace {
-
-using storage::ColumnFamily;
 
 constexpr absl::string_view kSealedPrefix = "\x01lls1:";
 
@@ -126,11 +124,12 @@ class Revealer {
  private:
   absl::StatusOr<std::string> Open(absl::string_view stored) {
     LEERLUS_ASSIGN_OR_RETURN(SealedParts sealed, ParseSealed(stored));
-    std::string key_name = storage::DataKeyKey(sealed.experiment_id, sealed.generation);
+    std::pair<std::string, uint32_t> key_name(sealed.experiment_id, sealed.generation);
     auto it = keys_cache_.find(key_name);
     if (it == keys_cache_.end()) {
-      LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> key,
-                               keys_().Get(ColumnFamily::kDataKeys, key_name));
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<std::string> key,
+          model::FindDataKey(keys_(), sealed.experiment_id, sealed.generation));
       it = keys_cache_.emplace(std::move(key_name), std::move(key)).first;
     }
     if (!it->second.has_value()) return std::string(kErasedText);
@@ -139,7 +138,8 @@ class Revealer {
   }
 
   std::function<storage::KeyValueReader&()> keys_;
-  std::map<std::string, std::optional<std::string>> keys_cache_;
+  // By experiment id and key generation.
+  std::map<std::pair<std::string, uint32_t>, std::optional<std::string>> keys_cache_;
 };
 
 }  // namespace
@@ -151,12 +151,11 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
                                              absl::string_view text) {
   if (text.empty()) return std::string();
   const uint32_t generation = experiment.personal_data_erasures();
-  const std::string key_name = storage::DataKeyKey(experiment.id(), generation);
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> key,
-                           context.state.Get(ColumnFamily::kDataKeys, key_name));
+                           model::FindDataKey(context.state, experiment.id(), generation));
   if (!key.has_value()) {
     key = RandomBytes(kAeadKeyBytes);
-    context.side_writes.Put(ColumnFamily::kDataKeys, key_name, *key);
+    model::PutDataKey(context.side_writes, experiment.id(), generation, *key);
   }
   return absl::StrCat(
       kSealedPrefix, experiment.id(), ":", generation, ":",
@@ -166,15 +165,12 @@ absl::StatusOr<std::string> SealPersonalText(const storage::DecisionContext& con
 absl::StatusOr<std::string> PersonalTextFingerprint(storage::KeyValueReader& state,
                                                     absl::string_view experiment_id,
                                                     absl::string_view content) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Experiment> experiment,
-      storage::GetMessage<v1::Experiment>(state, ColumnFamily::kExperiments,
-                                          storage::ExperimentKey(experiment_id)));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                           model::ExperimentRecord(state, experiment_id));
   if (!experiment.has_value()) return std::string();
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<std::string> key,
-      state.Get(ColumnFamily::kDataKeys,
-                storage::DataKeyKey(experiment_id, experiment->personal_data_erasures())));
+      model::FindDataKey(state, experiment_id, experiment->personal_data_erasures()));
   // No key of the current generation: nothing can match what was stored.
   if (!key.has_value()) return std::string();
   // A key of its own for fingerprints, derived from the data key.

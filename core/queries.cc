@@ -13,15 +13,15 @@
 #include "core/filter.h"
 #include "core/validation.h"
 #include "leerlus/internal/v1/records.pb.h"
-#include "storage/keys.h"
-#include "storage/projector.h"
+#include "core/model/events.h"
+#include "core/model/experiment_state.h"
+#include "core/model/read_model.h"
+#include "core/model/streams.h"
 
 namespace leerlus::core {
 namespace {
 
-using storage::CatalogKind;
-using storage::ColumnFamily;
-using storage::GetMessage;
+using model::CatalogKind;
 
 std::string QueryHash(absl::string_view method, absl::string_view filter) {
   return Sha256Hex(absl::StrCat(method, "\n", filter));
@@ -94,12 +94,11 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
   const std::string query_hash = QueryHash(method, "");
   LEERLUS_ASSIGN_OR_RETURN(std::string after, DecodePageToken(page_token, query_hash));
   std::unique_ptr<storage::ReadView> view = store->OpenReadView();
-  const std::string prefix = storage::CatalogPrefix(kind);
   Response response;
   Page page(page_size);
   absl::Status parse_status;
-  LEERLUS_RETURN_IF_ERROR(
-      view->Scan(ColumnFamily::kCatalog, prefix, after.empty() ? prefix : After(after),
+  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
+      *view, kind, after.empty() ? model::FirstCatalogKey(kind) : After(after),
                  [&](absl::string_view key, absl::string_view value) {
                    if (!page.HasRoom()) return false;
                    Message message;
@@ -121,7 +120,7 @@ absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind, ab
                                    absl::string_view what, absl::string_view field) {
   LEERLUS_ASSIGN_OR_RETURN(
       std::optional<Message> entry,
-      GetMessage<Message>(view, ColumnFamily::kCatalog, storage::CatalogKey(kind, id)));
+      model::FindCatalogEntry<Message>(view, kind, id));
   if (!entry.has_value()) {
     return WithErrorInfo(absl::NotFoundError(absl::StrCat(what, " '", id, "' does not exist")),
                          "NOT_FOUND", {{"field", std::string(field)}});
@@ -132,7 +131,7 @@ absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind, ab
 // NOT_FOUND unless the experiment has a stream in `view`: the log of an
 // unknown experiment is not an empty page.
 absl::Status ExperimentStreamExists(storage::ReadView& view, absl::string_view id) {
-  LEERLUS_ASSIGN_OR_RETURN(uint64_t version, view.StreamVersion(storage::ExperimentStream(id)));
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t version, view.StreamVersion(model::ExperimentStream(id)));
   if (version != 0) return absl::OkStatus();
   return WithErrorInfo(absl::NotFoundError(absl::StrCat("experiment '", id, "' does not exist")),
                        "NOT_FOUND", {{"field", "experiment_id"}});
@@ -145,11 +144,12 @@ absl::Status ForEachStreamEvent(storage::ReadView& view, absl::string_view id, u
                                 const std::function<absl::Status(const v1::Event&)>& visit) {
   constexpr size_t kChunkEvents = 256;
   constexpr size_t kChunkBytes = 1 << 20;
-  const std::string stream = storage::ExperimentStream(id);
+  const std::string stream = model::ExperimentStream(id);
   uint64_t version = 1;
   while (true) {
-    LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
-                             view.ReadStreamEvents(stream, version, kChunkEvents, kChunkBytes));
+    LEERLUS_ASSIGN_OR_RETURN(
+        std::vector<v1::Event> events,
+        model::ReadStreamEvents(view, stream, version, kChunkEvents, kChunkBytes));
     if (events.empty()) return absl::OkStatus();
     for (const v1::Event& event : events) {
       if (event.position() > last) return absl::OkStatus();
@@ -159,21 +159,17 @@ absl::Status ForEachStreamEvent(storage::ReadView& view, absl::string_view id, u
   }
 }
 
-// Parses every row of `cf` under `prefix` into a new message from `add`,
-// counting each against `budget`.
+// A visitor of outcome or lesson rows that parses each into a new message
+// from `add`, counting it against `budget`; a failure lands in `problem`.
 template <typename AddFn>
-absl::Status ScanMessages(storage::ReadView& view, ColumnFamily cf, absl::string_view prefix,
-                          AnswerBudget& budget, AddFn add) {
-  absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(
-      view.Scan(cf, prefix, "", [&](absl::string_view, absl::string_view value) {
-        problem = budget.Add(value.size());
-        if (problem.ok() && !add()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse a stored outcome or lesson");
-        }
-        return problem.ok();
-      }));
-  return problem;
+model::RowVisitor ParseEachInto(AnswerBudget& budget, absl::Status& problem, AddFn add) {
+  return [&budget, &problem, add](absl::string_view, absl::string_view value) {
+    problem = budget.Add(value.size());
+    if (problem.ok() && !add()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      problem = absl::DataLossError("cannot parse a stored outcome or lesson");
+    }
+    return problem.ok();
+  };
 }
 
 }  // namespace
@@ -274,7 +270,7 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
           if (event.has_lesson_recorded()) {
             LEERLUS_RETURN_IF_ERROR(budget.Add(event.lesson_recorded().ByteSizeLong()));
           }
-          LEERLUS_RETURN_IF_ERROR(storage::FoldExperimentEvent(event, experiment));
+          LEERLUS_RETURN_IF_ERROR(model::FoldExperimentEvent(event, experiment));
           // A retraction of an outcome left out is a no-op.
           if (!with_outcomes) experiment.clear_outcomes();
           any = true;
@@ -282,17 +278,21 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
         }));
   } else {
     LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current,
-                             storage::ReadExperiment(*view, request.id()));
+                             model::ReadExperiment(*view, request.id()));
     if (current.has_value()) {
       experiment = std::move(*current);
       any = true;
-      const std::string prefix = storage::ExperimentChildPrefix(request.id());
+      absl::Status problem;
       if (with_outcomes) {
-        LEERLUS_RETURN_IF_ERROR(ScanMessages(*view, ColumnFamily::kOutcomes, prefix, budget,
-                                             [&]() { return experiment.add_outcomes(); }));
+        LEERLUS_RETURN_IF_ERROR(model::ScanOutcomeRows(
+            *view, request.id(), "",
+            ParseEachInto(budget, problem, [&]() { return experiment.add_outcomes(); })));
+        LEERLUS_RETURN_IF_ERROR(problem);
       }
-      LEERLUS_RETURN_IF_ERROR(ScanMessages(*view, ColumnFamily::kLessons, prefix, budget,
-                                           [&]() { return experiment.add_lessons(); }));
+      LEERLUS_RETURN_IF_ERROR(model::ScanLessonRows(
+          *view, request.id(), "",
+          ParseEachInto(budget, problem, [&]() { return experiment.add_lessons(); })));
+      LEERLUS_RETURN_IF_ERROR(problem);
       // In the order they were recorded.
       auto* outcomes = experiment.mutable_outcomes();
       std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
@@ -335,21 +335,20 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
 
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "ListOutcomes", request, *view));
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<std::string> record,
-      view->Get(ColumnFamily::kExperiments, storage::ExperimentKey(request.experiment_id())));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> record,
+                           model::ExperimentRecord(*view, request.experiment_id()));
   if (!record.has_value()) {
     return WithErrorInfo(absl::NotFoundError(absl::StrCat("experiment '", request.experiment_id(),
                                                           "' does not exist")),
                          "NOT_FOUND", {{"field", "experiment_id"}});
   }
   v1::ListOutcomesResponse response;
-  const std::string prefix = storage::ExperimentChildPrefix(request.experiment_id());
   AnswerBudget budget(answer_memory_, "ListOutcomes", absl::InfiniteFuture());
   Page page(page_size);
   absl::Status parse_status;
-  LEERLUS_RETURN_IF_ERROR(
-      view->Scan(ColumnFamily::kOutcomes, prefix, after.empty() ? prefix : After(after),
+  LEERLUS_RETURN_IF_ERROR(model::ScanOutcomeRows(
+      *view, request.experiment_id(),
+      after.empty() ? model::FirstChildKey(request.experiment_id()) : After(after),
                  [&](absl::string_view key, absl::string_view value) {
                    if (!page.HasRoom()) return false;
                    parse_status = budget.Add(value.size());
@@ -381,11 +380,10 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   AnswerBudget budget(answer_memory_, "ListExperiments", absl::InfiniteFuture());
   absl::Status problem;
   Page page(page_size);
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      ColumnFamily::kExperimentOrder, "", after.empty() ? "" : After(after),
-      [&](absl::string_view key, absl::string_view id) {
-        absl::StatusOr<std::optional<v1::Experiment>> experiment = GetMessage<v1::Experiment>(
-            *view, ColumnFamily::kExperiments, storage::ExperimentKey(id));
+  LEERLUS_RETURN_IF_ERROR(model::ScanExperimentOrder(
+      *view, after.empty() ? "" : After(after), [&](absl::string_view key, absl::string_view id) {
+        absl::StatusOr<std::optional<v1::Experiment>> experiment =
+            model::ExperimentRecord(*view, id);
         if (!experiment.ok() || !experiment->has_value()) {
           problem = experiment.ok() ? absl::DataLossError(absl::StrCat(
                                           "experiment order points at missing '", id, "'"))
@@ -404,7 +402,7 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
         }
         if (!*matched) return true;
         if (!page.HasRoom()) return false;
-        if (absl::Status caught_up = storage::CatchUpWithStream(*view, **experiment);
+        if (absl::Status caught_up = model::CatchUpWithStream(*view, **experiment);
             !caught_up.ok()) {
           problem = caught_up;
           return false;
@@ -432,7 +430,7 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
   LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "ReadEvents", request, *view));
   std::string stream;
   if (!request.experiment_id().empty()) {
-    stream = storage::ExperimentStream(request.experiment_id());
+    stream = model::ExperimentStream(request.experiment_id());
     LEERLUS_RETURN_IF_ERROR(ExperimentStreamExists(*view, request.experiment_id()));
   }
   const uint64_t from = std::max<uint64_t>(request.from_position(), 1);
@@ -452,8 +450,8 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
   while (events_read < static_cast<size_t>(page_size) && bytes_read < max_bytes) {
     LEERLUS_ASSIGN_OR_RETURN(
         std::vector<v1::Event> chunk,
-        view->ReadEvents(next, static_cast<size_t>(page_size) - events_read, stream,
-                         std::min(kChunkBytes, max_bytes - bytes_read)));
+        model::ReadEvents(*view, next, static_cast<size_t>(page_size) - events_read, stream,
+                          std::min(kChunkBytes, max_bytes - bytes_read)));
     if (chunk.empty()) {
       at_end = true;
       break;
@@ -480,9 +478,8 @@ absl::StatusOr<v1::ListTokensResponse> Queries::ListTokens(const v1::ListTokensR
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   v1::ListTokensResponse response;
   absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      ColumnFamily::kCatalog, storage::CatalogPrefix(CatalogKind::kToken), "",
-      [&](absl::string_view, absl::string_view value) {
+  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
+      *view, CatalogKind::kToken, "", [&](absl::string_view, absl::string_view value) {
         if (!response.add_tokens()->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           problem = absl::DataLossError("cannot parse a token");
           return false;
@@ -496,12 +493,11 @@ absl::StatusOr<v1::ListTokensResponse> Queries::ListTokens(const v1::ListTokensR
 absl::StatusOr<bool> Queries::AnyToken() {
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   bool any = false;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(ColumnFamily::kCatalog,
-                                     storage::CatalogPrefix(CatalogKind::kToken), "",
-                                     [&](absl::string_view, absl::string_view) {
-                                       any = true;
-                                       return false;
-                                     }));
+  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(*view, CatalogKind::kToken, "",
+                                             [&](absl::string_view, absl::string_view) {
+                                               any = true;
+                                               return false;
+                                             }));
   return any;
 }
 
@@ -515,7 +511,7 @@ absl::StatusOr<std::string> SubscriptionStream(const v1::SubscribeRequest& reque
   }
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   if (request.experiment_id().empty()) return std::string();
-  return storage::ExperimentStream(request.experiment_id());
+  return model::ExperimentStream(request.experiment_id());
 }
 
 absl::Status CheckSubscription(const Caller& caller, const v1::SubscribeRequest& request,

@@ -30,6 +30,7 @@
 #include "absl/time/time.h"
 #include "server/authorizer.h"
 #include "server/services.h"
+#include "core/model/families.h"
 #include "storage/event_store.h"
 
 namespace {
@@ -222,18 +223,20 @@ int main(int argc, char** argv) {
           absl::StrCat("cannot make --data-dir '", data_dir, "' owner-only: ", error.message()));
   }
   leerlus::storage::StoreOptions store_options{.path = data_dir};
+  std::unique_ptr<leerlus::storage::KillAtFailpoint> crash_point;
   if (!crash_at.empty()) {
     std::pair<std::string, std::string> point = absl::StrSplit(crash_at, absl::MaxSplits(':', 1));
+    uint64_t hit = 0;
     if ((point.first != "before-write" && point.first != "after-write") ||
-        !absl::SimpleAtoi(point.second, &store_options.crash_at_hit) ||
-        store_options.crash_at_hit == 0) {
+        !absl::SimpleAtoi(point.second, &hit) || hit == 0) {
       return Fail("--crash-at must be before-write:N or after-write:N (N >= 1)");
     }
-    store_options.crash_at = point.first;
+    crash_point = std::make_unique<leerlus::storage::KillAtFailpoint>(point.first, hit);
+    store_options.failpoints = crash_point.get();
     std::cerr << "TEST CRASH POINT ARMED: the server will kill itself at " << crash_at << std::endl;
   }
   absl::StatusOr<std::unique_ptr<leerlus::storage::EventStore>> opened =
-      leerlus::storage::EventStore::Open(store_options);
+      leerlus::model::OpenStore(store_options);
   if (!opened.ok()) return Fail(opened.status().ToString());
   std::unique_ptr<leerlus::storage::EventStore> store = std::move(*opened);
   if (store->projections_rebuilt_at_open()) {

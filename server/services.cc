@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "common/errors.h"
 #include "core/access.h"
+#include "core/model/events.h"
 #include "core/answer_budget.h"
 #include "core/personal_data.h"
 #include "core/validation.h"
@@ -409,7 +410,7 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
       return ToGrpcStatus(readable);
     }
     absl::StatusOr<std::vector<v1::Event>> events =
-        view->ReadEvents(next, kBatch, *stream, kBatchBytes);
+        model::ReadEvents(*view, next, kBatch, *stream, kBatchBytes);
     if (!events.ok()) return ToGrpcStatus(events.status());
     size_t batch_bytes = 0;
     for (const v1::Event& event : *events) batch_bytes += event.ByteSizeLong();

@@ -1,43 +1,44 @@
-// The registry of RocksDB column families: every family is named by this
-// enum, never by a bare string or index.
+// The log's RocksDB column families, and the families a schema adds: every
+// family is named by a ColumnFamily value, never by a bare string or index.
 #ifndef LEERLUS_STORAGE_COLUMN_FAMILIES_H_
 #define LEERLUS_STORAGE_COLUMN_FAMILIES_H_
 
 #include <array>
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 
 namespace leerlus::storage {
 
+// The log's own families come first; a schema's follow from kFirstSchemaFamily.
 enum class ColumnFamily : int {
-  kMeta = 0,         // RocksDB's default family: head position and hash.
-  kEvents,           // position -> serialized v1::Event (the log itself).
-  kStreams,          // stream + version -> position; stream -> head version.
-  kRequests,         // request id -> internal::v1::RequestRecord.
-  kExperiments,      // projection: id -> v1::Experiment.
-  kExperimentOrder,  // projection: registration position -> id.
-  kOutcomes,         // projection: experiment + outcome id -> v1::Outcome.
-  kLessons,          // projection: experiment + lesson id -> v1::Lesson.
-  kAnalysis,         // projection: indicator/method/experiment -> its latest live v1::Outcome.
-  kCatalog,          // projection: kind + id -> WorkMethod/Indicator/Area.
-  kDataKeys,         // experiment + key generation -> AES-256 key for its free texts.
+  kMeta = 0,  // RocksDB's default family: head position and hash.
+  kEvents,    // position -> stored event bytes (the log itself).
+  kStreams,   // stream + version -> position; stream -> head version.
+  kRequests,  // principal + request id -> internal::v1::RequestRecord.
 };
 
-inline constexpr size_t kColumnFamilyCount = 11;
+inline constexpr size_t kLogFamilyCount = 4;
+inline constexpr std::array<absl::string_view, kLogFamilyCount> kLogFamilyNames = {
+    "default", "events", "streams", "requests"};
 
-inline constexpr std::array<absl::string_view, kColumnFamilyCount> kColumnFamilyNames = {
-    "default",  "events",  "streams",  "requests", "experiments", "experiment_order",
-    "outcomes", "lessons", "analysis", "catalog",  "data_keys"};
-
-inline constexpr absl::string_view ColumnFamilyName(ColumnFamily cf) {
-  return kColumnFamilyNames[static_cast<size_t>(cf)];
+// The `index`-th family of a schema.
+constexpr ColumnFamily SchemaFamily(int index) {
+  return static_cast<ColumnFamily>(static_cast<int>(kLogFamilyCount) + index);
 }
 
-// Projections are derived from the log and can be dropped and rebuilt.
-inline constexpr std::array<ColumnFamily, 6> kProjectionFamilies = {
-    ColumnFamily::kExperiments, ColumnFamily::kExperimentOrder, ColumnFamily::kOutcomes,
-    ColumnFamily::kLessons,     ColumnFamily::kAnalysis,        ColumnFamily::kCatalog};
+// A family a schema adds to the log's.
+struct FamilySpec {
+  std::string name;
+  // Derived from the log (written only by the projection), so dropped and
+  // rebuilt with it. Otherwise state of its own that a rebuild keeps.
+  bool projection = true;
+  // Read by nearly every append's decision and held by few keys: the writer
+  // keeps its rows in memory as committed.
+  bool hot = false;
+};
 
 }  // namespace leerlus::storage
 

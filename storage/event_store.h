@@ -43,14 +43,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "leerlus/v1/events.pb.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
+#include "storage/failpoints.h"
 #include "storage/key_value.h"
+#include "storage/projection.h"
+#include "storage/read_views.h"
 
 namespace leerlus::storage {
-
-class Projector;
 
 struct StoreOptions {
   // Directory of the RocksDB database; created if missing.
@@ -64,14 +64,12 @@ struct StoreOptions {
   // their memtables (RocksDB flushes when it is reached).
   size_t block_cache_bytes = 32 << 20;
   size_t write_buffer_bytes = 32 << 20;
+  // What the log stores beside its events, and how events are projected.
+  LogSchema schema = {};
   // Optional RocksDB environment (tests inject fault-injecting file systems).
   rocksdb::Env* env = nullptr;
-  // A crash point for tests (`leerlusd --crash-at`): the process dies as by
-  // kill -9 the `crash_at_hit`-th time the writer reaches it. Points:
-  // "before-write" (decided, nothing written) and "after-write" (durable,
-  // nobody answered yet). Empty: none.
-  std::string crash_at = {};
-  uint64_t crash_at_hit = 1;
+  // Optional: told when the write path passes its failpoints (tests).
+  Failpoints* failpoints = nullptr;
 };
 
 // What a decision sees: the current state (projections, catalog, requests)
@@ -80,8 +78,9 @@ struct DecisionContext {
   KeyValueReader& state;
   // The stream's current version (0: the stream does not exist yet).
   uint64_t stream_version = 0;
-  // Writes beside the events and projections (the data keys CF only). They
-  // join the same atomic batch, and only if the decision succeeds.
+  // Writes beside the events and projections (to the schema's families
+  // that are not projections). They join the same atomic batch, and only
+  // if the decision succeeds.
   KeyValueWriter& side_writes;
 };
 
@@ -118,8 +117,10 @@ struct AppendRequest {
   // stream learns nothing of it. Optional.
   std::function<absl::Status(KeyValueReader&)> authorize;
   // Decides the events from the current state; runs on the writer thread
-  // and must only read through the context. Events need only their payload.
-  std::function<absl::StatusOr<std::vector<v1::Event>>(const DecisionContext&)> decide;
+  // and must only read through the context. Returns each event's body:
+  // serialized fields numbered kFirstBodyField or above (the log adds the
+  // envelope).
+  std::function<absl::StatusOr<std::vector<std::string>>(const DecisionContext&)> decide;
   // Builds the serialized response once the events are applied; it is
   // stored with the request id and returned to retries.
   std::function<absl::StatusOr<std::string>(const Appended&, KeyValueReader&)> respond;
@@ -135,129 +136,6 @@ struct AppendResult {
 };
 
 using AppendDone = std::function<void(absl::StatusOr<AppendResult>)>;
-
-// A database snapshot shared by every reader of that moment; released when
-// the last of them lets go.
-using SharedSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
-
-// A consistent point-in-time view of the whole database.
-class ReadView : public ProjectionReader {
- public:
-  // `snapshot` holds the log up to `head_position`.
-  ReadView(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
-           SharedSnapshot snapshot, uint64_t head_position);
-  ReadView(const ReadView&) = delete;
-  ReadView& operator=(const ReadView&) = delete;
-
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override;
-  absl::Status Scan(
-      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
-  uint64_t head_position() const override { return head_position_; }
-  int64_t head_time_seconds() override;
-
-  // Events with position >= `from`, at most `limit`, optionally only those
-  // of `stream` (empty: all). Reading stops after the event that brings the
-  // stored bytes read to `max_bytes`, so a page of large events is bounded
-  // while it is read.
-  absl::StatusOr<std::vector<v1::Event>> ReadEvents(
-      uint64_t from, size_t limit, absl::string_view stream,
-      size_t max_bytes = std::numeric_limits<size_t>::max());
-  // The events of `stream` from version `from_version` on, with the same
-  // bounds: a long stream read in chunks without walking it from the start.
-  absl::StatusOr<std::vector<v1::Event>> ReadStreamEvents(
-      absl::string_view stream, uint64_t from_version, size_t limit,
-      size_t max_bytes = std::numeric_limits<size_t>::max());
-
-  // Current version of a stream (0 if it does not exist).
-  absl::StatusOr<uint64_t> StreamVersion(absl::string_view stream);
-
- private:
-  absl::StatusOr<std::vector<v1::Event>> ReadEventsAt(const std::vector<uint64_t>& positions,
-                                                      absl::string_view stream, size_t max_bytes);
-
-  rocksdb::DB* db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-  SharedSnapshot snapshot_;
-  rocksdb::ReadOptions options_;
-  uint64_t head_position_;
-};
-
-// Projections held in memory, for small logs: the fixtures, the fuzzer and
-// tests that compare the projector's ways of applying events.
-class MemoryProjection : public ProjectionReader {
- public:
-  MemoryProjection(uint64_t head_position, int64_t head_time_seconds)
-      : head_position_(head_position), head_time_seconds_(head_time_seconds), writer_(this) {}
-
-  absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf, absl::string_view key) override;
-  absl::Status Scan(
-      ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-      const std::function<bool(absl::string_view, absl::string_view)>& visit) override;
-  uint64_t head_position() const override { return head_position_; }
-  int64_t head_time_seconds() override { return head_time_seconds_; }
-
-  // Where the projector writes.
-  KeyValueWriter& writer() { return writer_; }
-
- private:
-  class Writer : public KeyValueWriter {
-   public:
-    explicit Writer(MemoryProjection* owner) : owner_(owner) {}
-    absl::StatusOr<std::optional<std::string>> Get(ColumnFamily cf,
-                                                   absl::string_view key) override {
-      return owner_->Get(cf, key);
-    }
-    void Put(ColumnFamily cf, absl::string_view key, absl::string_view value) override {
-      owner_->rows_[static_cast<size_t>(cf)][std::string(key)] = std::string(value);
-    }
-    void Delete(ColumnFamily cf, absl::string_view key) override {
-      owner_->rows_[static_cast<size_t>(cf)].erase(std::string(key));
-    }
-    absl::Status Scan(
-        ColumnFamily cf, absl::string_view prefix, absl::string_view start,
-        const std::function<bool(absl::string_view, absl::string_view)>& visit) override {
-      return owner_->Scan(cf, prefix, start, visit);
-    }
-
-   private:
-    MemoryProjection* owner_;
-  };
-
-  uint64_t head_position_;
-  int64_t head_time_seconds_;
-  std::array<std::map<std::string, std::string>, kColumnFamilyCount> rows_;
-  Writer writer_;
-};
-
-// Views of the projections at some positions, kept for `max_age` so that
-// later questions about the same position read them again; at most
-// `capacity` of them, the oldest dropped first. Not thread-safe.
-template <typename View>
-class KeptViews {
- public:
-  KeptViews(size_t capacity, absl::Duration max_age) : capacity_(capacity), max_age_(max_age) {}
-  // The kept view of `position`, or nullptr.
-  std::shared_ptr<View> Find(uint64_t position) {
-    const absl::Time now = absl::Now();
-    while (!views_.empty() && now - views_.front().first > max_age_) views_.pop_front();
-    for (const auto& [kept, view] : views_) {
-      if (view->head_position() == position) return view;
-    }
-    return nullptr;
-  }
-  void Keep(std::shared_ptr<View> view) {
-    views_.emplace_back(absl::Now(), std::move(view));
-    if (views_.size() > capacity_) views_.pop_front();
-  }
-  void Clear() { views_.clear(); }
-
- private:
-  size_t capacity_;
-  absl::Duration max_age_;
-  // Oldest first, each with the time it was kept.
-  std::deque<std::pair<absl::Time, std::shared_ptr<View>>> views_;
-};
 
 // Counters of the write path since the store opened.
 struct StoreStats {
@@ -335,7 +213,7 @@ class EventStore {
   // store shuts down; returns the head then.
   uint64_t WaitForHeadAbove(uint64_t position, absl::Time deadline) const;
 
-  // Drops every projection and replays the whole log through the projector.
+  // Drops every projection and replays the whole log through the projection.
   // Call before serving (appends are refused meanwhile).
   absl::Status RebuildProjections();
   // True if Open found projections in an older layout and rebuilt them.
@@ -412,7 +290,8 @@ class EventStore {
   void CommitterLoop();
   // A snapshot of the database as it is now.
   SharedSnapshot TakeSnapshot();
-  void CrashPoint(absl::string_view point);
+  void Failpoint(absl::string_view point);
+  std::string FamilyName(ColumnFamily cf) const;
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
                                          uint64_t& next_position, std::string& last_hash,
                                          google::protobuf::Timestamp& last_time);
@@ -470,8 +349,6 @@ class EventStore {
   // Groups decided and not yet committed, at most: one being written, one
   // waiting.
   static constexpr uint64_t kGroupsInFlight = 2;
-  // How often options_.crash_at was reached.
-  std::atomic<uint64_t> crash_point_hits_{0};
 
   std::thread writer_;
   std::thread committer_;

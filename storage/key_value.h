@@ -149,7 +149,7 @@ absl::StatusOr<std::optional<Message>> GetMessage(KeyValueReader& reader, Column
   Message message;
   if (!message.ParseFromString(**bytes)) {
     return absl::DataLossError(absl::StrCat("cannot parse ", Message::descriptor()->full_name(),
-                                            " in column family ", ColumnFamilyName(cf)));
+                                            " in column family ", static_cast<int>(cf)));
   }
   return std::optional<Message>(std::move(message));
 }

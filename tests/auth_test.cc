@@ -13,7 +13,8 @@
 #include "leerlus/v1/experiment_service.pb.h"
 #include "leerlus/v1/insight_service.pb.h"
 #include "storage/event_store.h"
-#include "storage/keys.h"
+#include "core/model/families.h"
+#include "core/model/keys.h"
 #include "tests/sample_requests.h"
 #include "tests/test_util.h"
 
@@ -88,8 +89,8 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
     experiment.set_id(id);
     experiment.set_team_id(team);
     if (*partner != '\0') experiment.add_partner_ids(partner);
-    storage::PutMessage(state.writer(), storage::ColumnFamily::kExperiments,
-                        storage::ExperimentKey(id), experiment);
+    storage::PutMessage(state.writer(), model::families::kExperiments, model::ExperimentKey(id),
+                        experiment);
   }
   std::vector<core::Caller> callers(5);
   callers[0] = {"admin", v1::ROLE_ADMIN, {}, ""};

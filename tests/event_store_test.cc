@@ -13,8 +13,12 @@
 #include "common/errors.h"
 #include "common/serialize.h"
 #include "rocksdb/db.h"
-#include "storage/keys.h"
-#include "storage/projector.h"
+#include "core/model/events.h"
+#include "core/model/families.h"
+#include "core/model/keys.h"
+#include "core/model/projector.h"
+#include "core/model/streams.h"
+#include "storage/log_keys.h"
 #include "tests/store_fixture.h"
 
 namespace leerlus::testing {
@@ -32,6 +36,18 @@ std::map<std::string, std::string> AllRows(storage::KeyValueReader& reader,
   return rows;
 }
 
+// The schema's projection families, each with its name.
+std::vector<std::pair<storage::ColumnFamily, std::string>> ProjectionFamilies() {
+  std::vector<std::pair<storage::ColumnFamily, std::string>> families;
+  const storage::LogSchema schema = model::Schema();
+  for (size_t i = 0; i < schema.families.size(); ++i) {
+    if (schema.families[i].projection) {
+      families.emplace_back(storage::SchemaFamily(static_cast<int>(i)), schema.families[i].name);
+    }
+  }
+  return families;
+}
+
 // Opens the store's RocksDB directly (the store closed) for `change`, to
 // simulate damage or an older layout.
 void WithRawDatabase(
@@ -39,8 +55,11 @@ void WithRawDatabase(
     const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>&
         change) {
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (absl::string_view name : storage::kColumnFamilyNames) {
+  for (absl::string_view name : storage::kLogFamilyNames) {
     descriptors.emplace_back(std::string(name), rocksdb::ColumnFamilyOptions());
+  }
+  for (const storage::FamilySpec& family : model::Schema().families) {
+    descriptors.emplace_back(family.name, rocksdb::ColumnFamilyOptions());
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
@@ -301,21 +320,21 @@ TEST_F(EventStoreTest, RandomWorkloadProjectionsEqualRebuildAndFold) {
   // A projector that keeps rows between events, flushed at odd moments and
   // with a cache small enough to be emptied many times, leaves the same
   // rows as applying one event at a time.
-  absl::StatusOr<std::vector<v1::Event>> log = store_->OpenReadView()->ReadEvents(1, 100000, "");
+  absl::StatusOr<std::vector<v1::Event>> log = model::ReadEvents(*store_->OpenReadView(), 1, 100000, "");
   ASSERT_OK(log);
   storage::MemoryProjection one_by_one(log->size(), 0);
   storage::MemoryProjection cached(log->size(), 0);
-  storage::Projector projector(cached.writer(), /*max_cached_rows=*/3);
+  model::Projector projector(cached.writer(), /*max_cached_rows=*/3);
   for (size_t i = 0; i < log->size(); ++i) {
-    ASSERT_OK(storage::ApplyEvent((*log)[i], one_by_one.writer()));
+    ASSERT_OK(model::ApplyEvent((*log)[i], one_by_one.writer()));
     ASSERT_OK(projector.Apply((*log)[i]));
     if (i % 7 == 6) projector.Flush();
   }
   projector.Flush();
-  for (storage::ColumnFamily cf : storage::kProjectionFamilies) {
-    EXPECT_EQ(AllRows(one_by_one, cf), AllRows(cached, cf)) << storage::ColumnFamilyName(cf);
+  for (const auto& [cf, name] : ProjectionFamilies()) {
+    EXPECT_EQ(AllRows(one_by_one, cf), AllRows(cached, cf)) << name;
   }
-  EXPECT_FALSE(AllRows(cached, storage::ColumnFamily::kAnalysis).empty());
+  EXPECT_FALSE(AllRows(cached, model::families::kAnalysis).empty());
 
   absl::StatusOr<std::string> live = store_->ProjectionDigest();
   ASSERT_OK(live);
@@ -377,7 +396,7 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
   const std::vector<std::string> outcome_ids = RecordOutcomes(20, 4);
   ASSERT_EQ(outcome_ids.size(), 20u);
   Retract("e1", outcome_ids[1], "measured twice");
-  absl::StatusOr<std::vector<v1::Event>> log = store_->OpenReadView()->ReadEvents(1, 100000, "");
+  absl::StatusOr<std::vector<v1::Event>> log = model::ReadEvents(*store_->OpenReadView(), 1, 100000, "");
   ASSERT_OK(log);
 
   const uint64_t head = store_->HeadPosition();
@@ -399,11 +418,11 @@ TEST_F(EventStoreTest, PastProjectionsEqualTheEventsUpToTheirPosition) {
     storage::MemoryProjection expected(positions[i], 0);
     for (const v1::Event& event : *log) {
       if (event.position() <= positions[i])
-        ASSERT_OK(storage::ApplyEvent(event, expected.writer()));
+        ASSERT_OK(model::ApplyEvent(event, expected.writer()));
     }
-    for (storage::ColumnFamily cf : storage::kProjectionFamilies) {
+    for (const auto& [cf, name] : ProjectionFamilies()) {
       EXPECT_EQ(AllRows(**pasts[i], cf), AllRows(expected, cf))
-          << "as of " << positions[i] << ", " << storage::ColumnFamilyName(cf);
+          << "as of " << positions[i] << ", " << name;
     }
   }
   // A new position asked twice: the second question reads the first's.
@@ -480,7 +499,7 @@ TEST_F(EventStoreTest, VerifyLogDetectsADamagedStreamIndex) {
   CreateExperiment("e1");
   Start("e1");
   ASSERT_OK(store_->VerifyLog());
-  const std::string stream = storage::ExperimentStream("e1");
+  const std::string stream = model::ExperimentStream("e1");
   struct Damage {
     std::string what;
     std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)> apply;
@@ -553,7 +572,7 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
     ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), meta,
                            std::string(storage::kProjectionFormatKey))
                     .ok());
-    auto* analysis = handles[static_cast<size_t>(storage::ColumnFamily::kAnalysis)];
+    auto* analysis = handles[static_cast<size_t>(model::families::kAnalysis)];
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), analysis, stale_key, "old").ok());
   });
   Open();
@@ -561,13 +580,13 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   {
     std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
     absl::StatusOr<std::optional<std::string>> stale =
-        view->Get(storage::ColumnFamily::kAnalysis, stale_key);
+        view->Get(model::families::kAnalysis, stale_key);
     ASSERT_OK(stale);
     EXPECT_FALSE(stale->has_value());  // Dropped with the old layout.
     absl::StatusOr<std::optional<std::string>> format =
         view->Get(storage::ColumnFamily::kMeta, storage::kProjectionFormatKey);
     ASSERT_OK(format);
-    EXPECT_EQ(format->value_or(""), storage::kProjectionFormat);
+    EXPECT_EQ(format->value_or(""), model::kProjectionFormat);
   }
   v1::GetExperimentRequest get;
   get.set_id("e1");
@@ -576,7 +595,7 @@ TEST_F(EventStoreTest, ProjectionsInAnOlderLayoutAreRebuiltAtOpen) {
   EXPECT_FALSE(store_->projections_rebuilt_at_open());
 }
 
-// Flips one byte a third of the way into the largest data file of `family`
+// Flips one byte a third of the way into the largest data file of the log's `family`
 // (the store closed); fails the test if the family has no file to damage.
 void FlipAByteInTheLargestFileOf(const std::string& path, storage::ColumnFamily family) {
   std::string largest;
@@ -585,14 +604,14 @@ void FlipAByteInTheLargestFileOf(const std::string& path, storage::ColumnFamily 
     std::vector<rocksdb::LiveFileMetaData> files;
     db->GetLiveFilesMetaData(&files);
     for (const rocksdb::LiveFileMetaData& file : files) {
-      if (file.column_family_name == storage::ColumnFamilyName(family) &&
+      if (file.column_family_name == storage::kLogFamilyNames[static_cast<size_t>(family)] &&
           file.size > largest_size) {
         largest = file.db_path + file.name;
         largest_size = file.size;
       }
     }
   });
-  ASSERT_GT(largest_size, 4096u) << "no file of " << storage::ColumnFamilyName(family);
+  ASSERT_GT(largest_size, 4096u) << "no file of " << storage::kLogFamilyNames[static_cast<size_t>(family)];
   std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
   file.seekg(static_cast<std::streamoff>(largest_size / 3));
   char byte = 0;
@@ -609,11 +628,11 @@ void FlipAByteInTheLargestFileOf(const std::string& path, storage::ColumnFamily 
 TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
   DefineCatalogue();
   for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
-  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
+  ASSERT_OK(store_->PurgeDeleted(model::families::kDataKeys));  // Flushes everything.
   Close();
   FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kEvents);
   absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
-      storage::EventStore::Open({.path = dir_.File("db")});
+      model::OpenStore({.path = dir_.File("db")});
   absl::Status found;
   if (!reopened.ok()) {
     found = reopened.status();
@@ -631,12 +650,12 @@ TEST_F(EventStoreTest, AFlippedByteInAnSstFileIsReportedNotServed) {
 TEST_F(EventStoreTest, TheFileCheckFindsDamageTheLogAndProjectionChecksCannotSee) {
   DefineCatalogue();
   for (int i = 0; i < 200; ++i) CreateExperiment("e" + std::to_string(i));
-  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes everything.
+  ASSERT_OK(store_->PurgeDeleted(model::families::kDataKeys));  // Flushes everything.
   ASSERT_OK(store_->VerifyFiles());
   Close();
   FlipAByteInTheLargestFileOf(dir_.File("db"), storage::ColumnFamily::kRequests);
   absl::StatusOr<std::unique_ptr<storage::EventStore>> reopened =
-      storage::EventStore::Open({.path = dir_.File("db")});
+      model::OpenStore({.path = dir_.File("db")});
   ASSERT_OK(reopened);
   EXPECT_OK((*reopened)->VerifyLog());
   EXPECT_OK((*reopened)->ProjectionDigest());
@@ -684,7 +703,7 @@ TEST_F(EventStoreTest, ExperimentReadsShowTheLastEventThoughOutcomesLeaveTheReco
   // The stored record is still the one the start wrote.
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   absl::StatusOr<std::optional<v1::Experiment>> stored = storage::GetMessage<v1::Experiment>(
-      *view, storage::ColumnFamily::kExperiments, storage::ExperimentKey("e0"));
+      *view, model::families::kExperiments, model::ExperimentKey("e0"));
   ASSERT_OK(stored);
   ASSERT_TRUE(stored->has_value());
   EXPECT_EQ((*stored)->version(), 2u);
@@ -754,7 +773,7 @@ TEST_F(EventStoreTest, ReadViewReportsTheSnapshotPositionDespiteLaterWrites) {
   CreateExperiment("e1");
   EXPECT_EQ(view->head_position(), position);
   absl::StatusOr<std::optional<std::string>> missing =
-      view->Get(storage::ColumnFamily::kExperiments, storage::ExperimentKey("e1"));
+      view->Get(model::families::kExperiments, model::ExperimentKey("e1"));
   ASSERT_OK(missing);
   EXPECT_FALSE(missing->has_value());
   EXPECT_GT(store_->HeadPosition(), position);
@@ -762,7 +781,7 @@ TEST_F(EventStoreTest, ReadViewReportsTheSnapshotPositionDespiteLaterWrites) {
 
 TEST_F(EventStoreTest, SecondOpenOfTheSameDataDirIsRefusedClearly) {
   absl::StatusOr<std::unique_ptr<storage::EventStore>> second =
-      storage::EventStore::Open({.path = dir_.File("db")});
+      model::OpenStore({.path = dir_.File("db")});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use by another leerlusd"), std::string::npos);

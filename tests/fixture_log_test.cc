@@ -9,12 +9,12 @@
 #include <sstream>
 
 #include "common/hashing.h"
+#include "core/model/projector.h"
+#include "core/model/read_model.h"
 #include "storage/event_store.h"
-#include "storage/keys.h"
-#include "storage/projector.h"
 #include "tests/test_util.h"
 
-namespace leerlus::storage {
+namespace leerlus::model {
 namespace {
 
 std::vector<std::string> ReadFixture() {
@@ -43,7 +43,7 @@ std::vector<std::string> ReadFixture() {
 TEST(FixtureLogTest, AnEarlierLogStaysReadableAndProjectsTheSameState) {
   const std::vector<std::string> records = ReadFixture();
   ASSERT_EQ(records.size(), 194u);
-  MemoryProjection projection(records.size(), 0);
+  storage::MemoryProjection projection(records.size(), 0);
   std::string previous_hash;
   for (size_t i = 0; i < records.size(); ++i) {
     v1::Event event;
@@ -55,21 +55,20 @@ TEST(FixtureLogTest, AnEarlierLogStaysReadableAndProjectsTheSameState) {
     ASSERT_OK(ApplyEvent(event, projection.writer()));
   }
   int experiments = 0;
-  ASSERT_OK(projection.Scan(ColumnFamily::kExperiments, "", "",
-                            [&](absl::string_view, absl::string_view) {
-                              ++experiments;
-                              return true;
-                            }));
+  ASSERT_OK(ScanExperimentRecords(projection, [&](absl::string_view, absl::string_view) {
+    ++experiments;
+    return true;
+  }));
   EXPECT_EQ(experiments, 41);
   int analysis_rows = 0;
-  ASSERT_OK(projection.Scan(ColumnFamily::kAnalysis, AnalysisIndicatorPrefix("eenzaamheid"), "",
-                            [&](absl::string_view, absl::string_view) {
-                              ++analysis_rows;
-                              return true;
-                            }));
+  ASSERT_OK(
+      ScanAnalysisRows(projection, "eenzaamheid", [&](const AnalysisKeyParts&, absl::string_view) {
+        ++analysis_rows;
+        return true;
+      }));
   EXPECT_EQ(analysis_rows, 33);
-  absl::StatusOr<std::optional<v1::Experiment>> concluded = GetMessage<v1::Experiment>(
-      projection, ColumnFamily::kExperiments, ExperimentKey("buurtcoach-gm0824-1"));
+  absl::StatusOr<std::optional<v1::Experiment>> concluded =
+      ExperimentRecord(projection, "buurtcoach-gm0824-1");
   ASSERT_OK(concluded);
   ASSERT_TRUE(concluded->has_value());
   EXPECT_EQ((*concluded)->status(), v1::EXPERIMENT_STATUS_CONCLUDED);
@@ -80,4 +79,4 @@ TEST(FixtureLogTest, AnEarlierLogStaysReadableAndProjectsTheSameState) {
 }
 
 }  // namespace
-}  // namespace leerlus::storage
+}  // namespace leerlus::model

@@ -1,10 +1,11 @@
-#include "storage/keys.h"
+#include "storage/log_keys.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "core/model/keys.h"
 #include "tests/test_util.h"
 
 namespace leerlus::storage {
@@ -55,6 +56,12 @@ TEST(KeysTest, StreamEventKeyRoundTripsAndSortsByVersionWithinStream) {
   EXPECT_FALSE(ParseStreamEventKey(StreamEventPrefix("s") + "abc").ok());
 }
 
+}  // namespace
+}  // namespace leerlus::storage
+
+namespace leerlus::model {
+namespace {
+
 TEST(KeysTest, AnalysisKeysGroupByIndicatorThenMethod) {
   std::string k1 = AnalysisKey("loneliness", "coach", "e1");
   std::string k2 = AnalysisKey("loneliness", "coach", "e2");
@@ -73,5 +80,15 @@ TEST(KeysTest, CatalogKindsDoNotOverlap) {
             0u);
 }
 
+TEST(KeysTest, AnalysisKeysParseIntoTheirParts) {
+  absl::StatusOr<AnalysisKeyParts> parts = ParseAnalysisKey(AnalysisKey("loneliness", "coach", "e1"));
+  ASSERT_OK(parts);
+  EXPECT_EQ(parts->indicator_id, "loneliness");
+  EXPECT_EQ(parts->work_method_id, "coach");
+  EXPECT_EQ(parts->experiment_id, "e1");
+  EXPECT_FALSE(ParseAnalysisKey("loneliness").ok());
+  EXPECT_FALSE(ParseAnalysisKey(AnalysisIndicatorPrefix("loneliness") + "coach").ok());
+}
+
 }  // namespace
-}  // namespace leerlus::storage
+}  // namespace leerlus::model

@@ -14,7 +14,8 @@
 #include "common/hashing.h"
 #include "common/serialize.h"
 #include "leerlus/internal/v1/records.pb.h"
-#include "storage/keys.h"
+#include "core/model/read_model.h"
+#include "storage/log_keys.h"
 #include "tests/store_fixture.h"
 
 namespace leerlus::testing {
@@ -102,8 +103,8 @@ class ErasureTest : public StoreFixture {
   }
 
   std::string DataKey(uint32_t generation) {
-    absl::StatusOr<std::optional<std::string>> key = store_->OpenReadView()->Get(
-        storage::ColumnFamily::kDataKeys, storage::DataKeyKey("e1", generation));
+    absl::StatusOr<std::optional<std::string>> key =
+        model::FindDataKey(*store_->OpenReadView(), "e1", generation);
     EXPECT_OK(key);
     return key.ok() ? key->value_or("") : "";
   }
@@ -218,7 +219,7 @@ TEST_F(ErasureTest, TextsAreSealedAtRestAndReadableThroughTheApi) {
   EXPECT_EQ(texts_in_log, 2);
   // On disk: never the plaintext. The title is not a personal text and is
   // found, which shows the scan sees what is stored.
-  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));  // Flushes the memtables.
+  ASSERT_OK(model::PurgeErasedDataKeys(*store_));  // Flushes the memtables.
   EXPECT_TRUE(AnyFileContains(dir_.File("db"), "titel-marker-PLAIN"));
   EXPECT_FALSE(AnyFileContains(dir_.File("db"), kLessonText));
   EXPECT_FALSE(AnyFileContains(dir_.File("db"), kRationale));
@@ -229,7 +230,7 @@ TEST_F(ErasureTest, ErasureLeavesNoKeyOnDiskAndKeepsEveryNumber) {
   RecordPersonalTexts();
   const std::string key = DataKey(0);
   ASSERT_EQ(key.size(), 32u);
-  ASSERT_OK(store_->PurgeDeleted(storage::ColumnFamily::kDataKeys));
+  ASSERT_OK(model::PurgeErasedDataKeys(*store_));
   // Positive control: the scan finds the key where RocksDB keeps it.
   ASSERT_TRUE(AnyFileContains(dir_.File("db"), key));
   const uint64_t head_before = store_->HeadPosition();

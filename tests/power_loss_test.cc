@@ -22,6 +22,7 @@
 #include "core/commands.h"
 #include "core/queries.h"
 #include "rocksdb/env.h"
+#include "core/model/families.h"
 #include "storage/event_store.h"
 #include "tests/power_loss_fs.h"
 #include "tests/sample_requests.h"
@@ -42,7 +43,7 @@ class PowerLossTest : public ::testing::Test {
  protected:
   std::unique_ptr<storage::EventStore> Open(rocksdb::Env* env, bool sync) {
     absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
-        storage::EventStore::Open({.path = dir_.File("db"), .sync = sync, .env = env});
+        model::OpenStore({.path = dir_.File("db"), .sync = sync, .env = env});
     EXPECT_OK(store);
     return store.ok() ? std::move(*store) : nullptr;
   }

@@ -16,6 +16,7 @@
 #include "core/commands.h"
 #include "core/queries.h"
 #include "google/rpc/error_details.pb.h"
+#include "core/model/families.h"
 #include "storage/event_store.h"
 #include "tests/sample_requests.h"
 #include "tests/test_util.h"
@@ -48,7 +49,7 @@ class StoreFixture : public ::testing::Test {
 
   void Open() {
     absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
-        storage::EventStore::Open({.path = dir_.File("db")});
+        model::OpenStore({.path = dir_.File("db")});
     ASSERT_OK(store);
     store_ = std::move(*store);
     commands_ = std::make_unique<core::Commands>(store_.get());

@@ -24,7 +24,9 @@
 #include "core/queries.h"
 #include "rocksdb/env.h"
 #include "storage/event_store.h"
-#include "storage/projector.h"
+#include "core/model/experiment_state.h"
+#include "core/model/families.h"
+#include "core/model/projector.h"
 #include "tests/sample_requests.h"
 
 namespace leerlus::fuzz {
@@ -57,7 +59,7 @@ class Harness {
  public:
   Harness() : env_(rocksdb::NewMemEnv(rocksdb::Env::Default())) {
     absl::StatusOr<std::unique_ptr<storage::EventStore>> store =
-        storage::EventStore::Open({.path = "/fuzz/db", .env = env_.get()});
+        model::OpenStore({.path = "/fuzz/db", .env = env_.get()});
     if (!store.ok()) Die(store.status());
     store_ = std::move(*store);
     commands_ = std::make_unique<core::Commands>(store_.get());
@@ -290,9 +292,9 @@ class Harness {
     v1::Event event;
     if (!event.ParseFromString(bytes)) return;
     storage::MemoryProjection projection(event.position(), 0);
-    (void)storage::ApplyEvent(event, projection.writer());
+    (void)model::ApplyEvent(event, projection.writer());
     v1::Experiment experiment;
-    (void)storage::FoldExperimentEvent(event, experiment);
+    (void)model::FoldExperimentEvent(event, experiment);
     (void)core::RevealPersonalTexts(*store_, event);
   }
 

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/serialize.h"
+#include "core/model/families.h"
 #include "storage/event_store.h"
 
 int main(int argc, char** argv) {
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
     std::cerr << "usage: dump_events DATA_DIR OUT_FILE\n";
     return 2;
   }
-  auto store = leerlus::storage::EventStore::Open({.path = argv[1]});
+  auto store = leerlus::model::OpenStore({.path = argv[1]});
   if (!store.ok()) {
     std::cerr << store.status() << "\n";
     return 1;

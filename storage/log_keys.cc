@@ -1,4 +1,4 @@
-#include "storage/keys.h"
+#include "storage/log_keys.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -71,42 +71,6 @@ absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key) {
   if (!rest.empty()) return absl::DataLossError("stream event key too long");
   parts.version = *version;
   return parts;
-}
-
-std::string ExperimentKey(absl::string_view experiment_id) { return std::string(experiment_id); }
-
-std::string ExperimentOrderKey(uint64_t create_position) {
-  return EncodeFixed64BigEndian(create_position);
-}
-
-std::string ExperimentChildPrefix(absl::string_view experiment_id) {
-  return absl::StrCat(experiment_id, absl::string_view(&kSeparator, 1));
-}
-
-std::string ExperimentChildKey(absl::string_view experiment_id, absl::string_view child_id) {
-  return absl::StrCat(ExperimentChildPrefix(experiment_id), child_id);
-}
-
-std::string DataKeyKey(absl::string_view experiment_id, uint32_t generation) {
-  const char bytes[4] = {static_cast<char>(generation >> 24), static_cast<char>(generation >> 16),
-                         static_cast<char>(generation >> 8), static_cast<char>(generation)};
-  return absl::StrCat(ExperimentChildPrefix(experiment_id), absl::string_view(bytes, 4));
-}
-
-std::string AnalysisIndicatorPrefix(absl::string_view indicator_id) {
-  return absl::StrCat(indicator_id, absl::string_view(&kSeparator, 1));
-}
-
-std::string AnalysisKey(absl::string_view indicator_id, absl::string_view work_method_id,
-                        absl::string_view experiment_id) {
-  absl::string_view sep(&kSeparator, 1);
-  return absl::StrCat(indicator_id, sep, work_method_id, sep, experiment_id);
-}
-
-std::string CatalogPrefix(CatalogKind kind) { return std::string{static_cast<char>(kind), '/'}; }
-
-std::string CatalogKey(CatalogKind kind, absl::string_view id) {
-  return absl::StrCat(CatalogPrefix(kind), id);
 }
 
 }  // namespace leerlus::storage

@@ -1,0 +1,316 @@
+// The event log on its own, with a toy schema: events carry a word, and the
+// projection counts words. Links storage alone: the log must work for any
+// schema, knowing nothing of experiments.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "rocksdb/db.h"
+#include "storage/event_store.h"
+#include "storage/log_keys.h"
+#include "tests/test_util.h"
+
+namespace leerlus::storage {
+namespace {
+
+using google::protobuf::internal::WireFormatLite;
+using ::leerlus::testing::TempDir;
+
+constexpr int kWordField = kFirstBodyField;
+constexpr ColumnFamily kWords = SchemaFamily(0);  // word -> count, a projection
+constexpr ColumnFamily kNotes = SchemaFamily(1);  // state of its own
+
+// A body holding one word.
+std::string WordBody(absl::string_view word) {
+  std::string body;
+  {
+    google::protobuf::io::StringOutputStream stream(&body);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.WriteTag(WireFormatLite::MakeTag(kWordField, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    out.WriteVarint32(static_cast<uint32_t>(word.size()));
+    out.WriteRaw(word.data(), static_cast<int>(word.size()));
+  }
+  return body;
+}
+
+// The word of a stored event: the envelope's fields are skipped.
+absl::StatusOr<std::string> WordOf(absl::string_view event) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(event.data()),
+                                            static_cast<int>(event.size()));
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == kWordField) {
+      std::string word;
+      if (!WireFormatLite::ReadString(&in, &word)) break;
+      return word;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) break;
+  }
+  return absl::DataLossError("an event without a word");
+}
+
+class WordCount : public Projection {
+ public:
+  explicit WordCount(KeyValueWriter& out) : out_(out) {}
+  absl::Status Apply(absl::string_view event) override {
+    absl::StatusOr<std::string> word = WordOf(event);
+    if (!word.ok()) return word.status();
+    absl::StatusOr<std::optional<std::string>> count = out_.Get(kWords, *word);
+    if (!count.ok()) return count.status();
+    int value = 0;
+    if (count->has_value() && !absl::SimpleAtoi(**count, &value)) {
+      return absl::DataLossError("a count that is not a number");
+    }
+    out_.Put(kWords, *word, absl::StrCat(value + 1));
+    return absl::OkStatus();
+  }
+  void Flush() override {}
+  bool WantsFlush() const override { return false; }
+
+ private:
+  KeyValueWriter& out_;
+};
+
+LogSchema WordSchema(std::string format = "words-1") {
+  LogSchema schema;
+  schema.families = {{.name = "words", .hot = true}, {.name = "notes", .projection = false}};
+  schema.projection_format = std::move(format);
+  schema.make_projection = [](KeyValueWriter& out) -> std::unique_ptr<Projection> {
+    return std::make_unique<WordCount>(out);
+  };
+  return schema;
+}
+
+class EventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open(std::string format = "words-1") {
+    store_.reset();
+    absl::StatusOr<std::unique_ptr<EventStore>> store = EventStore::Open(
+        {.path = dir_.File("db"), .schema = WordSchema(std::move(format)), .failpoints = &seen_});
+    ASSERT_OK(store);
+    store_ = std::move(*store);
+  }
+
+  // Appends `word` to `stream` under `request_id`; `note` is written beside.
+  absl::StatusOr<AppendResult> Say(std::string stream, std::string word, std::string request_id,
+                                   uint64_t expected_version = 0, std::string note = "") {
+    AppendRequest request;
+    request.stream = std::move(stream);
+    request.request_id = std::move(request_id);
+    request.principal = "tester";
+    request.fingerprint = word;
+    request.expected_version = expected_version;
+    request.decide = [word, note](const DecisionContext& context)
+        -> absl::StatusOr<std::vector<std::string>> {
+      if (!note.empty()) context.side_writes.Put(kNotes, word, note);
+      return std::vector<std::string>{WordBody(word)};
+    };
+    request.respond = [](const Appended& appended, KeyValueReader&) -> absl::StatusOr<std::string> {
+      return absl::StrCat(appended.last_position);
+    };
+    return store_->Append(std::move(request));
+  }
+
+  std::string Count(ProjectionReader& view, absl::string_view word) {
+    absl::StatusOr<std::optional<std::string>> count = view.Get(kWords, word);
+    EXPECT_OK(count);
+    return count.ok() ? count->value_or("0") : "";
+  }
+
+  // Records the failpoints the write path passes.
+  class SeenFailpoints : public Failpoints {
+   public:
+    void Reached(absl::string_view point) override { points.emplace_back(point); }
+    std::vector<std::string> points;
+  };
+
+  TempDir dir_;
+  SeenFailpoints seen_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_F(EventLogTest, AppendsGetGapFreePositionsVersionsAndTheirProjection) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  ASSERT_OK(Say("b", "hello", "r2"));
+  absl::StatusOr<AppendResult> third = Say("a", "world", "r3");
+  ASSERT_OK(third);
+  EXPECT_EQ(third->position, 3u);
+  std::unique_ptr<ReadView> view = store_->OpenReadView();
+  EXPECT_EQ(view->head_position(), 3u);
+  EXPECT_EQ(Count(*view, "hello"), "2");
+  EXPECT_EQ(Count(*view, "world"), "1");
+  absl::StatusOr<uint64_t> version = view->StreamVersion("a");
+  ASSERT_OK(version);
+  EXPECT_EQ(*version, 2u);
+  absl::StatusOr<std::vector<StoredEvent>> stream = view->ReadStreamEvents("a", 1, 10);
+  ASSERT_OK(stream);
+  ASSERT_EQ(stream->size(), 2u);
+  absl::StatusOr<internal::v1::Envelope> envelope = ParseEnvelope((*stream)[1].bytes);
+  ASSERT_OK(envelope);
+  EXPECT_EQ(envelope->position(), 3u);
+  EXPECT_EQ(envelope->stream_version(), 2u);
+  EXPECT_EQ(envelope->request_id(), "r3");
+  EXPECT_EQ(*WordOf((*stream)[1].bytes), "world");
+  // Each group passed both failpoints, in order.
+  ASSERT_GE(seen_.points.size(), 2u);
+  EXPECT_EQ(seen_.points[0], "before-write");
+  EXPECT_EQ(seen_.points[1], "after-write");
+}
+
+TEST_F(EventLogTest, ARetryIsAnsweredFromItsRecordAndAnotherRequestUnderItsIdIsRefused) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  absl::StatusOr<AppendResult> retry = Say("a", "hello", "r1");
+  ASSERT_OK(retry);
+  EXPECT_TRUE(retry->replayed);
+  EXPECT_EQ(retry->response, "1");
+  absl::StatusOr<AppendResult> reused = Say("a", "other", "r1");
+  EXPECT_EQ(reused.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store_->HeadPosition(), 1u);
+}
+
+TEST_F(EventLogTest, AStaleExpectedVersionIsRefusedAndWritesNothing) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  EXPECT_EQ(Say("a", "again", "r2", /*expected_version=*/5).status().code(),
+            absl::StatusCode::kAborted);
+  ASSERT_OK(Say("a", "again", "r3", /*expected_version=*/1));
+  EXPECT_EQ(store_->HeadPosition(), 2u);
+}
+
+TEST_F(EventLogTest, AnAppendNotAuthorisedLearnsNothingOfTheStream) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  AppendRequest request;
+  request.stream = "a";
+  request.request_id = "r1";  // a retry's id, and a wrong version: neither is looked at
+  request.principal = "tester";
+  request.expected_version = 9;
+  request.authorize = [](KeyValueReader&) { return absl::PermissionDeniedError("not yours"); };
+  request.decide = [](const DecisionContext&) -> absl::StatusOr<std::vector<std::string>> {
+    return std::vector<std::string>{WordBody("x")};
+  };
+  request.respond = [](const Appended&, KeyValueReader&) -> absl::StatusOr<std::string> {
+    return std::string();
+  };
+  EXPECT_EQ(store_->Append(std::move(request)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(EventLogTest, ABodyHoldingEnvelopeFieldsIsRefusedWhole) {
+  AppendRequest request;
+  request.stream = "a";
+  request.request_id = "r1";
+  request.decide = [](const DecisionContext&) -> absl::StatusOr<std::vector<std::string>> {
+    internal::v1::Envelope forged;
+    forged.set_position(99);
+    return std::vector<std::string>{forged.SerializeAsString() + WordBody("x")};
+  };
+  request.respond = [](const Appended&, KeyValueReader&) -> absl::StatusOr<std::string> {
+    return std::string();
+  };
+  EXPECT_EQ(store_->Append(std::move(request)).status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(store_->HeadPosition(), 0u);
+  EXPECT_EQ(Count(*store_->OpenReadView(), "x"), "0");
+}
+
+TEST_F(EventLogTest, ARebuildGivesTheSameProjectionAndKeepsTheSchemasOwnState) {
+  ASSERT_OK(Say("a", "hello", "r1", 0, "a note"));
+  ASSERT_OK(Say("b", "hello", "r2"));
+  absl::StatusOr<std::string> before = store_->ProjectionDigest();
+  ASSERT_OK(before);
+  ASSERT_OK(store_->RebuildProjections());
+  absl::StatusOr<std::string> after = store_->ProjectionDigest();
+  ASSERT_OK(after);
+  EXPECT_EQ(*after, *before);
+  std::unique_ptr<ReadView> view = store_->OpenReadView();
+  EXPECT_EQ(Count(*view, "hello"), "2");
+  absl::StatusOr<std::optional<std::string>> note = view->Get(kNotes, "hello");
+  ASSERT_OK(note);
+  EXPECT_EQ(note->value_or(""), "a note");
+  absl::StatusOr<uint64_t> events = store_->VerifyLog();
+  ASSERT_OK(events);
+  EXPECT_EQ(*events, 2u);
+}
+
+TEST_F(EventLogTest, AStoreOpenedWithAnotherProjectionFormatRebuildsIt) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  Open("words-2");
+  EXPECT_TRUE(store_->projections_rebuilt_at_open());
+  EXPECT_EQ(Count(*store_->OpenReadView(), "hello"), "1");
+  Open("words-2");
+  EXPECT_FALSE(store_->projections_rebuilt_at_open());
+}
+
+TEST_F(EventLogTest, AViewAsOfAPastPositionIsReplayedFromTheLog) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  ASSERT_OK(Say("a", "hello", "r2"));
+  ASSERT_OK(Say("a", "world", "r3"));
+  absl::StatusOr<std::unique_ptr<ProjectionReader>> past = store_->ProjectAsOf(1);
+  ASSERT_OK(past);
+  EXPECT_EQ((*past)->head_position(), 1u);
+  EXPECT_EQ(Count(**past, "hello"), "1");
+  EXPECT_EQ(Count(**past, "world"), "0");
+}
+
+TEST_F(EventLogTest, AChangedEventBreaksTheHashChain) {
+  ASSERT_OK(Say("a", "hello", "r1"));
+  ASSERT_OK(Say("a", "world", "r2"));
+  store_.reset();
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("db"), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), families, &handles, &db).ok());
+    const size_t events = static_cast<size_t>(
+        std::find(names.begin(), names.end(), "events") - names.begin());
+    std::string first;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[events], EventKey(1), &first).ok());
+    first.back() ^= 1;  // the last byte of the word
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[events], EventKey(1), first).ok());
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  }
+  Open();
+  absl::StatusOr<uint64_t> verified = store_->VerifyLog();
+  EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(verified.status().message()), ::testing::HasSubstr("position 2"));
+}
+
+TEST_F(EventLogTest, ABackupRestoresTheLogAndItsState) {
+  ASSERT_OK(Say("a", "hello", "r1", 0, "a note"));
+  absl::StatusOr<uint64_t> backed_up = store_->Backup(dir_.File("backup"));
+  ASSERT_OK(backed_up);
+  EXPECT_EQ(*backed_up, 1u);
+  absl::StatusOr<uint64_t> restored =
+      EventStore::RestoreBackup(dir_.File("backup"), dir_.File("restored"));
+  ASSERT_OK(restored);
+  EXPECT_EQ(*restored, 1u);
+  absl::StatusOr<std::unique_ptr<EventStore>> copy =
+      EventStore::Open({.path = dir_.File("restored"), .schema = WordSchema()});
+  ASSERT_OK(copy);
+  std::unique_ptr<ReadView> view = (*copy)->OpenReadView();
+  EXPECT_EQ(Count(*view, "hello"), "1");
+  absl::StatusOr<std::optional<std::string>> note = view->Get(kNotes, "hello");
+  ASSERT_OK(note);
+  EXPECT_EQ(note->value_or(""), "a note");
+}
+
+TEST(EventLogSchemaTest, AStoreWithoutAProjectionIsRefused) {
+  TempDir dir;
+  EXPECT_EQ(EventStore::Open({.path = dir.File("db")}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace leerlus::storage
