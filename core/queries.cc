@@ -172,6 +172,36 @@ model::RowVisitor ParseEachInto(AnswerBudget& budget, absl::Status& problem, Add
   };
 }
 
+// The experiment as it is now, with its lessons and (if asked) outcomes in
+// the order they were recorded, each counted against `budget`. False if it
+// does not exist.
+absl::StatusOr<bool> ReadCurrentExperiment(storage::ReadView& view, absl::string_view id,
+                                           bool with_outcomes, AnswerBudget& budget,
+                                           v1::Experiment& experiment) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current,
+                           model::ReadExperiment(view, id));
+  if (!current.has_value()) return false;
+  experiment = std::move(*current);
+  absl::Status problem;
+  if (with_outcomes) {
+    LEERLUS_RETURN_IF_ERROR(model::ScanOutcomeRows(
+        view, id, "", ParseEachInto(budget, problem, [&]() { return experiment.add_outcomes(); })));
+    LEERLUS_RETURN_IF_ERROR(problem);
+  }
+  LEERLUS_RETURN_IF_ERROR(model::ScanLessonRows(
+      view, id, "", ParseEachInto(budget, problem, [&]() { return experiment.add_lessons(); })));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  auto* outcomes = experiment.mutable_outcomes();
+  std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
+    return a.record_position() < b.record_position();
+  });
+  auto* lessons = experiment.mutable_lessons();
+  std::sort(lessons->begin(), lessons->end(), [](const v1::Lesson& a, const v1::Lesson& b) {
+    return a.record_position() < b.record_position();
+  });
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::GetWorkMethodResponse> Queries::GetWorkMethod(
@@ -277,32 +307,9 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
           return absl::OkStatus();
         }));
   } else {
-    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current,
-                             model::ReadExperiment(*view, request.id()));
-    if (current.has_value()) {
-      experiment = std::move(*current);
-      any = true;
-      absl::Status problem;
-      if (with_outcomes) {
-        LEERLUS_RETURN_IF_ERROR(model::ScanOutcomeRows(
-            *view, request.id(), "",
-            ParseEachInto(budget, problem, [&]() { return experiment.add_outcomes(); })));
-        LEERLUS_RETURN_IF_ERROR(problem);
-      }
-      LEERLUS_RETURN_IF_ERROR(model::ScanLessonRows(
-          *view, request.id(), "",
-          ParseEachInto(budget, problem, [&]() { return experiment.add_lessons(); })));
-      LEERLUS_RETURN_IF_ERROR(problem);
-      // In the order they were recorded.
-      auto* outcomes = experiment.mutable_outcomes();
-      std::sort(outcomes->begin(), outcomes->end(), [](const v1::Outcome& a, const v1::Outcome& b) {
-        return a.record_position() < b.record_position();
-      });
-      auto* lessons = experiment.mutable_lessons();
-      std::sort(lessons->begin(), lessons->end(), [](const v1::Lesson& a, const v1::Lesson& b) {
-        return a.record_position() < b.record_position();
-      });
-    }
+    LEERLUS_ASSIGN_OR_RETURN(any,
+                             ReadCurrentExperiment(*view, request.id(), with_outcomes, budget,
+                                                   experiment));
   }
   if (!any) {
     return WithErrorInfo(

@@ -167,6 +167,18 @@ absl::StatusOr<Appended> WriteEvents(const AppendRequest& request,
   return appended;
 }
 
+// Counts an append's answer in the write path's statistics.
+void CountAnswer(const absl::StatusOr<AppendResult>& result, StoreStats& stats) {
+  if (!result.ok()) {
+    ++stats.rejected;
+  } else if (result->replayed) {
+    ++stats.replays;
+  } else {
+    ++stats.appends;
+    ++stats.grouped_appends;
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overlay& group_overlay,
@@ -353,14 +365,7 @@ void EventStore::CommitterLoop() {
           // A failed write takes every answer of its groups with it: even a
           // replayed response may rest on a group that was not stored.
           if (!written.ok() && result.ok()) result = unavailable;
-          if (!result.ok()) {
-            ++stats_.rejected;
-          } else if (result->replayed) {
-            ++stats_.replays;
-          } else {
-            ++stats_.appends;
-            ++stats_.grouped_appends;
-          }
+          CountAnswer(result, stats_);
         }
       }
     }
