@@ -1,7 +1,6 @@
 // Fixed-, random- and mixed-effects meta-analysis, computed exactly as the R
 // package metafor 3.8-1 does (`rma.uni`); the formulas are in
-// shared/reference/metafor/FORMULAS.md and the tests hold metafor's own
-// numbers.
+// tests/data/metafor/FORMULAS.md and the tests hold metafor's own numbers.
 //
 //   std::vector<double> y = ..., v = ...;        // effects and sampling variances
 //   absl::StatusOr<FitResult> fit = FitPooled(y, v, {.method = Method::kReml});
