@@ -9,12 +9,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "analysis/distributions.h"
 #include "analysis/meta_analysis.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "core/evidence.h"
+#include "core/experiment_fields.h"
 #include "core/filter.h"
 #include "core/validation.h"
 #include "storage/keys.h"
@@ -419,9 +421,8 @@ void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicat
   pooled->set_participants(input.participants);
 }
 
-std::string ShortEnumName(const std::string& full, absl::string_view prefix) {
-  return absl::StartsWith(full, prefix) ? full.substr(prefix.size()) : full;
-}
+// The one condition read from the outcome rather than from its experiment.
+constexpr absl::string_view kDesignCondition = "design";
 
 // The value of a condition for one outcome: a level (text) or a number.
 struct ConditionValue {
@@ -431,54 +432,48 @@ struct ConditionValue {
   double number = 0;
 };
 
+ConditionValue ContextConditionOf(const v1::Experiment& experiment, absl::string_view condition) {
+  ConditionValue value;
+  const v1::AttributeValue* attribute = FindContextValue(experiment, condition);
+  if (attribute == nullptr) return value;
+  value.present = true;
+  switch (attribute->kind_case()) {
+    case v1::AttributeValue::kNumberValue:
+      value.numeric = true;
+      value.number = attribute->number_value();
+      break;
+    case v1::AttributeValue::kTextValue:
+      value.level = attribute->text_value();
+      break;
+    case v1::AttributeValue::kBoolValue:
+      value.level = attribute->bool_value() ? "true" : "false";
+      break;
+    case v1::AttributeValue::KIND_NOT_SET:
+      value.present = false;
+      break;
+  }
+  return value;
+}
+
 absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_view condition) {
-  const v1::Experiment& e = *row.experiment;
   ConditionValue value;
   value.present = true;
-  if (condition == "line") {
-    value.level = ShortEnumName(v1::Line_Name(e.line()), "LINE_");
-  } else if (condition == "kind") {
-    value.level = ShortEnumName(v1::ExperimentKind_Name(e.kind()), "EXPERIMENT_KIND_");
-  } else if (condition == "area_level") {
-    value.present = e.has_area();
-    value.level = ShortEnumName(v1::AreaLevel_Name(e.area().level()), "AREA_LEVEL_");
-  } else if (condition == "design") {
+  if (condition == kDesignCondition) {
     value.level = ShortEnumName(v1::StudyDesign_Name(row.outcome.design()), "STUDY_DESIGN_");
-  } else if (condition == "method") {
-    value.level = e.work_method_id();
-  } else if (condition == "team") {
-    value.level = e.team_id();
-  } else if (condition == "societal_task") {
-    value.present = !e.societal_task().empty();
-    value.level = e.societal_task();
-  } else if (absl::StartsWith(condition, "context.")) {
-    auto it = e.context().find(std::string(condition.substr(8)));
-    if (it == e.context().end()) {
-      value.present = false;
-      return value;
-    }
-    switch (it->second.kind_case()) {
-      case v1::AttributeValue::kNumberValue:
-        value.numeric = true;
-        value.number = it->second.number_value();
-        break;
-      case v1::AttributeValue::kTextValue:
-        value.level = it->second.text_value();
-        break;
-      case v1::AttributeValue::kBoolValue:
-        value.level = it->second.bool_value() ? "true" : "false";
-        break;
-      case v1::AttributeValue::KIND_NOT_SET:
-        value.present = false;
-        break;
-    }
-  } else {
-    return FieldError("condition",
-                      absl::StrCat("'", condition,
-                                   "' is not a condition; use line, kind, "
-                                   "societal_task, area_level, method, team, design or "
-                                   "context.<attr>"));
+    return value;
   }
+  const ExperimentField* field = FindConditionField(condition);
+  if (field == nullptr) {
+    return FieldError("condition", absl::StrCat("'", condition, "' is not a condition; use ",
+                                                absl::StrJoin(ConditionFieldNames(), ", "), ", ",
+                                                kDesignCondition, " or context.<attr>"));
+  }
+  const v1::Experiment& experiment = *row.experiment;
+  if (field->type == FieldType::kContext) return ContextConditionOf(experiment, condition);
+  value.present = field->has_level == nullptr || field->has_level(experiment);
+  value.level = field->type == FieldType::kEnum
+                    ? ShortEnumName(field->text(experiment), field->enum_prefix)
+                    : field->text(experiment);
   return value;
 }
 
@@ -874,12 +869,14 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
 
   // Candidates: the experiment-level conditions and every context attribute
   // the method's experiments carry. The method itself is constant here.
-  std::set<std::string> candidates = {"line",       "kind",   "societal_task",
-                                      "area_level", "design", "team"};
+  std::set<std::string> candidates = {std::string(kDesignCondition)};
+  for (absl::string_view name : ConditionFieldNames()) {
+    if (name != "method") candidates.emplace(name);
+  }
   for (const auto& [method_id, rows] : collected.rows_by_method) {
     for (const EffectRow& row : rows) {
       for (const auto& [name, value] : row.experiment->context())
-        candidates.insert("context." + name);
+        candidates.insert(absl::StrCat(kContextPrefix, name));
     }
   }
   v1::DiscoverConditionsResponse response;
