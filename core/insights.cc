@@ -17,10 +17,10 @@
 #include "common/status_macros.h"
 #include "core/effects.h"
 #include "core/evidence.h"
+#include "core/evidence_collection.h"
 #include "core/experiment_fields.h"
 #include "core/filter.h"
 #include "core/validation.h"
-#include "storage/keys.h"
 
 namespace leerlus::core {
 namespace {
@@ -40,155 +40,6 @@ analysis::Method MethodOf(v1::PoolingModel model) {
     default:
       return analysis::Method::kReml;
   }
-}
-
-// One usable outcome of the question's indicator, as an oriented effect.
-struct EffectRow {
-  const v1::Experiment* experiment = nullptr;
-  v1::Outcome outcome;
-  Effect effect;
-};
-
-// Everything a what-works question needs from one snapshot.
-struct Collected {
-  uint64_t read_position = 0;
-  // The date of the newest event the answer reflects (YYYY-MM-DD).
-  std::string answer_date;
-  // Experiments by id (the rows point into this map).
-  std::map<std::string, v1::Experiment> experiments;
-  std::map<std::string, std::string> method_names;
-  std::map<std::string, std::vector<EffectRow>> rows_by_method;
-  std::map<std::string, std::vector<v1::ExcludedOutcome>> excluded_by_method;
-};
-
-struct Question {
-  std::string indicator_id;
-  std::set<std::string> methods;  // Empty: all.
-  ExperimentFilter filter;
-  v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
-  v1::PoolingModel model = v1::POOLING_MODEL_REML;
-  bool knapp_hartung = false;
-  // Only experiments with a pre-registered hypothesis on the indicator.
-  bool preregistered_only = false;
-};
-
-bool PreRegisteredOn(const v1::Experiment& experiment, const std::string& indicator_id) {
-  for (const v1::Hypothesis& hypothesis : experiment.hypotheses()) {
-    if (hypothesis.pre_registered() && hypothesis.indicator_id() == indicator_id) return true;
-  }
-  return false;
-}
-
-// Validates the parts every insight request shares.
-absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
-                                      const std::vector<std::string>& methods,
-                                      const std::string& filter, v1::EffectMeasure measure,
-                                      v1::PoolingModel model, bool knapp_hartung,
-                                      FieldViolations& violations) {
-  CheckId(violations, "indicator_id", indicator_id);
-  if (!v1::EffectMeasure_IsValid(measure))
-    violations.Add("measure", "is not a known effect measure");
-  if (!v1::PoolingModel_IsValid(model)) violations.Add("model", "must be REML, DL or FE");
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  Question question;
-  question.indicator_id = indicator_id;
-  question.methods.insert(methods.begin(), methods.end());
-  LEERLUS_ASSIGN_OR_RETURN(question.filter, ExperimentFilter::Parse(filter));
-  question.measure = measure == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : measure;
-  question.model = model == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : model;
-  question.knapp_hartung = knapp_hartung;
-  return question;
-}
-
-// Reads the indicator's analysis rows (one contiguous range, one row per
-// experiment: its most recent live outcome) and turns them into oriented
-// effects.
-absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Question& question) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Indicator> indicator,
-      storage::GetMessage<v1::Indicator>(
-          view, storage::ColumnFamily::kCatalog,
-          storage::CatalogKey(storage::CatalogKind::kIndicator, question.indicator_id)));
-  if (!indicator.has_value()) {
-    return WithErrorInfo(
-        absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id, "' does not exist")),
-        "NOT_FOUND", {{"field", "indicator_id"}});
-  }
-  const bool lower_is_better = indicator->better_direction() == v1::BETTER_DIRECTION_LOWER;
-  Collected collected;
-  collected.read_position = view.head_position();
-  if (collected.read_position > 0) {
-    collected.answer_date = absl::FormatTime(
-        "%Y-%m-%d", absl::FromUnixSeconds(view.head_time_seconds()), absl::UTCTimeZone());
-  }
-  for (const std::string& method : question.methods) collected.rows_by_method[method];
-
-  struct Raw {
-    std::string method;
-    std::string experiment_id;
-    v1::Outcome outcome;
-  };
-  std::vector<Raw> raw;
-  absl::Status problem;
-  const std::string prefix = storage::AnalysisIndicatorPrefix(question.indicator_id);
-  LEERLUS_RETURN_IF_ERROR(view.Scan(
-      storage::ColumnFamily::kAnalysis, prefix, "",
-      [&](absl::string_view key, absl::string_view value) {
-        // The key's rest: method, separator, experiment.
-        absl::string_view rest = key.substr(prefix.size());
-        const size_t end_of_method = rest.find('\0');
-        Raw row;
-        row.method = std::string(rest.substr(0, end_of_method));
-        if (!question.methods.empty() && question.methods.count(row.method) == 0) return true;
-        row.experiment_id = std::string(rest.substr(end_of_method + 1));
-        if (!row.outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an outcome in the analysis view");
-          return false;
-        }
-        raw.push_back(std::move(row));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
-
-  for (Raw& row : raw) {
-    auto [it, inserted] = collected.experiments.try_emplace(row.experiment_id);
-    if (inserted) {
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Experiment> experiment,
-          storage::GetMessage<v1::Experiment>(view, storage::ColumnFamily::kExperiments,
-                                              storage::ExperimentKey(row.experiment_id)));
-      if (!experiment.has_value()) {
-        return absl::DataLossError(
-            absl::StrCat("analysis row of unknown experiment '", row.experiment_id, "'"));
-      }
-      it->second = std::move(*experiment);
-    }
-    LEERLUS_ASSIGN_OR_RETURN(bool matched, question.filter.Matches(it->second));
-    if (!matched) continue;
-    if (question.preregistered_only && !PreRegisteredOn(it->second, question.indicator_id))
-      continue;
-    absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, question.measure, lower_is_better);
-    if (!effect.ok()) {
-      v1::ExcludedOutcome excluded;
-      excluded.set_experiment_id(row.experiment_id);
-      excluded.set_outcome_id(row.outcome.id());
-      excluded.set_reason(std::string(effect.status().message()));
-      collected.excluded_by_method[row.method].push_back(std::move(excluded));
-      collected.rows_by_method[row.method];
-      continue;
-    }
-    collected.rows_by_method[row.method].push_back(
-        EffectRow{&it->second, std::move(row.outcome), *effect});
-  }
-  for (const auto& [method_id, rows] : collected.rows_by_method) {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::optional<v1::WorkMethod> method,
-        storage::GetMessage<v1::WorkMethod>(
-            view, storage::ColumnFamily::kCatalog,
-            storage::CatalogKey(storage::CatalogKind::kWorkMethod, method_id)));
-    if (method.has_value()) collected.method_names[method_id] = method->display_name();
-  }
-  return collected;
 }
 
 analysis::FitOptions FitOptionsFor(const Question& question, size_t k) {
@@ -359,38 +210,11 @@ absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_vi
 namespace {
 absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
                                                       const Question& question);
-absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
+absl::StatusOr<v1::CompareConditionsResponse> CompareOn(CollectedEvidence& collected,
                                                         const std::string& condition,
                                                         const Question& question,
                                                         int min_experiments);
 }  // namespace
-
-absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
-    uint64_t as_of_position, const std::string& as_of_date, absl::Time deadline) {
-  if (as_of_position != 0 && !as_of_date.empty()) {
-    return FieldError("as_of_date", "give as_of_position or as_of_date, not both");
-  }
-  uint64_t position = as_of_position;
-  if (!as_of_date.empty()) {
-    if (!IsValidDate(as_of_date)) return FieldError("as_of_date", "is not a date YYYY-MM-DD");
-    LEERLUS_ASSIGN_OR_RETURN(position, store_->PositionAtEndOfDate(as_of_date));
-    if (position == 0) {
-      return FieldError("as_of_date",
-                        absl::StrCat("the log holds nothing on or before ", as_of_date));
-    }
-  }
-  // The head, or a head of moments ago, needs no replay: a report asks all
-  // its questions as of the position of its first answer.
-  if (std::unique_ptr<storage::ProjectionReader> recent = store_->OpenRecentView(position)) {
-    return recent;
-  }
-  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past =
-      store_->ProjectAsOf(position, deadline);
-  if (absl::IsInvalidArgument(past.status())) {
-    return FieldError("as_of_position", std::string(past.status().message()));
-  }
-  return past;
-}
 
 absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request,
                                                           absl::Time deadline) {
@@ -414,7 +238,7 @@ namespace {
 
 absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
                                                       const Question& question) {
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(view, question));
+  LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(view, question));
   v1::WhatWorksResponse response;
   response.set_indicator_id(question.indicator_id);
   response.set_read_position(collected.read_position);
@@ -495,13 +319,13 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
       request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+  LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(*view, question));
   return CompareOn(collected, request.condition(), question, min_experiments);
 }
 
 namespace {
 
-absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
+absl::StatusOr<v1::CompareConditionsResponse> CompareOn(CollectedEvidence& collected,
                                                         const std::string& condition,
                                                         const Question& question,
                                                         int min_experiments) {
@@ -663,12 +487,7 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   if (!request.indicator_id().empty()) {
     indicators.push_back(request.indicator_id());
   } else {
-    const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
-    LEERLUS_RETURN_IF_ERROR(after->Scan(storage::ColumnFamily::kCatalog, prefix, "",
-                                        [&](absl::string_view key, absl::string_view) {
-                                          indicators.emplace_back(key.substr(prefix.size()));
-                                          return true;
-                                        }));
+    LEERLUS_ASSIGN_OR_RETURN(indicators, ReadIndicatorIds(*after));
   }
   v1::WhatChangedResponse response;
   response.set_since_position(before->head_position());
@@ -742,7 +561,7 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   const int max_results = request.max_results() == 0 ? 10 : std::min(request.max_results(), 100);
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
+  LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(*view, question));
 
   // Candidates: the experiment-level conditions and every context attribute
   // the method's experiments carry. The method itself is constant here.
@@ -799,20 +618,7 @@ absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
-  std::vector<v1::Indicator> indicators;
-  absl::Status problem;
-  const std::string prefix = storage::CatalogPrefix(storage::CatalogKind::kIndicator);
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      storage::ColumnFamily::kCatalog, prefix, "", [&](absl::string_view, absl::string_view value) {
-        v1::Indicator indicator;
-        if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an indicator");
-          return false;
-        }
-        indicators.push_back(std::move(indicator));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Indicator> indicators, ReadIndicators(*view));
   for (const v1::Indicator& indicator : indicators) {
     FieldViolations violations;
     LEERLUS_ASSIGN_OR_RETURN(Question question,
@@ -929,19 +735,7 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
   if (!request.work_method_id().empty())
     cards[request.work_method_id()].set_work_method_id(request.work_method_id());
 
-  std::vector<v1::Experiment> experiments;
-  absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(view->Scan(
-      storage::ColumnFamily::kExperiments, "", "", [&](absl::string_view, absl::string_view value) {
-        v1::Experiment experiment;
-        if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an experiment");
-          return false;
-        }
-        experiments.push_back(std::move(experiment));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments, ReadExperiments(*view));
   for (const v1::Experiment& experiment : experiments) {
     if (!request.work_method_id().empty() &&
         experiment.work_method_id() != request.work_method_id())
@@ -959,14 +753,8 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
       verdict->set_indicator_id(hypothesis.indicator_id());
       verdict->set_expected_direction(hypothesis.expected_direction());
       verdict->set_pre_registered(hypothesis.pre_registered());
-      // The experiment's most recent live outcome on the indicator, as the
-      // analyses use it: its row in the analysis view.
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Outcome> latest,
-          storage::GetMessage<v1::Outcome>(
-              *view, storage::ColumnFamily::kAnalysis,
-              storage::AnalysisKey(hypothesis.indicator_id(), experiment.work_method_id(),
-                                   experiment.id())));
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> latest,
+                               ReadLatestOutcome(*view, hypothesis.indicator_id(), experiment));
       if (!latest.has_value()) {
         verdict->set_verdict(v1::VERDICT_NOT_MEASURED);
         verdict->set_reason("no outcome on this indicator yet");
