@@ -4,6 +4,13 @@
 //
 //   Insights insights(store);
 //   absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
+//
+// Where the parts live: what a question reads from the projections in
+// evidence_collection.{h,cc}; outcome to effect in effects.{h,cc}; pooling,
+// grade and cost in pooling.{h,cc}; the field names a condition may use in
+// experiment_fields.{h,cc}. The use cases: what works, what changed,
+// contribution and scorecard in insights.cc; compare and discover
+// conditions in insights_conditions.cc.
 #ifndef LEERLUS_CORE_INSIGHTS_H_
 #define LEERLUS_CORE_INSIGHTS_H_
 
