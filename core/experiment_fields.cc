@@ -80,7 +80,7 @@ constexpr ExperimentField kFields[] = {
 constexpr ExperimentField kContextField = {.name = "context.<attr>", .type = FieldType::kContext};
 
 // The fields a condition may name, in the order CompareConditionsRequest
-// documents them.
+// documents them. Text and enum fields only: a condition's level is text.
 constexpr absl::string_view kConditionFields[] = {"line",       "kind",   "societal_task",
                                                   "area_level", "method", "team"};
 

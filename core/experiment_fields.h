@@ -9,7 +9,8 @@
 //   std::string level = ShortEnumName(value, field->enum_prefix);  // "AREA_BASED"
 //
 // Context attributes are named `context.<attr>` and share one entry of type
-// kContext; FindContextValue reads them.
+// kContext; FindContextValue reads them. A condition may also be `design`,
+// which is the outcome's, not the experiment's (core/insights_conditions.cc).
 #ifndef LEERLUS_CORE_EXPERIMENT_FIELDS_H_
 #define LEERLUS_CORE_EXPERIMENT_FIELDS_H_
 
@@ -31,6 +32,8 @@ enum class FieldType {
   kContext,   // `context.<attr>`: a number, text or boolean per experiment.
 };
 
+// One field: its name (the same in filters and conditions), its type and
+// its readers; the reader its type names is set, the others are nullptr.
 struct ExperimentField {
   absl::string_view name;
   FieldType type;
