@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
+#include "core/experiment_fields.h"
 #include "core/validation.h"
 
 namespace leerlus::core {
@@ -28,6 +29,7 @@ struct ExperimentFilter::Node {
   enum class Kind { kAnd, kOr, kNot, kCompare } kind;
   std::vector<std::shared_ptr<const Node>> children;
   std::string field;
+  const ExperimentField* field_info = nullptr;
   Op op = Op::kEq;
   std::vector<Literal> values;
 };
@@ -36,36 +38,16 @@ namespace {
 
 using Node = ExperimentFilter::Node;
 
-enum class FieldType { kText, kEnum, kRepeatedText, kNumber, kContext };
-
-struct FieldInfo {
-  FieldType type;
-  // For enums: the proto enum prefix, e.g. "EXPERIMENT_STATUS_".
-  absl::string_view enum_prefix;
-};
-
-absl::StatusOr<FieldInfo> LookupField(absl::string_view field) {
-  if (absl::StartsWith(field, "context.")) {
-    if (!IsValidAttributeName(field.substr(8))) {
-      return FieldError("filter", absl::StrCat("'", field, "' is not a valid attribute name"));
-    }
-    return FieldInfo{FieldType::kContext, ""};
+absl::StatusOr<const ExperimentField*> LookupField(absl::string_view name) {
+  const ExperimentField* field = FindExperimentField(name);
+  if (field == nullptr) {
+    return FieldError("filter",
+                      absl::StrCat("unknown field '", name, "'; use ", FilterFieldNames()));
   }
-  if (field == "id" || field == "title" || field == "method" || field == "area" ||
-      field == "team" || field == "societal_task" || field == "parent") {
-    return FieldInfo{FieldType::kText, ""};
+  if (field->type == FieldType::kContext && !IsValidAttributeName(ContextAttributeName(name))) {
+    return FieldError("filter", absl::StrCat("'", name, "' is not a valid attribute name"));
   }
-  if (field == "partner") return FieldInfo{FieldType::kRepeatedText, ""};
-  if (field == "budget") return FieldInfo{FieldType::kNumber, ""};
-  if (field == "line") return FieldInfo{FieldType::kEnum, "LINE_"};
-  if (field == "status") return FieldInfo{FieldType::kEnum, "EXPERIMENT_STATUS_"};
-  if (field == "kind") return FieldInfo{FieldType::kEnum, "EXPERIMENT_KIND_"};
-  if (field == "area_level") return FieldInfo{FieldType::kEnum, "AREA_LEVEL_"};
-  return FieldError("filter",
-                    absl::StrCat("unknown field '", field,
-                                 "'; use id, title, method, line, status, kind, area, "
-                                 "area_level, team, partner, societal_task, parent, budget "
-                                 "or context.<attr>"));
+  return field;
 }
 
 class Parser {
@@ -242,7 +224,7 @@ class Parser {
     auto node = std::make_shared<Node>();
     node->kind = Node::Kind::kCompare;
     LEERLUS_ASSIGN_OR_RETURN(node->field, ParseFieldName());
-    LEERLUS_ASSIGN_OR_RETURN(FieldInfo info, LookupField(node->field));
+    LEERLUS_ASSIGN_OR_RETURN(node->field_info, LookupField(node->field));
     LEERLUS_ASSIGN_OR_RETURN(node->op, ParseOp());
     if (node->op == Op::kIn) {
       if (!ConsumeChar('(')) return Error("expected '(' after IN");
@@ -255,12 +237,13 @@ class Parser {
       LEERLUS_ASSIGN_OR_RETURN(Literal value, ParseValue());
       node->values.push_back(std::move(value));
     }
-    LEERLUS_RETURN_IF_ERROR(CheckStatic(*node, info));
+    LEERLUS_RETURN_IF_ERROR(CheckStatic(*node));
     return std::shared_ptr<const Node>(node);
   }
 
   // Type checks that do not depend on the data.
-  absl::Status CheckStatic(Node& node, const FieldInfo& info) {
+  absl::Status CheckStatic(Node& node) {
+    const ExperimentField& info = *node.field_info;
     bool ordering =
         node.op == Op::kLt || node.op == Op::kLe || node.op == Op::kGt || node.op == Op::kGe;
     for (Literal& value : node.values) {
@@ -277,7 +260,8 @@ class Parser {
           std::string name = absl::AsciiStrToUpper(value.text);
           absl::string_view short_name = name;
           absl::ConsumePrefix(&short_name, info.enum_prefix);
-          if (!IsKnownEnumValue(node.field, info.enum_prefix, short_name)) {
+          if (short_name == "UNSPECIFIED" ||
+              !info.is_enum_value(absl::StrCat(info.enum_prefix, short_name))) {
             return FieldError(
                 "filter", absl::StrCat("'", value.text, "' is not a value of '", node.field, "'"));
           }
@@ -292,7 +276,7 @@ class Parser {
           }
           break;
         case FieldType::kText:
-        case FieldType::kRepeatedText:
+        case FieldType::kTextList:
           if (value.kind == Literal::Kind::kWord || value.kind == Literal::Kind::kNumber) {
             value.kind = Literal::Kind::kText;  // Bare words are text here.
           } else if (value.kind == Literal::Kind::kBool) {
@@ -304,29 +288,6 @@ class Parser {
       }
     }
     return absl::OkStatus();
-  }
-
-  static bool IsKnownEnumValue(absl::string_view field, absl::string_view prefix,
-                               absl::string_view short_name) {
-    std::string full = absl::StrCat(prefix, short_name);
-    if (short_name == "UNSPECIFIED") return false;
-    if (field == "line") {
-      v1::Line v;
-      return v1::Line_Parse(full, &v);
-    }
-    if (field == "status") {
-      v1::ExperimentStatus v;
-      return v1::ExperimentStatus_Parse(full, &v);
-    }
-    if (field == "kind") {
-      v1::ExperimentKind v;
-      return v1::ExperimentKind_Parse(full, &v);
-    }
-    if (field == "area_level") {
-      v1::AreaLevel v;
-      return v1::AreaLevel_Parse(full, &v);
-    }
-    return false;
   }
 
   absl::string_view text_;
@@ -354,54 +315,37 @@ bool CompareOrdered(Op op, const T& left, const T& right) {
   return false;
 }
 
-std::string EnumFieldValue(const v1::Experiment& e, absl::string_view field) {
-  if (field == "line") return v1::Line_Name(e.line());
-  if (field == "status") return v1::ExperimentStatus_Name(e.status());
-  if (field == "kind") return v1::ExperimentKind_Name(e.kind());
-  return v1::AreaLevel_Name(e.area().level());
-}
-
-std::string TextFieldValue(const v1::Experiment& e, absl::string_view field) {
-  if (field == "id") return e.id();
-  if (field == "title") return e.title();
-  if (field == "method") return e.work_method_id();
-  if (field == "area") return e.area().code();
-  if (field == "team") return e.team_id();
-  if (field == "societal_task") return e.societal_task();
-  return e.parent_experiment_id();
-}
-
 absl::StatusOr<bool> MatchOne(const Node& node, const Literal& value, const v1::Experiment& e) {
   absl::string_view field = node.field;
-  const FieldInfo info = *LookupField(field);
+  const ExperimentField& info = *node.field_info;
   const bool presence = value.kind == Literal::Kind::kStar;
   switch (info.type) {
     case FieldType::kText: {
-      std::string actual = TextFieldValue(e, field);
+      std::string actual = info.text(e);
       if (presence) return !actual.empty();
       return CompareOrdered(node.op, actual, value.text);
     }
     case FieldType::kEnum: {
-      std::string actual = EnumFieldValue(e, field);
+      std::string actual = info.text(e);
       if (presence) return !absl::EndsWith(actual, "_UNSPECIFIED");
       return CompareOrdered(node.op, actual, value.text);
     }
-    case FieldType::kRepeatedText: {
-      if (presence) return e.partner_ids_size() > 0;
+    case FieldType::kTextList: {
+      const auto& actual = info.texts(e);
+      if (presence) return !actual.empty();
       bool found = false;
-      for (const std::string& partner : e.partner_ids()) found |= partner == value.text;
+      for (const std::string& text : actual) found |= text == value.text;
       return node.op == Op::kNe ? !found : found;
     }
     case FieldType::kNumber: {
       if (presence) return true;
-      return CompareOrdered(node.op, static_cast<double>(e.budget_cents()), value.number);
+      return CompareOrdered(node.op, info.number(e), value.number);
     }
     case FieldType::kContext: {
-      std::string name(field.substr(8));
-      auto it = e.context().find(name);
-      if (it == e.context().end()) return false;
+      const v1::AttributeValue* found = FindContextValue(e, field);
+      if (found == nullptr) return false;
       if (presence) return true;
-      const v1::AttributeValue& attr = it->second;
+      const v1::AttributeValue& attr = *found;
       auto mismatch = [&](absl::string_view type) {
         return FieldError("filter",
                           absl::StrCat("'", field, "' is a ", type, " attribute (in experiment '",

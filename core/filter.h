@@ -11,12 +11,13 @@
 //   primary    := '(' expr ')' | field op value | field IN '(' value {',' value} ')'
 //   op         := '=' | '!=' | '<' | '<=' | '>' | '>=' | ':'
 //   value      := "text" | number | true | false | bare-word | '*'
-// Fields: id, title, method, line, status, kind, area, area_level, team,
-// partner, societal_task, parent, budget, context.<attr>. `field:*` tests
-// presence; `partner:x` tests membership. Enum fields take short names
-// (status = RUNNING) and only = != IN. A context attribute compared with a
-// value of another type is INVALID_ARGUMENT at match time; a missing one
-// matches nothing (except under NOT).
+// Fields (core/experiment_fields.h): id, title, method, line, status, kind,
+// area, area_level, team, partner, societal_task, parent, budget,
+// context.<attr>. `field:*` tests presence; `partner:x` tests membership.
+// Enum fields take short names (status = RUNNING) and only = != IN. A
+// context attribute compared with a value of another type is
+// INVALID_ARGUMENT at match time; a missing one matches nothing (except
+// under NOT).
 #ifndef LEERLUS_CORE_FILTER_H_
 #define LEERLUS_CORE_FILTER_H_
 

@@ -4,537 +4,28 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <tuple>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/time.h"
 #include "analysis/distributions.h"
-#include "analysis/meta_analysis.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
-#include "core/evidence.h"
+#include "core/effects.h"
+#include "core/evidence_collection.h"
 #include "core/filter.h"
+#include "core/pooling.h"
 #include "core/validation.h"
-#include "core/model/read_model.h"
 
 namespace leerlus::core {
 namespace {
-
-using analysis::Effect;
 
 // A study holding more of the weight than this is named in the answer's
 // warnings: the pooled result is then mostly that one experiment's.
 constexpr double kDominantWeightPercent = 90;
 
-absl::Status NotExpressible(absl::string_view shape, v1::EffectMeasure measure) {
-  std::string name = v1::EffectMeasure_Name(measure);
-  return absl::FailedPreconditionError(absl::StrCat(
-      shape, " cannot be expressed as ", name.substr(std::string("EFFECT_MEASURE_").size())));
-}
-
-// A directly given effect, its uncertainty turned into a variance.
-absl::StatusOr<Effect> DirectEffect(const v1::DirectEffect& direct) {
-  double variance = 0;
-  switch (direct.uncertainty_case()) {
-    case v1::DirectEffect::kVariance:
-      variance = direct.variance();
-      break;
-    case v1::DirectEffect::kStandardError:
-      variance = analysis::VarianceFromStandardError(direct.standard_error());
-      break;
-    case v1::DirectEffect::kCi95:
-      variance =
-          analysis::VarianceFromConfidenceInterval(direct.ci95().lower(), direct.ci95().upper());
-      break;
-    case v1::DirectEffect::UNCERTAINTY_NOT_SET:
-      return absl::FailedPreconditionError("the effect has no variance, SE or CI");
-  }
-  return Effect{direct.effect(), variance};
-}
-
-absl::StatusOr<Effect> RawEffect(const v1::Outcome& outcome, v1::EffectMeasure measure) {
-  switch (outcome.statistics_case()) {
-    case v1::Outcome::kTwoGroupContinuous: {
-      const auto& s = outcome.two_group_continuous();
-      analysis::GroupSummary treatment{s.treatment_mean(), s.treatment_sd(), s.treatment_n()};
-      analysis::GroupSummary control{s.control_mean(), s.control_sd(), s.control_n()};
-      switch (measure) {
-        case v1::EFFECT_MEASURE_SMD:
-          return analysis::StandardizedMeanDifference(treatment, control);
-        case v1::EFFECT_MEASURE_MD:
-          return analysis::MeanDifference(treatment, control);
-        case v1::EFFECT_MEASURE_OR: {
-          LEERLUS_ASSIGN_OR_RETURN(Effect smd,
-                                   analysis::StandardizedMeanDifference(treatment, control));
-          return analysis::SmdToLogOddsRatio(smd);
-        }
-        default:
-          return NotExpressible("two-group means", measure);
-      }
-    }
-    case v1::Outcome::kTwoGroupCounts: {
-      const auto& s = outcome.two_group_counts();
-      analysis::GroupCounts treatment{s.treatment_events(), s.treatment_total()};
-      analysis::GroupCounts control{s.control_events(), s.control_total()};
-      switch (measure) {
-        case v1::EFFECT_MEASURE_OR:
-          return analysis::LogOddsRatio(treatment, control);
-        case v1::EFFECT_MEASURE_RR:
-          return analysis::LogRiskRatio(treatment, control);
-        case v1::EFFECT_MEASURE_RD:
-          return analysis::RiskDifference(treatment, control);
-        case v1::EFFECT_MEASURE_SMD: {
-          LEERLUS_ASSIGN_OR_RETURN(Effect log_or, analysis::LogOddsRatio(treatment, control));
-          return analysis::LogOddsRatioToSmd(log_or);
-        }
-        default:
-          return NotExpressible("two-group counts", measure);
-      }
-    }
-    case v1::Outcome::kPrePost: {
-      const auto& s = outcome.pre_post();
-      if (measure != v1::EFFECT_MEASURE_SMCC) {
-        return NotExpressible("a one-group pre/post change", measure);
-      }
-      return analysis::StandardizedMeanChange({s.pre_mean(), s.pre_sd(), s.n()},
-                                              {s.post_mean(), s.post_sd(), s.n()},
-                                              s.pre_post_correlation());
-    }
-    case v1::Outcome::kDirectEffect: {
-      const auto& direct = outcome.direct_effect();
-      LEERLUS_ASSIGN_OR_RETURN(Effect effect, DirectEffect(direct));
-      const std::string wanted =
-          v1::EffectMeasure_Name(measure).substr(std::string("EFFECT_MEASURE_").size());
-      if (direct.measure() == wanted) return effect;
-      if (direct.measure() == "OR" && measure == v1::EFFECT_MEASURE_SMD) {
-        return analysis::LogOddsRatioToSmd(effect);
-      }
-      if (direct.measure() == "SMD" && measure == v1::EFFECT_MEASURE_OR) {
-        return analysis::SmdToLogOddsRatio(effect);
-      }
-      return NotExpressible(absl::StrCat("an effect given as ", direct.measure()), measure);
-    }
-    case v1::Outcome::STATISTICS_NOT_SET:
-      break;
-  }
-  return absl::FailedPreconditionError("the outcome has no statistics");
-}
-
-analysis::Method MethodOf(v1::PoolingModel model) {
-  switch (model) {
-    case v1::POOLING_MODEL_FE:
-      return analysis::Method::kFixed;
-    case v1::POOLING_MODEL_DL:
-      return analysis::Method::kDerSimonianLaird;
-    default:
-      return analysis::Method::kReml;
-  }
-}
-
-}  // namespace
-
-absl::StatusOr<Effect> OutcomeEffect(const v1::Outcome& outcome, v1::EffectMeasure measure,
-                                     bool lower_is_better) {
-  LEERLUS_ASSIGN_OR_RETURN(Effect effect, RawEffect(outcome, measure));
-  if (!std::isfinite(effect.value) || !(effect.variance > 0) || !std::isfinite(effect.variance)) {
-    return absl::FailedPreconditionError("the effect or its variance is not a usable number");
-  }
-  return analysis::Orient(effect, lower_is_better);
-}
-
-int64_t OutcomeParticipants(const v1::Outcome& outcome) {
-  switch (outcome.statistics_case()) {
-    case v1::Outcome::kTwoGroupContinuous:
-      return outcome.two_group_continuous().treatment_n() +
-             outcome.two_group_continuous().control_n();
-    case v1::Outcome::kTwoGroupCounts:
-      return outcome.two_group_counts().treatment_total() +
-             outcome.two_group_counts().control_total();
-    case v1::Outcome::kPrePost:
-      return outcome.pre_post().n();
-    case v1::Outcome::kDirectEffect:
-      return outcome.direct_effect().total_n();
-    default:
-      return 0;
-  }
-}
-
-namespace {
-
-// One usable outcome of the question's indicator, as an oriented effect.
-struct EffectRow {
-  const v1::Experiment* experiment = nullptr;
-  v1::Outcome outcome;
-  Effect effect;
-};
-
-// Everything a what-works question needs from one snapshot.
-struct Collected {
-  uint64_t read_position = 0;
-  // The date of the newest event the answer reflects (YYYY-MM-DD).
-  std::string answer_date;
-  // Experiments by id (the rows point into this map).
-  std::map<std::string, v1::Experiment> experiments;
-  std::map<std::string, std::string> method_names;
-  std::map<std::string, std::vector<EffectRow>> rows_by_method;
-  std::map<std::string, std::vector<v1::ExcludedOutcome>> excluded_by_method;
-};
-
-struct Question {
-  std::string indicator_id;
-  std::set<std::string> methods;  // Empty: all.
-  ExperimentFilter filter;
-  v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
-  v1::PoolingModel model = v1::POOLING_MODEL_REML;
-  bool knapp_hartung = false;
-  // Only experiments with a pre-registered hypothesis on the indicator.
-  bool preregistered_only = false;
-};
-
-bool PreRegisteredOn(const v1::Experiment& experiment, const std::string& indicator_id) {
-  for (const v1::Hypothesis& hypothesis : experiment.hypotheses()) {
-    if (hypothesis.pre_registered() && hypothesis.indicator_id() == indicator_id) return true;
-  }
-  return false;
-}
-
-// Validates the parts every insight request shares.
-absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
-                                      const std::vector<std::string>& methods,
-                                      const std::string& filter, v1::EffectMeasure measure,
-                                      v1::PoolingModel model, bool knapp_hartung,
-                                      FieldViolations& violations) {
-  CheckId(violations, "indicator_id", indicator_id);
-  if (!v1::EffectMeasure_IsValid(measure))
-    violations.Add("measure", "is not a known effect measure");
-  if (!v1::PoolingModel_IsValid(model)) violations.Add("model", "must be REML, DL or FE");
-  LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
-  Question question;
-  question.indicator_id = indicator_id;
-  question.methods.insert(methods.begin(), methods.end());
-  LEERLUS_ASSIGN_OR_RETURN(question.filter, ExperimentFilter::Parse(filter));
-  question.measure = measure == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : measure;
-  question.model = model == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : model;
-  question.knapp_hartung = knapp_hartung;
-  return question;
-}
-
-// Reads the indicator's analysis rows (one contiguous range, one row per
-// experiment: its most recent live outcome) and turns them into oriented
-// effects.
-absl::StatusOr<Collected> Collect(storage::ProjectionReader& view, const Question& question) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Indicator> indicator,
-      model::FindCatalogEntry<v1::Indicator>(view, model::CatalogKind::kIndicator,
-                                             question.indicator_id));
-  if (!indicator.has_value()) {
-    return WithErrorInfo(
-        absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id, "' does not exist")),
-        "NOT_FOUND", {{"field", "indicator_id"}});
-  }
-  const bool lower_is_better = indicator->better_direction() == v1::BETTER_DIRECTION_LOWER;
-  Collected collected;
-  collected.read_position = view.head_position();
-  if (collected.read_position > 0) {
-    collected.answer_date = absl::FormatTime(
-        "%Y-%m-%d", absl::FromUnixSeconds(view.head_time_seconds()), absl::UTCTimeZone());
-  }
-  for (const std::string& method : question.methods) collected.rows_by_method[method];
-
-  struct Raw {
-    std::string method;
-    std::string experiment_id;
-    v1::Outcome outcome;
-  };
-  std::vector<Raw> raw;
-  absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(model::ScanAnalysisRows(
-      view, question.indicator_id,
-      [&](const model::AnalysisKeyParts& key, absl::string_view value) {
-        Raw row;
-        row.method = key.work_method_id;
-        if (!question.methods.empty() && question.methods.count(row.method) == 0) return true;
-        row.experiment_id = key.experiment_id;
-        if (!row.outcome.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an outcome in the analysis view");
-          return false;
-        }
-        raw.push_back(std::move(row));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
-
-  for (Raw& row : raw) {
-    auto [it, inserted] = collected.experiments.try_emplace(row.experiment_id);
-    if (inserted) {
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Experiment> experiment,
-          model::ExperimentRecord(view, row.experiment_id));
-      if (!experiment.has_value()) {
-        return absl::DataLossError(
-            absl::StrCat("analysis row of unknown experiment '", row.experiment_id, "'"));
-      }
-      it->second = std::move(*experiment);
-    }
-    LEERLUS_ASSIGN_OR_RETURN(bool matched, question.filter.Matches(it->second));
-    if (!matched) continue;
-    if (question.preregistered_only && !PreRegisteredOn(it->second, question.indicator_id))
-      continue;
-    absl::StatusOr<Effect> effect = OutcomeEffect(row.outcome, question.measure, lower_is_better);
-    if (!effect.ok()) {
-      v1::ExcludedOutcome excluded;
-      excluded.set_experiment_id(row.experiment_id);
-      excluded.set_outcome_id(row.outcome.id());
-      excluded.set_reason(std::string(effect.status().message()));
-      collected.excluded_by_method[row.method].push_back(std::move(excluded));
-      collected.rows_by_method[row.method];
-      continue;
-    }
-    collected.rows_by_method[row.method].push_back(
-        EffectRow{&it->second, std::move(row.outcome), *effect});
-  }
-  for (const auto& [method_id, rows] : collected.rows_by_method) {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::optional<v1::WorkMethod> method,
-        model::FindCatalogEntry<v1::WorkMethod>(view, model::CatalogKind::kWorkMethod, method_id));
-    if (method.has_value()) collected.method_names[method_id] = method->display_name();
-  }
-  return collected;
-}
-
-analysis::FitOptions FitOptionsFor(const Question& question, size_t k) {
-  analysis::FitOptions options;
-  options.method = MethodOf(question.model);
-  // With one outcome there is nothing to estimate s2w from.
-  options.knapp_hartung = question.knapp_hartung && k > 1;
-  return options;
-}
-
-void FillPooled(const analysis::FitResult& fit, const Question& question, v1::PooledResult* out) {
-  const analysis::Coefficient& pooled = fit.coefficients[0];
-  out->set_estimate(pooled.estimate);
-  out->set_se(pooled.se);
-  out->set_statistic(pooled.statistic);
-  out->set_p_value(pooled.p_value);
-  out->set_ci_lower(pooled.ci_lower);
-  out->set_ci_upper(pooled.ci_upper);
-  if (question.model != v1::POOLING_MODEL_FE) {
-    const analysis::Prediction prediction = fit.Predict({});
-    out->set_pi_lower(prediction.pi_lower);
-    out->set_pi_upper(prediction.pi_upper);
-    out->set_tau2_se(std::isfinite(fit.se_tau2) ? fit.se_tau2 : 0);
-  }
-  out->set_tau2(fit.tau2);
-  out->set_i2(fit.i2);
-  out->set_h2(std::isfinite(fit.h2) ? fit.h2 : 0);
-  out->set_q(fit.qe);
-  out->set_q_pvalue(std::isfinite(fit.qe_p) ? fit.qe_p : 1);
-  out->set_k(fit.k);
-  out->set_model(question.model);
-  out->set_measure(question.measure);
-  out->set_knapp_hartung(fit.knapp_hartung);
-}
-
-absl::StatusOr<analysis::FitResult> Pool(const std::vector<const EffectRow*>& rows,
-                                         const Question& question) {
-  std::vector<double> effects, variances;
-  for (const EffectRow* row : rows) {
-    effects.push_back(row->effect.value);
-    variances.push_back(row->effect.variance);
-  }
-  return analysis::FitPooled(effects, variances, FitOptionsFor(question, rows.size()));
-}
-
-// Cost beside the effect: budgets of the pooled experiments over their
-// participants (an experiment's participants: its largest pooled outcome).
-void Cost(const std::vector<const EffectRow*>& rows, v1::PooledResult* pooled) {
-  std::map<std::string, std::pair<int64_t, int64_t>> by_experiment;  // budget, participants
-  for (const EffectRow* row : rows) {
-    auto& [budget, participants] = by_experiment[row->experiment->id()];
-    budget = row->experiment->budget_cents();
-    participants = std::max(participants, OutcomeParticipants(row->outcome));
-  }
-  int64_t budgets = 0, with_budget = 0, costed_budget = 0, costed_participants = 0;
-  for (const auto& [id, entry] : by_experiment) {
-    if (entry.first <= 0) continue;
-    budgets += entry.first;
-    ++with_budget;
-    if (entry.second > 0) {
-      costed_budget += entry.first;
-      costed_participants += entry.second;
-    }
-  }
-  if (with_budget > 0) pooled->set_budget_per_experiment_cents(budgets / with_budget);
-  if (costed_participants == 0) return;
-  const int64_t per_participant = costed_budget / costed_participants;
-  pooled->set_cost_per_participant_cents(per_participant);
-  const double euros = per_participant / 100.0;
-  if (pooled->estimate() > 0) {
-    pooled->set_euros_per_participant_per_unit_effect(euros / pooled->estimate());
-  }
-  pooled->set_cost_band(euros < 100    ? "very low"
-                        : euros < 250  ? "low"
-                        : euros < 750  ? "moderate"
-                        : euros < 1500 ? "high"
-                                       : "very high");
-}
-
-// Grades a pooled result from the rows it pooled.
-void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicator_id,
-           const std::string& answer_date, v1::PooledResult* pooled) {
-  EvidenceInput input;
-  input.k = static_cast<int>(rows.size());
-  std::set<std::string> experiments, preregistered;
-  for (const EffectRow* row : rows) {
-    experiments.insert(row->experiment->id());
-    input.participants += OutcomeParticipants(row->outcome);
-    if (row->outcome.design() == v1::STUDY_DESIGN_RCT ||
-        row->outcome.design() == v1::STUDY_DESIGN_QUASI_EXPERIMENTAL) {
-      ++input.controlled_outcomes;
-    }
-    input.newest_measurement = std::max(input.newest_measurement, row->outcome.measured_on());
-    if (PreRegisteredOn(*row->experiment, indicator_id))
-      preregistered.insert(row->experiment->id());
-  }
-  input.experiments = static_cast<int>(experiments.size());
-  input.preregistered_experiments = static_cast<int>(preregistered.size());
-  input.i2 = pooled->i2();
-  input.answer_date = answer_date;
-  input.ci_lower = pooled->ci_lower();
-  input.ci_upper = pooled->ci_upper();
-  EvidenceGrade grade = GradeEvidence(input);
-  pooled->set_grade(grade.grade);
-  for (const std::string& reason : grade.reasons) pooled->add_grade_reasons(reason);
-  pooled->set_grade_label(grade.label);
-  pooled->set_participants(input.participants);
-}
-
-std::string ShortEnumName(const std::string& full, absl::string_view prefix) {
-  return absl::StartsWith(full, prefix) ? full.substr(prefix.size()) : full;
-}
-
-// The value of a condition for one outcome: a level (text) or a number.
-struct ConditionValue {
-  bool present = false;
-  bool numeric = false;
-  std::string level;
-  double number = 0;
-};
-
-absl::StatusOr<ConditionValue> ConditionOf(const EffectRow& row, absl::string_view condition) {
-  const v1::Experiment& e = *row.experiment;
-  ConditionValue value;
-  value.present = true;
-  if (condition == "line") {
-    value.level = ShortEnumName(v1::Line_Name(e.line()), "LINE_");
-  } else if (condition == "kind") {
-    value.level = ShortEnumName(v1::ExperimentKind_Name(e.kind()), "EXPERIMENT_KIND_");
-  } else if (condition == "area_level") {
-    value.present = e.has_area();
-    value.level = ShortEnumName(v1::AreaLevel_Name(e.area().level()), "AREA_LEVEL_");
-  } else if (condition == "design") {
-    value.level = ShortEnumName(v1::StudyDesign_Name(row.outcome.design()), "STUDY_DESIGN_");
-  } else if (condition == "method") {
-    value.level = e.work_method_id();
-  } else if (condition == "team") {
-    value.level = e.team_id();
-  } else if (condition == "societal_task") {
-    value.present = !e.societal_task().empty();
-    value.level = e.societal_task();
-  } else if (absl::StartsWith(condition, "context.")) {
-    auto it = e.context().find(std::string(condition.substr(8)));
-    if (it == e.context().end()) {
-      value.present = false;
-      return value;
-    }
-    switch (it->second.kind_case()) {
-      case v1::AttributeValue::kNumberValue:
-        value.numeric = true;
-        value.number = it->second.number_value();
-        break;
-      case v1::AttributeValue::kTextValue:
-        value.level = it->second.text_value();
-        break;
-      case v1::AttributeValue::kBoolValue:
-        value.level = it->second.bool_value() ? "true" : "false";
-        break;
-      case v1::AttributeValue::KIND_NOT_SET:
-        value.present = false;
-        break;
-    }
-  } else {
-    return FieldError("condition",
-                      absl::StrCat("'", condition,
-                                   "' is not a condition; use line, kind, "
-                                   "societal_task, area_level, method, team, design or "
-                                   "context.<attr>"));
-  }
-  return value;
-}
-
-}  // namespace
-
-namespace {
-absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
-                                                      const Question& question);
-absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
-                                                        const std::string& condition,
-                                                        const Question& question,
-                                                        int min_experiments);
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> Insights::OpenSnapshot(
-    uint64_t as_of_position, const std::string& as_of_date, absl::Time deadline) {
-  if (as_of_position != 0 && !as_of_date.empty()) {
-    return FieldError("as_of_date", "give as_of_position or as_of_date, not both");
-  }
-  uint64_t position = as_of_position;
-  if (!as_of_date.empty()) {
-    if (!IsValidDate(as_of_date)) return FieldError("as_of_date", "is not a date YYYY-MM-DD");
-    LEERLUS_ASSIGN_OR_RETURN(position, store_->PositionAtEndOfDate(as_of_date));
-    if (position == 0) {
-      return FieldError("as_of_date",
-                        absl::StrCat("the log holds nothing on or before ", as_of_date));
-    }
-  }
-  // The head, or a head of moments ago, needs no replay: a report asks all
-  // its questions as of the position of its first answer.
-  if (std::unique_ptr<storage::ProjectionReader> recent = store_->OpenRecentView(position)) {
-    return recent;
-  }
-  absl::StatusOr<std::unique_ptr<storage::ProjectionReader>> past =
-      store_->ProjectAsOf(position, deadline);
-  if (absl::IsInvalidArgument(past.status())) {
-    return FieldError("as_of_position", std::string(past.status().message()));
-  }
-  return past;
-}
-
-absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request,
-                                                          absl::Time deadline) {
-  FieldViolations violations;
-  for (int i = 0; i < request.work_method_ids_size(); ++i) {
-    CheckId(violations, absl::StrCat("work_method_ids[", i, "]"), request.work_method_ids(i));
-  }
-  LEERLUS_ASSIGN_OR_RETURN(
-      Question question,
-      MakeQuestion(request.indicator_id(),
-                   {request.work_method_ids().begin(), request.work_method_ids().end()},
-                   request.filter(), request.measure(), request.model(), request.knapp_hartung(),
-                   violations));
-  question.preregistered_only = request.preregistered_only();
-  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
-  return AnswerWhatWorks(*view, question);
-}
-
-namespace {
-
 absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
                                                       const Question& question) {
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(view, question));
+  LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(view, question));
   v1::WhatWorksResponse response;
   response.set_indicator_id(question.indicator_id);
   response.set_read_position(collected.read_position);
@@ -571,7 +62,7 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
                                                        result->excluded(0).reason(), ")"));
       continue;
     }
-    absl::StatusOr<analysis::FitResult> fit = Pool(used, question);
+    absl::StatusOr<analysis::FitResult> fit = PoolEffects(used, question);
     if (!fit.ok()) {
       result->set_not_pooled_reason(std::string(fit.status().message()));
       continue;
@@ -586,182 +77,70 @@ absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader&
                          "% of the weight: the pooled result is mostly that one experiment's"));
       }
     }
-    FillPooled(*fit, question, result->mutable_pooled());
-    Grade(used, question.indicator_id, collected.answer_date, result->mutable_pooled());
-    Cost(used, result->mutable_pooled());
+    FillPooledResult(*fit, used, question, collected.answer_date, result->mutable_pooled());
   }
   return response;
 }
 
+// The methods whose answer on the indicator moved between `then` and `now`:
+// pooled or not, k, estimate, CI, grade, or the experiments pooled.
+void AddChanges(const std::string& indicator_id, const v1::WhatWorksResponse& then,
+                const v1::WhatWorksResponse& now, v1::WhatChangedResponse* response) {
+  std::map<std::string, const v1::MethodResult*> old_results;
+  for (const v1::MethodResult& method : then.methods())
+    old_results[method.work_method_id()] = &method;
+  for (const v1::MethodResult& method : now.methods()) {
+    auto it = old_results.find(method.work_method_id());
+    const v1::MethodResult* old = it == old_results.end() ? nullptr : it->second;
+    std::set<std::string> before_ids, after_ids;
+    if (old != nullptr) {
+      for (const v1::StudyEffect& study : old->studies()) before_ids.insert(study.experiment_id());
+    }
+    for (const v1::StudyEffect& study : method.studies()) after_ids.insert(study.experiment_id());
+    const bool had = old != nullptr && old->has_pooled();
+    const bool has = method.has_pooled();
+    const v1::PooledResult empty;
+    const v1::PooledResult& p0 = had ? old->pooled() : empty;
+    const v1::PooledResult& p1 = has ? method.pooled() : empty;
+    const bool changed = had != has || p0.k() != p1.k() || p0.estimate() != p1.estimate() ||
+                         p0.ci_lower() != p1.ci_lower() || p0.ci_upper() != p1.ci_upper() ||
+                         p0.grade() != p1.grade() || before_ids != after_ids;
+    if (!changed) continue;
+    v1::ResultChange* change = response->add_changes();
+    change->set_indicator_id(indicator_id);
+    change->set_work_method_id(method.work_method_id());
+    if (had) *change->mutable_before() = p0;
+    if (has) *change->mutable_after() = p1;
+    for (const std::string& id : after_ids) {
+      if (!before_ids.count(id)) change->add_new_experiment_ids(id);
+    }
+    for (const std::string& id : before_ids) {
+      if (!after_ids.count(id)) change->add_dropped_experiment_ids(id);
+    }
+    change->set_estimate_change(had && has ? p1.estimate() - p0.estimate() : 0);
+    change->set_grade_change(p1.grade() - p0.grade());
+  }
+}
+
 }  // namespace
 
-absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
-    const v1::CompareConditionsRequest& request, absl::Time deadline) {
+absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksRequest& request,
+                                                          absl::Time deadline) {
   FieldViolations violations;
-  std::vector<std::string> methods;
-  if (!request.work_method_id().empty()) {
-    CheckId(violations, "work_method_id", request.work_method_id());
-    methods.push_back(request.work_method_id());
-  }
-  if (request.condition().empty()) violations.Add("condition", "is required");
-  if (request.min_experiments_per_level() < 0) {
-    violations.Add("min_experiments_per_level", "must not be negative");
+  for (int i = 0; i < request.work_method_ids_size(); ++i) {
+    CheckId(violations, absl::StrCat("work_method_ids[", i, "]"), request.work_method_ids(i));
   }
   LEERLUS_ASSIGN_OR_RETURN(
       Question question,
-      MakeQuestion(request.indicator_id(), methods, request.filter(), request.measure(),
-                   request.model(), request.knapp_hartung(), violations));
-  const int min_experiments =
-      request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
+      MakeQuestion(request.indicator_id(),
+                   {request.work_method_ids().begin(), request.work_method_ids().end()},
+                   request.filter(), request.measure(), request.model(), request.knapp_hartung(),
+                   violations));
+  question.preregistered_only = request.preregistered_only();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
-  return CompareOn(collected, request.condition(), question, min_experiments);
+  return AnswerWhatWorks(*view, question);
 }
-
-namespace {
-
-absl::StatusOr<v1::CompareConditionsResponse> CompareOn(Collected& collected,
-                                                        const std::string& condition,
-                                                        const Question& question,
-                                                        int min_experiments) {
-  v1::CompareConditionsResponse response;
-  response.set_condition(condition);
-  response.set_read_position(collected.read_position);
-  // Every usable outcome with its condition value.
-  std::vector<std::pair<const EffectRow*, ConditionValue>> rows;
-  bool any_numeric = false, any_level = false;
-  for (const auto& [method_id, method_rows] : collected.rows_by_method) {
-    for (const v1::ExcludedOutcome& excluded : collected.excluded_by_method[method_id]) {
-      *response.add_excluded() = excluded;
-    }
-    for (const EffectRow& row : method_rows) {
-      LEERLUS_ASSIGN_OR_RETURN(ConditionValue value, ConditionOf(row, condition));
-      if (!value.present) {
-        v1::ExcludedOutcome* excluded = response.add_excluded();
-        excluded->set_experiment_id(row.experiment->id());
-        excluded->set_outcome_id(row.outcome.id());
-        excluded->set_reason(absl::StrCat("the experiment has no value for ", condition));
-        continue;
-      }
-      any_numeric |= value.numeric;
-      any_level |= !value.numeric;
-      rows.emplace_back(&row, value);
-    }
-  }
-  if (any_numeric && any_level) {
-    return FieldError("condition", absl::StrCat("'", condition,
-                                                "' is a number in some experiments and text in "
-                                                "others; it cannot be compared"));
-  }
-  response.set_numeric(any_numeric);
-  auto fill_test = [&](const analysis::FitResult& fit) {
-    v1::ModeratorTest* test = response.mutable_test();
-    test->set_qm(fit.qm);
-    test->set_qm_df(fit.qm_df1);
-    test->set_qm_pvalue(fit.qm_p);
-    test->set_qe(fit.qe);
-    test->set_qe_df(fit.qe_df);
-    test->set_qe_pvalue(std::isfinite(fit.qe_p) ? fit.qe_p : 1);
-    test->set_tau2(fit.tau2);
-    test->set_r2(std::isfinite(fit.r2) ? fit.r2 : 0);
-    test->set_k(fit.k);
-  };
-
-  if (any_numeric) {
-    std::vector<double> effects, variances, values;
-    std::set<double> distinct;
-    for (const auto& [row, value] : rows) {
-      effects.push_back(row->effect.value);
-      variances.push_back(row->effect.variance);
-      values.push_back(value.number);
-      distinct.insert(value.number);
-    }
-    if (distinct.size() < 2 || rows.size() < 3) {
-      response.set_not_tested_reason(
-          absl::StrCat("a meta-regression needs at least 3 outcomes and 2 distinct values of ",
-                       condition, " (have ", rows.size(), " and ", distinct.size(), ")"));
-      return response;
-    }
-    absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-        effects, variances, {values}, {condition}, FitOptionsFor(question, rows.size()));
-    if (!fit.ok()) {
-      response.set_not_tested_reason(std::string(fit.status().message()));
-      return response;
-    }
-    for (const analysis::Coefficient& c : fit->coefficients) {
-      v1::RegressionCoefficient* out = response.add_coefficients();
-      out->set_name(c.name);
-      out->set_estimate(c.estimate);
-      out->set_se(c.se);
-      out->set_ci_lower(c.ci_lower);
-      out->set_ci_upper(c.ci_upper);
-      out->set_p_value(c.p_value);
-    }
-    fill_test(*fit);
-    return response;
-  }
-
-  // Categorical: levels in order, those with too few experiments left out.
-  std::map<std::string, std::vector<const EffectRow*>> by_level;
-  for (const auto& [row, value] : rows) by_level[value.level].push_back(row);
-  std::vector<std::string> levels;
-  for (const auto& [level, level_rows] : by_level) {
-    std::set<std::string> experiments;
-    for (const EffectRow* row : level_rows) experiments.insert(row->experiment->id());
-    if (static_cast<int>(experiments.size()) < min_experiments) {
-      v1::SkippedLevel* skipped = response.add_skipped_levels();
-      skipped->set_level(level);
-      skipped->set_reason(absl::StrCat(experiments.size(), " experiment(s); at least ",
-                                       min_experiments, " are needed to say anything"));
-      continue;
-    }
-    absl::StatusOr<analysis::FitResult> fit = Pool(level_rows, question);
-    if (!fit.ok()) {
-      v1::SkippedLevel* skipped = response.add_skipped_levels();
-      skipped->set_level(level);
-      skipped->set_reason(std::string(fit.status().message()));
-      continue;
-    }
-    v1::Subgroup* subgroup = response.add_subgroups();
-    subgroup->set_level(level);
-    subgroup->set_experiments(static_cast<int32_t>(experiments.size()));
-    FillPooled(*fit, question, subgroup->mutable_pooled());
-    Grade(level_rows, question.indicator_id, collected.answer_date, subgroup->mutable_pooled());
-    Cost(level_rows, subgroup->mutable_pooled());
-    levels.push_back(level);
-  }
-  if (levels.size() < 2) {
-    response.set_not_tested_reason(absl::StrCat(
-        "the test for subgroup differences needs at least 2 levels with enough experiments (have ",
-        levels.size(), ")"));
-    return response;
-  }
-  // Mixed-effects model: one dummy per level after the first (metafor's
-  // mods = ~ factor(condition)), a common tau2.
-  std::vector<double> effects, variances;
-  std::vector<std::vector<double>> dummies(levels.size() - 1);
-  std::vector<std::string> names;
-  for (size_t j = 1; j < levels.size(); ++j)
-    names.push_back(absl::StrCat(condition, "[", levels[j], "]"));
-  for (size_t level = 0; level < levels.size(); ++level) {
-    for (const EffectRow* row : by_level[levels[level]]) {
-      effects.push_back(row->effect.value);
-      variances.push_back(row->effect.variance);
-      for (size_t j = 1; j < levels.size(); ++j) dummies[j - 1].push_back(level == j ? 1 : 0);
-    }
-  }
-  absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-      effects, variances, dummies, names, FitOptionsFor(question, effects.size()));
-  if (!fit.ok()) {
-    response.set_not_tested_reason(std::string(fit.status().message()));
-    return response;
-  }
-  fill_test(*fit);
-  return response;
-}
-
-}  // namespace
 
 absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChangedRequest& request,
                                                               absl::Time deadline) {
@@ -783,11 +162,7 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   if (!request.indicator_id().empty()) {
     indicators.push_back(request.indicator_id());
   } else {
-    LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
-        *after, model::CatalogKind::kIndicator, "", [&](absl::string_view key, absl::string_view) {
-          indicators.emplace_back(model::CatalogIdOfKey(model::CatalogKind::kIndicator, key));
-          return true;
-        }));
+    LEERLUS_ASSIGN_OR_RETURN(indicators, ReadIndicatorIds(*after));
   }
   v1::WhatChangedResponse response;
   response.set_since_position(before->head_position());
@@ -805,108 +180,7 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
       return answer_then.status();  // NOT_FOUND: the indicator is newer than `since`.
     }
     LEERLUS_ASSIGN_OR_RETURN(v1::WhatWorksResponse now, AnswerWhatWorks(*after, question));
-    std::map<std::string, const v1::MethodResult*> old_results;
-    for (const v1::MethodResult& method : then.methods())
-      old_results[method.work_method_id()] = &method;
-    for (const v1::MethodResult& method : now.methods()) {
-      auto it = old_results.find(method.work_method_id());
-      const v1::MethodResult* old = it == old_results.end() ? nullptr : it->second;
-      std::set<std::string> before_ids, after_ids;
-      if (old != nullptr) {
-        for (const v1::StudyEffect& study : old->studies())
-          before_ids.insert(study.experiment_id());
-      }
-      for (const v1::StudyEffect& study : method.studies()) after_ids.insert(study.experiment_id());
-      const bool had = old != nullptr && old->has_pooled();
-      const bool has = method.has_pooled();
-      const v1::PooledResult empty;
-      const v1::PooledResult& p0 = had ? old->pooled() : empty;
-      const v1::PooledResult& p1 = has ? method.pooled() : empty;
-      const bool changed = had != has || p0.k() != p1.k() || p0.estimate() != p1.estimate() ||
-                           p0.ci_lower() != p1.ci_lower() || p0.ci_upper() != p1.ci_upper() ||
-                           p0.grade() != p1.grade() || before_ids != after_ids;
-      if (!changed) continue;
-      v1::ResultChange* change = response.add_changes();
-      change->set_indicator_id(indicator_id);
-      change->set_work_method_id(method.work_method_id());
-      if (had) *change->mutable_before() = p0;
-      if (has) *change->mutable_after() = p1;
-      for (const std::string& id : after_ids) {
-        if (!before_ids.count(id)) change->add_new_experiment_ids(id);
-      }
-      for (const std::string& id : before_ids) {
-        if (!after_ids.count(id)) change->add_dropped_experiment_ids(id);
-      }
-      change->set_estimate_change(had && has ? p1.estimate() - p0.estimate() : 0);
-      change->set_grade_change(p1.grade() - p0.grade());
-    }
-  }
-  return response;
-}
-
-absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
-    const v1::DiscoverConditionsRequest& request, absl::Time deadline) {
-  FieldViolations violations;
-  CheckId(violations, "work_method_id", request.work_method_id());
-  if (request.min_experiments_per_level() < 0) {
-    violations.Add("min_experiments_per_level", "must not be negative");
-  }
-  if (request.max_results() < 0) violations.Add("max_results", "must not be negative");
-  LEERLUS_ASSIGN_OR_RETURN(
-      Question question,
-      MakeQuestion(request.indicator_id(), {request.work_method_id()}, request.filter(),
-                   request.measure(), request.model(), false, violations));
-  const int min_experiments =
-      request.min_experiments_per_level() == 0 ? 2 : request.min_experiments_per_level();
-  const int max_results = request.max_results() == 0 ? 10 : std::min(request.max_results(), 100);
-  LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
-                           OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
-  LEERLUS_ASSIGN_OR_RETURN(Collected collected, Collect(*view, question));
-
-  // Candidates: the experiment-level conditions and every context attribute
-  // the method's experiments carry. The method itself is constant here.
-  std::set<std::string> candidates = {"line",       "kind",   "societal_task",
-                                      "area_level", "design", "team"};
-  for (const auto& [method_id, rows] : collected.rows_by_method) {
-    for (const EffectRow& row : rows) {
-      for (const auto& [name, value] : row.experiment->context())
-        candidates.insert("context." + name);
-    }
-  }
-  v1::DiscoverConditionsResponse response;
-  response.set_read_position(collected.read_position);
-  std::vector<v1::DiscoveredCondition> tested;
-  for (const std::string& condition : candidates) {
-    absl::StatusOr<v1::CompareConditionsResponse> compared =
-        CompareOn(collected, condition, question, min_experiments);
-    if (!compared.ok() || !compared->has_test()) {
-      v1::UntestedCondition* untested = response.add_untested();
-      untested->set_condition(condition);
-      untested->set_reason(compared.ok() ? compared->not_tested_reason()
-                                         : std::string(compared.status().message()));
-      continue;
-    }
-    v1::DiscoveredCondition found;
-    found.set_condition(condition);
-    found.set_numeric(compared->numeric());
-    *found.mutable_test() = compared->test();
-    *found.mutable_subgroups() = compared->subgroups();
-    *found.mutable_coefficients() = compared->coefficients();
-    tested.push_back(std::move(found));
-  }
-  // Benjamini-Hochberg: p_(i) * m / i, made monotone from the largest down.
-  std::sort(tested.begin(), tested.end(), [](const auto& a, const auto& b) {
-    return a.test().qm_pvalue() < b.test().qm_pvalue();
-  });
-  const size_t m = tested.size();
-  double running = 1.0;
-  for (size_t i = m; i-- > 0;) {
-    running = std::min(running, tested[i].test().qm_pvalue() * m / (i + 1));
-    tested[i].set_adjusted_p_value(running);
-  }
-  response.set_conditions_tested(static_cast<int32_t>(m));
-  for (size_t i = 0; i < tested.size() && static_cast<int>(i) < max_results; ++i) {
-    *response.add_conditions() = std::move(tested[i]);
+    AddChanges(indicator_id, then, now, &response);
   }
   return response;
 }
@@ -916,19 +190,7 @@ absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   std::map<v1::ResourceDomain, std::vector<v1::MethodContribution>> by_domain;
-  std::vector<v1::Indicator> indicators;
-  absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
-      *view, model::CatalogKind::kIndicator, "", [&](absl::string_view, absl::string_view value) {
-        v1::Indicator indicator;
-        if (!indicator.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an indicator");
-          return false;
-        }
-        indicators.push_back(std::move(indicator));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Indicator> indicators, ReadIndicators(*view));
   for (const v1::Indicator& indicator : indicators) {
     FieldViolations violations;
     LEERLUS_ASSIGN_OR_RETURN(Question question,
@@ -959,57 +221,6 @@ absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
   }
   return response;
 }
-
-namespace {
-
-// The raw change an outcome measured (treatment minus control, post minus
-// pre), on a scale stated in words, and whether the smallest effect of
-// interest (in indicator units) can be compared with it.
-struct RawChange {
-  double estimate = 0;
-  double variance = 0;
-  std::string scale;
-  bool in_indicator_units = false;
-};
-
-absl::StatusOr<RawChange> RawChangeOf(const v1::Outcome& outcome) {
-  switch (outcome.statistics_case()) {
-    case v1::Outcome::kTwoGroupContinuous: {
-      const auto& s = outcome.two_group_continuous();
-      LEERLUS_ASSIGN_OR_RETURN(
-          Effect md,
-          analysis::MeanDifference({s.treatment_mean(), s.treatment_sd(), s.treatment_n()},
-                                   {s.control_mean(), s.control_sd(), s.control_n()}));
-      return RawChange{md.value, md.variance, "MD", true};
-    }
-    case v1::Outcome::kPrePost: {
-      const auto& s = outcome.pre_post();
-      const double change_variance = s.pre_sd() * s.pre_sd() + s.post_sd() * s.post_sd() -
-                                     2 * s.pre_post_correlation() * s.pre_sd() * s.post_sd();
-      if (!(change_variance > 0) || s.n() < 2) {
-        return absl::FailedPreconditionError("the change scores have no spread");
-      }
-      return RawChange{s.post_mean() - s.pre_mean(), change_variance / s.n(), "MD", true};
-    }
-    case v1::Outcome::kTwoGroupCounts: {
-      const auto& s = outcome.two_group_counts();
-      LEERLUS_ASSIGN_OR_RETURN(Effect rd,
-                               analysis::RiskDifference({s.treatment_events(), s.treatment_total()},
-                                                        {s.control_events(), s.control_total()}));
-      return RawChange{rd.value, rd.variance, "RD", false};
-    }
-    case v1::Outcome::kDirectEffect: {
-      LEERLUS_ASSIGN_OR_RETURN(Effect effect, DirectEffect(outcome.direct_effect()));
-      const std::string& measure = outcome.direct_effect().measure();
-      return RawChange{effect.value, effect.variance, measure, measure == "MD"};
-    }
-    case v1::Outcome::STATISTICS_NOT_SET:
-      break;
-  }
-  return absl::FailedPreconditionError("the outcome has no statistics");
-}
-
-}  // namespace
 
 void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome,
                      v1::HypothesisVerdict* verdict) {
@@ -1096,19 +307,7 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
   if (!request.work_method_id().empty())
     cards[request.work_method_id()].set_work_method_id(request.work_method_id());
 
-  std::vector<v1::Experiment> experiments;
-  absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(model::ScanExperimentRecords(
-      *view, [&](absl::string_view, absl::string_view value) {
-        v1::Experiment experiment;
-        if (!experiment.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-          problem = absl::DataLossError("cannot parse an experiment");
-          return false;
-        }
-        experiments.push_back(std::move(experiment));
-        return true;
-      }));
-  LEERLUS_RETURN_IF_ERROR(problem);
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Experiment> experiments, ReadExperiments(*view));
   for (const v1::Experiment& experiment : experiments) {
     if (!request.work_method_id().empty() &&
         experiment.work_method_id() != request.work_method_id())
@@ -1126,12 +325,8 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
       verdict->set_indicator_id(hypothesis.indicator_id());
       verdict->set_expected_direction(hypothesis.expected_direction());
       verdict->set_pre_registered(hypothesis.pre_registered());
-      // The experiment's most recent live outcome on the indicator, as the
-      // analyses use it: its row in the analysis view.
-      LEERLUS_ASSIGN_OR_RETURN(
-          std::optional<v1::Outcome> latest,
-          model::AnalysisRow(*view, hypothesis.indicator_id(), experiment.work_method_id(),
-                             experiment.id()));
+      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> latest,
+                               ReadLatestOutcome(*view, hypothesis.indicator_id(), experiment));
       if (!latest.has_value()) {
         verdict->set_verdict(v1::VERDICT_NOT_MEASURED);
         verdict->set_reason("no outcome on this indicator yet");

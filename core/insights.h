@@ -1,28 +1,26 @@
 // Insights: the what-works questions, answered from the projections with
-// the pure statistics of analysis/.
+// the pure statistics of analysis/. Includes core/effects.h: OutcomeEffect
+// and OutcomeParticipants.
 //
 //   Insights insights(store);
 //   absl::StatusOr<v1::WhatWorksResponse> answer = insights.WhatWorks(request);
+//
+// Where the parts live: what a question reads from the projections in
+// evidence_collection.{h,cc}; outcome to effect in effects.{h,cc}; pooling,
+// grade and cost in pooling.{h,cc}; the field names a condition may use in
+// experiment_fields.{h,cc}. The use cases: what works, what changed,
+// contribution and scorecard in insights.cc; compare and discover
+// conditions in insights_conditions.cc.
 #ifndef LEERLUS_CORE_INSIGHTS_H_
 #define LEERLUS_CORE_INSIGHTS_H_
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "analysis/effect_size.h"
+#include "core/effects.h"
 #include "leerlus/v1/insight_service.pb.h"
 #include "storage/event_store.h"
 
 namespace leerlus::core {
-
-// The effect of one recorded outcome in `measure`, oriented so that positive
-// means better for an indicator where `lower_is_better` says which way is
-// good. FAILED_PRECONDITION, with a reason a person can read, when the
-// outcome's shape cannot be expressed in that measure.
-absl::StatusOr<analysis::Effect> OutcomeEffect(const v1::Outcome& outcome,
-                                               v1::EffectMeasure measure, bool lower_is_better);
-
-// Participants an outcome reports (both groups), 0 if unknown.
-int64_t OutcomeParticipants(const v1::Outcome& outcome);
 
 // Judges one hypothesis against an outcome on its indicator (see Verdict in
 // insight_service.proto); fills verdict, reason, estimate, CI and scale.
