@@ -11,7 +11,7 @@
 #include "common/errors.h"
 #include "core/access.h"
 #include "core/answer_budget.h"
-#include "core/personal_data.h"
+#include "core/subscription.h"
 #include "core/validation.h"
 #include "google/rpc/error_details.pb.h"
 #include "server/status_mapping.h"
@@ -351,15 +351,9 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   absl::StatusOr<core::Caller> caller =
       context_.authorizer->Authorize(*context, "Subscribe", *request);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
-  if (!stream.ok()) return ToGrpcStatus(stream.status());
-  // Opened only on an experiment the caller may read now: the answer a
-  // GetExperiment would get.
-  if (absl::Status readable =
-          core::CheckSubscription(*caller, *request, *context_.store->OpenReadView());
-      !readable.ok()) {
-    return ToGrpcStatus(readable);
-  }
+  absl::StatusOr<core::Subscription> subscription =
+      core::Subscription::Open(context_.store, *caller, *request);
+  if (!subscription.ok()) return ToGrpcStatus(subscription.status());
   // The principal's share: its token, or its name without one.
   const std::string principal = core::PrincipalOf(*caller);
   if (absl::Status slot = context_.telemetry->TryAddSubscriber(
@@ -376,74 +370,47 @@ grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
   // Write blocks while the client does not read (flow control), so a slow
   // subscriber holds one batch, not the log; one that stalls past
   // --subscriber-stall-seconds is cancelled by the watch.
+  absl::Time last_sent = absl::Now();
   auto send = [&](const v1::SubscribeResponse& message) {
     watch->Writing();
     const bool written = writer->Write(message);
     watch->Written();
+    if (written) last_sent = absl::Now();
     return written;
   };
   const absl::Duration heartbeat = absl::Seconds(request->heartbeat_seconds());
-  absl::Time last_sent = absl::Now();
   bool caught_up = false;
-  uint64_t next = std::max<uint64_t>(request->from_position(), 1);
-  // A batch is bounded in events and in bytes: a slow subscriber holds one
-  // batch, never more than about kBatchBytes of the log.
-  constexpr size_t kBatch = 256;
-  constexpr size_t kBatchBytes = 1 << 20;
   while (!context->IsCancelled()) {
     if (context_.draining->load()) {
       return ToGrpcStatus(WithErrorInfo(
           absl::UnavailableError("the server is shutting down; resubscribe from the next "
                                  "position"),
-          "SHUTTING_DOWN", {{"next_position", absl::StrCat(next)}}));
+          "SHUTTING_DOWN", {{"next_position", absl::StrCat(subscription->next_position())}}));
     }
-    // Every batch passes the rule again, on the state it is read from: a
-    // revoked or expired token, or a partner taken off the experiment,
-    // gets nothing more.
-    std::unique_ptr<storage::ReadView> view = context_.store->OpenReadView();
-    if (absl::Status readable = core::CheckSubscription(*caller, *request, *view); !readable.ok()) {
-      return ToGrpcStatus(readable);
-    }
-    absl::StatusOr<std::vector<v1::Event>> events =
-        view->ReadEvents(next, kBatch, *stream, kBatchBytes);
-    if (!events.ok()) return ToGrpcStatus(events.status());
-    size_t batch_bytes = 0;
-    for (const v1::Event& event : *events) batch_bytes += event.ByteSizeLong();
-    for (v1::Event& event : *events) {
-      next = event.position() + 1;
-      absl::StatusOr<bool> visible = core::MayReadEvent(*caller, event, *view);
-      if (!visible.ok()) return ToGrpcStatus(visible.status());
-      if (!*visible) continue;
+    absl::StatusOr<core::SubscriptionBatch> batch = subscription->Next();
+    if (!batch.ok()) return ToGrpcStatus(batch.status());
+    for (v1::Event& event : batch->events) {
       v1::SubscribeResponse message;
       *message.mutable_event() = std::move(event);
-      if (absl::Status revealed = core::RevealPersonalTexts(*context_.store, message);
-          !revealed.ok()) {
-        return ToGrpcStatus(revealed);
-      }
       if (!send(message)) return grpc::Status::OK;
-      last_sent = absl::Now();
     }
-    if (events->size() == kBatch || batch_bytes >= kBatchBytes) continue;
-    // Caught up to this view.
-    next = std::max(next, view->head_position() + 1);
+    if (!batch->caught_up) continue;
     if (!caught_up && request->mark_caught_up()) {
       v1::SubscribeResponse marker;
-      marker.mutable_caught_up()->set_head_position(view->head_position());
+      marker.mutable_caught_up()->set_head_position(batch->head_position);
       if (!send(marker)) return grpc::Status::OK;
-      last_sent = absl::Now();
     }
     caught_up = true;
     if (heartbeat > absl::ZeroDuration() && absl::Now() - last_sent >= heartbeat) {
       v1::SubscribeResponse beat;
-      beat.mutable_heartbeat()->set_head_position(view->head_position());
+      beat.mutable_heartbeat()->set_head_position(batch->head_position);
       if (!send(beat)) return grpc::Status::OK;
-      last_sent = absl::Now();
     }
     // Wait for new events, with a timeout to notice cancellation, draining,
     // an expiring token and the next heartbeat.
     absl::Time wake = absl::Now() + absl::Milliseconds(500);
     if (heartbeat > absl::ZeroDuration()) wake = std::min(wake, last_sent + heartbeat);
-    context_.store->WaitForHeadAbove(next - 1, wake);
+    subscription->WaitForMore(wake);
   }
   return grpc::Status::OK;
 }
