@@ -215,18 +215,16 @@ void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
   logger_.Log(server_fault ? "error" : (failed || partly_refused) ? "warn" : "info", "rpc", fields);
 }
 
-void Telemetry::RecordImport(absl::string_view principal, uint64_t written,
-                             const std::map<absl::StatusCode, uint64_t>& refused,
-                             const absl::Status& status, absl::Duration duration) {
+LogFields Telemetry::CountImportRows(uint64_t written,
+                                     const std::map<absl::StatusCode, uint64_t>& refused) {
   import_rows_->Add({{"code", "OK"}}).Increment(static_cast<double>(written));
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"rows_written", absl::StrCat(written)}};
+  LogFields fields = {{"rows_written", absl::StrCat(written)}};
   for (const auto& [code, count] : refused) {
     const std::string name = absl::StatusCodeToString(code);
     import_rows_->Add({{"code", name}}).Increment(static_cast<double>(count));
     fields.emplace_back(absl::StrCat("refused_", name), absl::StrCat(count));
   }
-  RecordCall("ImportOutcomes", principal, "", status, duration, std::move(fields));
+  return fields;
 }
 
 absl::Status Telemetry::TryAddSubscriber(const std::string& principal, int limit,
