@@ -243,10 +243,10 @@ absl::Status ExperimentServiceImpl::ImportRows(
           "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
           context_.max_import_rows, " were processed, split the rest"));
     }
-    // Each row is authorised as a CreateOutcome: by role here (it must name
-    // its experiment); the token and the experiment's rule are checked again
-    // when its append is decided.
-    absl::Status allowed = core::CheckRole(caller, "CreateOutcome", request.row());
+    // Each row is authorised under ImportOutcomes: by role here (it must
+    // name its experiment); the token and the experiment's rule are checked
+    // again when its append is decided.
+    absl::Status allowed = core::CheckRole(caller, "ImportOutcomes", request.row());
     inflight.emplace_back(row, allowed.ok() ? commands_.StartCreateOutcome(request.row(), caller)
                                             : core::Pending<v1::CreateOutcomeResponse>(allowed));
     ++row;
