@@ -195,8 +195,9 @@ void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   durations_->Add({{"rpc", std::string(rpc)}}, kBuckets).Observe(absl::ToDoubleSeconds(duration));
   // A call that answered OK but refused part of its work (an import's
-  // rows) says so with a field of its own and is logged as a warning.
-  const bool failed = !status.ok();
+  // rows) says so with a field of its own and is logged as a warning. A
+  // call its client cancelled (a subscriber leaving) is no failure.
+  const bool failed = !status.ok() && !absl::IsCancelled(status);
   const bool partly_refused = std::any_of(extra.begin(), extra.end(), [](const auto& field) {
     return absl::StartsWith(field.first, "refused_");
   });

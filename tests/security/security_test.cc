@@ -972,6 +972,16 @@ TEST_F(StreamTelemetryTest, EveryEndOfASubscriptionIsCounted) {
     const std::string series = CallsSeries("Subscribe", code, 1);
     EXPECT_TRUE(MetricsShow(metrics_port_, series)) << series << HttpGet(metrics_port_, "/metrics");
   }
+  // A subscriber leaving is how a stream normally ends: no warning.
+  server_->Stop();
+  bool logged = false;
+  for (absl::string_view line : absl::StrSplit(ReadFile(dir_.File("data.log")), '\n')) {
+    if (absl::StrContains(line, "\"rpc\":\"Subscribe\"") &&
+        absl::StrContains(line, "\"status\":\"CANCELLED\"")) {
+      logged = absl::StrContains(line, "\"level\":\"info\"");
+    }
+  }
+  EXPECT_TRUE(logged) << ReadFile(dir_.File("data.log"));
 }
 
 // Every end of an ImportOutcomes stream is counted with its code: refused
