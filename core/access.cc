@@ -202,9 +202,13 @@ absl::Status CheckRole(const Caller& caller, absl::string_view rpc,
     return Denied(caller, rpc, "this role cannot read experiments");
   }
   // Team or partner: the rest depends on the experiment, decided by
-  // CheckAccess on the state the call acts on. An import stream's rows are
-  // each checked as a CreateOutcome of their own experiment.
-  if (rpc == "ImportOutcomes") return absl::OkStatus();
+  // CheckAccess on the state the call acts on. An import stream opens
+  // before its rows; each row (a CreateOutcomeRequest) is then checked
+  // under ImportOutcomes as it comes, as a change of its own experiment.
+  if (rpc == "ImportOutcomes" &&
+      request.GetDescriptor() == v1::ImportOutcomesRequest::descriptor()) {
+    return absl::OkStatus();
+  }
   if (ExperimentIdOf(rpc, request).empty()) {
     if (caller.role == v1::ROLE_PARTNER && access == Access::kRead && rpc != "ReadEvents" &&
         rpc != "Subscribe") {

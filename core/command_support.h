@@ -96,9 +96,10 @@ Pending<Response> Start(
     std::string stream, const std::string& request_id, uint64_t expected_version,
     const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
-  return Pending<Response>(store->Submit(MakeAppend<Response>(
-      method, request, std::move(stream), request_id, expected_version, caller, std::move(decide),
-      std::move(respond))));
+  return Pending<Response>(
+      store, store->Submit(MakeAppend<Response>(method, request, std::move(stream), request_id,
+                                                expected_version, caller, std::move(decide),
+                                                std::move(respond))));
 }
 
 template <typename Response>

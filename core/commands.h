@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/caller.h"
+#include "core/personal_data.h"
 #include "leerlus/v1/admin_service.pb.h"
 #include "leerlus/v1/catalog_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
@@ -21,15 +22,17 @@
 
 namespace leerlus::core {
 
-// A command's answer from the store's: the response it stored.
+// A command's answer from the store's: the response it stored, with its
+// personal texts revealed (core/personal_data.h).
 template <typename Response>
-absl::StatusOr<Response> ResponseOf(const absl::StatusOr<storage::AppendResult>& result) {
+absl::StatusOr<Response> ResponseOf(storage::EventStore& store,
+                                    const absl::StatusOr<storage::AppendResult>& result) {
   if (!result.ok()) return result.status();
   Response response;
   if (!response.ParseFromString(result->response)) {
     return absl::DataLossError("cannot parse a stored response");
   }
-  return response;
+  return Revealed<Response>(store, std::move(response));
 }
 
 // A change handed to the store whose answer is still to come.
@@ -38,17 +41,18 @@ class Pending {
  public:
   // Refused before it reached the store (the request was invalid).
   explicit Pending(absl::Status refused) : refused_(std::move(refused)) {}
-  explicit Pending(std::future<absl::StatusOr<storage::AppendResult>> append)
-      : append_(std::move(append)) {}
+  Pending(storage::EventStore* store, std::future<absl::StatusOr<storage::AppendResult>> append)
+      : store_(store), append_(std::move(append)) {}
 
   // Blocks until the change is durable or refused; call once.
   absl::StatusOr<Response> Wait() {
     if (!refused_.ok()) return refused_;
-    return ResponseOf<Response>(append_.get());
+    return ResponseOf<Response>(*store_, append_.get());
   }
 
  private:
   absl::Status refused_;
+  storage::EventStore* store_ = nullptr;
   std::future<absl::StatusOr<storage::AppendResult>> append_;
 };
 

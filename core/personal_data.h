@@ -53,6 +53,17 @@ absl::StatusOr<std::string> PersonalTextFingerprint(storage::KeyValueReader& sta
 // current state (erasure applies to every view, as-of ones included).
 absl::Status RevealPersonalTexts(storage::EventStore& store, google::protobuf::Message& message);
 
+// The rule for what the core hands a caller: texts are stored sealed and
+// answered revealed. Queries and the answers of changes apply it to every
+// answer that leaves the core, so that no server code has to remember it.
+// An error passes unchanged.
+template <typename Answer>
+absl::StatusOr<Answer> Revealed(storage::EventStore& store, absl::StatusOr<Answer> answer) {
+  if (!answer.ok()) return answer;
+  if (absl::Status revealed = RevealPersonalTexts(store, *answer); !revealed.ok()) return revealed;
+  return answer;
+}
+
 }  // namespace leerlus::core
 
 #endif  // LEERLUS_CORE_PERSONAL_DATA_H_

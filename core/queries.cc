@@ -11,6 +11,7 @@
 #include "core/access.h"
 #include "core/answer_budget.h"
 #include "core/filter.h"
+#include "core/personal_data.h"
 #include "core/validation.h"
 #include "leerlus/internal/v1/records.pb.h"
 #include "core/model/events.h"
@@ -269,7 +270,7 @@ absl::StatusOr<v1::ListAreasResponse> Queries::ListAreas(const v1::ListAreasRequ
       [](v1::ListAreasResponse& response, v1::Area&& m) { *response.add_areas() = std::move(m); });
 }
 
-absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
+absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperimentSealed(
     const v1::GetExperimentRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckId(violations, "id", request.id());
@@ -330,7 +331,7 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
   return response;
 }
 
-absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
+absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomesSealed(
     const v1::ListOutcomesRequest& request, const Caller& caller) {
   FieldViolations violations;
   CheckId(violations, "experiment_id", request.experiment_id());
@@ -373,7 +374,7 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
   return response;
 }
 
-absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
+absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperimentsSealed(
     const v1::ListExperimentsRequest& request, absl::string_view only_partner) {
   FieldViolations violations;
   int32_t page_size = CheckPageSize(violations, request.page_size());
@@ -425,8 +426,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
   return response;
 }
 
-absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsRequest& request,
-                                                           const Caller& caller) {
+absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEventsSealed(
+    const v1::ReadEventsRequest& request, const Caller& caller) {
   FieldViolations violations;
   int32_t page_size = CheckPageSize(violations, request.page_size());
   if (!request.experiment_id().empty()) {
@@ -479,6 +480,26 @@ absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsR
   response.set_head_position(view->head_position());
   response.set_next_position(std::max(next, from));
   return response;
+}
+
+absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperiment(
+    const v1::GetExperimentRequest& request, const Caller& caller) {
+  return Revealed(*store_, GetExperimentSealed(request, caller));
+}
+
+absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomes(
+    const v1::ListOutcomesRequest& request, const Caller& caller) {
+  return Revealed(*store_, ListOutcomesSealed(request, caller));
+}
+
+absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
+    const v1::ListExperimentsRequest& request, absl::string_view only_partner) {
+  return Revealed(*store_, ListExperimentsSealed(request, only_partner));
+}
+
+absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsRequest& request,
+                                                           const Caller& caller) {
+  return Revealed(*store_, ReadEventsSealed(request, caller));
 }
 
 absl::StatusOr<v1::ListTokensResponse> Queries::ListTokens(const v1::ListTokensRequest&) {

@@ -32,7 +32,9 @@ class Queries {
 
   // The reads of one experiment and of the log check `caller` against the
   // view they answer from (core/access.h), so the answer and the check see
-  // one state; events the caller may not see are left out.
+  // one state; events the caller may not see are left out. These reads, and
+  // ListExperiments, answer with personal texts revealed (Revealed in
+  // core/personal_data.h).
   absl::StatusOr<v1::GetExperimentResponse> GetExperiment(const v1::GetExperimentRequest& request,
                                                           const Caller& caller);
   absl::StatusOr<v1::ListOutcomesResponse> ListOutcomes(const v1::ListOutcomesRequest& request,
@@ -51,6 +53,17 @@ class Queries {
   absl::StatusOr<bool> AnyToken();
 
  private:
+  // The reads above that may hold personal texts, with the texts as stored
+  // (sealed); the public ones reveal them.
+  absl::StatusOr<v1::GetExperimentResponse> GetExperimentSealed(
+      const v1::GetExperimentRequest& request, const Caller& caller);
+  absl::StatusOr<v1::ListOutcomesResponse> ListOutcomesSealed(
+      const v1::ListOutcomesRequest& request, const Caller& caller);
+  absl::StatusOr<v1::ListExperimentsResponse> ListExperimentsSealed(
+      const v1::ListExperimentsRequest& request, absl::string_view only_partner);
+  absl::StatusOr<v1::ReadEventsResponse> ReadEventsSealed(const v1::ReadEventsRequest& request,
+                                                          const Caller& caller);
+
   storage::EventStore* store_;
   AnswerMemory* answer_memory_;
 };

@@ -99,16 +99,16 @@ Pending<v1::CreateOutcomeResponse> Commands::StartCreateOutcome(
     const v1::CreateOutcomeRequest& request, const Caller& caller) {
   absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
   if (!append.ok()) return Pending<v1::CreateOutcomeResponse>(append.status());
-  return Pending<v1::CreateOutcomeResponse>(store_->Submit(std::move(*append)));
+  return Pending<v1::CreateOutcomeResponse>(store_, store_->Submit(std::move(*append)));
 }
 
 void Commands::CreateOutcome(const v1::CreateOutcomeRequest& request, const Caller& caller,
                              std::function<void(absl::StatusOr<v1::CreateOutcomeResponse>)> done) {
   absl::StatusOr<storage::AppendRequest> append = CreateOutcomeAppend(request, caller);
   if (!append.ok()) return done(append.status());
-  store_->Submit(std::move(*append), [done = std::move(done)](
+  store_->Submit(std::move(*append), [store = store_, done = std::move(done)](
                                          absl::StatusOr<storage::AppendResult> result) {
-    done(ResponseOf<v1::CreateOutcomeResponse>(result));
+    done(ResponseOf<v1::CreateOutcomeResponse>(*store, result));
   });
 }
 

@@ -1,124 +1,23 @@
 #include "server/services.h"
 
-#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "core/access.h"
 #include "core/model/events.h"
 #include "core/answer_budget.h"
-#include "core/personal_data.h"
-#include "core/validation.h"
+#include "core/subscription.h"
 #include "google/rpc/error_details.pb.h"
-#include "server/status_mapping.h"
+#include "google/rpc/status.pb.h"
+#include "server/call.h"
 
 namespace leerlus::server {
 namespace {
-
-// The request id of a mutation, for the log ("" for reads). It is the
-// client's text: one that is no valid request id is logged as a marker, so
-// an unauthenticated caller can neither flood the log nor forge a line.
-std::string RequestIdOf(const google::protobuf::Message& request) {
-  const google::protobuf::FieldDescriptor* field =
-      request.GetDescriptor()->FindFieldByName("request_id");
-  if (field == nullptr || field->type() != google::protobuf::FieldDescriptor::TYPE_STRING)
-    return "";
-  std::string request_id = request.GetReflection()->GetString(request, field);
-  FieldViolations violations;
-  core::CheckRequestId(violations, request_id);
-  return violations.empty() || request_id.empty() ? request_id : "(invalid)";
-}
-
-// The call's deadline, for work that can stop early (a replay of the log);
-// a call without one has none.
-absl::Time CallDeadline(const grpc::ServerContextBase& context) {
-  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
-    return absl::InfiniteFuture();
-  }
-  return absl::FromChrono(context.deadline());
-}
-
-// A unary call from authorisation to its answer; every call is counted,
-// timed and logged.
-class UnaryCall {
- public:
-  UnaryCall(const ServiceContext& service, const grpc::ServerContextBase& context,
-            absl::string_view method, const google::protobuf::Message& request)
-      : service_(service), method_(method), request_(request), start_(absl::Now()) {
-    caller_ = service.authorizer->Authorize(context, method, request);
-    // A call whose deadline passed while it queued is not started: nobody
-    // would read the answer. (The deadline, not IsCancelled(): on the
-    // synchronous server that polls the completion queue, a tenth of an
-    // append's cost.)
-    if (caller_.ok() && context.deadline() <= std::chrono::system_clock::now()) {
-      caller_ = absl::DeadlineExceededError("the call's deadline passed before it started");
-    }
-  }
-
-  // Who may run the call; not OK: answer with Finish(caller().status()).
-  const absl::StatusOr<core::Caller>& caller() const { return caller_; }
-
-  // The core function's result as the call's answer.
-  template <typename Response>
-  grpc::Status Finish(absl::StatusOr<Response> result, Response* response) {
-    absl::Status status = result.status();
-    if (result.ok()) {
-      // Personal texts leave the server only as plaintext or "[erased]".
-      status = core::RevealPersonalTexts(*service_.store, *result);
-      if (status.ok()) status = CheckSize(*result);
-      if (status.ok()) *response = std::move(*result);
-    }
-    return Finish(status);
-  }
-  grpc::Status Finish(const absl::Status& status) {
-    service_.telemetry->RecordCall(method_, caller_.ok() ? caller_->actor : "",
-                                   RequestIdOf(request_), status, absl::Now() - start_);
-    return ToGrpcStatus(status);
-  }
-
- private:
-  // An answer gRPC would refuse to send, refused here with the way out.
-  absl::Status CheckSize(const google::protobuf::Message& response) const {
-    const size_t size = response.ByteSizeLong();
-    if (service_.max_message_bytes == 0 || size <= service_.max_message_bytes) {
-      return absl::OkStatus();
-    }
-    return core::TooLargeAnswer(method_, service_.max_message_bytes);
-  }
-
-  const ServiceContext& service_;
-  absl::string_view method_;
-  const google::protobuf::Message& request_;
-  absl::Time start_;
-  absl::StatusOr<core::Caller> caller_;
-};
-
-// Authorise, run the core function, translate the result.
-template <typename Response, typename Fn>
-grpc::Status Handle(const ServiceContext& service, grpc::ServerContext* context,
-                    absl::string_view method, const google::protobuf::Message& request,
-                    Response* response, Fn&& run) {
-  UnaryCall call(service, *context, method, request);
-  if (!call.caller().ok()) return call.Finish(call.caller().status());
-  // A large answer keeps its reservation until the call is done and the
-  // answer sent (CallEndInterceptor), not only while it is built; it is
-  // refused when its principal's earlier large answers still wait unread.
-  const core::Caller& caller = *call.caller();
-  const grpc::ServerContextBase* call_key = context;
-  core::AnswerMemory::CallScope scope(service.answer_memory, call_key, core::PrincipalOf(caller));
-  absl::StatusOr<Response> result = run(caller);
-  if (result.ok() && service.answer_memory != nullptr) {
-    if (absl::Status sendable = service.answer_memory->Answered(call_key); !sendable.ok()) {
-      result = sendable;
-    }
-  }
-  return call.Finish(std::move(result), response);
-}
 
 // The field a BadRequest or ErrorInfo detail names, if any.
 std::string BlamedField(const absl::Status& status) {
@@ -137,6 +36,21 @@ std::string BlamedField(const absl::Status& status) {
     }
   }
   return "";
+}
+
+// A message of an import stream that did not parse, as the stream's end:
+// the rows before it are in, and the caller learns which one broke.
+absl::Status BrokenRow(const grpc::Status& broken, uint64_t row) {
+  absl::Status status(static_cast<absl::StatusCode>(broken.error_code()),
+                      absl::StrCat("row ", row, " (counting from 0): ", broken.error_message(),
+                                   "; the ", row, " rows before it were processed"));
+  google::rpc::Status details;
+  if (details.ParseFromString(broken.error_details())) {
+    for (const google::protobuf::Any& detail : details.details()) {
+      status.SetPayload(detail.type_url(), absl::Cord(detail.value()));
+    }
+  }
+  return status;
 }
 
 // Gives back what a call's answer reserved once the call is over.
@@ -160,7 +74,7 @@ class CallEndInterceptorFactory final
   explicit CallEndInterceptorFactory(core::AnswerMemory* memory) : memory_(memory) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    // Only the synchronous unary handlers (Handle) build answers under a
+    // Only the synchronous unary handlers (RunUnary) build answers under a
     // CallScope; the callback append and the streams need no interceptor.
     if (info->type() != grpc::experimental::ServerRpcInfo::Type::UNARY ||
         absl::string_view(info->method()) == "/leerlus.v1.ExperimentService/CreateOutcome") {
@@ -183,11 +97,11 @@ MakeCallEndInterceptorFactory(core::AnswerMemory* memory) {
 #define LEERLUS_UNARY(Service, Method, Target)                                                   \
   grpc::Status Service::Method(grpc::ServerContext* context, const v1::Method##Request* request, \
                                v1::Method##Response* response) {                                 \
-    return Handle(context_, context, #Method, *request, response,                                \
-                  [&](const core::Caller& caller) {                                              \
-                    (void)caller;                                                                \
-                    return Target;                                                               \
-                  });                                                                            \
+    return RunUnary(context_, context, #Method, *request, response,                              \
+                    [&](const core::Caller& caller) {                                            \
+                      (void)caller;                                                              \
+                      return Target;                                                             \
+                    });                                                                          \
   }
 
 LEERLUS_UNARY(CatalogServiceImpl, CreateWorkMethod, commands_.CreateWorkMethod(*request, caller))
@@ -219,17 +133,17 @@ grpc::ServerUnaryReactor* ExperimentServiceImpl::CreateOutcome(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // What the answer needs, kept until `done` runs.
-  struct Call {
+  struct State {
     v1::CreateOutcomeRequest request;
-    std::optional<UnaryCall> call;
+    std::optional<Call> call;
   };
-  auto state = std::make_shared<Call>();
+  auto state = std::make_shared<State>();
   grpc::ByteBuffer bytes(*request_bytes);
   if (grpc::Status parsed = DeserializeMessage(&bytes, &state->request); !parsed.ok()) {
     reactor->Finish(parsed);
     return reactor;
   }
-  UnaryCall& call = state->call.emplace(context_, *context, "CreateOutcome", state->request);
+  Call& call = state->call.emplace(context_, *context, "CreateOutcome", state->request);
   if (!call.caller().ok()) {
     reactor->Finish(call.Finish(call.caller().status()));
     return reactor;
@@ -275,20 +189,22 @@ LEERLUS_UNARY(AdminServiceImpl, ErasePersonalData, commands_.ErasePersonalData(*
 grpc::Status ExperimentServiceImpl::ImportOutcomes(
     grpc::ServerContext* context, grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
     v1::ImportOutcomesResponse* response) {
-  const absl::Time start = absl::Now();
-  // The stream needs a caller who may record at all; each row is then
-  // authorised as a CreateOutcome of its own experiment.
-  absl::StatusOr<core::Caller> caller =
-      context_.authorizer->Authorize(*context, "ImportOutcomes", v1::ImportOutcomesRequest());
-  // Refused rows, by code: logged and counted with the stream's outcome, so
-  // that 100,000 refused rows do not pass as one OK line.
-  std::map<absl::StatusCode, uint64_t> refused;
-  auto finish = [&](const absl::Status& status) {
-    context_.telemetry->RecordImport(caller.ok() ? caller->actor : "", response->written(), refused,
-                                     status, absl::Now() - start);
-    return ToGrpcStatus(status);
-  };
-  if (!caller.ok()) return finish(caller.status());
+  // The stream opens for a caller who may import at all; each row is then
+  // authorised as it comes (ImportRows).
+  return RunStream(
+      context_, context, "ImportOutcomes", v1::ImportOutcomesRequest(), [&](Call& call) {
+        // Refused rows, by code: logged and counted with the stream's
+        // outcome, so that 100,000 refused rows do not pass as one OK line.
+        std::map<absl::StatusCode, uint64_t> refused;
+        absl::Status status = ImportRows(*call.caller(), *reader, *response, refused);
+        call.AddLogFields(context_.telemetry->CountImportRows(response->written(), refused));
+        return status;
+      });
+}
+
+absl::Status ExperimentServiceImpl::ImportRows(
+    const core::Caller& caller, grpc::ServerReader<v1::ImportOutcomesRequest>& reader,
+    v1::ImportOutcomesResponse& response, std::map<absl::StatusCode, uint64_t>& refused) {
   // Rows are handed to the store without waiting (a window of them in
   // flight), so that they share group commits instead of paying one fsync
   // each; results are collected in row order. The window holds several
@@ -304,12 +220,12 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
     auto& [row, pending] = inflight.front();
     absl::StatusOr<v1::CreateOutcomeResponse> result = pending.Wait();
     if (result.ok()) {
-      response->set_written(response->written() + 1);
+      response.set_written(response.written() + 1);
     } else {
-      response->set_failed(response->failed() + 1);
+      response.set_failed(response.failed() + 1);
       ++refused[result.status().code()];
-      if (response->results_size() < kListedFailures) {
-        v1::ImportRowResult* failure = response->add_results();
+      if (response.results_size() < kListedFailures) {
+        v1::ImportRowResult* failure = response.add_results();
         failure->set_row(row);
         failure->set_code(static_cast<int>(result.status().code()));
         failure->set_message(std::string(result.status().message()));
@@ -321,136 +237,97 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
   v1::ImportOutcomesRequest request;
   uint64_t row = 0;
   (void)TakeRequestParseFailure();  // Left by an earlier call on this thread.
-  while (reader->Read(&request)) {
+  while (reader.Read(&request)) {
     if (row >= context_.max_import_rows) {
       while (!inflight.empty()) collect_one();
-      return finish(absl::ResourceExhaustedError(absl::StrCat(
+      return absl::ResourceExhaustedError(absl::StrCat(
           "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
-          context_.max_import_rows, " were processed, split the rest")));
+          context_.max_import_rows, " were processed, split the rest"));
     }
-    absl::StatusOr<core::Caller> row_caller =
-        context_.authorizer->Authorize(*context, "CreateOutcome", request.row());
-    inflight.emplace_back(row, row_caller.ok()
-                                   ? commands_.StartCreateOutcome(request.row(), *row_caller)
-                                   : core::Pending<v1::CreateOutcomeResponse>(row_caller.status()));
+    // Each row is authorised under ImportOutcomes: by role here (it must
+    // name its experiment); the token and the experiment's rule are checked
+    // again when its append is decided.
+    absl::Status allowed = core::CheckRole(caller, "ImportOutcomes", request.row());
+    inflight.emplace_back(row, allowed.ok() ? commands_.StartCreateOutcome(request.row(), caller)
+                                            : core::Pending<v1::CreateOutcomeResponse>(allowed));
     ++row;
     if (inflight.size() >= kWindow) collect_one();
   }
   while (!inflight.empty()) collect_one();
-  // Read() also ends at a message that does not parse: the rows before it
-  // are in, and the caller learns which one broke.
-  if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) {
-    (void)finish(
-        absl::Status(static_cast<absl::StatusCode>(broken.error_code()), broken.error_message()));
-    return grpc::Status(broken.error_code(),
-                        absl::StrCat("row ", row, " (counting from 0): ", broken.error_message(),
-                                     "; the ", row, " rows before it were processed"),
-                        broken.error_details());
-  }
-  return finish(absl::OkStatus());
+  // Read() also ends at a message that does not parse.
+  if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) return BrokenRow(broken, row);
+  return absl::OkStatus();
 }
 
 grpc::Status EventLogServiceImpl::Subscribe(grpc::ServerContext* context,
                                             const v1::SubscribeRequest* request,
                                             grpc::ServerWriter<v1::SubscribeResponse>* writer) {
-  absl::StatusOr<core::Caller> caller =
-      context_.authorizer->Authorize(*context, "Subscribe", *request);
-  if (!caller.ok()) return ToGrpcStatus(caller.status());
-  absl::StatusOr<std::string> stream = core::SubscriptionStream(*request);
-  if (!stream.ok()) return ToGrpcStatus(stream.status());
-  // Opened only on an experiment the caller may read now: the answer a
-  // GetExperiment would get.
-  if (absl::Status readable =
-          core::CheckSubscription(*caller, *request, *context_.store->OpenReadView());
-      !readable.ok()) {
-    return ToGrpcStatus(readable);
-  }
+  return RunStream(context_, context, "Subscribe", *request,
+                   [&](Call& call) { return Follow(*call.caller(), *request, *context, *writer); });
+}
+
+absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
+                                         const v1::SubscribeRequest& request,
+                                         grpc::ServerContext& context,
+                                         grpc::ServerWriter<v1::SubscribeResponse>& writer) {
+  LEERLUS_ASSIGN_OR_RETURN(core::Subscription subscription,
+                           core::Subscription::Open(context_.store, caller, request));
   // The principal's share: its token, or its name without one.
-  const std::string principal = core::PrincipalOf(*caller);
-  if (absl::Status slot = context_.telemetry->TryAddSubscriber(
-          principal, context_.max_subscribers, context_.max_subscribers_per_principal);
-      !slot.ok()) {
-    return ToGrpcStatus(slot);
-  }
+  const std::string principal = core::PrincipalOf(caller);
+  LEERLUS_RETURN_IF_ERROR(context_.telemetry->TryAddSubscriber(
+      principal, context_.max_subscribers, context_.max_subscribers_per_principal));
   struct Unsubscribe {
     Telemetry* telemetry;
     const std::string& principal;
     ~Unsubscribe() { telemetry->RemoveSubscriber(principal); }
   } unsubscribe{context_.telemetry, principal};
-  std::unique_ptr<StalledStreams::Watch> watch = context_.stalled_streams->Track(context);
+  std::unique_ptr<StalledStreams::Watch> watch = context_.stalled_streams->Track(&context);
   // Write blocks while the client does not read (flow control), so a slow
   // subscriber holds one batch, not the log; one that stalls past
-  // --subscriber-stall-seconds is cancelled by the watch.
+  // --subscriber-stall-seconds is cancelled by the watch. A failed write:
+  // the client is gone, and the call says how (RunStream).
+  absl::Time last_sent = absl::Now();
   auto send = [&](const v1::SubscribeResponse& message) {
     watch->Writing();
-    const bool written = writer->Write(message);
+    const bool written = writer.Write(message);
     watch->Written();
+    if (written) last_sent = absl::Now();
     return written;
   };
-  const absl::Duration heartbeat = absl::Seconds(request->heartbeat_seconds());
-  absl::Time last_sent = absl::Now();
+  const absl::Duration heartbeat = absl::Seconds(request.heartbeat_seconds());
   bool caught_up = false;
-  uint64_t next = std::max<uint64_t>(request->from_position(), 1);
-  // A batch is bounded in events and in bytes: a slow subscriber holds one
-  // batch, never more than about kBatchBytes of the log.
-  constexpr size_t kBatch = 256;
-  constexpr size_t kBatchBytes = 1 << 20;
-  while (!context->IsCancelled()) {
+  while (!context.IsCancelled()) {
     if (context_.draining->load()) {
-      return ToGrpcStatus(WithErrorInfo(
+      return WithErrorInfo(
           absl::UnavailableError("the server is shutting down; resubscribe from the next "
                                  "position"),
-          "SHUTTING_DOWN", {{"next_position", absl::StrCat(next)}}));
+          "SHUTTING_DOWN", {{"next_position", absl::StrCat(subscription.next_position())}});
     }
-    // Every batch passes the rule again, on the state it is read from: a
-    // revoked or expired token, or a partner taken off the experiment,
-    // gets nothing more.
-    std::unique_ptr<storage::ReadView> view = context_.store->OpenReadView();
-    if (absl::Status readable = core::CheckSubscription(*caller, *request, *view); !readable.ok()) {
-      return ToGrpcStatus(readable);
-    }
-    absl::StatusOr<std::vector<v1::Event>> events =
-        model::ReadEvents(*view, next, kBatch, *stream, kBatchBytes);
-    if (!events.ok()) return ToGrpcStatus(events.status());
-    size_t batch_bytes = 0;
-    for (const v1::Event& event : *events) batch_bytes += event.ByteSizeLong();
-    for (v1::Event& event : *events) {
-      next = event.position() + 1;
-      absl::StatusOr<bool> visible = core::MayReadEvent(*caller, event, *view);
-      if (!visible.ok()) return ToGrpcStatus(visible.status());
-      if (!*visible) continue;
+    LEERLUS_ASSIGN_OR_RETURN(core::SubscriptionBatch batch, subscription.Next());
+    for (v1::Event& event : batch.events) {
       v1::SubscribeResponse message;
       *message.mutable_event() = std::move(event);
-      if (absl::Status revealed = core::RevealPersonalTexts(*context_.store, message);
-          !revealed.ok()) {
-        return ToGrpcStatus(revealed);
-      }
-      if (!send(message)) return grpc::Status::OK;
-      last_sent = absl::Now();
+      if (!send(message)) return absl::OkStatus();
     }
-    if (events->size() == kBatch || batch_bytes >= kBatchBytes) continue;
-    // Caught up to this view.
-    next = std::max(next, view->head_position() + 1);
-    if (!caught_up && request->mark_caught_up()) {
+    if (!batch.caught_up) continue;
+    if (!caught_up && request.mark_caught_up()) {
       v1::SubscribeResponse marker;
-      marker.mutable_caught_up()->set_head_position(view->head_position());
-      if (!send(marker)) return grpc::Status::OK;
-      last_sent = absl::Now();
+      marker.mutable_caught_up()->set_head_position(batch.head_position);
+      if (!send(marker)) return absl::OkStatus();
     }
     caught_up = true;
     if (heartbeat > absl::ZeroDuration() && absl::Now() - last_sent >= heartbeat) {
       v1::SubscribeResponse beat;
-      beat.mutable_heartbeat()->set_head_position(view->head_position());
-      if (!send(beat)) return grpc::Status::OK;
-      last_sent = absl::Now();
+      beat.mutable_heartbeat()->set_head_position(batch.head_position);
+      if (!send(beat)) return absl::OkStatus();
     }
     // Wait for new events, with a timeout to notice cancellation, draining,
     // an expiring token and the next heartbeat.
     absl::Time wake = absl::Now() + absl::Milliseconds(500);
     if (heartbeat > absl::ZeroDuration()) wake = std::min(wake, last_sent + heartbeat);
-    context_.store->WaitForHeadAbove(next - 1, wake);
+    subscription.WaitForMore(wake);
   }
-  return grpc::Status::OK;
+  return absl::OkStatus();
 }
 
 }  // namespace leerlus::server

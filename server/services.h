@@ -1,12 +1,12 @@
-// The gRPC services: thin translations. Each handler authorises the call,
-// hands the request to the core and maps the result's status. No domain
-// logic lives here.
+// The gRPC services: thin translations. Each handler runs through one Call
+// (server/call.h), which authorises it, counts it and maps its status, and
+// hands the request to the core. No domain logic lives here.
 #ifndef LEERLUS_SERVER_SERVICES_H_
 #define LEERLUS_SERVER_SERVICES_H_
 
 #include <grpcpp/support/server_interceptor.h>
 
-#include <atomic>
+#include <map>
 #include <memory>
 
 #include "core/admin.h"
@@ -19,35 +19,9 @@
 #include "leerlus/v1/event_log_service.grpc.pb.h"
 #include "leerlus/v1/experiment_service.grpc.pb.h"
 #include "leerlus/v1/insight_service.grpc.pb.h"
-#include "server/authorizer.h"
-#include "server/stalled_streams.h"
-#include "server/telemetry.h"
-#include "storage/event_store.h"
+#include "server/service_context.h"
 
 namespace leerlus::server {
-
-// What the services share.
-struct ServiceContext {
-  storage::EventStore* store;
-  const Authorizer* authorizer;
-  // Set when the server starts draining: long-lived streams end.
-  std::atomic<bool>* draining;
-  // Counts, times and logs every call.
-  Telemetry* telemetry;
-  // Most open Subscribe streams (each holds a server thread); 0: no limit.
-  int max_subscribers = 0;
-  // Most rows one ImportOutcomes stream may carry (--max-import-rows).
-  uint64_t max_import_rows = 1'000'000;
-  // Cancels Subscribe streams whose client stopped reading.
-  StalledStreams* stalled_streams = nullptr;
-  // Largest answer a unary call may send (--max-message-mb); a larger one
-  // is RESOURCE_EXHAUSTED with reason RESPONSE_TOO_LARGE. 0: no limit.
-  size_t max_message_bytes = 0;
-  // Bounds the answers being built, alone and together.
-  core::AnswerMemory* answer_memory = nullptr;
-  // Most open Subscribe streams of one principal; 0: no limit.
-  int max_subscribers_per_principal = 0;
-};
 
 class CatalogServiceImpl final : public v1::CatalogService::Service {
  public:
@@ -140,6 +114,13 @@ class ExperimentServiceImpl final
                               v1::ImportOutcomesResponse* response) override;
 
  private:
+  // An import's rows, each authorised and appended; `refused` counts the
+  // rows refused, by code.
+  absl::Status ImportRows(const core::Caller& caller,
+                          grpc::ServerReader<v1::ImportOutcomesRequest>& reader,
+                          v1::ImportOutcomesResponse& response,
+                          std::map<absl::StatusCode, uint64_t>& refused);
+
   ServiceContext context_;
   core::Commands commands_;
   core::Queries queries_;
@@ -156,6 +137,11 @@ class EventLogServiceImpl final : public v1::EventLogService::Service {
                          grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
 
  private:
+  // Sends what `request` follows to `writer` until the stream ends.
+  absl::Status Follow(const core::Caller& caller, const v1::SubscribeRequest& request,
+                      grpc::ServerContext& context,
+                      grpc::ServerWriter<v1::SubscribeResponse>& writer);
+
   ServiceContext context_;
   core::Queries queries_;
 };

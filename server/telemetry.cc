@@ -195,8 +195,9 @@ void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   durations_->Add({{"rpc", std::string(rpc)}}, kBuckets).Observe(absl::ToDoubleSeconds(duration));
   // A call that answered OK but refused part of its work (an import's
-  // rows) says so with a field of its own and is logged as a warning.
-  const bool failed = !status.ok();
+  // rows) says so with a field of its own and is logged as a warning. A
+  // call its client cancelled (a subscriber leaving) is no failure.
+  const bool failed = !status.ok() && !absl::IsCancelled(status);
   const bool partly_refused = std::any_of(extra.begin(), extra.end(), [](const auto& field) {
     return absl::StartsWith(field.first, "refused_");
   });
@@ -215,18 +216,16 @@ void Telemetry::RecordCall(absl::string_view rpc, absl::string_view principal,
   logger_.Log(server_fault ? "error" : (failed || partly_refused) ? "warn" : "info", "rpc", fields);
 }
 
-void Telemetry::RecordImport(absl::string_view principal, uint64_t written,
-                             const std::map<absl::StatusCode, uint64_t>& refused,
-                             const absl::Status& status, absl::Duration duration) {
+LogFields Telemetry::CountImportRows(uint64_t written,
+                                     const std::map<absl::StatusCode, uint64_t>& refused) {
   import_rows_->Add({{"code", "OK"}}).Increment(static_cast<double>(written));
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"rows_written", absl::StrCat(written)}};
+  LogFields fields = {{"rows_written", absl::StrCat(written)}};
   for (const auto& [code, count] : refused) {
     const std::string name = absl::StatusCodeToString(code);
     import_rows_->Add({{"code", name}}).Increment(static_cast<double>(count));
     fields.emplace_back(absl::StrCat("refused_", name), absl::StrCat(count));
   }
-  RecordCall("ImportOutcomes", principal, "", status, duration, std::move(fields));
+  return fields;
 }
 
 absl::Status Telemetry::TryAddSubscriber(const std::string& principal, int limit,

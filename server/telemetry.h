@@ -34,6 +34,9 @@ namespace leerlus::server {
 
 enum class LogFormat { kText, kJson };
 
+// Fields of a log line, as (name, value) pairs.
+using LogFields = std::vector<std::pair<std::string, std::string>>;
+
 // One log line a record: JSON objects for machines, `key=value` for people.
 class Logger {
  public:
@@ -67,13 +70,11 @@ class Telemetry {
   void RecordCall(absl::string_view rpc, absl::string_view principal, absl::string_view request_id,
                   const absl::Status& status, absl::Duration duration,
                   std::vector<std::pair<std::string, std::string>> fields = {});
-  // One finished ImportOutcomes stream: recorded as its call, with its
-  // written rows and its refused rows by code (counted in
-  // leerlus_import_rows_total{code} and named in the log line, which is a
-  // warning when any row was refused).
-  void RecordImport(absl::string_view principal, uint64_t written,
-                    const std::map<absl::StatusCode, uint64_t>& refused, const absl::Status& status,
-                    absl::Duration duration);
+  // An ImportOutcomes stream's rows, counted in
+  // leerlus_import_rows_total{code}: the written ones as OK, the refused
+  // ones by code. Returns the fields that name them in the stream's log
+  // line (RecordCall), which is a warning when any row was refused.
+  LogFields CountImportRows(uint64_t written, const std::map<absl::StatusCode, uint64_t>& refused);
   // Counts a new subscription of `principal`, unless `limit` (> 0) are
   // open already, or `per_principal_limit` (> 0) of that principal's:
   // then RESOURCE_EXHAUSTED (with RetryInfo on the wire) naming which. One

@@ -78,8 +78,8 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
       {"ListTokens", {"Ynnnn", "Ynnnn"}},
       {"RevokeToken", {"Ynnnn", "Ynnnn"}},
       {"ErasePersonalData", {"Ynnnn", "Ynnnn"}},
-      // The stream is opened by anyone who may read the catalogue; each row
-      // is then authorised as a CreateOutcome of its experiment (above).
+      // Each row of the stream is authorised under ImportOutcomes, with the
+      // rule of a CreateOutcome of its experiment (above).
       {"ImportOutcomes", {"YnYYn", "Ynnnn"}},
   };
   storage::MemoryProjection state(2, 0);
@@ -104,9 +104,10 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
     ASSERT_NE(it, expected.end()) << method->name() << " has no row in this table";
     for (const bool north : {true, false}) {
       const std::string experiment_id = north ? "north-1" : "south-1";
-      // ImportOutcomes rows are authorised as CreateOutcome requests.
+      // An ImportOutcomes stream is authorised row by row: each row is a
+      // CreateOutcomeRequest, checked under ImportOutcomes.
       const bool row = method->name() == "ImportOutcomes";
-      const std::string rpc = row ? "CreateOutcome" : method->name();
+      const std::string rpc = method->name();
       std::unique_ptr<google::protobuf::Message> request(
           google::protobuf::MessageFactory::generated_factory()
               ->GetPrototype(row ? v1::CreateOutcomeRequest::descriptor() : method->input_type())
@@ -138,6 +139,24 @@ TEST(AccessRulesTest, EveryRoleAgainstEveryRpc) {
     }
   }
   EXPECT_EQ(checked, 36 * 2 * 5);
+}
+
+// ImportOutcomes is authorised under its own name: the stream by role when
+// it opens, then each row (a CreateOutcomeRequest) as it comes, which must
+// name its experiment like any change.
+TEST(AccessRulesTest, AnImportIsAuthorisedUnderImportOutcomesRowByRow) {
+  const core::Caller team{"team", v1::ROLE_TEAM, {"north"}, ""};
+  const core::Caller reader{"reader", v1::ROLE_READER, {}, ""};
+  EXPECT_TRUE(core::CheckRole(team, "ImportOutcomes", v1::ImportOutcomesRequest()).ok());
+  const absl::Status reading =
+      core::CheckRole(reader, "ImportOutcomes", v1::ImportOutcomesRequest());
+  EXPECT_EQ(reading.code(), absl::StatusCode::kPermissionDenied) << reading;
+  v1::CreateOutcomeRequest row;  // Names no experiment.
+  const absl::Status nameless = core::CheckRole(team, "ImportOutcomes", row);
+  EXPECT_EQ(nameless.code(), absl::StatusCode::kPermissionDenied) << nameless;
+  EXPECT_TRUE(absl::StrContains(nameless.message(), "may not call ImportOutcomes")) << nameless;
+  row.set_experiment_id("north-1");
+  EXPECT_TRUE(core::CheckRole(team, "ImportOutcomes", row).ok());
 }
 
 class AuthTest : public ::testing::Test {
@@ -358,6 +377,30 @@ TEST_F(AuthTest, EveryRoleAgainstTheRpcsThatMatter) {
   EXPECT_EQ(Code(*team, &v1::ExperimentService::Stub::CreateExperiment,
                  &client::Client::experiments, ExperimentRequest("north-2", "north")),
             kOk);
+}
+
+// A row the role rule refuses is refused under ImportOutcomes, the RPC the
+// caller made; the rows beside it are written.
+TEST_F(AuthTest, AnImportRowIsRefusedUnderImportOutcomes) {
+  auto team = Client(secrets_["team"]);
+  grpc::ClientContext context;
+  team->Authorize(context);
+  v1::ImportOutcomesResponse response;
+  auto writer = team->experiments()->ImportOutcomes(&context, &response);
+  v1::ImportOutcomesRequest row;
+  *row.mutable_row() = SampleOutcomeRequest("", client::NewRequestId());  // Names no experiment.
+  ASSERT_TRUE(writer->Write(row));
+  *row.mutable_row() = SampleOutcomeRequest("north-1", client::NewRequestId());
+  ASSERT_TRUE(writer->Write(row));
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.written(), 1u);
+  ASSERT_EQ(response.results_size(), 1);
+  EXPECT_EQ(response.results(0).row(), 0u);
+  EXPECT_EQ(response.results(0).code(), kDenied);
+  EXPECT_TRUE(absl::StrContains(response.results(0).message(), "may not call ImportOutcomes"))
+      << response.results(0).message();
 }
 
 TEST_F(AuthTest, MissingWrongRevokedAndExpiredTokensAreUnauthenticated) {

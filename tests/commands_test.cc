@@ -198,7 +198,6 @@ TEST_F(CommandsTest, RetractAndCorrectAnOutcome) {
   get.set_id("e1");
   absl::StatusOr<v1::GetExperimentResponse> experiment = queries_->GetExperiment(get, caller_);
   ASSERT_OK(experiment);
-  ASSERT_OK(core::RevealPersonalTexts(*store_, *experiment));
   ASSERT_EQ(experiment->experiment().outcomes_size(), 2);
   EXPECT_TRUE(experiment->experiment().outcomes(0).retracted());
   EXPECT_EQ(experiment->experiment().outcomes(0).retraction_reason(),

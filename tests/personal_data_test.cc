@@ -14,6 +14,7 @@
 #include "common/hashing.h"
 #include "common/serialize.h"
 #include "leerlus/internal/v1/records.pb.h"
+#include "core/model/experiment_state.h"
 #include "core/model/read_model.h"
 #include "storage/log_keys.h"
 #include "tests/store_fixture.h"
@@ -80,14 +81,13 @@ class ErasureTest : public StoreFixture {
     ASSERT_OK(commands_->ConcludeExperiment(conclude, caller_));
   }
 
-  // The experiment as a client sees it.
+  // The experiment as a client sees it: as the core answers.
   v1::Experiment Visible() {
     v1::GetExperimentRequest get;
     get.set_id("e1");
     absl::StatusOr<v1::GetExperimentResponse> response = queries_->GetExperiment(get, caller_);
     EXPECT_OK(response);
     if (!response.ok()) return v1::Experiment();
-    EXPECT_OK(core::RevealPersonalTexts(*store_, *response));
     return response->experiment();
   }
 
@@ -98,8 +98,27 @@ class ErasureTest : public StoreFixture {
     absl::StatusOr<v1::ReadEventsResponse> response = queries_->ReadEvents(read, caller_);
     EXPECT_OK(response);
     if (!response.ok()) return v1::ReadEventsResponse();
-    EXPECT_OK(core::RevealPersonalTexts(*store_, *response));
     return *response;
+  }
+
+  // e1 as the projections hold it: its record, outcomes and lessons, with
+  // their texts as stored.
+  v1::Experiment Stored() {
+    std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+    absl::StatusOr<std::optional<v1::Experiment>> record = model::ReadExperiment(*view, "e1");
+    EXPECT_OK(record);
+    if (!record.ok() || !record->has_value()) return v1::Experiment();
+    v1::Experiment experiment = std::move(**record);
+    auto parse_into = [](auto add) {
+      return [add](absl::string_view, absl::string_view value) {
+        return add()->ParseFromArray(value.data(), static_cast<int>(value.size()));
+      };
+    };
+    EXPECT_OK(model::ScanOutcomeRows(*view, "e1", "",
+                                     parse_into([&] { return experiment.add_outcomes(); })));
+    EXPECT_OK(model::ScanLessonRows(*view, "e1", "",
+                                    parse_into([&] { return experiment.add_lessons(); })));
+    return experiment;
   }
 
   std::string DataKey(uint32_t generation) {
@@ -192,13 +211,12 @@ TEST_F(ErasureTest, RequestIdsAreThePrincipalsOwn) {
 TEST_F(ErasureTest, TextsAreSealedAtRestAndReadableThroughTheApi) {
   RecordPersonalTexts();
   // Stored: sealed, in the projection and in the log.
-  v1::GetExperimentRequest get;
-  get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get, caller_);
-  ASSERT_OK(stored);
-  EXPECT_TRUE(core::IsSealed(stored->experiment().lessons(0).text()));
-  EXPECT_TRUE(core::IsSealed(stored->experiment().decision_rationale()));
-  EXPECT_TRUE(core::IsSealed(stored->experiment().outcomes(1).retraction_reason()));
+  const v1::Experiment stored = Stored();
+  ASSERT_EQ(stored.lessons_size(), 1);
+  ASSERT_EQ(stored.outcomes_size(), 2);
+  EXPECT_TRUE(core::IsSealed(stored.lessons(0).text()));
+  EXPECT_TRUE(core::IsSealed(stored.decision_rationale()));
+  EXPECT_TRUE(core::IsSealed(stored.outcomes(1).retraction_reason()));
   // Seen by a client: the plaintext.
   v1::Experiment visible = Visible();
   EXPECT_EQ(visible.lessons(0).text(), kLessonText);
@@ -224,6 +242,31 @@ TEST_F(ErasureTest, TextsAreSealedAtRestAndReadableThroughTheApi) {
   EXPECT_FALSE(AnyFileContains(dir_.File("db"), kLessonText));
   EXPECT_FALSE(AnyFileContains(dir_.File("db"), kRationale));
   EXPECT_FALSE(AnyFileContains(dir_.File("db"), kRetraction));
+}
+
+// Revealing is the core's rule: the answers of changes carry the plaintext
+// too (a change answers with what it stored, sealed), so no server code has
+// to remember to open them.
+TEST_F(ErasureTest, TheAnswersOfChangesComeRevealed) {
+  RecordPersonalTexts();
+  v1::CreateLessonRequest lesson;
+  lesson.set_experiment_id("e1");
+  lesson.mutable_lesson()->set_text(kLessonText);
+  lesson.set_request_id(NextId());
+  absl::StatusOr<v1::CreateLessonResponse> recorded = commands_->CreateLesson(lesson, caller_);
+  ASSERT_OK(recorded);
+  EXPECT_EQ(recorded->lesson().text(), kLessonText);
+  // A retry is answered from the stored response, revealed the same way.
+  absl::StatusOr<v1::CreateLessonResponse> retried = commands_->CreateLesson(lesson, caller_);
+  ASSERT_OK(retried);
+  EXPECT_EQ(retried->lesson().text(), kLessonText);
+  ASSERT_EQ(Stored().lessons_size(), 2);
+  EXPECT_TRUE(core::IsSealed(Stored().lessons(1).text()));
+  // Erased: the answer says so.
+  absl::StatusOr<v1::ErasePersonalDataResponse> erased =
+      commands_->ErasePersonalData(EraseRequest(), caller_);
+  ASSERT_OK(erased);
+  EXPECT_EQ(erased->experiment().decision_rationale(), core::kErasedText);
 }
 
 TEST_F(ErasureTest, ErasureLeavesNoKeyOnDiskAndKeepsEveryNumber) {
@@ -322,13 +365,11 @@ TEST_F(ErasureTest, ASealedTextMovedToAnotherExperimentDoesNotOpen) {
   RecordPersonalTexts();
   CreateExperiment("e2");
   Start("e2");
-  v1::GetExperimentRequest get;
-  get.set_id("e1");
-  absl::StatusOr<v1::GetExperimentResponse> stored = queries_->GetExperiment(get, caller_);
-  ASSERT_OK(stored);
+  const v1::Experiment stored = Stored();
+  ASSERT_EQ(stored.lessons_size(), 1);
   // Claim e1's sealed lesson belongs to e2 (a key that exists): the
   // associated data binds it to e1, so it must not open.
-  std::string moved = stored->experiment().lessons(0).text();
+  std::string moved = stored.lessons(0).text();
   moved.replace(moved.find(":e1:"), 4, ":e2:");
   v1::CreateLessonRequest lesson;
   lesson.set_experiment_id("e2");

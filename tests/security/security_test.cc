@@ -16,6 +16,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "client/client.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -914,6 +915,119 @@ TEST_F(ImportLogTest, RefusedImportRowsAreLoggedAndCountedByCode) {
     }
   }
   EXPECT_TRUE(logged) << ReadFile(dir_.File("data.log"));
+}
+
+using StreamTelemetryTest = ImportLogTest;
+
+// Waits up to 5 s for /metrics to show `series`: a stream is counted when
+// its handler returns, which may be after its client saw it end.
+bool MetricsShow(int port, const std::string& series) {
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  while (!absl::StrContains(HttpGet(port, "/metrics"), series)) {
+    if (absl::Now() > give_up) return false;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return true;
+}
+
+std::string CallsSeries(const std::string& rpc, const std::string& code, int count) {
+  return absl::StrCat("leerlus_rpc_requests_total{code=\"", code, "\",rpc=\"", rpc, "\"} ", count,
+                      "\n");
+}
+
+// Every end of a Subscribe stream is counted with its code: refused as it
+// opens, ended by the server (a revoked token) or by its client.
+TEST_F(StreamTelemetryTest, EveryEndOfASubscriptionIsCounted) {
+  ASSERT_TRUE(Create(*south_, Experiment("s-1", "south")).ok());
+  {
+    Subscription foreign(*partner_, Follow("s-1"));
+    ASSERT_TRUE(foreign.WaitForEnd(absl::Seconds(5)));
+    EXPECT_EQ(foreign.end().status.error_code(), StatusCode::PERMISSION_DENIED);
+    v1::SubscribeRequest bad = Follow();
+    bad.set_heartbeat_seconds(-1);
+    Subscription invalid(*evaluator_, bad);
+    ASSERT_TRUE(invalid.WaitForEnd(absl::Seconds(5)));
+    EXPECT_EQ(invalid.end().status.error_code(), StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    auto reader = Client(CreateToken("curious", v1::ROLE_READER, "", ""));
+    Subscription revoked(*reader, Follow());
+    ASSERT_TRUE(revoked.WaitForCatchUp(absl::Seconds(10)));
+    v1::RevokeTokenRequest revoke;
+    revoke.set_id("curious");
+    revoke.set_request_id(client::NewRequestId());
+    v1::RevokeTokenResponse response;
+    ASSERT_TRUE(
+        admin_->Call(&v1::AdminService::Stub::RevokeToken, admin_->admin(), revoke, &response)
+            .ok());
+    ASSERT_TRUE(revoked.WaitForEnd(absl::Seconds(5)));
+    EXPECT_EQ(revoked.end().status.error_code(), StatusCode::UNAUTHENTICATED);
+  }
+  {
+    Subscription left(*evaluator_, Follow());
+    ASSERT_TRUE(left.WaitForCatchUp(absl::Seconds(10)));
+  }  // Its client cancels it.
+  for (const char* code :
+       {"PERMISSION_DENIED", "INVALID_ARGUMENT", "UNAUTHENTICATED", "CANCELLED"}) {
+    const std::string series = CallsSeries("Subscribe", code, 1);
+    EXPECT_TRUE(MetricsShow(metrics_port_, series)) << series << HttpGet(metrics_port_, "/metrics");
+  }
+  // A subscriber leaving is how a stream normally ends: no warning.
+  server_->Stop();
+  bool logged = false;
+  for (absl::string_view line : absl::StrSplit(ReadFile(dir_.File("data.log")), '\n')) {
+    if (absl::StrContains(line, "\"rpc\":\"Subscribe\"") &&
+        absl::StrContains(line, "\"status\":\"CANCELLED\"")) {
+      logged = absl::StrContains(line, "\"level\":\"info\"");
+    }
+  }
+  EXPECT_TRUE(logged) << ReadFile(dir_.File("data.log"));
+}
+
+// Every end of an ImportOutcomes stream is counted with its code: refused
+// as it opens, done, and cut off by its client.
+TEST_F(StreamTelemetryTest, EveryEndOfAnImportIsCounted) {
+  ASSERT_TRUE(Create(*north_, Experiment("n-1", "north")).ok());
+  ASSERT_TRUE(Start(*north_, "n-1").ok());
+  auto outcomes = [&] {
+    v1::GetExperimentRequest get;
+    get.set_id("n-1");
+    v1::GetExperimentResponse got;
+    EXPECT_TRUE(
+        north_->Call(&v1::ExperimentService::Stub::GetExperiment, north_->experiments(), get, &got)
+            .ok());
+    return got.experiment().outcomes_size();
+  };
+  // Sends `rows` rows; `cut_off`: then cancels once they are in.
+  auto import = [&](client::Client& api, int rows, bool cut_off) {
+    grpc::ClientContext context;
+    api.Authorize(context);
+    v1::ImportOutcomesResponse imported;
+    auto writer = api.experiments()->ImportOutcomes(&context, &imported);
+    const int before = outcomes();
+    v1::ImportOutcomesRequest row;
+    for (int i = 0; i < rows; ++i) {
+      *row.mutable_row() = SampleOutcomeRequest("n-1", client::NewRequestId());
+      if (!writer->Write(row)) break;  // Refused already.
+    }
+    if (cut_off) {
+      const absl::Time give_up = absl::Now() + absl::Seconds(5);
+      while (outcomes() < before + rows && absl::Now() < give_up) {
+        absl::SleepFor(absl::Milliseconds(20));
+      }
+      context.TryCancel();
+    } else {
+      writer->WritesDone();
+    }
+    return writer->Finish().error_code();
+  };
+  EXPECT_EQ(import(*evaluator_, 1, false), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(import(*north_, 3, false), StatusCode::OK);
+  EXPECT_EQ(import(*north_, 3, true), StatusCode::CANCELLED);
+  for (const char* code : {"PERMISSION_DENIED", "OK", "CANCELLED"}) {
+    const std::string series = CallsSeries("ImportOutcomes", code, 1);
+    EXPECT_TRUE(MetricsShow(metrics_port_, series)) << series << HttpGet(metrics_port_, "/metrics");
+  }
 }
 
 // Item 24: a quiet stream says it is alive: heartbeats after the catch-up
