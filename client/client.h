@@ -1,7 +1,8 @@
-// The leerlus client library: one channel, the three service stubs, and the
-// retry rule every partner should follow: UNAVAILABLE is retried with
-// backoff and the same request_id (so a retry can never apply twice);
-// nothing else is retried blindly.
+// The leerlus client library: one channel, a stub for each of the five
+// services (catalog, experiments, event log, insights, admin), and the retry
+// rule every partner should follow: UNAVAILABLE is retried with backoff and
+// the same request_id (so a retry can never apply twice); nothing else is
+// retried blindly.
 //
 //   leerlus::client::Client client("127.0.0.1:50051");
 //   v1::CreateExperimentRequest request = ...;
