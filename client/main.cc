@@ -1,17 +1,14 @@
 // leerlus: the command-line client. See `leerlus --help`.
-#include <grpcpp/generic/generic_stub.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -28,6 +25,7 @@
 #include "client/client.h"
 #include "client/csv_table.h"
 #include "client/export.h"
+#include "client/health.h"
 #include "client/import_rows.h"
 #include "client/output.h"
 #include "client/report.h"
@@ -1550,44 +1548,15 @@ int main(int argc, char** argv) {
       app.add_subcommand("health", "ask the standard gRPC health service; exit 0 when SERVING");
   health->callback([&] {
     action = [&](client::Client& api) {
-      // grpc.health.v1.HealthCheckRequest{service: ""} is the empty message;
-      // the answer's field 1 is the status (1 = SERVING, 2 = NOT_SERVING).
-      grpc::GenericStub generic(api.channel());
-      grpc::ClientContext context;
-      context.set_deadline(std::chrono::system_clock::now() + api.options().timeout);
-      api.Authorize(context);
-      grpc::Slice empty("");
-      grpc::ByteBuffer request(&empty, 1);
-      grpc::ByteBuffer response;
-      std::mutex mutex;
-      std::condition_variable done_cv;
-      bool done = false;
-      grpc::Status status;
-      generic.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request,
-                        &response, [&](grpc::Status result) {
-                          std::lock_guard<std::mutex> lock(mutex);
-                          status = result;
-                          done = true;
-                          done_cv.notify_all();
-                        });
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        done_cv.wait(lock, [&] { return done; });
-      }
+      client::ServingStatus serving = client::ServingStatus::kUnknown;
+      grpc::Status status = client::CheckHealth(api, &serving);
       if (!status.ok()) {
         std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
         return client::ExitCodeFor(status);
       }
-      std::vector<grpc::Slice> slices;
-      std::string bytes;
-      if (response.Dump(&slices).ok()) {
-        for (const auto& slice : slices) {
-          bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-        }
-      }
-      const bool serving = bytes == std::string("\x08\x01", 2);
-      std::cout << (serving ? "SERVING" : "NOT_SERVING") << std::endl;
-      return serving ? 0 : 1;
+      const bool is_serving = serving == client::ServingStatus::kServing;
+      std::cout << (is_serving ? "SERVING" : "NOT_SERVING") << std::endl;
+      return is_serving ? 0 : 1;
     };
   });
 
