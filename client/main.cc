@@ -28,7 +28,7 @@
 #include "client/health.h"
 #include "client/import_rows.h"
 #include "client/output.h"
-#include "client/report.h"
+#include "client/report/report.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace {
