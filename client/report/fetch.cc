@@ -50,28 +50,22 @@ grpc::Status FetchConditions(Client& api, const ReportOptions& options, uint64_t
 // The methods' experiments (lessons, decisions, parents) as of the position.
 grpc::Status FetchMethodExperiments(Client& api, uint64_t position, ReportData* data) {
   for (const v1::MethodResult& method : data->what_works.methods()) {
-    v1::ListExperimentsRequest list;
-    list.set_filter(absl::StrCat("method = \"", method.work_method_id(), "\""));
-    list.set_page_size(1000);
-    do {
-      v1::ListExperimentsResponse page;
-      grpc::Status status =
-          api.Call(&v1::ExperimentService::Stub::ListExperiments, api.experiments(), list, &page);
-      if (!status.ok()) return status;
-      for (const v1::Experiment& listed : page.experiments()) {
-        v1::GetExperimentRequest get;
-        get.set_id(listed.id());
-        get.set_as_of_position(position);
-        get.set_view(v1::EXPERIMENT_VIEW_BASIC);  // The report reads no outcomes from here.
-        v1::GetExperimentResponse got;
-        status =
-            api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
-        if (status.error_code() == grpc::StatusCode::NOT_FOUND) continue;  // Created later.
-        if (!status.ok()) return status;
-        data->experiments.push_back(std::move(*got.mutable_experiment()));
+    const std::string filter = absl::StrCat("method = \"", method.work_method_id(), "\"");
+    grpc::Status status = ForEachListedExperiment(api, filter, [&](const v1::Experiment& listed) {
+      v1::GetExperimentRequest get;
+      get.set_id(listed.id());
+      get.set_as_of_position(position);
+      get.set_view(v1::EXPERIMENT_VIEW_BASIC);  // The report reads no outcomes from here.
+      v1::GetExperimentResponse got;
+      grpc::Status got_status =
+          api.Call(&v1::ExperimentService::Stub::GetExperiment, api.experiments(), get, &got);
+      if (got_status.error_code() == grpc::StatusCode::NOT_FOUND) {
+        return grpc::Status::OK;  // Created later.
       }
-      list.set_page_token(page.next_page_token());
-    } while (!list.page_token().empty());
+      if (got_status.ok()) data->experiments.push_back(std::move(*got.mutable_experiment()));
+      return got_status;
+    });
+    if (!status.ok()) return status;
   }
   return grpc::Status::OK;
 }
