@@ -145,6 +145,26 @@ grpc::Status GetWholeExperiment(Client& api, const v1::GetExperimentRequest& req
   return grpc::Status::OK;
 }
 
+grpc::Status ForEachListedExperiment(
+    Client& api, const std::string& filter,
+    const std::function<grpc::Status(const v1::Experiment&)>& visit) {
+  v1::ListExperimentsRequest list;
+  list.set_filter(filter);
+  list.set_page_size(1000);
+  do {
+    v1::ListExperimentsResponse page;
+    grpc::Status status =
+        api.Call(&v1::ExperimentService::Stub::ListExperiments, api.experiments(), list, &page);
+    if (!status.ok()) return status;
+    for (const v1::Experiment& listed : page.experiments()) {
+      status = visit(listed);
+      if (!status.ok()) return status;
+    }
+    list.set_page_token(page.next_page_token());
+  } while (!list.page_token().empty());
+  return grpc::Status::OK;
+}
+
 int ExitCodeFor(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::OK:

@@ -1,7 +1,8 @@
-// The leerlus client library: one channel, the three service stubs, and the
-// retry rule every partner should follow: UNAVAILABLE is retried with
-// backoff and the same request_id (so a retry can never apply twice);
-// nothing else is retried blindly.
+// The leerlus client library: one channel, a stub for each of the five
+// services (catalog, experiments, event log, insights, admin), and the retry
+// rule every partner should follow: UNAVAILABLE is retried with backoff and
+// the same request_id (so a retry can never apply twice); nothing else is
+// retried blindly.
 //
 //   leerlus::client::Client client("127.0.0.1:50051");
 //   v1::CreateExperimentRequest request = ...;
@@ -15,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -110,6 +112,13 @@ std::string ErrorReason(const grpc::Status& status);
 // server's answer stands.
 grpc::Status GetWholeExperiment(Client& api, const v1::GetExperimentRequest& request,
                                 v1::GetExperimentResponse* response);
+
+// Pages through ListExperiments with `filter` (empty: all) and calls
+// `visit` with each experiment listed (the list's short form), in the
+// server's order; stops at the first failed call or `visit`.
+grpc::Status ForEachListedExperiment(
+    Client& api, const std::string& filter,
+    const std::function<grpc::Status(const v1::Experiment&)>& visit);
 
 // The process exit code for a failed call (see README "Exit codes").
 int ExitCodeFor(const grpc::Status& status);

@@ -7,7 +7,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/output.h"
-#include "client/svg_plot.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -83,6 +82,55 @@ struct EffectIndex {
   }
 };
 
+// The outcome's statistics in the columns `outcome import` reads for its
+// shape.
+void AddStatistics(const v1::Outcome& o, std::map<std::string, Cell>& row) {
+  switch (o.statistics_case()) {
+    case v1::Outcome::kTwoGroupContinuous: {
+      const auto& s = o.two_group_continuous();
+      row["treatment_mean"] = s.treatment_mean();
+      row["treatment_sd"] = s.treatment_sd();
+      row["treatment_n"] = Integer(s.treatment_n());
+      row["control_mean"] = s.control_mean();
+      row["control_sd"] = s.control_sd();
+      row["control_n"] = Integer(s.control_n());
+      break;
+    }
+    case v1::Outcome::kTwoGroupCounts: {
+      const auto& s = o.two_group_counts();
+      row["treatment_events"] = Integer(s.treatment_events());
+      row["treatment_total"] = Integer(s.treatment_total());
+      row["control_events"] = Integer(s.control_events());
+      row["control_total"] = Integer(s.control_total());
+      break;
+    }
+    case v1::Outcome::kPrePost: {
+      const auto& s = o.pre_post();
+      row["pre_mean"] = s.pre_mean();
+      row["pre_sd"] = s.pre_sd();
+      row["post_mean"] = s.post_mean();
+      row["post_sd"] = s.post_sd();
+      row["n"] = Integer(s.n());
+      row["pre_post_correlation"] = s.pre_post_correlation();
+      break;
+    }
+    case v1::Outcome::kDirectEffect: {
+      const auto& s = o.direct_effect();
+      row["measure"] = Text(s.measure());
+      row["effect"] = s.effect();
+      if (s.has_variance()) row["variance"] = s.variance();
+      if (s.has_standard_error()) row["standard_error"] = s.standard_error();
+      if (s.has_ci95()) {
+        row["ci_lower"] = s.ci95().lower();
+        row["ci_upper"] = s.ci95().upper();
+      }
+      if (s.total_n() != 0) row["total_n"] = Integer(s.total_n());
+      break;
+    }
+    default: break;
+  }
+}
+
 Cell MeasureUsed(const v1::MethodResult& method) {
   return EnumCell(method.pooled().measure(), "EFFECT_MEASURE_");
 }
@@ -110,24 +158,15 @@ std::string CsvCell(const Cell& cell) {
 
 grpc::Status FetchExperiments(Client& api, const std::string& filter,
                               std::vector<v1::Experiment>* experiments) {
-  v1::ListExperimentsRequest list;
-  list.set_filter(filter);
-  list.set_page_size(1000);
-  do {
-    v1::ListExperimentsResponse page;
-    grpc::Status status =
-        api.Call(&v1::ExperimentService::Stub::ListExperiments, api.experiments(), list, &page);
-    if (!status.ok()) return status;
-    for (const v1::Experiment& listed : page.experiments()) {
-      v1::GetExperimentRequest get;
-      get.set_id(listed.id());
-      v1::GetExperimentResponse got;
-      status = GetWholeExperiment(api, get, &got);
-      if (!status.ok()) return status;
-      experiments->push_back(std::move(*got.mutable_experiment()));
-    }
-    list.set_page_token(page.next_page_token());
-  } while (!list.page_token().empty());
+  grpc::Status status = ForEachListedExperiment(api, filter, [&](const v1::Experiment& listed) {
+    v1::GetExperimentRequest get;
+    get.set_id(listed.id());
+    v1::GetExperimentResponse got;
+    grpc::Status got_status = GetWholeExperiment(api, get, &got);
+    if (got_status.ok()) experiments->push_back(std::move(*got.mutable_experiment()));
+    return got_status;
+  });
+  if (!status.ok()) return status;
   std::sort(experiments->begin(), experiments->end(),
             [](const v1::Experiment& a, const v1::Experiment& b) {
               return a.create_position() < b.create_position();
@@ -234,50 +273,7 @@ FlatTable OutcomesTable(const std::vector<v1::Experiment>& experiments,
       row["indicator_id"] = Text(o.indicator_id());
       row["measured_on"] = Text(o.measured_on());
       row["design"] = EnumCell(o.design(), "STUDY_DESIGN_");
-      switch (o.statistics_case()) {
-        case v1::Outcome::kTwoGroupContinuous: {
-          const auto& s = o.two_group_continuous();
-          row["treatment_mean"] = s.treatment_mean();
-          row["treatment_sd"] = s.treatment_sd();
-          row["treatment_n"] = Integer(s.treatment_n());
-          row["control_mean"] = s.control_mean();
-          row["control_sd"] = s.control_sd();
-          row["control_n"] = Integer(s.control_n());
-          break;
-        }
-        case v1::Outcome::kTwoGroupCounts: {
-          const auto& s = o.two_group_counts();
-          row["treatment_events"] = Integer(s.treatment_events());
-          row["treatment_total"] = Integer(s.treatment_total());
-          row["control_events"] = Integer(s.control_events());
-          row["control_total"] = Integer(s.control_total());
-          break;
-        }
-        case v1::Outcome::kPrePost: {
-          const auto& s = o.pre_post();
-          row["pre_mean"] = s.pre_mean();
-          row["pre_sd"] = s.pre_sd();
-          row["post_mean"] = s.post_mean();
-          row["post_sd"] = s.post_sd();
-          row["n"] = Integer(s.n());
-          row["pre_post_correlation"] = s.pre_post_correlation();
-          break;
-        }
-        case v1::Outcome::kDirectEffect: {
-          const auto& s = o.direct_effect();
-          row["measure"] = Text(s.measure());
-          row["effect"] = s.effect();
-          if (s.has_variance()) row["variance"] = s.variance();
-          if (s.has_standard_error()) row["standard_error"] = s.standard_error();
-          if (s.has_ci95()) {
-            row["ci_lower"] = s.ci95().lower();
-            row["ci_upper"] = s.ci95().upper();
-          }
-          if (s.total_n() != 0) row["total_n"] = Integer(s.total_n());
-          break;
-        }
-        default: break;
-      }
+      AddStatistics(o, row);
       row["work_method_id"] = Text(e.work_method_id());
       const std::pair<std::string, std::string> key{e.id(), o.id()};
       if (auto study = effects.studies.find(key); study != effects.studies.end()) {

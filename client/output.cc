@@ -1,12 +1,14 @@
 #include "client/output.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "client/csv_table.h"
@@ -234,6 +236,15 @@ std::string CsvField(const std::string& raw) {
   const std::string text = NeutraliseFormula(raw);
   if (text.find_first_of(",\"\n\r;") == std::string::npos) return text;
   return absl::StrCat("\"", absl::StrReplaceAll(text, {{"\"", "\"\""}}), "\"");
+}
+
+std::string ExactNumber(double value) {
+  // The shortest of %.15g..%.17g that reads back as the same double.
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::string text = absl::StrFormat("%.*g", digits, value);
+    if (std::strtod(text.c_str(), nullptr) == value) return text;
+  }
+  return absl::StrFormat("%.17g", value);
 }
 
 void Render(const Message& response, OutputFormat format, std::ostream& out) {

@@ -32,6 +32,10 @@ void Render(const google::protobuf::Message& response, OutputFormat format, std:
 // quoted when needed (RFC 4180).
 std::string CsvField(const std::string& text);
 
+// Exact text of a double (it reads back as the same double), for exports
+// and the data-* attributes of plots.
+std::string ExactNumber(double value);
+
 }  // namespace leerlus::client
 
 #endif  // LEERLUS_CLIENT_OUTPUT_H_

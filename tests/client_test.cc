@@ -8,8 +8,8 @@
 #include "client/export.h"
 #include "client/import_rows.h"
 #include "client/output.h"
-#include "client/report.h"
-#include "client/svg_plot.h"
+#include "client/report/report.h"
+#include "client/report/svg_plot.h"
 #include "tests/test_util.h"
 
 namespace leerlus::client {

@@ -2,10 +2,10 @@
 // I/O, no fonts or scripts fetched, so the output renders offline and prints.
 //
 // Every row carries its exact numbers as data-* attributes (shortest
-// round-trip text), so a test or a reader's script can check the picture
-// against the JSON answer it was drawn from.
-#ifndef LEERLUS_CLIENT_SVG_PLOT_H_
-#define LEERLUS_CLIENT_SVG_PLOT_H_
+// round-trip text: ExactNumber in client/output.h), so a test or a reader's
+// script can check the picture against the JSON answer it was drawn from.
+#ifndef LEERLUS_CLIENT_REPORT_SVG_PLOT_H_
+#define LEERLUS_CLIENT_REPORT_SVG_PLOT_H_
 
 #include <string>
 #include <utility>
@@ -20,9 +20,6 @@ std::string XmlEscape(absl::string_view text);
 
 // "%.{digits}f" with '.' or ',' as the decimal separator.
 std::string FormatFixed(double value, int digits, char decimal_separator);
-
-// Exact text of a double (round-trips), for data-* attributes.
-std::string ExactNumber(double value);
 
 // About `approximate_count` round tick values (1, 2 or 5 times a power of
 // ten apart) whose range covers [low, high].
@@ -73,4 +70,4 @@ std::string RenderForestPlot(const ForestPlot& plot);
 
 }  // namespace leerlus::client
 
-#endif  // LEERLUS_CLIENT_SVG_PLOT_H_
+#endif  // LEERLUS_CLIENT_REPORT_SVG_PLOT_H_

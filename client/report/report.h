@@ -6,8 +6,8 @@
 //
 // FetchReportData asks the server (every answer pinned to one log
 // position); RenderReportHtml and RenderReportSvgs are pure.
-#ifndef LEERLUS_CLIENT_REPORT_H_
-#define LEERLUS_CLIENT_REPORT_H_
+#ifndef LEERLUS_CLIENT_REPORT_REPORT_H_
+#define LEERLUS_CLIENT_REPORT_REPORT_H_
 
 #include <map>
 #include <optional>
@@ -71,4 +71,4 @@ std::map<std::string, std::string> RenderReportSvgs(const ReportData& data);
 
 }  // namespace leerlus::client
 
-#endif  // LEERLUS_CLIENT_REPORT_H_
+#endif  // LEERLUS_CLIENT_REPORT_REPORT_H_

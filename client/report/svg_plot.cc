@@ -1,4 +1,4 @@
-#include "client/svg_plot.h"
+#include "client/report/svg_plot.h"
 
 #include <algorithm>
 #include <cmath>
@@ -67,15 +67,6 @@ std::string FormatFixed(double value, int digits, char decimal_separator) {
   return text;
 }
 
-std::string ExactNumber(double value) {
-  // The shortest of %.15g..%.17g that reads back as the same double.
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::string text = absl::StrFormat("%.*g", digits, value);
-    if (std::strtod(text.c_str(), nullptr) == value) return text;
-  }
-  return absl::StrFormat("%.17g", value);
-}
-
 std::vector<double> NiceTicks(double low, double high, int approximate_count) {
   if (!(high > low)) {
     double pad = std::max(std::abs(low) * 0.1, 0.1);
@@ -97,11 +88,24 @@ std::vector<double> NiceTicks(double low, double high, int approximate_count) {
   return ticks;
 }
 
-std::string RenderForestPlot(const ForestPlot& plot) {
-  // The axis spans every interval drawn, and zero.
+namespace {
+
+// Where effects go across the plot: the axis spans every interval drawn,
+// and zero, in round ticks.
+struct Axis {
+  std::vector<double> ticks;
+
+  double X(double value) const {
+    const double low = ticks.front();
+    const double high = ticks.back();
+    value = std::clamp(value, low, high);
+    return kPlotLeft + (value - low) / (high - low) * (kPlotRight - kPlotLeft);
+  }
+};
+
+Axis AxisFor(const std::vector<ForestRow>& rows) {
   double low = 0, high = 0;
-  double max_weight = 0;
-  for (const ForestRow& row : plot.rows) {
+  for (const ForestRow& row : rows) {
     for (double value : {row.ci_lower, row.ci_upper, row.estimate}) {
       if (std::isfinite(value)) {
         low = std::min(low, value);
@@ -112,29 +116,23 @@ std::string RenderForestPlot(const ForestPlot& plot) {
       if (std::isfinite(row.pi_lower)) low = std::min(low, row.pi_lower);
       if (std::isfinite(row.pi_upper)) high = std::max(high, row.pi_upper);
     }
-    max_weight = std::max(max_weight, row.weight_percent);
   }
-  const std::vector<double> ticks = NiceTicks(low, high, 6);
-  const double axis_low = ticks.front();
-  const double axis_high = ticks.back();
-  auto x_of = [&](double value) {
-    value = std::clamp(value, axis_low, axis_high);
-    return kPlotLeft + (value - axis_low) / (axis_high - axis_low) * (kPlotRight - kPlotLeft);
-  };
-  const double rows_top = kTitleHeight + kHeaderHeight;
-  const double rows_bottom = rows_top + kRowHeight * static_cast<double>(plot.rows.size());
-  const double height = rows_bottom + kAxisHeight;
-  const char sep = plot.decimal_separator;
+  return Axis{NiceTicks(low, high, 6)};
+}
 
-  std::string svg = absl::StrCat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"forest\" width=\"", Px(kWidth),
+// The <svg> element's start, the background and the title.
+void AppendStart(const ForestPlot& plot, double height, std::string& svg) {
+  absl::StrAppend(
+      &svg, "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"forest\" width=\"", Px(kWidth),
       "\" height=\"", Px(height), "\" viewBox=\"0 0 ", Px(kWidth), " ", Px(height),
       "\" role=\"img\" aria-label=\"", XmlEscape(plot.title),
       "\" font-family=\"DejaVu Sans, Liberation Sans, Arial, sans-serif\" font-size=\"12\">\n",
       "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n",
       "<text x=\"", Px(kLabelX), "\" y=\"18\" font-size=\"15\" font-weight=\"bold\">",
       XmlEscape(plot.title), "</text>\n");
-  // Column headers.
+}
+
+void AppendColumnHeaders(const ForestPlot& plot, std::string& svg) {
   const std::string header_y = Px(kTitleHeight + 15);
   absl::StrAppend(&svg, "<g class=\"header\" font-weight=\"bold\" fill=\"#333333\">",
                   "<text x=\"", Px(kLabelX), "\" y=\"", header_y, "\">",
@@ -147,76 +145,90 @@ std::string RenderForestPlot(const ForestPlot& plot) {
                     "\" text-anchor=\"end\">", XmlEscape(plot.weight_header), "</text>");
   }
   absl::StrAppend(&svg, "</g>\n");
+}
 
-  // Zero line and grid lines behind the rows.
-  for (double tick : ticks) {
-    absl::StrAppend(&svg, "<line x1=\"", Px(x_of(tick)), "\" y1=\"", Px(rows_top), "\" x2=\"",
-                    Px(x_of(tick)), "\" y2=\"", Px(rows_bottom), "\" stroke=\"",
+// Zero line and grid lines behind the rows.
+void AppendGridLines(const Axis& axis, double rows_top, double rows_bottom, std::string& svg) {
+  for (double tick : axis.ticks) {
+    absl::StrAppend(&svg, "<line x1=\"", Px(axis.X(tick)), "\" y1=\"", Px(rows_top), "\" x2=\"",
+                    Px(axis.X(tick)), "\" y2=\"", Px(rows_bottom), "\" stroke=\"",
                     tick == 0 ? "#555555" : "#e4e4e4", "\" stroke-width=\"",
                     tick == 0 ? "1.2" : "1", "\"", tick == 0 ? " class=\"zero-line\"" : "",
                     "/>\n");
   }
+}
 
-  for (size_t i = 0; i < plot.rows.size(); ++i) {
-    const ForestRow& row = plot.rows[i];
-    const double top = rows_top + kRowHeight * static_cast<double>(i);
-    const double y = top + kRowHeight / 2;
-    absl::StrAppend(&svg, "<g class=\"", XmlEscape(row.css_class), "\"");
-    for (const auto& [name, value] : row.data) {
-      absl::StrAppend(&svg, " data-", name, "=\"", XmlEscape(value), "\"");
-    }
-    absl::StrAppend(&svg, ">");
-    if (row.rule_above) {
-      absl::StrAppend(&svg, "<line x1=\"", Px(kLabelX), "\" y1=\"", Px(top), "\" x2=\"",
-                      Px(kWeightRight), "\" y2=\"", Px(top), "\" stroke=\"#999999\"/>");
-    }
-    const char* weight = row.pooled ? " font-weight=\"bold\"" : "";
-    absl::StrAppend(&svg, "<text x=\"", Px(kLabelX), "\" y=\"", Px(y + 4), "\"", weight, ">",
-                    XmlEscape(Cut(row.label, kLabelChars)), "</text>");
-    absl::StrAppend(&svg, "<text x=\"", Px(kDetailX), "\" y=\"", Px(y + 4),
-                    "\" fill=\"#555555\">", XmlEscape(Cut(row.detail, kDetailChars)), "</text>");
-    if (row.has_prediction) {
-      absl::StrAppend(&svg, "<line class=\"prediction\" x1=\"", Px(x_of(row.pi_lower)),
-                      "\" y1=\"", Px(y), "\" x2=\"", Px(x_of(row.pi_upper)), "\" y2=\"", Px(y),
-                      "\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>");
-    }
-    if (row.pooled) {
-      absl::StrAppend(&svg, "<polygon class=\"diamond\" points=\"", Px(x_of(row.ci_lower)), ",",
-                      Px(y), " ", Px(x_of(row.estimate)), ",", Px(y - 7), " ",
-                      Px(x_of(row.ci_upper)), ",", Px(y), " ", Px(x_of(row.estimate)), ",",
-                      Px(y + 7), "\" fill=\"#1f5fa8\"/>");
-    } else {
-      absl::StrAppend(&svg, "<line x1=\"", Px(x_of(row.ci_lower)), "\" y1=\"", Px(y),
-                      "\" x2=\"", Px(x_of(row.ci_upper)), "\" y2=\"", Px(y),
-                      "\" stroke=\"#222222\" stroke-width=\"1.3\"/>");
-      const double side =
-          max_weight > 0 ? 4 + 10 * std::sqrt(row.weight_percent / max_weight) : 6;
-      absl::StrAppend(&svg, "<rect x=\"", Px(x_of(row.estimate) - side / 2), "\" y=\"",
-                      Px(y - side / 2), "\" width=\"", Px(side), "\" height=\"", Px(side),
-                      "\" fill=\"#222222\"/>");
-    }
-    absl::StrAppend(&svg, "<text x=\"", Px(kEstimateX), "\" y=\"", Px(y + 4), "\"", weight, ">",
-                    FormatFixed(row.estimate, 2, sep), " [", FormatFixed(row.ci_lower, 2, sep),
-                    ", ", FormatFixed(row.ci_upper, 2, sep), "]</text>");
-    if (!plot.weight_header.empty() && row.weight_percent > 0) {
-      absl::StrAppend(&svg, "<text x=\"", Px(kWeightRight), "\" y=\"", Px(y + 4),
-                      "\" text-anchor=\"end\">", FormatFixed(row.weight_percent, 1, sep),
-                      "%</text>");
-    }
-    absl::StrAppend(&svg, "</g>\n");
+// A row's interval at height y: the prediction interval dashed, then a
+// diamond (pooled) or a line with a square sized by weight (a study).
+void AppendIntervals(const ForestRow& row, double y, const Axis& axis, double max_weight,
+                     std::string& svg) {
+  if (row.has_prediction) {
+    absl::StrAppend(&svg, "<line class=\"prediction\" x1=\"", Px(axis.X(row.pi_lower)),
+                    "\" y1=\"", Px(y), "\" x2=\"", Px(axis.X(row.pi_upper)), "\" y2=\"", Px(y),
+                    "\" stroke=\"#1f5fa8\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>");
   }
+  if (row.pooled) {
+    absl::StrAppend(&svg, "<polygon class=\"diamond\" points=\"", Px(axis.X(row.ci_lower)), ",",
+                    Px(y), " ", Px(axis.X(row.estimate)), ",", Px(y - 7), " ",
+                    Px(axis.X(row.ci_upper)), ",", Px(y), " ", Px(axis.X(row.estimate)), ",",
+                    Px(y + 7), "\" fill=\"#1f5fa8\"/>");
+    return;
+  }
+  absl::StrAppend(&svg, "<line x1=\"", Px(axis.X(row.ci_lower)), "\" y1=\"", Px(y), "\" x2=\"",
+                  Px(axis.X(row.ci_upper)), "\" y2=\"", Px(y),
+                  "\" stroke=\"#222222\" stroke-width=\"1.3\"/>");
+  const double side = max_weight > 0 ? 4 + 10 * std::sqrt(row.weight_percent / max_weight) : 6;
+  absl::StrAppend(&svg, "<rect x=\"", Px(axis.X(row.estimate) - side / 2), "\" y=\"",
+                  Px(y - side / 2), "\" width=\"", Px(side), "\" height=\"", Px(side),
+                  "\" fill=\"#222222\"/>");
+}
 
-  // The axis: ticks, the measure's name, and which side is better.
+// One row as a <g> from `top` down: its texts, its interval and numbers.
+void AppendRow(const ForestPlot& plot, const ForestRow& row, double top, const Axis& axis,
+               double max_weight, std::string& svg) {
+  const double y = top + kRowHeight / 2;
+  const char sep = plot.decimal_separator;
+  absl::StrAppend(&svg, "<g class=\"", XmlEscape(row.css_class), "\"");
+  for (const auto& [name, value] : row.data) {
+    absl::StrAppend(&svg, " data-", name, "=\"", XmlEscape(value), "\"");
+  }
+  absl::StrAppend(&svg, ">");
+  if (row.rule_above) {
+    absl::StrAppend(&svg, "<line x1=\"", Px(kLabelX), "\" y1=\"", Px(top), "\" x2=\"",
+                    Px(kWeightRight), "\" y2=\"", Px(top), "\" stroke=\"#999999\"/>");
+  }
+  const char* weight = row.pooled ? " font-weight=\"bold\"" : "";
+  absl::StrAppend(&svg, "<text x=\"", Px(kLabelX), "\" y=\"", Px(y + 4), "\"", weight, ">",
+                  XmlEscape(Cut(row.label, kLabelChars)), "</text>");
+  absl::StrAppend(&svg, "<text x=\"", Px(kDetailX), "\" y=\"", Px(y + 4), "\" fill=\"#555555\">",
+                  XmlEscape(Cut(row.detail, kDetailChars)), "</text>");
+  AppendIntervals(row, y, axis, max_weight, svg);
+  absl::StrAppend(&svg, "<text x=\"", Px(kEstimateX), "\" y=\"", Px(y + 4), "\"", weight, ">",
+                  FormatFixed(row.estimate, 2, sep), " [", FormatFixed(row.ci_lower, 2, sep),
+                  ", ", FormatFixed(row.ci_upper, 2, sep), "]</text>");
+  if (!plot.weight_header.empty() && row.weight_percent > 0) {
+    absl::StrAppend(&svg, "<text x=\"", Px(kWeightRight), "\" y=\"", Px(y + 4),
+                    "\" text-anchor=\"end\">", FormatFixed(row.weight_percent, 1, sep),
+                    "%</text>");
+  }
+  absl::StrAppend(&svg, "</g>\n");
+}
+
+// The axis under the rows: ticks, the measure's name, and which side is
+// better; then the end of the <svg>.
+void AppendAxisAndEnd(const ForestPlot& plot, const Axis& axis, double rows_bottom,
+                      std::string& svg) {
+  const std::vector<double>& ticks = axis.ticks;
   absl::StrAppend(&svg, "<g class=\"axis\"><line x1=\"", Px(kPlotLeft), "\" y1=\"",
                   Px(rows_bottom + 4), "\" x2=\"", Px(kPlotRight), "\" y2=\"",
                   Px(rows_bottom + 4), "\" stroke=\"#222222\"/>");
   for (double tick : ticks) {
     const int digits = std::abs(ticks[1] - ticks[0]) < 0.1 ? 2 : 1;
-    absl::StrAppend(&svg, "<line x1=\"", Px(x_of(tick)), "\" y1=\"", Px(rows_bottom + 4),
-                    "\" x2=\"", Px(x_of(tick)), "\" y2=\"", Px(rows_bottom + 9),
-                    "\" stroke=\"#222222\"/><text x=\"", Px(x_of(tick)), "\" y=\"",
+    absl::StrAppend(&svg, "<line x1=\"", Px(axis.X(tick)), "\" y1=\"", Px(rows_bottom + 4),
+                    "\" x2=\"", Px(axis.X(tick)), "\" y2=\"", Px(rows_bottom + 9),
+                    "\" stroke=\"#222222\"/><text x=\"", Px(axis.X(tick)), "\" y=\"",
                     Px(rows_bottom + 21), "\" text-anchor=\"middle\" font-size=\"11\">",
-                    FormatFixed(tick, digits, sep), "</text>");
+                    FormatFixed(tick, digits, plot.decimal_separator), "</text>");
   }
   const double middle = (kPlotLeft + kPlotRight) / 2;
   absl::StrAppend(&svg, "<text x=\"", Px(middle), "\" y=\"", Px(rows_bottom + 36),
@@ -228,6 +240,25 @@ std::string RenderForestPlot(const ForestPlot& plot) {
                   Px(middle + 8), "\" y=\"", Px(rows_bottom + 51),
                   "\" font-size=\"11\" fill=\"#166534\">", XmlEscape(plot.better_label),
                   " \u2192</text></g>\n</svg>\n");
+}
+
+}  // namespace
+
+std::string RenderForestPlot(const ForestPlot& plot) {
+  const Axis axis = AxisFor(plot.rows);
+  double max_weight = 0;
+  for (const ForestRow& row : plot.rows) max_weight = std::max(max_weight, row.weight_percent);
+  const double rows_top = kTitleHeight + kHeaderHeight;
+  const double rows_bottom = rows_top + kRowHeight * static_cast<double>(plot.rows.size());
+  std::string svg;
+  AppendStart(plot, rows_bottom + kAxisHeight, svg);
+  AppendColumnHeaders(plot, svg);
+  AppendGridLines(axis, rows_top, rows_bottom, svg);
+  for (size_t i = 0; i < plot.rows.size(); ++i) {
+    AppendRow(plot, plot.rows[i], rows_top + kRowHeight * static_cast<double>(i), axis, max_weight,
+              svg);
+  }
+  AppendAxisAndEnd(plot, axis, rows_bottom, svg);
   return svg;
 }
 

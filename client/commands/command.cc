@@ -1,0 +1,87 @@
+#include "client/commands/command.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/numbers.h"
+#include "client/import_rows.h"
+
+namespace leerlus::cli {
+
+client::OutputFormat CommandContext::format() const {
+  if (globals.output == "json") return client::OutputFormat::kJson;
+  if (globals.output == "csv") return client::OutputFormat::kCsv;
+  return client::OutputFormat::kTable;
+}
+
+std::string CommandContext::RequestId() const {
+  return globals.request_id.empty() ? client::NewRequestId() : globals.request_id;
+}
+
+void CommandContext::OnRun(CLI::App* command, std::function<int(client::Client&)> run) {
+  command->callback([this, run = std::move(run)] { action = run; });
+}
+
+AsOf ParseAsOf(const std::string& text) {
+  AsOf as_of;
+  if (text.empty()) return as_of;
+  if (text.size() == 10 && text[4] == '-' && text[7] == '-') {
+    as_of.date = text;
+  } else if (!absl::SimpleAtoi(text, &as_of.position)) {
+    throw UsageError(
+        absl::StrCat("--as-of: '", text, "' is neither a log position nor a date YYYY-MM-DD"));
+  }
+  return as_of;
+}
+
+v1::EffectMeasure ParseMeasure(const std::string& text) {
+  return RequireEnum("--measure", text, "EFFECT_MEASURE_", &v1::EffectMeasure_Parse,
+                     "smd, md, rr, or, rd, smcc");
+}
+
+void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
+                     google::protobuf::Map<std::string, v1::AttributeValue>* out) {
+  for (const std::string& pair : pairs) {
+    size_t equals = pair.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw UsageError(absl::StrCat("'", pair, "' is not name=value"));
+    }
+    std::string name = pair.substr(0, equals);
+    std::string value = pair.substr(equals + 1);
+    if (force_text) {
+      (*out)[name].set_text_value(value);
+    } else {
+      (*out)[name] = client::InferAttribute(value, false);
+    }
+  }
+}
+
+int PrintError(const grpc::Status& status) {
+  std::cerr << "error: " << client::DescribeStatus(status) << std::endl;
+  return client::ExitCodeFor(status);
+}
+
+int WriteOutputFile(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file << content;
+    file.close();
+    if (!file) {
+      std::cerr << "error: cannot write " << path << ": " << std::strerror(errno) << std::endl;
+      return 3;
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    std::cerr << "error: cannot write " << path << ": " << error.message() << std::endl;
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace leerlus::cli
