@@ -1,0 +1,50 @@
+// leerlusd's settings: flags, or the same names in a TOML/INI file
+// (--config), or LEERLUS_<NAME> environment variables; flags win, then the
+// file, then the environment.
+#ifndef LEERLUS_SERVER_SETTINGS_H_
+#define LEERLUS_SERVER_SETTINGS_H_
+
+#include <unistd.h>
+
+#include <cstdint>
+#include <string>
+
+#include "CLI/CLI.hpp"
+
+namespace leerlus::server {
+
+struct Settings {
+  std::string data_dir = "leerlus-data";
+  std::string listen = "127.0.0.1:50051";
+  std::string port_file;
+  std::string metrics_listen;
+  std::string log_format = isatty(STDERR_FILENO) ? "text" : "json";
+  bool log_calls = true;
+  bool rebuild = false;
+  bool verify = false;
+  bool print_config = false;
+  std::string restore_from;
+  // TESTS ONLY: POINT:N, die as by kill -9 at a write-path point.
+  std::string crash_at;
+  bool insecure_dev = false;
+  bool allow_plaintext = false;
+  std::string tls_cert, tls_key, tls_client_ca;
+  std::string bootstrap_token_file;
+  int max_message_mb = 16;
+  int max_subscribers = 256;
+  int max_subscribers_per_principal = 32;
+  int64_t max_import_rows = 1'000'000;
+  int subscriber_stall_seconds = 60;
+  int shutdown_grace_seconds = 10;
+};
+
+// Registers every setting on `app`, in the order --help and --print-config
+// show them.
+void AddSettings(CLI::App& app, Settings& settings);
+
+// Whether `listen` (host:port) is a loopback address.
+bool IsLoopback(const std::string& listen);
+
+}  // namespace leerlus::server
+
+#endif  // LEERLUS_SERVER_SETTINGS_H_

@@ -1,0 +1,241 @@
+#include "server/startup.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "core/commands.h"
+#include "core/model/families.h"
+#include "core/queries.h"
+
+namespace leerlus::server {
+namespace {
+
+// An error whose message is exactly `message`: what leerlusd prints.
+absl::Status Failure(const std::string& message) { return absl::FailedPreconditionError(message); }
+
+// Creates the first admin token and shows its secret once: in
+// `token_file` (created first, owner-only, never over an existing file or
+// through a link; if it cannot be, no token is stored and the next start
+// tries again) or on stderr.
+absl::Status CreateFirstAdminToken(storage::EventStore& store, const std::string& token_file,
+                                   Logger& logger) {
+  v1::CreateTokenRequest bootstrap;
+  bootstrap.mutable_token()->set_id("admin");
+  bootstrap.mutable_token()->set_display_name("admin");
+  bootstrap.mutable_token()->set_role(v1::ROLE_ADMIN);
+  bootstrap.set_request_id("bootstrap-admin-token");
+  int token_fd = -1;
+  if (!token_file.empty()) {
+    token_fd =
+        ::open(token_file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (token_fd < 0) {
+      return Failure(absl::StrCat("cannot create --bootstrap-token-file '", token_file,
+                                  "': ", std::strerror(errno),
+                                  " (it must not exist yet and its directory must; a file "
+                                  "left by a start that stopped before storing the token is "
+                                  "empty: delete it)"));
+    }
+  }
+  core::Caller system;
+  system.actor = "leerlusd";
+  absl::StatusOr<v1::CreateTokenResponse> created =
+      core::Commands(&store).CreateToken(bootstrap, system);
+  if (!created.ok()) {
+    if (token_fd >= 0) {
+      ::close(token_fd);
+      ::unlink(token_file.c_str());
+    }
+    return Failure(created.status().ToString());
+  }
+  if (token_fd < 0) {
+    std::cerr << "\nFirst start: the admin token (shown once, keep it safe):\n  "
+              << created->secret() << "\n\n";
+    return absl::OkStatus();
+  }
+  const std::string line = created->secret() + "\n";
+  const bool written =
+      ::write(token_fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+      ::fsync(token_fd) == 0;
+  ::close(token_fd);
+  if (!written) {
+    return Failure(absl::StrCat("cannot write --bootstrap-token-file '", token_file,
+                                "': ", std::strerror(errno),
+                                "; revoke token 'admin' from a copy of the data directory"));
+  }
+  logger.Log("info", "first admin token written", {{"file", token_file}});
+  return absl::OkStatus();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+}  // namespace
+
+absl::Status RestoreBackup(const Settings& settings) {
+  const std::string& from = settings.restore_from;
+  const std::string& data_dir = settings.data_dir;
+  std::error_code error;
+  if (std::filesystem::exists(data_dir, error) && !std::filesystem::is_empty(data_dir, error)) {
+    return Failure(
+        absl::StrCat("--data-dir '", data_dir, "' is not empty; restore into a new directory"));
+  }
+  absl::StatusOr<uint64_t> position;
+  if (std::filesystem::exists(std::filesystem::path(from) / "CURRENT", error)) {
+    // A backup of an earlier version: a plain checkpoint directory.
+    position = storage::EventStore::HeadPositionOf(from);
+    if (!position.ok()) {
+      return Failure(
+          absl::StrCat("'", from, "' is not a leerlus backup: ", position.status().ToString()));
+    }
+    std::filesystem::create_directories(data_dir, error);
+    std::filesystem::copy(from, data_dir, std::filesystem::copy_options::recursive, error);
+    if (error) return Failure(absl::StrCat("copying the backup: ", error.message()));
+  } else {
+    position = storage::EventStore::RestoreBackup(from, data_dir);
+    if (!position.ok()) return Failure(position.status().ToString());
+  }
+  std::cout << "restored the backup of log position " << *position << " into " << data_dir
+            << std::endl;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
+    const Settings& settings, std::unique_ptr<storage::KillAtFailpoint>& crash_point) {
+  const std::string& data_dir = settings.data_dir;
+  // A directory made by hand or by an older version may be open to others:
+  // closing the directory closes every file in it.
+  if (std::error_code error; std::filesystem::exists(data_dir, error)) {
+    std::filesystem::permissions(data_dir, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::replace, error);
+    if (error) {
+      return Failure(
+          absl::StrCat("cannot make --data-dir '", data_dir, "' owner-only: ", error.message()));
+    }
+  }
+  storage::StoreOptions store_options{.path = data_dir};
+  if (!settings.crash_at.empty()) {
+    std::pair<std::string, std::string> point =
+        absl::StrSplit(settings.crash_at, absl::MaxSplits(':', 1));
+    uint64_t hit = 0;
+    if ((point.first != "before-write" && point.first != "after-write") ||
+        !absl::SimpleAtoi(point.second, &hit) || hit == 0) {
+      return Failure("--crash-at must be before-write:N or after-write:N (N >= 1)");
+    }
+    crash_point = std::make_unique<storage::KillAtFailpoint>(point.first, hit);
+    store_options.failpoints = crash_point.get();
+    std::cerr << "TEST CRASH POINT ARMED: the server will kill itself at " << settings.crash_at
+              << std::endl;
+  }
+  absl::StatusOr<std::unique_ptr<storage::EventStore>> store = model::OpenStore(store_options);
+  if (!store.ok()) return Failure(store.status().ToString());
+  if ((*store)->projections_rebuilt_at_open()) {
+    std::cerr << "projections were in an older layout and have been rebuilt from the log"
+              << std::endl;
+  }
+  return store;
+}
+
+absl::Status VerifyOrRebuild(storage::EventStore& store, bool verify, bool rebuild) {
+  if (verify) {
+    absl::Status files = store.VerifyFiles();
+    if (!files.ok()) return Failure(absl::StrCat("file check failed: ", files.ToString()));
+    std::cout << "files: every block of every data file matches its checksum" << std::endl;
+  }
+  absl::StatusOr<uint64_t> events = store.VerifyLog();
+  if (!events.ok()) return Failure(absl::StrCat("log check failed: ", events.status().ToString()));
+  std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
+            << "points at its event" << std::endl;
+  absl::StatusOr<std::string> before;
+  if (verify) {
+    before = store.ProjectionDigest();
+    if (!before.ok()) return Failure(before.status().ToString());
+  }
+  const absl::Time rebuild_start = absl::Now();
+  absl::Status rebuilt = store.RebuildProjections();
+  if (!rebuilt.ok()) return Failure(absl::StrCat("rebuild failed: ", rebuilt.ToString()));
+  const double rebuild_seconds = absl::ToDoubleSeconds(absl::Now() - rebuild_start);
+  absl::StatusOr<std::string> after = store.ProjectionDigest();
+  if (!after.ok()) return Failure(after.status().ToString());
+  if (rebuild) {
+    std::cout << absl::StrFormat(
+                     "projections rebuilt from %d events in %.3f s (%.0f events/s), digest %s",
+                     *events, rebuild_seconds, *events / std::max(rebuild_seconds, 1e-9), *after)
+              << std::endl;
+    return absl::OkStatus();
+  }
+  if (*before != *after) {
+    return Failure("projections differed from a rebuild of the log; they have been rebuilt");
+  }
+  std::cout << "projections equal a rebuild of the log (digest " << *after << ")" << std::endl;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Authorizer>> MakeAuthorizer(const Settings& settings,
+                                                           storage::EventStore& store,
+                                                           Logger& logger) {
+  if (settings.insecure_dev) {
+    if (!IsLoopback(settings.listen)) {
+      return Failure(absl::StrCat("--insecure-dev refuses to listen on ", settings.listen,
+                                  "; use a loopback address (127.0.0.1)"));
+    }
+    logger.Log("warn", "INSECURE DEVELOPMENT MODE: no authentication, every caller is an admin",
+               {{"listen", settings.listen}});
+    return std::make_unique<DevelopmentAuthorizer>();
+  }
+  // A fresh store gets its first admin token, shown once.
+  absl::StatusOr<bool> any = core::Queries(&store).AnyToken();
+  if (!any.ok()) return Failure(any.status().ToString());
+  if (!*any) {
+    absl::Status created = CreateFirstAdminToken(store, settings.bootstrap_token_file, logger);
+    if (!created.ok()) return created;
+  }
+  return std::make_unique<TokenAuthorizer>(&store);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TransportCredentials(
+    const Settings& settings) {
+  if (settings.tls_cert.empty() != settings.tls_key.empty()) {
+    return Failure("--tls-cert and --tls-key go together");
+  }
+  if (!settings.tls_client_ca.empty() && settings.tls_cert.empty()) {
+    return Failure("--tls-client-ca needs --tls-cert");
+  }
+  if (settings.tls_cert.empty()) {
+    if (!IsLoopback(settings.listen) && !settings.insecure_dev && !settings.allow_plaintext) {
+      return Failure(absl::StrCat("refusing to serve tokens in plaintext on ", settings.listen,
+                                  ": give --tls-cert and --tls-key, or --allow-plaintext"));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({ReadFile(settings.tls_key), ReadFile(settings.tls_cert)});
+  if (ssl.pem_key_cert_pairs[0].private_key.empty() ||
+      ssl.pem_key_cert_pairs[0].cert_chain.empty()) {
+    return Failure("cannot read --tls-cert or --tls-key");
+  }
+  if (!settings.tls_client_ca.empty()) {
+    ssl.pem_root_certs = ReadFile(settings.tls_client_ca);
+    if (ssl.pem_root_certs.empty()) return Failure("cannot read --tls-client-ca");
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace leerlus::server
