@@ -83,14 +83,29 @@ double MaximumLogLikelihood(const MatrixXd& x, const VectorXd& y, const VectorXd
          0.5 * (w.array() * fit.residuals.array().square()).sum();
 }
 
-struct RemlEstimate {
+// An estimate of tau2 and its standard error. The default, tau2 = 0 without
+// a standard error, is the fixed-effect model's, and that of any model with
+// no residual degrees of freedom.
+struct Tau2Estimate {
   double tau2 = 0;
-  int iterations = 0;
+  double se = kNaN;
+  int iterations = 0;  // REML's Fisher-scoring iterations; 0 for the others.
 };
+
+// DerSimonian-Laird: the method of moments on Q_E, with the fixed-effect
+// traces (FORMULAS.md 2.4).
+Tau2Estimate EstimateDerSimonianLaird(const ProjectionTraces& fe, double qe, int df) {
+  Tau2Estimate estimate;
+  estimate.tau2 = std::max(0.0, (qe - df) / fe.trace_p);
+  estimate.se = std::sqrt((2.0 * df + 4 * estimate.tau2 * fe.trace_p +
+                           2 * estimate.tau2 * estimate.tau2 * fe.trace_pp) /
+                          (fe.trace_p * fe.trace_p));
+  return estimate;
+}
 
 // Fisher scoring from the Hedges estimator with step halving, exactly as
 // metafor 3.8-1 runs it (FORMULAS.md 2.5).
-absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+absl::StatusOr<Tau2Estimate> EstimateReml(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
                                           const FitOptions& options) {
   const int k = static_cast<int>(y.size());
   const int p = static_cast<int>(x.cols());
@@ -125,7 +140,143 @@ absl::StatusOr<RemlEstimate> EstimateReml(const MatrixXd& x, const VectorXd& y, 
       RestrictedLogLikelihood(x, y, v, 0.0) - RestrictedLogLikelihood(x, y, v, tau2) > tolerance) {
     tau2 = 0;
   }
-  return RemlEstimate{tau2, iterations};
+  // The standard error from the Fisher information at the estimate.
+  const double se = std::sqrt(2.0 / Traces(x, y, (v.array() + tau2).inverse().matrix()).trace_pp);
+  return Tau2Estimate{tau2, se, iterations};
+}
+
+// tau2 by the chosen method. With one study per coefficient (df < 1) there
+// is no residual variation to estimate it from.
+absl::StatusOr<Tau2Estimate> EstimateTau2(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+                                          const ProjectionTraces& fe, double qe, int df,
+                                          const FitOptions& options) {
+  if (options.method == Method::kFixed || df < 1) return Tau2Estimate{};
+  if (options.method == Method::kDerSimonianLaird) return EstimateDerSimonianLaird(fe, qe, df);
+  return EstimateReml(x, y, v, options);
+}
+
+// Refuses what no model can be fitted to, before any arithmetic.
+absl::Status CheckModelInputs(const std::vector<double>& y, const std::vector<double>& v,
+                              const MatrixXd& x, const std::vector<std::string>& names) {
+  const int k = static_cast<int>(y.size());
+  const int p = static_cast<int>(x.cols());
+  if (v.size() != y.size() || x.rows() != k || static_cast<int>(names.size()) != p) {
+    return absl::InvalidArgumentError("effects, variances, model rows and names differ in length");
+  }
+  if (k < 1) return absl::InvalidArgumentError("no studies to pool");
+  if (k < p) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(k, " studies cannot estimate ", p, " coefficients"));
+  }
+  for (int i = 0; i < k; ++i) {
+    if (!std::isfinite(y[i])) return absl::InvalidArgumentError("an effect is not finite");
+    if (!std::isfinite(v[i]) || v[i] <= 0) {
+      return absl::InvalidArgumentError("a sampling variance is not positive and finite");
+    }
+  }
+  if (!x.allFinite()) return absl::InvalidArgumentError("a moderator value is not finite");
+  const MatrixXd xtx = x.transpose() * x;
+  Eigen::FullPivLU<MatrixXd> rank_check(xtx);
+  if (rank_check.rank() < p) {
+    return absl::InvalidArgumentError(
+        "the moderators are collinear (or constant): the model cannot be estimated");
+  }
+  return absl::OkStatus();
+}
+
+// The test of (residual) heterogeneity Q_E and metafor's typical
+// within-study variance (FORMULAS.md 2.3, 2.6). Both use the fixed-effect
+// weights 1/v whatever the method, as metafor does; DerSimonian-Laird needs
+// the same traces, which are returned.
+ProjectionTraces TestResidualHeterogeneity(const MatrixXd& x, const VectorXd& y, const VectorXd& v,
+                                           int df, FitResult& result) {
+  const VectorXd fe_weights = v.array().inverse();
+  const ProjectionTraces fe = Traces(x, y, fe_weights);
+  // y'P y computed as the weighted residual sum of squares: the same number,
+  // never negative through rounding.
+  const WeightedFit fe_fit = SolveWeighted(x, y, fe_weights);
+  result.qe = std::max(0.0, (fe_weights.array() * fe_fit.residuals.array().square()).sum());
+  result.qe_df = df;
+  result.qe_p = df > 0 ? ChiSquareUpperP(result.qe, df) : kNaN;
+  result.typical_variance = df > 0 ? df / fe.trace_p : kNaN;
+  return fe;
+}
+
+// I2 and H2 (FORMULAS.md 2.6). The fixed-effect model has no tau2: metafor
+// takes both from Q_E. The others compare tau2 with the typical within-study
+// variance.
+void DescribeHeterogeneity(int df, FitResult& result) {
+  if (result.method == Method::kFixed) {
+    result.i2 = df > 0 && result.qe > 0 ? std::max(0.0, 100 * (result.qe - df) / result.qe) : 0;
+    result.h2 = df > 0 ? result.qe / df : kNaN;
+  } else if (df > 0) {
+    result.i2 = 100 * result.tau2 / (result.tau2 + result.typical_variance);
+    result.h2 = (result.tau2 + result.typical_variance) / result.typical_variance;
+  } else {
+    result.i2 = 0;
+    result.h2 = 1;
+  }
+}
+
+// The coefficients (the pooled estimate, for an intercept-only model), their
+// covariance, Wald tests and 95% intervals, at the weights `w` = 1/(v + tau2)
+// (FORMULAS.md 2.1). Hartung-Knapp (2.8) scales the covariance by the
+// weighted residual variance s2w and tests on t with k - p df: it needs k > p.
+absl::Status EstimateCoefficients(const WeightedFit& fit, const VectorXd& w,
+                                  const std::vector<std::string>& names, int df, bool knapp_hartung,
+                                  FitResult& result) {
+  MatrixXd covariance = fit.xtwx_inverse;
+  result.s2w = kNaN;
+  double critical = NormalCritical95();
+  if (knapp_hartung) {
+    if (df < 1) {
+      return absl::InvalidArgumentError(
+          "the Hartung-Knapp adjustment needs more studies than coefficients");
+    }
+    result.s2w = (w.array() * fit.residuals.array().square()).sum() / df;
+    covariance *= result.s2w;
+    critical = StudentCritical95(df);
+  }
+  result.covariance = covariance;
+  for (int j = 0; j < static_cast<int>(names.size()); ++j) {
+    Coefficient c;
+    c.name = names[j];
+    c.estimate = fit.b(j);
+    c.se = std::sqrt(covariance(j, j));
+    c.statistic = c.estimate / c.se;
+    c.p_value = knapp_hartung ? StudentTwoSidedP(c.statistic, df) : NormalTwoSidedP(c.statistic);
+    c.ci_lower = c.estimate - critical * c.se;
+    c.ci_upper = c.estimate + critical * c.se;
+    result.coefficients.push_back(c);
+  }
+  return absl::OkStatus();
+}
+
+// Omnibus test that every moderator's coefficient is 0, the intercept left
+// out (FORMULAS.md 2.9): chi-square, or F under Hartung-Knapp. NaN when
+// there is no moderator to test.
+void TestModerators(const VectorXd& coefficients, bool intercept, int df, bool knapp_hartung,
+                    FitResult& result) {
+  const int p = static_cast<int>(coefficients.size());
+  const int first = intercept ? 1 : 0;
+  const int m = p - first;
+  if (m > 0 && (intercept ? p > 1 : true)) {
+    const VectorXd b = coefficients.segment(first, m);
+    const MatrixXd vb = result.covariance.block(first, first, m, m);
+    const double qm = b.dot(vb.ldlt().solve(b));
+    result.qm_df1 = m;
+    if (knapp_hartung) {
+      result.qm = qm / m;
+      result.qm_df2 = df;
+      result.qm_p = FisherUpperP(result.qm, m, df);
+    } else {
+      result.qm = qm;
+      result.qm_df2 = kNaN;
+      result.qm_p = ChiSquareUpperP(qm, m);
+    }
+  } else {
+    result.qm = result.qm_df1 = result.qm_df2 = result.qm_p = kNaN;
+  }
 }
 
 }  // namespace
@@ -145,29 +296,9 @@ const char* MethodName(Method method) {
 absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::vector<double>& v_in,
                                    const MatrixXd& x, const std::vector<std::string>& names,
                                    bool intercept, const FitOptions& options) {
+  if (absl::Status valid = CheckModelInputs(y_in, v_in, x, names); !valid.ok()) return valid;
   const int k = static_cast<int>(y_in.size());
   const int p = static_cast<int>(x.cols());
-  if (v_in.size() != y_in.size() || x.rows() != k || static_cast<int>(names.size()) != p) {
-    return absl::InvalidArgumentError("effects, variances, model rows and names differ in length");
-  }
-  if (k < 1) return absl::InvalidArgumentError("no studies to pool");
-  if (k < p) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(k, " studies cannot estimate ", p, " coefficients"));
-  }
-  for (int i = 0; i < k; ++i) {
-    if (!std::isfinite(y_in[i])) return absl::InvalidArgumentError("an effect is not finite");
-    if (!std::isfinite(v_in[i]) || v_in[i] <= 0) {
-      return absl::InvalidArgumentError("a sampling variance is not positive and finite");
-    }
-  }
-  if (!x.allFinite()) return absl::InvalidArgumentError("a moderator value is not finite");
-  const MatrixXd xtx = x.transpose() * x;
-  Eigen::FullPivLU<MatrixXd> rank_check(xtx);
-  if (rank_check.rank() < p) {
-    return absl::InvalidArgumentError(
-        "the moderators are collinear (or constant): the model cannot be estimated");
-  }
   const VectorXd y = Eigen::Map<const VectorXd>(y_in.data(), k);
   const VectorXd v = Eigen::Map<const VectorXd>(v_in.data(), k);
 
@@ -178,112 +309,23 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
   result.p = p;
   const int df = k - p;
 
-  // Heterogeneity always from the fixed-effect weights.
-  const VectorXd fe_weights = v.array().inverse();
-  const ProjectionTraces fe = Traces(x, y, fe_weights);
-  const double trace_p_fe = fe.trace_p;
-  // y'P y computed as the weighted residual sum of squares: the same number,
-  // never negative through rounding.
-  const WeightedFit fe_fit = SolveWeighted(x, y, fe_weights);
-  result.qe = std::max(0.0, (fe_weights.array() * fe_fit.residuals.array().square()).sum());
-  result.qe_df = df;
-  result.qe_p = df > 0 ? ChiSquareUpperP(result.qe, df) : kNaN;
-  result.typical_variance = df > 0 ? df / trace_p_fe : kNaN;
-
-  switch (options.method) {
-    case Method::kFixed:
-      result.tau2 = 0;
-      result.se_tau2 = kNaN;
-      break;
-    case Method::kDerSimonianLaird: {
-      if (df < 1) {  // One study per coefficient: nothing to estimate tau2 from.
-        result.tau2 = 0;
-        result.se_tau2 = kNaN;
-        break;
-      }
-      result.tau2 = std::max(0.0, (result.qe - df) / trace_p_fe);
-      const double trace_pp = fe.trace_pp;
-      result.se_tau2 = std::sqrt(
-          (2.0 * df + 4 * result.tau2 * trace_p_fe + 2 * result.tau2 * result.tau2 * trace_pp) /
-          (trace_p_fe * trace_p_fe));
-      break;
-    }
-    case Method::kReml: {
-      if (df < 1) {
-        result.tau2 = 0;
-        result.se_tau2 = kNaN;
-        break;
-      }
-      absl::StatusOr<RemlEstimate> reml = EstimateReml(x, y, v, options);
-      if (!reml.ok()) return reml.status();
-      result.tau2 = reml->tau2;
-      result.iterations = reml->iterations;
-      result.se_tau2 =
-          std::sqrt(2.0 / Traces(x, y, (v.array() + result.tau2).inverse().matrix()).trace_pp);
-      break;
-    }
-  }
-
-  if (options.method == Method::kFixed) {
-    result.i2 = df > 0 && result.qe > 0 ? std::max(0.0, 100 * (result.qe - df) / result.qe) : 0;
-    result.h2 = df > 0 ? result.qe / df : kNaN;
-  } else if (df > 0) {
-    result.i2 = 100 * result.tau2 / (result.tau2 + result.typical_variance);
-    result.h2 = (result.tau2 + result.typical_variance) / result.typical_variance;
-  } else {
-    result.i2 = 0;
-    result.h2 = 1;
-  }
+  const ProjectionTraces fe = TestResidualHeterogeneity(x, y, v, df, result);
+  absl::StatusOr<Tau2Estimate> tau2 = EstimateTau2(x, y, v, fe, result.qe, df, options);
+  if (!tau2.ok()) return tau2.status();
+  result.tau2 = tau2->tau2;
+  result.se_tau2 = tau2->se;
+  result.iterations = tau2->iterations;
+  DescribeHeterogeneity(df, result);
 
   const VectorXd w = (v.array() + result.tau2).inverse();
-  WeightedFit fit = SolveWeighted(x, y, w);
-  MatrixXd covariance = fit.xtwx_inverse;
-  result.s2w = kNaN;
-  double critical = NormalCritical95();
-  if (options.knapp_hartung) {
-    if (df < 1) {
-      return absl::InvalidArgumentError(
-          "the Hartung-Knapp adjustment needs more studies than coefficients");
-    }
-    result.s2w = (w.array() * fit.residuals.array().square()).sum() / df;
-    covariance *= result.s2w;
-    critical = StudentCritical95(df);
+  const WeightedFit fit = SolveWeighted(x, y, w);
+  if (absl::Status estimated =
+          EstimateCoefficients(fit, w, names, df, options.knapp_hartung, result);
+      !estimated.ok()) {
+    return estimated;
   }
-  result.covariance = covariance;
-  for (int j = 0; j < p; ++j) {
-    Coefficient c;
-    c.name = names[j];
-    c.estimate = fit.b(j);
-    c.se = std::sqrt(covariance(j, j));
-    c.statistic = c.estimate / c.se;
-    c.p_value =
-        options.knapp_hartung ? StudentTwoSidedP(c.statistic, df) : NormalTwoSidedP(c.statistic);
-    c.ci_lower = c.estimate - critical * c.se;
-    c.ci_upper = c.estimate + critical * c.se;
-    result.coefficients.push_back(c);
-  }
-
-  // Omnibus test of the moderators (the intercept left out).
-  const int first = intercept ? 1 : 0;
-  const int m = p - first;
-  if (m > 0 && (intercept ? p > 1 : true)) {
-    const VectorXd b = fit.b.segment(first, m);
-    const MatrixXd vb = covariance.block(first, first, m, m);
-    const double qm = b.dot(vb.ldlt().solve(b));
-    result.qm_df1 = m;
-    if (options.knapp_hartung) {
-      result.qm = qm / m;
-      result.qm_df2 = df;
-      result.qm_p = FisherUpperP(result.qm, m, df);
-    } else {
-      result.qm = qm;
-      result.qm_df2 = kNaN;
-      result.qm_p = ChiSquareUpperP(qm, m);
-    }
-  } else {
-    result.qm = result.qm_df1 = result.qm_df2 = result.qm_p = kNaN;
-  }
-  result.r2 = kNaN;
+  TestModerators(fit.b, intercept, df, options.knapp_hartung, result);
+  result.r2 = kNaN;  // FitRegression compares with the intercept-only model.
 
   result.ll_ml = MaximumLogLikelihood(x, y, v, result.tau2);
   result.ll_reml = RestrictedLogLikelihood(x, y, v, result.tau2);

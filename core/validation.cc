@@ -429,6 +429,91 @@ void ValidateHypothesis(FieldViolations& v, const std::string& prefix, const v1:
   }
 }
 
+namespace {
+
+// The statistics of each shape of outcome, under `p` (the shape's field).
+
+void ValidateTwoGroupContinuous(FieldViolations& v, const std::string& p,
+                                const v1::TwoGroupContinuous& s) {
+  CheckFinite(v, Field(p, "treatment_mean"), s.treatment_mean());
+  CheckFinite(v, Field(p, "control_mean"), s.control_mean());
+  CheckSd(v, Field(p, "treatment_sd"), s.treatment_sd(), {s.treatment_mean(), s.control_mean()});
+  CheckSd(v, Field(p, "control_sd"), s.control_sd(), {s.treatment_mean(), s.control_mean()});
+  CheckCount(v, Field(p, "treatment_n"), s.treatment_n(), 2);
+  CheckCount(v, Field(p, "control_n"), s.control_n(), 2);
+}
+
+// A group's events: none negative, and no more than its total (`total_name`).
+void CheckEvents(FieldViolations& v, const std::string& field, int64_t events, int64_t total,
+                 absl::string_view total_name) {
+  if (events < 0) {
+    v.Add(field, "must not be negative");
+  } else if (events > total) {
+    v.Add(field, absl::StrCat("must not exceed ", total_name));
+  }
+}
+
+void ValidateTwoGroupCounts(FieldViolations& v, const std::string& p, const v1::TwoGroupCounts& s) {
+  CheckCount(v, Field(p, "treatment_total"), s.treatment_total(), 1);
+  CheckCount(v, Field(p, "control_total"), s.control_total(), 1);
+  CheckEvents(v, Field(p, "treatment_events"), s.treatment_events(), s.treatment_total(),
+              "treatment_total");
+  CheckEvents(v, Field(p, "control_events"), s.control_events(), s.control_total(),
+              "control_total");
+}
+
+void ValidatePrePost(FieldViolations& v, const std::string& p, const v1::PrePost& s) {
+  CheckFinite(v, Field(p, "pre_mean"), s.pre_mean());
+  CheckFinite(v, Field(p, "post_mean"), s.post_mean());
+  CheckSd(v, Field(p, "pre_sd"), s.pre_sd(), {s.pre_mean(), s.post_mean()});
+  CheckSd(v, Field(p, "post_sd"), s.post_sd(), {s.pre_mean(), s.post_mean()});
+  CheckCount(v, Field(p, "n"), s.n(), 2);
+  if (!std::isfinite(s.pre_post_correlation()) || s.pre_post_correlation() < -1 ||
+      s.pre_post_correlation() > 1) {
+    v.Add(Field(p, "pre_post_correlation"), "must be between -1 and 1");
+  }
+}
+
+// A direct effect's uncertainty, in whichever form it came: each must give
+// a variance the analysis can weigh.
+void ValidateUncertainty(FieldViolations& v, const std::string& p, const v1::DirectEffect& s) {
+  switch (s.uncertainty_case()) {
+    case v1::DirectEffect::kVariance:
+      CheckPositive(v, Field(p, "variance"), s.variance());
+      CheckVariance(v, Field(p, "variance"), s.variance(), "the variance");
+      break;
+    case v1::DirectEffect::kStandardError:
+      CheckPositive(v, Field(p, "standard_error"), s.standard_error());
+      CheckVariance(v, Field(p, "standard_error"), s.standard_error() * s.standard_error(),
+                    "the standard error");
+      break;
+    case v1::DirectEffect::kCi95: {
+      CheckFinite(v, Field(p, "ci95.lower"), s.ci95().lower());
+      CheckFinite(v, Field(p, "ci95.upper"), s.ci95().upper());
+      if (!(s.ci95().upper() > s.ci95().lower())) {
+        v.Add(Field(p, "ci95.upper"), "must be greater than ci95.lower");
+      } else if (s.effect() < s.ci95().lower() || s.effect() > s.ci95().upper()) {
+        v.Add(Field(p, "effect"), "must lie inside ci95");
+      }
+      const double half_width = (s.ci95().upper() - s.ci95().lower()) / (2 * 1.959964);
+      CheckVariance(v, Field(p, "ci95"), half_width * half_width, "the interval");
+      break;
+    }
+    case v1::DirectEffect::UNCERTAINTY_NOT_SET:
+      v.Add(Field(p, "variance"), "give the variance, standard_error or ci95");
+      break;
+  }
+}
+
+void ValidateDirectEffect(FieldViolations& v, const std::string& p, const v1::DirectEffect& s) {
+  (void)DirectEffectMeasure(s, v, p);
+  CheckFinite(v, Field(p, "effect"), s.effect());
+  CheckCount(v, Field(p, "total_n"), s.total_n(), 0);
+  ValidateUncertainty(v, p, s);
+}
+
+}  // namespace
+
 void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Outcome& o) {
   if (!o.id().empty()) CheckId(v, Field(prefix, "id"), o.id());
   CheckId(v, Field(prefix, "indicator_id"), o.indicator_id());
@@ -443,83 +528,19 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
     CheckId(v, Field(prefix, "corrects_outcome_id"), o.corrects_outcome_id());
   }
   switch (o.statistics_case()) {
-    case v1::Outcome::kTwoGroupContinuous: {
-      const auto& s = o.two_group_continuous();
-      const std::string p = Field(prefix, "two_group_continuous");
-      CheckFinite(v, Field(p, "treatment_mean"), s.treatment_mean());
-      CheckFinite(v, Field(p, "control_mean"), s.control_mean());
-      CheckSd(v, Field(p, "treatment_sd"), s.treatment_sd(),
-              {s.treatment_mean(), s.control_mean()});
-      CheckSd(v, Field(p, "control_sd"), s.control_sd(), {s.treatment_mean(), s.control_mean()});
-      CheckCount(v, Field(p, "treatment_n"), s.treatment_n(), 2);
-      CheckCount(v, Field(p, "control_n"), s.control_n(), 2);
+    case v1::Outcome::kTwoGroupContinuous:
+      ValidateTwoGroupContinuous(v, Field(prefix, "two_group_continuous"),
+                                 o.two_group_continuous());
       break;
-    }
-    case v1::Outcome::kTwoGroupCounts: {
-      const auto& s = o.two_group_counts();
-      const std::string p = Field(prefix, "two_group_counts");
-      CheckCount(v, Field(p, "treatment_total"), s.treatment_total(), 1);
-      CheckCount(v, Field(p, "control_total"), s.control_total(), 1);
-      if (s.treatment_events() < 0) {
-        v.Add(Field(p, "treatment_events"), "must not be negative");
-      } else if (s.treatment_events() > s.treatment_total()) {
-        v.Add(Field(p, "treatment_events"), "must not exceed treatment_total");
-      }
-      if (s.control_events() < 0) {
-        v.Add(Field(p, "control_events"), "must not be negative");
-      } else if (s.control_events() > s.control_total()) {
-        v.Add(Field(p, "control_events"), "must not exceed control_total");
-      }
+    case v1::Outcome::kTwoGroupCounts:
+      ValidateTwoGroupCounts(v, Field(prefix, "two_group_counts"), o.two_group_counts());
       break;
-    }
-    case v1::Outcome::kPrePost: {
-      const auto& s = o.pre_post();
-      const std::string p = Field(prefix, "pre_post");
-      CheckFinite(v, Field(p, "pre_mean"), s.pre_mean());
-      CheckFinite(v, Field(p, "post_mean"), s.post_mean());
-      CheckSd(v, Field(p, "pre_sd"), s.pre_sd(), {s.pre_mean(), s.post_mean()});
-      CheckSd(v, Field(p, "post_sd"), s.post_sd(), {s.pre_mean(), s.post_mean()});
-      CheckCount(v, Field(p, "n"), s.n(), 2);
-      if (!std::isfinite(s.pre_post_correlation()) || s.pre_post_correlation() < -1 ||
-          s.pre_post_correlation() > 1) {
-        v.Add(Field(p, "pre_post_correlation"), "must be between -1 and 1");
-      }
+    case v1::Outcome::kPrePost:
+      ValidatePrePost(v, Field(prefix, "pre_post"), o.pre_post());
       break;
-    }
-    case v1::Outcome::kDirectEffect: {
-      const auto& s = o.direct_effect();
-      const std::string p = Field(prefix, "direct_effect");
-      (void)DirectEffectMeasure(s, v, p);
-      CheckFinite(v, Field(p, "effect"), s.effect());
-      CheckCount(v, Field(p, "total_n"), s.total_n(), 0);
-      switch (s.uncertainty_case()) {
-        case v1::DirectEffect::kVariance:
-          CheckPositive(v, Field(p, "variance"), s.variance());
-          CheckVariance(v, Field(p, "variance"), s.variance(), "the variance");
-          break;
-        case v1::DirectEffect::kStandardError:
-          CheckPositive(v, Field(p, "standard_error"), s.standard_error());
-          CheckVariance(v, Field(p, "standard_error"), s.standard_error() * s.standard_error(),
-                        "the standard error");
-          break;
-        case v1::DirectEffect::kCi95: {
-          CheckFinite(v, Field(p, "ci95.lower"), s.ci95().lower());
-          CheckFinite(v, Field(p, "ci95.upper"), s.ci95().upper());
-          if (!(s.ci95().upper() > s.ci95().lower())) {
-            v.Add(Field(p, "ci95.upper"), "must be greater than ci95.lower");
-          } else if (s.effect() < s.ci95().lower() || s.effect() > s.ci95().upper()) {
-            v.Add(Field(p, "effect"), "must lie inside ci95");
-          }
-          const double half_width = (s.ci95().upper() - s.ci95().lower()) / (2 * 1.959964);
-          CheckVariance(v, Field(p, "ci95"), half_width * half_width, "the interval");
-          break;
-        }
-        case v1::DirectEffect::UNCERTAINTY_NOT_SET:
-          v.Add(Field(p, "variance"), "give the variance, standard_error or ci95");
-          break;
-      }
+    case v1::Outcome::kDirectEffect:
+      ValidateDirectEffect(v, Field(prefix, "direct_effect"), o.direct_effect());
       break;
-    }
     case v1::Outcome::STATISTICS_NOT_SET:
       v.Add(Field(prefix, "statistics"),
             "give one of two_group_continuous, two_group_counts, pre_post, direct_effect");
