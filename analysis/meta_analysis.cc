@@ -126,6 +126,11 @@ absl::StatusOr<Tau2Estimate> EstimateReml(const MatrixXd& x, const VectorXd& y, 
     const double old_tau2 = tau2;
     const ProjectionTraces t = Traces(x, y, (v.array() + tau2).inverse().matrix());
     double delta = (t.yppy - t.trace_p) / t.trace_pp;
+    // No information left in the scoring step (its denominator underflowed):
+    // halving an infinite step would never end.
+    if (!std::isfinite(delta)) {
+      return absl::FailedPreconditionError("REML diverged (the scoring step is not finite); use DL");
+    }
     while (tau2 + delta < 0) delta /= 2;  // Step halving keeps tau2 >= 0.
     tau2 += delta;
     change = std::fabs(old_tau2 - tau2);

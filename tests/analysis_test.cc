@@ -489,6 +489,19 @@ TEST(MetaAnalysisTest, RemlNonConvergenceIsReportedNotReturned) {
   EXPECT_NE(fit.status().message().find("did not converge"), std::string::npos);
 }
 
+// Variances twelve orders of magnitude apart leave REML's Fisher scoring
+// with no information (a zero denominator): the fit must end with an
+// error, not keep a server thread halving an infinite step forever.
+TEST(MetaAnalysisTest, ARemlStepWithoutInformationEndsTheFit) {
+  absl::StatusOr<FitResult> fit =
+      FitRegression({0.2, 5, -3}, {1e-8, 1e8, 1e6}, {{1, 0, 1}}, {"x"}, {});
+  if (fit.ok()) {
+    EXPECT_TRUE(std::isfinite(fit->tau2));
+  } else {
+    EXPECT_EQ(fit.status().code(), absl::StatusCode::kFailedPrecondition);
+  }
+}
+
 TEST(MetaAnalysisTest, BadInputsAreRefused) {
   EXPECT_EQ(FitPooled({}, {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FitPooled({0.1}, {0}, {}).status().code(), absl::StatusCode::kInvalidArgument);
