@@ -129,7 +129,8 @@ absl::StatusOr<Tau2Estimate> EstimateReml(const MatrixXd& x, const VectorXd& y, 
     // No information left in the scoring step (its denominator underflowed):
     // halving an infinite step would never end.
     if (!std::isfinite(delta)) {
-      return absl::FailedPreconditionError("REML diverged (the scoring step is not finite); use DL");
+      return absl::FailedPreconditionError(
+          "REML diverged (the scoring step is not finite); use DL");
     }
     while (tau2 + delta < 0) delta /= 2;  // Step halving keeps tau2 >= 0.
     tau2 += delta;

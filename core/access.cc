@@ -9,8 +9,8 @@
 #include "common/errors.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
-#include "leerlus/v1/experiment_service.pb.h"
 #include "core/model/read_model.h"
+#include "leerlus/v1/experiment_service.pb.h"
 
 namespace leerlus::core {
 namespace {
@@ -303,9 +303,8 @@ absl::Status CheckExperimentAccess(const Caller& caller, absl::string_view rpc,
     return Denied(caller, rpc, "partners record outcomes and lessons only");
   if (!target.outcome_id.empty()) {
     // A partner takes back only what it recorded itself.
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::optional<v1::Outcome> outcome,
-        model::FindOutcome(state, target.experiment_id, target.outcome_id));
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
+                             model::FindOutcome(state, target.experiment_id, target.outcome_id));
     if (outcome.has_value() && outcome->recorded_by_partner_id() != caller.partner_id) {
       return Denied(caller, rpc,
                     absl::StrCat("outcome '", target.outcome_id, "' was not recorded by partner '",

@@ -28,9 +28,8 @@ absl::Status NotFound(absl::string_view what, absl::string_view id, absl::string
 
 absl::StatusOr<v1::Experiment> LoadExperiment(KeyValueReader& state, absl::string_view id,
                                               absl::string_view field) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Experiment> experiment,
-      model::ExperimentRecord(state, id));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                           model::ExperimentRecord(state, id));
   if (!experiment.has_value()) return NotFound("experiment", id, field);
   return std::move(*experiment);
 }

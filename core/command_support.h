@@ -46,8 +46,7 @@ bool CarriesPersonalText(absl::string_view method);
 template <typename Response>
 storage::AppendRequest MakeAppend(
     absl::string_view method, const google::protobuf::Message& request, std::string stream,
-    const std::string& request_id, uint64_t expected_version, const Caller& caller,
-    DecideFn decide,
+    const std::string& request_id, uint64_t expected_version, const Caller& caller, DecideFn decide,
     std::function<absl::StatusOr<Response>(const Appended&, KeyValueReader&)> respond) {
   storage::AppendRequest append;
   append.stream = std::move(stream);
@@ -75,8 +74,8 @@ storage::AppendRequest MakeAppend(
   append.authorize = [caller, rpc = std::string(method), target](KeyValueReader& state) {
     return AuthorizeOnState(caller, rpc, target, state);
   };
-  append.decide = [decide = std::move(decide)](const DecisionContext& context)
-      -> absl::StatusOr<std::vector<std::string>> {
+  append.decide = [decide = std::move(decide)](
+                      const DecisionContext& context) -> absl::StatusOr<std::vector<std::string>> {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events, decide(context));
     return model::EncodeBodies(events);
   };

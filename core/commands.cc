@@ -91,8 +91,7 @@ absl::StatusOr<v1::CreateIndicatorResponse> Commands::CreateIndicator(
   indicator.clear_update_position();
   return CreateCatalogEntry<v1::CreateIndicatorResponse, v1::Indicator>(
       store_, "CreateIndicator", request, request.request_id(), caller, indicator,
-      CatalogKind::kIndicator, model::IndicatorStream(indicator.id()), "indicator",
-      "indicator.id",
+      CatalogKind::kIndicator, model::IndicatorStream(indicator.id()), "indicator", "indicator.id",
       [](v1::Event& event, const v1::Indicator& entry) {
         *event.mutable_indicator_defined()->mutable_indicator() = entry;
       },

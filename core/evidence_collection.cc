@@ -7,8 +7,8 @@
 #include "common/status_macros.h"
 #include "core/effects.h"
 #include "core/insights.h"
-#include "core/validation.h"
 #include "core/model/read_model.h"
+#include "core/validation.h"
 
 namespace leerlus::core {
 namespace {
@@ -51,9 +51,8 @@ absl::StatusOr<const v1::Experiment*> ExperimentOf(
     std::map<std::string, v1::Experiment>& experiments) {
   auto [it, inserted] = experiments.try_emplace(experiment_id);
   if (inserted) {
-    LEERLUS_ASSIGN_OR_RETURN(
-        std::optional<v1::Experiment> experiment,
-        model::ExperimentRecord(view, experiment_id));
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                             model::ExperimentRecord(view, experiment_id));
     if (!experiment.has_value()) {
       return absl::DataLossError(
           absl::StrCat("analysis row of unknown experiment '", experiment_id, "'"));
@@ -127,10 +126,9 @@ bool PreRegisteredOn(const v1::Experiment& experiment, const std::string& indica
 
 absl::StatusOr<CollectedEvidence> CollectEvidence(storage::ProjectionReader& view,
                                                   const Question& question) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Indicator> indicator,
-      model::FindCatalogEntry<v1::Indicator>(view, model::CatalogKind::kIndicator,
-                                             question.indicator_id));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Indicator> indicator,
+                           model::FindCatalogEntry<v1::Indicator>(
+                               view, model::CatalogKind::kIndicator, question.indicator_id));
   if (!indicator.has_value()) {
     return WithErrorInfo(
         absl::NotFoundError(absl::StrCat("indicator '", question.indicator_id, "' does not exist")),

@@ -1,13 +1,12 @@
 // An experiment's own commands: registration, amendment, the lifecycle
 // and its hypotheses.
-#include "core/commands.h"
-
 #include <set>
 
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/errors.h"
 #include "core/command_support.h"
+#include "core/commands.h"
 #include "core/model/streams.h"
 #include "core/validation.h"
 

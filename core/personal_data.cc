@@ -18,8 +18,8 @@
 #include "common/aead.h"
 #include "common/hashing.h"
 #include "common/status_macros.h"
-#include "leerlus/v1/events.pb.h"
 #include "core/model/read_model.h"
+#include "leerlus/v1/events.pb.h"
 
 namespace leerlus::core {
 namespace {

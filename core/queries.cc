@@ -11,13 +11,13 @@
 #include "core/access.h"
 #include "core/answer_budget.h"
 #include "core/filter.h"
-#include "core/personal_data.h"
-#include "core/validation.h"
-#include "leerlus/internal/v1/records.pb.h"
 #include "core/model/events.h"
 #include "core/model/experiment_state.h"
 #include "core/model/read_model.h"
 #include "core/model/streams.h"
+#include "core/personal_data.h"
+#include "core/validation.h"
+#include "leerlus/internal/v1/records.pb.h"
 
 namespace leerlus::core {
 namespace {
@@ -100,17 +100,17 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
   absl::Status parse_status;
   LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(
       *view, kind, after.empty() ? model::FirstCatalogKey(kind) : After(after),
-                 [&](absl::string_view key, absl::string_view value) {
-                   if (!page.HasRoom()) return false;
-                   Message message;
-                   if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                     parse_status = absl::DataLossError("cannot parse a catalogue entry");
-                     return false;
-                   }
-                   add(response, std::move(message));
-                   page.Took(key);
-                   return true;
-                 }));
+      [&](absl::string_view key, absl::string_view value) {
+        if (!page.HasRoom()) return false;
+        Message message;
+        if (!message.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          parse_status = absl::DataLossError("cannot parse a catalogue entry");
+          return false;
+        }
+        add(response, std::move(message));
+        page.Took(key);
+        return true;
+      }));
   LEERLUS_RETURN_IF_ERROR(parse_status);
   page.Finish(query_hash, view->head_position(), response);
   return response;
@@ -119,9 +119,8 @@ absl::StatusOr<Response> ListCatalog(storage::EventStore* store, CatalogKind kin
 template <typename Message>
 absl::StatusOr<Message> GetCatalog(storage::ReadView& view, CatalogKind kind, absl::string_view id,
                                    absl::string_view what, absl::string_view field) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<Message> entry,
-      model::FindCatalogEntry<Message>(view, kind, id));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> entry,
+                           model::FindCatalogEntry<Message>(view, kind, id));
   if (!entry.has_value()) {
     return WithErrorInfo(absl::NotFoundError(absl::StrCat(what, " '", id, "' does not exist")),
                          "NOT_FOUND", {{"field", std::string(field)}});
@@ -179,8 +178,7 @@ model::RowVisitor ParseEachInto(AnswerBudget& budget, absl::Status& problem, Add
 absl::StatusOr<bool> ReadCurrentExperiment(storage::ReadView& view, absl::string_view id,
                                            bool with_outcomes, AnswerBudget& budget,
                                            v1::Experiment& experiment) {
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current,
-                           model::ReadExperiment(view, id));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> current, model::ReadExperiment(view, id));
   if (!current.has_value()) return false;
   experiment = std::move(*current);
   absl::Status problem;
@@ -308,9 +306,8 @@ absl::StatusOr<v1::GetExperimentResponse> Queries::GetExperimentSealed(
           return absl::OkStatus();
         }));
   } else {
-    LEERLUS_ASSIGN_OR_RETURN(any,
-                             ReadCurrentExperiment(*view, request.id(), with_outcomes, budget,
-                                                   experiment));
+    LEERLUS_ASSIGN_OR_RETURN(
+        any, ReadCurrentExperiment(*view, request.id(), with_outcomes, budget, experiment));
   }
   if (!any) {
     return WithErrorInfo(
@@ -357,18 +354,18 @@ absl::StatusOr<v1::ListOutcomesResponse> Queries::ListOutcomesSealed(
   LEERLUS_RETURN_IF_ERROR(model::ScanOutcomeRows(
       *view, request.experiment_id(),
       after.empty() ? model::FirstChildKey(request.experiment_id()) : After(after),
-                 [&](absl::string_view key, absl::string_view value) {
-                   if (!page.HasRoom()) return false;
-                   parse_status = budget.Add(value.size());
-                   if (!parse_status.ok()) return false;
-                   if (!response.add_outcomes()->ParseFromArray(value.data(),
-                                                                static_cast<int>(value.size()))) {
-                     parse_status = absl::DataLossError("cannot parse a stored outcome");
-                     return false;
-                   }
-                   page.Took(key);
-                   return true;
-                 }));
+      [&](absl::string_view key, absl::string_view value) {
+        if (!page.HasRoom()) return false;
+        parse_status = budget.Add(value.size());
+        if (!parse_status.ok()) return false;
+        if (!response.add_outcomes()->ParseFromArray(value.data(),
+                                                     static_cast<int>(value.size()))) {
+          parse_status = absl::DataLossError("cannot parse a stored outcome");
+          return false;
+        }
+        page.Took(key);
+        return true;
+      }));
   LEERLUS_RETURN_IF_ERROR(parse_status);
   page.Finish(query_hash, view->head_position(), response);
   return response;
@@ -521,11 +518,11 @@ absl::StatusOr<v1::ListTokensResponse> Queries::ListTokens(const v1::ListTokensR
 absl::StatusOr<bool> Queries::AnyToken() {
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   bool any = false;
-  LEERLUS_RETURN_IF_ERROR(model::ScanCatalog(*view, CatalogKind::kToken, "",
-                                             [&](absl::string_view, absl::string_view) {
-                                               any = true;
-                                               return false;
-                                             }));
+  LEERLUS_RETURN_IF_ERROR(
+      model::ScanCatalog(*view, CatalogKind::kToken, "", [&](absl::string_view, absl::string_view) {
+        any = true;
+        return false;
+      }));
   return any;
 }
 

@@ -1,10 +1,9 @@
 // What is recorded on a running experiment: outcomes, their retraction,
 // lessons, and the erasure of its personal texts.
-#include "core/commands.h"
-
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
 #include "core/command_support.h"
+#include "core/commands.h"
 #include "core/model/streams.h"
 #include "core/validation.h"
 
@@ -53,17 +52,17 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
             ChildId(given.id(), "o", context.stream_version + 1, [&](const std::string& child) {
               return OutcomeExists(context.state, id, child);
             }));
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Outcome> existing,
-            model::FindOutcome(context.state, id, given.id()));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> existing,
+                                 model::FindOutcome(context.state, id, given.id()));
         if (existing.has_value()) {
           return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                    "outcome '", given.id(), "' already exists in '", id, "'")),
                                "ALREADY_EXISTS", {{"field", "outcome.id"}});
         }
         if (!given.corrects_outcome_id().empty()) {
-          LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> corrected,
-                                   model::FindOutcome(context.state, id, given.corrects_outcome_id()));
+          LEERLUS_ASSIGN_OR_RETURN(
+              std::optional<v1::Outcome> corrected,
+              model::FindOutcome(context.state, id, given.corrects_outcome_id()));
           if (!corrected.has_value()) {
             return NotFound("outcome", given.corrects_outcome_id(), "outcome.corrects_outcome_id");
           }
@@ -81,9 +80,8 @@ absl::StatusOr<storage::AppendRequest> CreateOutcomeAppend(const v1::CreateOutco
       },
       [id, outcome_id](const Appended& appended,
                        KeyValueReader& state) -> absl::StatusOr<v1::CreateOutcomeResponse> {
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Outcome> outcome,
-            model::FindOutcome(state, id, *outcome_id));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
+                                 model::FindOutcome(state, id, *outcome_id));
         if (!outcome.has_value()) return absl::InternalError("recorded outcome not projected");
         v1::CreateOutcomeResponse response;
         *response.mutable_outcome() = std::move(*outcome);
@@ -133,9 +131,8 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
             current.status() != v1::EXPERIMENT_STATUS_EVALUATING) {
           return WrongState(current, "retract an outcome", "RUNNING or EVALUATING");
         }
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Outcome> outcome,
-            model::FindOutcome(context.state, id, outcome_id));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
+                                 model::FindOutcome(context.state, id, outcome_id));
         if (!outcome.has_value()) return NotFound("outcome", outcome_id, "outcome_id");
         if (outcome->retracted()) {
           return PreconditionError("OUTCOME",
@@ -151,9 +148,8 @@ absl::StatusOr<v1::RetractOutcomeResponse> Commands::RetractOutcome(
       },
       [id, outcome_id](const Appended& appended,
                        KeyValueReader& state) -> absl::StatusOr<v1::RetractOutcomeResponse> {
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Outcome> outcome,
-            model::FindOutcome(state, id, outcome_id));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
+                                 model::FindOutcome(state, id, outcome_id));
         if (!outcome.has_value()) return absl::InternalError("retracted outcome not projected");
         v1::RetractOutcomeResponse response;
         *response.mutable_outcome() = std::move(*outcome);
@@ -189,9 +185,8 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
             ChildId(given.id(), "l", context.stream_version + 1, [&](const std::string& child) {
               return LessonExists(context.state, id, child);
             }));
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Lesson> existing,
-            model::FindLesson(context.state, id, given.id()));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Lesson> existing,
+                                 model::FindLesson(context.state, id, given.id()));
         if (existing.has_value()) {
           return WithErrorInfo(absl::AlreadyExistsError(absl::StrCat(
                                    "lesson '", given.id(), "' already exists in '", id, "'")),
@@ -207,9 +202,8 @@ absl::StatusOr<v1::CreateLessonResponse> Commands::CreateLesson(
       },
       [id, lesson_id](const Appended& appended,
                       KeyValueReader& state) -> absl::StatusOr<v1::CreateLessonResponse> {
-        LEERLUS_ASSIGN_OR_RETURN(
-            std::optional<v1::Lesson> lesson,
-            model::FindLesson(state, id, *lesson_id));
+        LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Lesson> lesson,
+                                 model::FindLesson(state, id, *lesson_id));
         if (!lesson.has_value()) return absl::InternalError("recorded lesson not projected");
         v1::CreateLessonResponse response;
         *response.mutable_lesson() = std::move(*lesson);

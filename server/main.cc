@@ -200,11 +200,11 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<std::unique_ptr<leerlus::server::Telemetry>> telemetry =
       leerlus::server::Telemetry::Create(
-          store->get(), {.metrics_listen = settings.metrics_listen,
-                         .log_format = settings.log_format == "json"
-                                           ? leerlus::server::LogFormat::kJson
-                                           : leerlus::server::LogFormat::kText,
-                         .log_calls = settings.log_calls});
+          store->get(),
+          {.metrics_listen = settings.metrics_listen,
+           .log_format = settings.log_format == "json" ? leerlus::server::LogFormat::kJson
+                                                       : leerlus::server::LogFormat::kText,
+           .log_calls = settings.log_calls});
   if (!telemetry.ok()) return Fail(telemetry.status().ToString());
   leerlus::server::Logger& logger = (*telemetry)->logger();
   absl::StatusOr<std::unique_ptr<leerlus::server::Authorizer>> authorizer =
@@ -213,8 +213,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       leerlus::server::TransportCredentials(settings);
   if (!credentials.ok()) return Fail(credentials.status());
-  if (int served = Serve(settings, **store, **telemetry, **authorizer, *std::move(credentials),
-                         signals);
+  if (int served =
+          Serve(settings, **store, **telemetry, **authorizer, *std::move(credentials), signals);
       served != 0) {
     return served;
   }

@@ -9,10 +9,12 @@ void AddServingSettings(CLI::App& app, Settings& settings) {
   app.add_option("--data-dir", settings.data_dir, "RocksDB data directory (created if missing)")
       ->envname("LEERLUS_DATA_DIR")
       ->capture_default_str();
-  app.add_option("--listen", settings.listen, "host:port to serve gRPC on (port 0 picks a free one)")
+  app.add_option("--listen", settings.listen,
+                 "host:port to serve gRPC on (port 0 picks a free one)")
       ->envname("LEERLUS_LISTEN")
       ->capture_default_str();
-  app.add_option("--port-file", settings.port_file, "write the bound port to this file once serving")
+  app.add_option("--port-file", settings.port_file,
+                 "write the bound port to this file once serving")
       ->envname("LEERLUS_PORT_FILE");
   app.add_option("--metrics-listen", settings.metrics_listen,
                  "host:port for Prometheus metrics at /metrics (empty: none)")
@@ -21,7 +23,8 @@ void AddServingSettings(CLI::App& app, Settings& settings) {
       ->check(CLI::IsMember({"json", "text"}))
       ->envname("LEERLUS_LOG_FORMAT")
       ->capture_default_str();
-  app.add_option("--log-calls", settings.log_calls, "log every call (true) or only failures (false)")
+  app.add_option("--log-calls", settings.log_calls,
+                 "log every call (true) or only failures (false)")
       ->envname("LEERLUS_LOG_CALLS")
       ->capture_default_str();
 }
@@ -68,7 +71,8 @@ void AddSecuritySettings(CLI::App& app, Settings& settings) {
       ->envname("LEERLUS_INSECURE_DEV");
   app.add_option("--tls-cert", settings.tls_cert, "PEM certificate chain: serve gRPC over TLS")
       ->envname("LEERLUS_TLS_CERT");
-  app.add_option("--tls-key", settings.tls_key, "PEM private key of --tls-cert")->envname("LEERLUS_TLS_KEY");
+  app.add_option("--tls-key", settings.tls_key, "PEM private key of --tls-cert")
+      ->envname("LEERLUS_TLS_KEY");
   app.add_option("--tls-client-ca", settings.tls_client_ca,
                  "PEM CA: require client certificates signed by it (mutual TLS)")
       ->envname("LEERLUS_TLS_CLIENT_CA");

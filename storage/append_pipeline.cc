@@ -23,9 +23,8 @@ absl::StatusOr<AppendResult> EventStore::Append(AppendRequest request) {
 std::future<absl::StatusOr<AppendResult>> EventStore::Submit(AppendRequest request) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
   std::future<absl::StatusOr<AppendResult>> future = promise->get_future();
-  Submit(std::move(request), [promise](absl::StatusOr<AppendResult> result) {
-    promise->set_value(std::move(result));
-  });
+  Submit(std::move(request),
+         [promise](absl::StatusOr<AppendResult> result) { promise->set_value(std::move(result)); });
   return future;
 }
 
@@ -108,8 +107,7 @@ absl::StatusOr<std::optional<AppendResult>> AnswerRetry(const AppendRequest& req
 }
 
 // The stream's current version, if it is the one the request expects.
-absl::StatusOr<uint64_t> CheckedStreamVersion(const AppendRequest& request,
-                                              KeyValueReader& state) {
+absl::StatusOr<uint64_t> CheckedStreamVersion(const AppendRequest& request, KeyValueReader& state) {
   LEERLUS_ASSIGN_OR_RETURN(uint64_t version, StreamVersion(state, request.stream));
   if (request.expected_version != 0 && request.expected_version != version) {
     return WithErrorInfo(absl::AbortedError(absl::StrCat(
@@ -135,8 +133,7 @@ struct LogCursor {
 // entry, projection) and moves the log head; advances `cursor`.
 absl::StatusOr<Appended> WriteEvents(const AppendRequest& request,
                                      const std::vector<std::string>& bodies,
-                                     const LogSchema& schema, LogCursor& cursor,
-                                     Overlay& overlay) {
+                                     const LogSchema& schema, LogCursor& cursor, Overlay& overlay) {
   std::unique_ptr<Projection> projection = schema.make_projection(overlay);
   internal::v1::Envelope envelope;
   envelope.set_stream(request.stream);
@@ -162,7 +159,8 @@ absl::StatusOr<Appended> WriteEvents(const AppendRequest& request,
   appended.stream_version = cursor.version;
   overlay.Put(ColumnFamily::kStreams, StreamHeadKey(request.stream),
               EncodeFixed64BigEndian(cursor.version));
-  overlay.Put(ColumnFamily::kMeta, kHeadPositionKey, EncodeFixed64BigEndian(appended.last_position));
+  overlay.Put(ColumnFamily::kMeta, kHeadPositionKey,
+              EncodeFixed64BigEndian(appended.last_position));
   overlay.Put(ColumnFamily::kMeta, kHeadHashKey, cursor.hash);
   return appended;
 }

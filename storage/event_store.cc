@@ -152,8 +152,8 @@ EventStore::EventStore(const StoreOptions& options,
       family_options_(family_options),
       db_(db),
       handles_(std::move(handles)),
-      committed_rows_(
-          std::make_unique<CommittedRows>(db_, handles_, HotFamilies(options.schema))) {}
+      committed_rows_(std::make_unique<CommittedRows>(db_, handles_, HotFamilies(options.schema))) {
+}
 
 EventStore::~EventStore() {
   Shutdown();
@@ -217,10 +217,11 @@ absl::Status EventStore::EnsureProjectionFormat() {
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = options_.sync;
-  return FromRocks(db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
-                            rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
-                            rocksdb::Slice(wanted.data(), wanted.size())),
-                   "writing the projection format");
+  return FromRocks(
+      db_->Put(write_options, handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+               rocksdb::Slice(kProjectionFormatKey.data(), kProjectionFormatKey.size()),
+               rocksdb::Slice(wanted.data(), wanted.size())),
+      "writing the projection format");
 }
 
 void EventStore::Shutdown() {

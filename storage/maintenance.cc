@@ -195,8 +195,8 @@ absl::StatusOr<std::pair<std::string, uint64_t>> VerifyChain(ReadView& view,
   uint64_t expected_position = 1;
   std::string previous_hash;
   absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(view.Scan(
-      ColumnFamily::kEvents, "", "", [&](absl::string_view key, absl::string_view bytes) {
+  LEERLUS_RETURN_IF_ERROR(
+      view.Scan(ColumnFamily::kEvents, "", "", [&](absl::string_view key, absl::string_view bytes) {
         absl::StatusOr<uint64_t> position = ParseEventKey(key);
         absl::StatusOr<internal::v1::Envelope> event = ParseEnvelope(bytes);
         if (!position.ok() || !event.ok()) {
@@ -240,12 +240,10 @@ absl::Status VerifyStreamIndex(ReadView& view, const StreamPositions& streams) {
         absl::StatusOr<uint64_t> number = ConsumeFixed64BigEndian(&in);
         if (key.find('\0') == absl::string_view::npos) {
           auto stream = streams.find(key);
-          if (!number.ok() || stream == streams.end() ||
-              *number != stream->second.size()) {
+          if (!number.ok() || stream == streams.end() || *number != stream->second.size()) {
             problem = absl::DataLossError(absl::StrCat(
                 "stream '", key, "' head says ", number.ok() ? absl::StrCat(*number) : "nothing",
-                ", log has ",
-                stream == streams.end() ? 0 : stream->second.size()));
+                ", log has ", stream == streams.end() ? 0 : stream->second.size()));
             return false;
           }
           heads_seen.insert(std::string(key));
@@ -257,9 +255,10 @@ absl::Status VerifyStreamIndex(ReadView& view, const StreamPositions& streams) {
             entry->version > stream->second.size() ||
             stream->second[entry->version - 1] != *number) {
           problem = absl::DataLossError(
-              entry.ok() ? absl::StrCat("stream '", entry->stream, "' index entry ",
-                                        entry->version, " is wrong")
-                         : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
+              entry.ok()
+                  ? absl::StrCat("stream '", entry->stream, "' index entry ", entry->version,
+                                 " is wrong")
+                  : absl::StrCat("unreadable stream index entry: ", entry.status().message()));
           return false;
         }
         ++entries_seen[entry->stream];
@@ -287,8 +286,8 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
   LEERLUS_ASSIGN_OR_RETURN(auto chain, VerifyChain(*view, streams));
   const auto& [last_hash, last_position] = chain;
   if (last_position != view->head_position()) {
-    return absl::DataLossError(absl::StrCat("log ends at ", last_position, " but the head says ",
-                                            view->head_position()));
+    return absl::DataLossError(
+        absl::StrCat("log ends at ", last_position, " but the head says ", view->head_position()));
   }
   // The last event is covered by the head hash, as every other one is by
   // its successor.

@@ -29,8 +29,7 @@ absl::StatusOr<std::string> ComposeEvent(const internal::v1::Envelope& envelope,
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(body.data()),
                                             static_cast<int>(body.size()));
   const uint32_t first_tag = in.ReadTag();
-  if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(first_tag) <
-      kFirstBodyField) {
+  if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(first_tag) < kFirstBodyField) {
     return absl::InternalError("an event body is empty or holds envelope fields");
   }
   std::string bytes = SerializeDeterministic(envelope);

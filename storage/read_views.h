@@ -75,7 +75,7 @@ class ReadView : public ProjectionReader {
 
  private:
   absl::StatusOr<std::vector<StoredEvent>> ReadEventsAt(const std::vector<uint64_t>& positions,
-                                                      absl::string_view stream, size_t max_bytes);
+                                                        absl::string_view stream, size_t max_bytes);
 
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

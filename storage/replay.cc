@@ -61,9 +61,8 @@ class EventStore::LogReadAhead {
   absl::StatusOr<Chunk> Next() {
     absl::MutexLock lock(&mutex_);
     mutex_.Await(absl::Condition(
-        +[](LogReadAhead* self) ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) {
-          return !self->chunks_.empty();
-        },
+        +[](LogReadAhead* self)
+             ABSL_SHARED_LOCKS_REQUIRED(self->mutex_) { return !self->chunks_.empty(); },
         this));
     absl::StatusOr<Chunk> chunk = std::move(chunks_.front());
     chunks_.pop_front();
@@ -300,10 +299,10 @@ absl::Status EventStore::RebuildProjections() {
   LEERLUS_RETURN_IF_ERROR(ProjectInto(std::numeric_limits<uint64_t>::max(), db_, handles_));
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
   LEERLUS_RETURN_IF_ERROR(
-      FromRocks(db_->Put(synced, meta, format_key,
-                         rocksdb::Slice(format.data(), format.size())),
+      FromRocks(db_->Flush(flush, handles_), "flushing the rebuilt projections"));
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(db_->Put(synced, meta, format_key, rocksdb::Slice(format.data(), format.size())),
                 "writing the projection format"));
   // Readers need a snapshot that holds the recreated families' rows.
   absl::MutexLock lock(&head_mutex_);

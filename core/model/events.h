@@ -22,7 +22,8 @@ std::vector<std::string> EncodeBodies(const std::vector<v1::Event>& events);
 
 // A stored event as the API shows it, envelope and payload.
 absl::StatusOr<v1::Event> DecodeEvent(const storage::StoredEvent& stored);
-absl::StatusOr<std::vector<v1::Event>> DecodeEvents(const std::vector<storage::StoredEvent>& stored);
+absl::StatusOr<std::vector<v1::Event>> DecodeEvents(
+    const std::vector<storage::StoredEvent>& stored);
 
 // storage::ReadView::ReadEvents and ReadStreamEvents, decoded.
 absl::StatusOr<std::vector<v1::Event>> ReadEvents(

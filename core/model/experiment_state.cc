@@ -12,34 +12,20 @@ namespace leerlus::model {
 const std::vector<AmendableField>& AmendableFields() {
   static const std::vector<AmendableField> kFields = {
       {"title", [](const v1::Experiment& from, v1::Experiment& to) { to.set_title(from.title()); }},
-      {"description",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         to.set_description(from.description());
-       }},
-      {"societal_task",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         to.set_societal_task(from.societal_task());
-       }},
-      {"partner_ids",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         *to.mutable_partner_ids() = from.partner_ids();
-       }},
-      {"budget_cents",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         to.set_budget_cents(from.budget_cents());
-       }},
-      {"planned_start",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         to.set_planned_start(from.planned_start());
-       }},
-      {"planned_end",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         to.set_planned_end(from.planned_end());
-       }},
-      {"context",
-       [](const v1::Experiment& from, v1::Experiment& to) {
-         *to.mutable_context() = from.context();
-       }},
+      {"description", [](const v1::Experiment& from,
+                         v1::Experiment& to) { to.set_description(from.description()); }},
+      {"societal_task", [](const v1::Experiment& from,
+                           v1::Experiment& to) { to.set_societal_task(from.societal_task()); }},
+      {"partner_ids", [](const v1::Experiment& from,
+                         v1::Experiment& to) { *to.mutable_partner_ids() = from.partner_ids(); }},
+      {"budget_cents", [](const v1::Experiment& from,
+                          v1::Experiment& to) { to.set_budget_cents(from.budget_cents()); }},
+      {"planned_start", [](const v1::Experiment& from,
+                           v1::Experiment& to) { to.set_planned_start(from.planned_start()); }},
+      {"planned_end", [](const v1::Experiment& from,
+                         v1::Experiment& to) { to.set_planned_end(from.planned_end()); }},
+      {"context", [](const v1::Experiment& from,
+                     v1::Experiment& to) { *to.mutable_context() = from.context(); }},
   };
   return kFields;
 }
@@ -118,10 +104,9 @@ absl::Status FoldIntoRecord(const v1::Event& event, v1::Experiment& experiment) 
 
 absl::StatusOr<std::optional<v1::Experiment>> ReadExperiment(storage::KeyValueReader& state,
                                                              absl::string_view experiment_id) {
-  LEERLUS_ASSIGN_OR_RETURN(
-      std::optional<v1::Experiment> experiment,
-      storage::GetMessage<v1::Experiment>(state, families::kExperiments,
-                                          ExperimentKey(experiment_id)));
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Experiment> experiment,
+                           storage::GetMessage<v1::Experiment>(state, families::kExperiments,
+                                                               ExperimentKey(experiment_id)));
   if (experiment.has_value()) LEERLUS_RETURN_IF_ERROR(CatchUpWithStream(state, *experiment));
   return experiment;
 }

@@ -21,7 +21,8 @@ storage::LogSchema Schema() {
       {.name = "data_keys", .projection = false},
   };
   schema.projection_format = std::string(kProjectionFormat);
-  schema.make_projection = [](storage::KeyValueWriter& out) -> std::unique_ptr<storage::Projection> {
+  schema.make_projection =
+      [](storage::KeyValueWriter& out) -> std::unique_ptr<storage::Projection> {
     return std::make_unique<Projector>(out);
   };
   return schema;

@@ -47,10 +47,10 @@ absl::StatusOr<AnalysisKeyParts> ParseAnalysisKey(absl::string_view key) {
   if (end_of_method == absl::string_view::npos) {
     return absl::DataLossError("analysis key has fewer than three parts");
   }
-  return AnalysisKeyParts{std::string(key.substr(0, end_of_indicator)),
-                          std::string(key.substr(end_of_indicator + 1,
-                                                 end_of_method - end_of_indicator - 1)),
-                          std::string(key.substr(end_of_method + 1))};
+  return AnalysisKeyParts{
+      std::string(key.substr(0, end_of_indicator)),
+      std::string(key.substr(end_of_indicator + 1, end_of_method - end_of_indicator - 1)),
+      std::string(key.substr(end_of_method + 1))};
 }
 
 std::string CatalogPrefix(CatalogKind kind) { return std::string{static_cast<char>(kind), '/'}; }

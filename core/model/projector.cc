@@ -31,9 +31,9 @@ bool MoreRecent(const v1::Outcome& a, const v1::Outcome& b) {
   return a.record_position() > b.record_position();
 }
 
-absl::StatusOr<std::optional<v1::Outcome>> MostRecentLiveOutcome(storage::KeyValueReader& projections,
-                                                                 absl::string_view experiment_id,
-                                                                 absl::string_view indicator_id) {
+absl::StatusOr<std::optional<v1::Outcome>> MostRecentLiveOutcome(
+    storage::KeyValueReader& projections, absl::string_view experiment_id,
+    absl::string_view indicator_id) {
   std::optional<v1::Outcome> latest;
   absl::Status problem;
   LEERLUS_RETURN_IF_ERROR(projections.Scan(
@@ -98,28 +98,28 @@ absl::Status Projector::Apply(const v1::Event& event) {
       v1::WorkMethod method = event.work_method_defined().work_method();
       method.set_update_position(event.position());
       storage::PutMessage(projections_, families::kCatalog,
-                 CatalogKey(CatalogKind::kWorkMethod, method.id()), method);
+                          CatalogKey(CatalogKind::kWorkMethod, method.id()), method);
       return absl::OkStatus();
     }
     case v1::Event::kIndicatorDefined: {
       v1::Indicator indicator = event.indicator_defined().indicator();
       indicator.set_update_position(event.position());
       storage::PutMessage(projections_, families::kCatalog,
-                 CatalogKey(CatalogKind::kIndicator, indicator.id()), indicator);
+                          CatalogKey(CatalogKind::kIndicator, indicator.id()), indicator);
       return absl::OkStatus();
     }
     case v1::Event::kAreaDefined: {
       v1::Area area = event.area_defined().area();
       area.set_update_position(event.position());
-      storage::PutMessage(projections_, families::kCatalog, CatalogKey(CatalogKind::kArea, area.code()),
-                 area);
+      storage::PutMessage(projections_, families::kCatalog,
+                          CatalogKey(CatalogKind::kArea, area.code()), area);
       return absl::OkStatus();
     }
     case v1::Event::kTokenCreated: {
       v1::Token token = event.token_created().token();
       token.set_create_position(event.position());
-      storage::PutMessage(projections_, families::kCatalog, CatalogKey(CatalogKind::kToken, token.id()),
-                 token);
+      storage::PutMessage(projections_, families::kCatalog,
+                          CatalogKey(CatalogKind::kToken, token.id()), token);
       if (!event.token_created().secret_sha256().empty()) {
         projections_.Put(
             families::kCatalog,
@@ -128,15 +128,16 @@ absl::Status Projector::Apply(const v1::Event& event) {
       }
       if (!token.certificate_subject().empty()) {
         projections_.Put(families::kCatalog,
-                        CatalogKey(CatalogKind::kTokenCertificate, token.certificate_subject()),
-                        token.id());
+                         CatalogKey(CatalogKind::kTokenCertificate, token.certificate_subject()),
+                         token.id());
       }
       return absl::OkStatus();
     }
     case v1::Event::kTokenRevoked: {
       const std::string key = CatalogKey(CatalogKind::kToken, event.token_revoked().token_id());
-      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Token> token,
-                               storage::GetMessage<v1::Token>(projections_, families::kCatalog, key));
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Token> token,
+          storage::GetMessage<v1::Token>(projections_, families::kCatalog, key));
       if (!token.has_value()) {
         return absl::DataLossError(
             absl::StrCat("event at position ", event.position(), " revokes an unknown token"));
@@ -189,7 +190,7 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
       v1::Outcome outcome = event.outcome_recorded().outcome();
       outcome.set_record_position(event.position());
       storage::PutMessage(projections_, families::kOutcomes,
-                 ExperimentChildKey(experiment_id, outcome.id()), outcome);
+                          ExperimentChildKey(experiment_id, outcome.id()), outcome);
       const std::string key =
           AnalysisKey(outcome.indicator_id(), experiment->work_method_id(), experiment_id);
       LEERLUS_ASSIGN_OR_RETURN(CachedRows<v1::Outcome>::Row * latest,
@@ -202,8 +203,9 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
     case v1::Event::kOutcomeRetracted: {
       const std::string key =
           ExperimentChildKey(experiment_id, event.outcome_retracted().outcome_id());
-      LEERLUS_ASSIGN_OR_RETURN(std::optional<v1::Outcome> outcome,
-                               storage::GetMessage<v1::Outcome>(projections_, families::kOutcomes, key));
+      LEERLUS_ASSIGN_OR_RETURN(
+          std::optional<v1::Outcome> outcome,
+          storage::GetMessage<v1::Outcome>(projections_, families::kOutcomes, key));
       if (!outcome.has_value()) {
         return absl::DataLossError(
             absl::StrCat("event at position ", event.position(), " retracts an unknown outcome"));
@@ -229,7 +231,7 @@ absl::Status Projector::ApplyExperimentEvent(const v1::Event& event) {
       v1::Lesson lesson = event.lesson_recorded().lesson();
       lesson.set_record_position(event.position());
       storage::PutMessage(projections_, families::kLessons,
-                 ExperimentChildKey(experiment_id, lesson.id()), lesson);
+                          ExperimentChildKey(experiment_id, lesson.id()), lesson);
       break;
     }
     default:
@@ -243,7 +245,8 @@ absl::StatusOr<typename Projector::CachedRows<Message>::Row*> Projector::CachedR
     storage::KeyValueReader& base, const std::string& key) {
   auto it = rows_.find(key);
   if (it == rows_.end()) {
-    LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> stored, storage::GetMessage<Message>(base, cf_, key));
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<Message> stored,
+                             storage::GetMessage<Message>(base, cf_, key));
     it = rows_.emplace(key, Row{std::move(stored), false}).first;
   }
   return &it->second;

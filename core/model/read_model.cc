@@ -52,8 +52,8 @@ absl::Status ScanAnalysisRows(
     storage::KeyValueReader& state, absl::string_view indicator_id,
     const std::function<bool(const AnalysisKeyParts& key, absl::string_view outcome)>& visit) {
   absl::Status problem;
-  LEERLUS_RETURN_IF_ERROR(state.Scan(families::kAnalysis, AnalysisIndicatorPrefix(indicator_id),
-                                     "", [&](absl::string_view key, absl::string_view value) {
+  LEERLUS_RETURN_IF_ERROR(state.Scan(families::kAnalysis, AnalysisIndicatorPrefix(indicator_id), "",
+                                     [&](absl::string_view key, absl::string_view value) {
                                        absl::StatusOr<AnalysisKeyParts> parts =
                                            ParseAnalysisKey(key);
                                        if (!parts.ok()) {
@@ -69,8 +69,8 @@ absl::StatusOr<std::optional<v1::Outcome>> AnalysisRow(storage::KeyValueReader& 
                                                        absl::string_view indicator_id,
                                                        absl::string_view work_method_id,
                                                        absl::string_view experiment_id) {
-  return storage::GetMessage<v1::Outcome>(
-      state, families::kAnalysis, AnalysisKey(indicator_id, work_method_id, experiment_id));
+  return storage::GetMessage<v1::Outcome>(state, families::kAnalysis,
+                                          AnalysisKey(indicator_id, work_method_id, experiment_id));
 }
 
 absl::Status ScanCatalog(storage::KeyValueReader& state, CatalogKind kind, absl::string_view start,

@@ -110,8 +110,8 @@ class EventLogTest : public ::testing::Test {
     request.principal = "tester";
     request.fingerprint = word;
     request.expected_version = expected_version;
-    request.decide = [word, note](const DecisionContext& context)
-        -> absl::StatusOr<std::vector<std::string>> {
+    request.decide =
+        [word, note](const DecisionContext& context) -> absl::StatusOr<std::vector<std::string>> {
       if (!note.empty()) context.side_writes.Put(kNotes, word, note);
       return std::vector<std::string>{WordBody(word)};
     };
@@ -266,14 +266,17 @@ TEST_F(EventLogTest, AChangedEventBreaksTheHashChain) {
   store_.reset();
   {
     std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("db"), &names).ok());
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("db"), &names).ok());
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    for (const std::string& name : names)
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), families, &handles, &db).ok());
-    const size_t events = static_cast<size_t>(
-        std::find(names.begin(), names.end(), "events") - names.begin());
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), families, &handles, &db).ok());
+    const size_t events =
+        static_cast<size_t>(std::find(names.begin(), names.end(), "events") - names.begin());
     std::string first;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[events], EventKey(1), &first).ok());
     first.back() ^= 1;  // the last byte of the word
