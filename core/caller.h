@@ -21,7 +21,7 @@ struct Caller {
   // The token the caller proved ("" for the development caller and the
   // server itself): every change re-checks it inside its decision, so a
   // token revoked before the change is decided changes nothing.
-  std::string token_id;
+  std::string token_id = {};
 };
 
 // Whom quotas and request ids belong to: the caller's token, or, for a

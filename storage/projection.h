@@ -36,6 +36,13 @@ inline constexpr int kFirstBodyField = 8;
 // The envelope of stored event bytes (the body's fields are skipped).
 absl::StatusOr<internal::v1::Envelope> ParseEnvelope(absl::string_view bytes);
 
+// A chunk of stored events decoded ahead of their projection by the
+// schema's decode_chunk (parsed, say), for Projection::ApplyDecoded.
+class DecodedChunk {
+ public:
+  virtual ~DecodedChunk() = default;
+};
+
 // Folds events, in log order, into the schema's projection families.
 // Applied live (inside each append's write batch) and when replaying the
 // log (a rebuild, a view as of a past position), so the two cannot differ.
@@ -46,6 +53,8 @@ class Projection {
   // Applies one stored event. A DATA_LOSS error means the log holds what
   // the projection cannot fold.
   virtual absl::Status Apply(absl::string_view event_bytes) = 0;
+  // Applies the events of a chunk the schema's decode_chunk made.
+  virtual absl::Status ApplyDecoded(const DecodedChunk& chunk) = 0;
   // Writes whatever Apply kept back.
   virtual void Flush() = 0;
   // True when a long replay should Flush now to bound memory.
@@ -61,6 +70,12 @@ struct LogSchema {
   std::string projection_format;
   // A projection writing to (and reading its own earlier rows from) `out`.
   std::function<std::unique_ptr<Projection>(KeyValueWriter& out)> make_projection;
+  // Optional: decodes a chunk of stored events (in log order) for
+  // ApplyDecoded. A replay runs it on its read-ahead thread, a chunk ahead
+  // of the projection, so it must use nothing but its argument. Without it
+  // replays Apply the stored bytes.
+  std::function<absl::StatusOr<std::unique_ptr<DecodedChunk>>(std::vector<std::string> events)>
+      decode_chunk;
 };
 
 }  // namespace leerlus::storage

@@ -24,12 +24,14 @@ constexpr size_t kScratchWriteBufferBytes = 8 << 20;
 }  // namespace
 
 // The log from position 1 to `last` in chunks, read and parsed on its own
-// thread one chunk ahead of the caller. An empty chunk marks the end.
+// thread one chunk ahead of the caller, and decoded there by the schema's
+// decode_chunk if it has one. An empty chunk marks the end.
 class EventStore::LogReadAhead {
  public:
   struct Chunk {
-    std::vector<std::string> events;  // stored bytes, in log order
-    uint64_t last_position = 0;
+    std::vector<std::string> events;  // stored bytes, in log order, unless decoded
+    std::unique_ptr<DecodedChunk> decoded;
+    uint64_t last_position = 0;  // 0: the end of the log
   };
 
   LogReadAhead(EventStore& store, uint64_t last)
@@ -37,7 +39,7 @@ class EventStore::LogReadAhead {
           uint64_t from = 1;
           while (true) {
             absl::StatusOr<Chunk> chunk = Read(store, from, last);
-            const bool last_chunk = !chunk.ok() || chunk->events.empty();
+            const bool last_chunk = !chunk.ok() || chunk->last_position == 0;
             if (!last_chunk) from = chunk->last_position + 1;
             absl::MutexLock lock(&mutex_);
             mutex_.Await(absl::Condition(
@@ -97,6 +99,11 @@ class EventStore::LogReadAhead {
           return chunk.events.size() < limit;
         }));
     LEERLUS_RETURN_IF_ERROR(key_status);
+    if (!chunk.events.empty() && store.options_.schema.decode_chunk) {
+      LEERLUS_ASSIGN_OR_RETURN(chunk.decoded,
+                               store.options_.schema.decode_chunk(std::move(chunk.events)));
+      chunk.events.clear();
+    }
     return chunk;
   }
 
@@ -251,7 +258,10 @@ absl::Status EventStore::ProjectInto(uint64_t last, rocksdb::DB* db,
                        "; ask again with a longer deadline"));
     }
     LEERLUS_ASSIGN_OR_RETURN(LogReadAhead::Chunk chunk, log.Next());
-    if (chunk.events.empty()) break;
+    if (chunk.last_position == 0) break;
+    if (chunk.decoded != nullptr) {
+      LEERLUS_RETURN_IF_ERROR(projection->ApplyDecoded(*chunk.decoded));
+    }
     for (const std::string& event : chunk.events) {
       LEERLUS_RETURN_IF_ERROR(projection->Apply(event));
     }

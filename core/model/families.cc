@@ -25,6 +25,7 @@ storage::LogSchema Schema() {
       [](storage::KeyValueWriter& out) -> std::unique_ptr<storage::Projection> {
     return std::make_unique<Projector>(out);
   };
+  schema.decode_chunk = DecodeChunk;
   return schema;
 }
 

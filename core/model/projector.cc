@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "core/model/experiment_state.h"
@@ -83,6 +84,36 @@ bool IsExperimentEvent(const v1::Event& event) {
 }
 
 }  // namespace
+
+namespace {
+
+// Events parsed into one arena: few allocations, freed at once.
+class ParsedEvents : public storage::DecodedChunk {
+ public:
+  google::protobuf::Arena arena;
+  std::vector<const v1::Event*> events;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<storage::DecodedChunk>> DecodeChunk(std::vector<std::string> events) {
+  auto parsed = std::make_unique<ParsedEvents>();
+  parsed->events.reserve(events.size());
+  for (const std::string& bytes : events) {
+    auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(&parsed->arena);
+    if (!event->ParseFromString(bytes)) return absl::DataLossError("cannot parse a stored event");
+    parsed->events.push_back(event);
+  }
+  return parsed;
+}
+
+absl::Status Projector::ApplyDecoded(const storage::DecodedChunk& chunk) {
+  // The schema pairs this projector with DecodeChunk: its chunks are parsed events.
+  for (const v1::Event* event : static_cast<const ParsedEvents&>(chunk).events) {
+    LEERLUS_RETURN_IF_ERROR(Apply(*event));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status Projector::Apply(absl::string_view event_bytes) {
   // One message reused for every event: parsing reuses its allocations.

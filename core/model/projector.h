@@ -37,8 +37,9 @@ class Projector : public storage::Projection {
   explicit Projector(storage::KeyValueWriter& projections, size_t max_cached_rows = 50000)
       : projections_(projections), max_cached_rows_(max_cached_rows) {}
 
-  // An event as the log stores it.
+  // An event as the log stores it, or a chunk of them DecodeChunk parsed.
   absl::Status Apply(absl::string_view event_bytes) override;
+  absl::Status ApplyDecoded(const storage::DecodedChunk& chunk) override;
   absl::Status Apply(const v1::Event& event);
 
   // Writes the rows changed since the last Flush.
@@ -90,6 +91,10 @@ class Projector : public storage::Projection {
 // Applies one event and flushes: for the write path, where each append's
 // decision reads the projections it leaves.
 absl::Status ApplyEvent(const v1::Event& event, storage::KeyValueWriter& projections);
+
+// Parses a chunk of stored events for Projector::ApplyDecoded: the schema's
+// decode_chunk, so that a replay parses on its read-ahead thread.
+absl::StatusOr<std::unique_ptr<storage::DecodedChunk>> DecodeChunk(std::vector<std::string> events);
 
 }  // namespace leerlus::model
 

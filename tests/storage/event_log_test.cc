@@ -72,8 +72,20 @@ class WordCount : public Projection {
     out_.Put(kWords, *word, absl::StrCat(value + 1));
     return absl::OkStatus();
   }
+  absl::Status ApplyDecoded(const DecodedChunk& chunk) override {
+    for (const std::string& event : static_cast<const Words&>(chunk).events) {
+      absl::Status applied = Apply(event);
+      if (!applied.ok()) return applied;
+    }
+    return absl::OkStatus();
+  }
   void Flush() override {}
   bool WantsFlush() const override { return false; }
+
+  // The toy's decoded chunk: the stored events as they are.
+  struct Words : DecodedChunk {
+    std::vector<std::string> events;
+  };
 
  private:
   KeyValueWriter& out_;
@@ -85,6 +97,12 @@ LogSchema WordSchema(std::string format = "words-1") {
   schema.projection_format = std::move(format);
   schema.make_projection = [](KeyValueWriter& out) -> std::unique_ptr<Projection> {
     return std::make_unique<WordCount>(out);
+  };
+  schema.decode_chunk =
+      [](std::vector<std::string> events) -> absl::StatusOr<std::unique_ptr<DecodedChunk>> {
+    auto words = std::make_unique<WordCount::Words>();
+    words->events = std::move(events);
+    return words;
   };
   return schema;
 }
