@@ -69,6 +69,25 @@ void WithRawDatabase(
   delete db;
 }
 
+// The log writes an envelope and appends the body core decided; the bytes
+// it stores are exactly a whole v1::Event serialized deterministically, as
+// before the log was made generic, so hashes and old logs stay valid.
+TEST_F(EventStoreTest, StoredBytesAreTheWholeEventSerializedDeterministically) {
+  DefineCatalogue();
+  ASSERT_OK(commands_->CreateExperiment(ExperimentRequest("e1"), caller_));
+  absl::StatusOr<std::vector<storage::StoredEvent>> stored =
+      store_->OpenReadView()->ReadEvents(1, 1000, "");
+  ASSERT_OK(stored);
+  ASSERT_FALSE(stored->empty());
+  for (const storage::StoredEvent& event : *stored) {
+    v1::Event parsed;
+    ASSERT_TRUE(parsed.ParseFromString(event.bytes)) << event.position;
+    EXPECT_EQ(parsed.position(), event.position);
+    EXPECT_NE(parsed.payload_case(), v1::Event::PAYLOAD_NOT_SET);
+    EXPECT_EQ(SerializeDeterministic(parsed), event.bytes) << "position " << event.position;
+  }
+}
+
 TEST_F(EventStoreTest, RetryWithSameRequestIdReturnsOriginalAndAppendsNothing) {
   DefineCatalogue();
   v1::CreateExperimentRequest request = ExperimentRequest("e1");
