@@ -10,11 +10,11 @@
 // top of the groups still being written. Append() returns only after its
 // write is on disk.
 //
-//   auto store = EventStore::Open({.path = "/var/lib/leerlus"});
+//   auto store = EventStore::Open({.path = "/var/lib/leerlus", .schema = schema});
 //   AppendRequest request;
-//   request.stream = "experiments/e1";
+//   request.stream = "orders/o1";
 //   request.request_id = "7f0c...";
-//   request.decide = [](const DecisionContext& ctx) -> ... { return events; };
+//   request.decide = [](const DecisionContext& ctx) -> ... { return bodies; };
 //   request.respond = [](const Appended& a, KeyValueReader& s) -> ... { ... };
 //   absl::StatusOr<AppendResult> result = (*store)->Append(std::move(request));
 //
@@ -72,7 +72,7 @@ struct StoreOptions {
   Failpoints* failpoints = nullptr;
 };
 
-// What a decision sees: the current state (projections, catalog, requests)
+// What a decision sees: the current state (the schema's families, requests)
 // including the effects of earlier appends of the same group.
 struct DecisionContext {
   KeyValueReader& state;
@@ -92,7 +92,7 @@ struct Appended {
 };
 
 struct AppendRequest {
-  // Stream the events belong to, e.g. "experiments/e1".
+  // Stream the events belong to, e.g. "orders/o1".
   std::string stream;
   // Idempotency key; required.
   std::string request_id;
@@ -103,8 +103,8 @@ struct AppendRequest {
   // id): the same id with another fingerprint is REQUEST_ID_REUSED.
   std::string fingerprint;
   // Optional, used instead of `fingerprint` when set: a fingerprint that
-  // depends on the state (a request carrying a personal text is
-  // fingerprinted under a key its erasure destroys). Called on the state
+  // depends on the state (say, keyed by a secret the state holds and may
+  // destroy). Called on the state
   // before the decision to check a retry, and after it to store.
   std::function<absl::StatusOr<std::string>(KeyValueReader&)> keyed_fingerprint;
   // Non-zero: the stream must be at exactly this version.

@@ -1,5 +1,6 @@
 // Keeping the store whole: finding positions by date, purging deleted
 // rows, backups and their restore, and checking the log and its files.
+#include <algorithm>
 #include <filesystem>
 #include <utility>
 
@@ -152,6 +153,16 @@ absl::StatusOr<uint64_t> EventStore::RestoreBackup(const std::string& backup_dir
 }
 
 absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory) {
+  // A database without the log's own families holds no event log.
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<rocksdb::ColumnFamilyDescriptor> families,
+                           FamiliesOf(directory));
+  for (absl::string_view name : kLogFamilyNames) {
+    if (std::none_of(families.begin(), families.end(),
+                     [name](const auto& family) { return family.name == name; })) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", directory, "' holds no event log (no column family '", name, "')"));
+    }
+  }
   // Read-only, the meta family alone may be opened.
   const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {std::string(kLogFamilyNames[static_cast<size_t>(ColumnFamily::kMeta)]),

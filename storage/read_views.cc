@@ -23,14 +23,23 @@ absl::StatusOr<internal::v1::Envelope> ParseEnvelope(absl::string_view bytes) {
 
 absl::StatusOr<std::string> ComposeEvent(const internal::v1::Envelope& envelope,
                                          absl::string_view body) {
-  // Fields serialize in number order: a body whose first field is numbered
-  // above the envelope's holds none of the envelope's, and envelope + body
-  // are the bytes the whole message serializes to.
+  // Every field of the body must be numbered above the envelope's: then the
+  // body cannot override the envelope when the bytes are parsed, and (fields
+  // serializing in number order) envelope + body are the bytes the whole
+  // message serializes to.
+  using google::protobuf::internal::WireFormatLite;
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(body.data()),
                                             static_cast<int>(body.size()));
-  const uint32_t first_tag = in.ReadTag();
-  if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(first_tag) < kFirstBodyField) {
-    return absl::InternalError("an event body is empty or holds envelope fields");
+  bool any_field = false;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) < kFirstBodyField ||
+        !WireFormatLite::SkipField(&in, tag)) {
+      return absl::InternalError("an event body holds envelope fields or does not parse");
+    }
+    any_field = true;
+  }
+  if (!any_field || !in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(body.size())) {
+    return absl::InternalError("an event body is empty or does not parse");
   }
   std::string bytes = SerializeDeterministic(envelope);
   bytes.append(body.data(), body.size());

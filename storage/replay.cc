@@ -23,9 +23,9 @@ constexpr size_t kScratchWriteBufferBytes = 8 << 20;
 
 }  // namespace
 
-// The log from position 1 to `last` in chunks, read and parsed on its own
-// thread one chunk ahead of the caller, and decoded there by the schema's
-// decode_chunk if it has one. An empty chunk marks the end.
+// The log from position 1 to `last` in chunks, read on its own thread one
+// chunk ahead of the caller, and decoded there by the schema's decode_chunk
+// if it has one. The end of the log is a chunk with last_position 0.
 class EventStore::LogReadAhead {
  public:
   struct Chunk {

@@ -115,7 +115,7 @@ class EventStore::CommittedRows : public KeyValueReader {
       if (!Kept(cf_key.first)) continue;
       auto& rows = rows_[static_cast<size_t>(cf_key.first)];
       // Only rows already kept: a new key (a new stream's index entry, a
-      // new experiment) is read when it is first asked for.
+      // new row) is read when it is first asked for.
       if (auto it = rows.find(cf_key.second); it != rows.end()) {
         bytes_ = bytes_ + SizeOf(value) - std::min(bytes_, SizeOf(it->second));
         it->second = value;

@@ -223,18 +223,23 @@ TEST_F(EventLogTest, AnAppendNotAuthorisedLearnsNothingOfTheStream) {
 }
 
 TEST_F(EventLogTest, ABodyHoldingEnvelopeFieldsIsRefusedWhole) {
-  AppendRequest request;
-  request.stream = "a";
-  request.request_id = "r1";
-  request.decide = [](const DecisionContext&) -> absl::StatusOr<std::vector<std::string>> {
-    internal::v1::Envelope forged;
-    forged.set_position(99);
-    return std::vector<std::string>{forged.SerializeAsString() + WordBody("x")};
-  };
-  request.respond = [](const Appended&, KeyValueReader&) -> absl::StatusOr<std::string> {
-    return std::string();
-  };
-  EXPECT_EQ(store_->Append(std::move(request)).status().code(), absl::StatusCode::kInternal);
+  internal::v1::Envelope forged;
+  forged.set_actor("someone else");
+  // Before the body's own fields, after them, or a body that does not parse.
+  for (const std::string& body : {forged.SerializeAsString() + WordBody("x"),
+                                  WordBody("x") + forged.SerializeAsString(),
+                                  WordBody("x").substr(0, 2), std::string()}) {
+    AppendRequest request;
+    request.stream = "a";
+    request.request_id = "r1";
+    request.decide = [body](const DecisionContext&) -> absl::StatusOr<std::vector<std::string>> {
+      return std::vector<std::string>{body};
+    };
+    request.respond = [](const Appended&, KeyValueReader&) -> absl::StatusOr<std::string> {
+      return std::string();
+    };
+    EXPECT_EQ(store_->Append(std::move(request)).status().code(), absl::StatusCode::kInternal);
+  }
   EXPECT_EQ(store_->HeadPosition(), 0u);
   EXPECT_EQ(Count(*store_->OpenReadView(), "x"), "0");
 }
@@ -325,6 +330,18 @@ TEST_F(EventLogTest, ABackupRestoresTheLogAndItsState) {
   absl::StatusOr<std::optional<std::string>> note = view->Get(kNotes, "hello");
   ASSERT_OK(note);
   EXPECT_EQ(note->value_or(""), "a note");
+}
+
+TEST(EventLogSchemaTest, ADatabaseWithoutTheLogsFamiliesHasNoHead) {
+  TempDir dir;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, dir.File("other"), &db).ok());
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "a", "b").ok());
+  delete db;
+  EXPECT_EQ(EventStore::HeadPositionOf(dir.File("other")).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(EventLogSchemaTest, AStoreWithoutAProjectionIsRefused) {
