@@ -120,17 +120,27 @@ absl::StatusOr<uint64_t> CheckedStreamVersion(const AppendRequest& request, KeyV
   return version;
 }
 
-// Where the next event goes: the log's next position and the hash it
-// chains to, the stream's version before it, and the time events get.
+// Where the next event goes: the log's next position, the hash it chains
+// to, the tree it joins, the stream's version before it, and the time
+// events get.
 struct LogCursor {
   uint64_t position = 0;
   std::string hash;
+  merkle::CompactRange tree;
   uint64_t version = 0;
   google::protobuf::Timestamp time;
 };
 
+// Adds the event's leaf to the tree, with every node it completes.
+void AddToTree(absl::string_view bytes, merkle::CompactRange& tree, Overlay& overlay) {
+  tree.Append(merkle::LeafHash(bytes), [&overlay](int level, uint64_t index,
+                                                  const merkle::Hash& hash) {
+    overlay.Put(ColumnFamily::kTree, TreeNodeKey(level, index), merkle::AsBytes(hash));
+  });
+}
+
 // Writes `bodies` as the stream's next events (envelope, stream index
-// entry, projection) and moves the log head; advances `cursor`.
+// entry, tree nodes, projection) and moves the log head; advances `cursor`.
 absl::StatusOr<Appended> WriteEvents(const AppendRequest& request,
                                      const std::vector<std::string>& bodies,
                                      const LogSchema& schema, LogCursor& cursor, Overlay& overlay) {
@@ -148,6 +158,7 @@ absl::StatusOr<Appended> WriteEvents(const AppendRequest& request,
     envelope.set_previous_hash(cursor.hash);
     LEERLUS_ASSIGN_OR_RETURN(std::string bytes, ComposeEvent(envelope, body));
     cursor.hash = Sha256Hex(bytes);
+    AddToTree(bytes, cursor.tree, overlay);
     LEERLUS_RETURN_IF_ERROR(projection->Apply(bytes));
     overlay.Put(ColumnFamily::kEvents, EventKey(cursor.position), bytes);
     overlay.Put(ColumnFamily::kStreams, StreamEventKey(request.stream, cursor.version),
@@ -180,8 +191,7 @@ void CountAnswer(const absl::StatusOr<AppendResult>& result, StoreStats& stats) 
 }  // namespace
 
 absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overlay& group_overlay,
-                                                   uint64_t& next_position, std::string& last_hash,
-                                                   google::protobuf::Timestamp& last_time) {
+                                                   LogTail& tail) {
   if (request.request_id.empty()) {
     return FieldError("request_id", "is required");
   }
@@ -193,14 +203,15 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
 
   Overlay overlay(&group_overlay);
   LogCursor cursor;
-  cursor.position = next_position;
-  cursor.hash = last_hash;
+  cursor.position = tail.next_position;
+  cursor.hash = tail.last_hash;
+  cursor.tree = tail.tree;
   LEERLUS_ASSIGN_OR_RETURN(cursor.version, CheckedStreamVersion(request, overlay));
   LEERLUS_ASSIGN_OR_RETURN(std::vector<std::string> bodies,
                            request.decide(DecisionContext{overlay, cursor.version, overlay}));
   if (bodies.empty()) return absl::InternalError("a command decided no events");
   cursor.time = google::protobuf::util::TimeUtil::GetCurrentTime();
-  if (cursor.time < last_time) cursor.time = last_time;
+  if (cursor.time < tail.last_time) cursor.time = tail.last_time;
   LEERLUS_ASSIGN_OR_RETURN(Appended appended,
                            WriteEvents(request, bodies, options_.schema, cursor, overlay));
 
@@ -213,9 +224,10 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
 
   // Only now, with everything decided, does the append join the group.
   overlay.CommitTo(group_overlay);
-  next_position = cursor.position;
-  last_hash = cursor.hash;
-  last_time = cursor.time;
+  tail.next_position = cursor.position;
+  tail.last_hash = std::move(cursor.hash);
+  tail.last_time = cursor.time;
+  tail.tree = std::move(cursor.tree);
   return AppendResult{std::move(response), appended.last_position, false};
 }
 
@@ -252,24 +264,20 @@ void EventStore::DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
   }
   UncommittedReader state(uncommitted_writes_, *committed_rows_);
   Overlay group_overlay(&state);
-  uint64_t next_position = next_position_;
-  std::string last_hash = last_hash_;
-  google::protobuf::Timestamp last_time = last_time_;
+  LogTail tail = tail_;
   DecidedGroup decided;
   decided.results.reserve(group.size());
   for (auto& pending : group) {
     decided.results.push_back(
-        DecideOne(pending->request, group_overlay, next_position, last_hash, last_time));
+        DecideOne(pending->request, group_overlay, tail));
   }
   decided.appends = std::move(group);
   decided.number = ++groups_decided_;
   if (!group_overlay.writes().empty()) {
     decided.writes = std::make_shared<const Overlay::Writes>(group_overlay.TakeWrites());
-    decided.head = next_position - 1;
+    decided.head = tail.next_position - 1;
     uncommitted_writes_.emplace_front(decided.number, decided.writes);
-    next_position_ = next_position;
-    last_hash_ = last_hash;
-    last_time_ = last_time;
+    tail_ = std::move(tail);
   }
   // Even a group that writes nothing waits its turn: its answers (a
   // replayed response, a refusal) may rest on the groups before it.

@@ -18,11 +18,12 @@ enum class ColumnFamily : int {
   kEvents,    // position -> stored event bytes (the log itself).
   kStreams,   // stream + version -> position; stream -> head version.
   kRequests,  // principal + request id -> internal::v1::RequestRecord.
+  kTree,      // level + index -> hash of a node of the log's Merkle tree.
 };
 
-inline constexpr size_t kLogFamilyCount = 4;
+inline constexpr size_t kLogFamilyCount = 5;
 inline constexpr std::array<absl::string_view, kLogFamilyCount> kLogFamilyNames = {
-    "default", "events", "streams", "requests"};
+    "default", "events", "streams", "requests", "tree"};
 
 // The `index`-th family of a schema.
 constexpr ColumnFamily SchemaFamily(int index) {

@@ -181,8 +181,8 @@ absl::Status EventStore::LoadHead() {
   }
   LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> hash,
                            reader.Get(ColumnFamily::kMeta, kHeadHashKey));
-  last_hash_ = hash.value_or("");
-  next_position_ = head_position + 1;
+  tail_.last_hash = hash.value_or("");
+  tail_.next_position = head_position + 1;
   {
     // Called when nothing is being written: all the database holds is durable.
     absl::MutexLock lock(&head_mutex_);
@@ -193,9 +193,9 @@ absl::Status EventStore::LoadHead() {
     // A head without a readable event is VerifyLog's to report: the store
     // still opens, so that --verify can.
     absl::StatusOr<internal::v1::Envelope> head = OpenReadView()->EnvelopeAt(head_position);
-    if (head.ok()) last_time_ = head->time();
+    if (head.ok()) tail_.last_time = head->time();
   }
-  return absl::OkStatus();
+  return LoadTree(head_position);
 }
 
 SharedSnapshot EventStore::TakeSnapshot() {
@@ -210,7 +210,7 @@ absl::Status EventStore::EnsureProjectionFormat() {
                            reader.Get(ColumnFamily::kMeta, kProjectionFormatKey));
   const std::string& wanted = options_.schema.projection_format;
   if (format == wanted) return absl::OkStatus();
-  if (next_position_ > 1) {
+  if (tail_.next_position > 1) {
     // Written by an earlier version in another layout: the log is the truth.
     LEERLUS_RETURN_IF_ERROR(RebuildProjections());
     projections_rebuilt_at_open_ = true;

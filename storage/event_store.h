@@ -44,6 +44,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "rocksdb/db.h"
+#include "common/merkle.h"
 #include "storage/column_families.h"
 #include "storage/failpoints.h"
 #include "storage/key_value.h"
@@ -221,7 +222,9 @@ class EventStore {
 
   // Walks the log: positions gap-free from 1, each event's previous_hash
   // equal to the hash of the event before, stream versions gap-free, every
-  // stream index entry pointing at its event. Returns the number of events.
+  // stream index entry pointing at its event, the Merkle tree's every leaf
+  // and node as the events give them and none beyond the head. Returns the
+  // number of events.
   absl::StatusOr<uint64_t> VerifyLog();
 
   // Reads every data file of every family, request records and keys
@@ -271,6 +274,18 @@ class EventStore {
 
   EventStore(const StoreOptions& options, const rocksdb::ColumnFamilyOptions& family_options,
              rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles);
+  // Where the log ends, as the writer extends it.
+  struct LogTail {
+    uint64_t next_position = 1;
+    // The hash the next event chains to.
+    std::string last_hash;
+    // Event times never go backwards, even if the clock does: "as of a
+    // date" searches rely on it.
+    google::protobuf::Timestamp last_time;
+    // The right edge of the Merkle tree over the events so far.
+    merkle::CompactRange tree;
+  };
+
   absl::Status LoadHead();
   absl::Status EnsureProjectionFormat();
   void ForgetRecentViews();
@@ -293,8 +308,13 @@ class EventStore {
   void Failpoint(absl::string_view point);
   std::string FamilyName(ColumnFamily cf) const;
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
-                                         uint64_t& next_position, std::string& last_hash,
-                                         google::protobuf::Timestamp& last_time);
+                                         LogTail& tail);
+  // The leaves the stored Merkle tree holds.
+  absl::StatusOr<uint64_t> StoredTreeSize();
+  // Loads the tree's right edge for a log of `head` events, first hashing
+  // the events of a log older than the tree into it.
+  absl::Status LoadTree(uint64_t head);
+  static constexpr size_t kTreeBuildChunk = 10000;
 
   StoreOptions options_;
   bool projections_rebuilt_at_open_ = false;
@@ -335,11 +355,7 @@ class EventStore {
   bool closed_ ABSL_GUARDED_BY(head_mutex_) = false;
 
   // Owned by the writer thread (and by Open/Rebuild before it starts).
-  uint64_t next_position_ = 1;
-  std::string last_hash_;
-  // Event times never go backwards, even if the clock does: "as of a date"
-  // searches rely on it.
-  google::protobuf::Timestamp last_time_;
+  LogTail tail_;
   // Writer thread only: decisions read these over the database.
   UncommittedWrites uncommitted_writes_;
   // Writer thread only: the rows nearly every append reads, as committed.

@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace leerlus::storage {
 namespace {
@@ -70,6 +71,23 @@ absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key) {
   if (!version.ok()) return version.status();
   if (!rest.empty()) return absl::DataLossError("stream event key too long");
   parts.version = *version;
+  return parts;
+}
+
+std::string TreeNodeKey(int level, uint64_t index) {
+  std::string key(1, static_cast<char>(level));
+  PutFixed64BigEndian(&key, index);
+  return key;
+}
+
+absl::StatusOr<TreeNodeKeyParts> ParseTreeNodeKey(absl::string_view key) {
+  if (key.size() != 9 || static_cast<unsigned char>(key[0]) > 63) {
+    return absl::DataLossError("unreadable tree node key");
+  }
+  TreeNodeKeyParts parts;
+  parts.level = static_cast<unsigned char>(key[0]);
+  key.remove_prefix(1);
+  LEERLUS_ASSIGN_OR_RETURN(parts.index, ConsumeFixed64BigEndian(&key));
   return parts;
 }
 

@@ -47,6 +47,16 @@ absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key);
 // separator keeps the two apart.)
 std::string RequestKey(absl::string_view principal, absl::string_view request_id);
 
+// tree CF: node (level, index) of the Merkle tree over the events (see
+// common/merkle.h): one level byte, then the index. Leaf p - 1 is the event
+// at position p, and the leaves (level 0) sort first.
+std::string TreeNodeKey(int level, uint64_t index);
+struct TreeNodeKeyParts {
+  int level = 0;
+  uint64_t index = 0;
+};
+absl::StatusOr<TreeNodeKeyParts> ParseTreeNodeKey(absl::string_view key);
+
 // meta CF: the log head (last position) and the hash of the last event.
 inline constexpr absl::string_view kHeadPositionKey = "head_position";
 inline constexpr absl::string_view kHeadHashKey = "head_hash";

@@ -157,6 +157,8 @@ absl::StatusOr<uint64_t> EventStore::HeadPositionOf(const std::string& directory
   LEERLUS_ASSIGN_OR_RETURN(std::vector<rocksdb::ColumnFamilyDescriptor> families,
                            FamiliesOf(directory));
   for (absl::string_view name : kLogFamilyNames) {
+    // A log older than its Merkle tree gets one when it is opened.
+    if (name == kLogFamilyNames[static_cast<size_t>(ColumnFamily::kTree)]) continue;
     if (std::none_of(families.begin(), families.end(),
                      [name](const auto& family) { return family.name == name; })) {
       return absl::InvalidArgumentError(
@@ -199,10 +201,11 @@ namespace {
 using StreamPositions = absl::flat_hash_map<std::string, std::vector<uint64_t>>;
 
 // Walks the events: positions gap-free from 1, each event chained to the
-// hash of the one before, stream versions gap-free. Returns the hash of the
-// last event and the last position.
+// hash of the one before, stream versions gap-free, each in the tree as
+// stored. Returns the hash of the last event and the last position.
 absl::StatusOr<std::pair<std::string, uint64_t>> VerifyChain(ReadView& view,
-                                                             StreamPositions& streams) {
+                                                             StreamPositions& streams,
+                                                             TreeChecker& tree) {
   uint64_t expected_position = 1;
   std::string previous_hash;
   absl::Status problem;
@@ -230,6 +233,8 @@ absl::StatusOr<std::pair<std::string, uint64_t>> VerifyChain(ReadView& view,
                                                      "' skips a version at position ", *position));
           return false;
         }
+        problem = tree.Add(*position, bytes);
+        if (!problem.ok()) return false;
         positions.push_back(*position);
         previous_hash = Sha256Hex(bytes);
         ++expected_position;
@@ -294,7 +299,8 @@ absl::Status VerifyStreamIndex(ReadView& view, const StreamPositions& streams) {
 absl::StatusOr<uint64_t> EventStore::VerifyLog() {
   std::unique_ptr<ReadView> view = OpenReadView();
   StreamPositions streams;
-  LEERLUS_ASSIGN_OR_RETURN(auto chain, VerifyChain(*view, streams));
+  TreeChecker tree(*view);
+  LEERLUS_ASSIGN_OR_RETURN(auto chain, VerifyChain(*view, streams, tree));
   const auto& [last_hash, last_position] = chain;
   if (last_position != view->head_position()) {
     return absl::DataLossError(
@@ -308,6 +314,7 @@ absl::StatusOr<uint64_t> EventStore::VerifyLog() {
     return absl::DataLossError(
         absl::StrCat("hash chain broken at the head (position ", last_position, ")"));
   }
+  LEERLUS_RETURN_IF_ERROR(tree.Finish(last_position));
   LEERLUS_RETURN_IF_ERROR(VerifyStreamIndex(*view, streams));
   return last_position;
 }

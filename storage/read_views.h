@@ -19,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/merkle.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
 #include "storage/key_value.h"
@@ -34,6 +35,8 @@ using SharedSnapshot = std::shared_ptr<const rocksdb::Snapshot>;
 // sees, a view): the stream's current version (0: no such stream), and the
 // envelope of its event at `version`.
 absl::StatusOr<uint64_t> StreamVersion(KeyValueReader& state, absl::string_view stream);
+// The stored nodes of the log's Merkle tree; DATA_LOSS for a missing one.
+merkle::NodeReader TreeNodes(KeyValueReader& state);
 absl::StatusOr<internal::v1::Envelope> StreamEventEnvelope(KeyValueReader& state,
                                                            absl::string_view stream,
                                                            uint64_t version);
@@ -72,6 +75,15 @@ class ReadView : public ProjectionReader {
 
   // The envelope of the event at `position` (<= head_position()).
   absl::StatusOr<internal::v1::Envelope> EnvelopeAt(uint64_t position);
+
+  // The log's Merkle tree (common/merkle.h) as this view holds it, for
+  // sizes and positions up to head_position() (OUT_OF_RANGE beyond): the
+  // leaf hash of the event at `position`, the root over the first `size`
+  // events, and RFC 9162 proofs. Each reads O(log n) stored nodes.
+  absl::StatusOr<merkle::Hash> TreeLeafHash(uint64_t position);
+  absl::StatusOr<merkle::Hash> TreeRoot(uint64_t size);
+  absl::StatusOr<std::vector<merkle::Hash>> InclusionProof(uint64_t position, uint64_t size);
+  absl::StatusOr<std::vector<merkle::Hash>> ConsistencyProof(uint64_t from_size, uint64_t to_size);
 
  private:
   absl::StatusOr<std::vector<StoredEvent>> ReadEventsAt(const std::vector<uint64_t>& positions,

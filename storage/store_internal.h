@@ -177,6 +177,21 @@ class EventStore::UncommittedReader : public KeyValueReader {
   KeyValueReader& database_;
 };
 
+// Checks the stored Merkle tree against the events, fed in position order
+// from 1: each leaf and each node they complete must be stored as
+// recomputed. Errors are DATA_LOSS naming the positions.
+class TreeChecker {
+ public:
+  explicit TreeChecker(KeyValueReader& stored) : stored_(stored) {}
+  absl::Status Add(uint64_t position, absl::string_view bytes);
+  // After the last event: no leaf beyond the head.
+  absl::Status Finish(uint64_t head);
+
+ private:
+  KeyValueReader& stored_;
+  merkle::CompactRange range_;
+};
+
 struct EventStore::PendingAppend {
   AppendRequest request;
   AppendDone done;

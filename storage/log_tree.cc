@@ -1,0 +1,155 @@
+// The log's Merkle tree (RFC 9162, common/merkle.h) over the stored bytes of
+// its events: kept by every append in the same batch (append_pipeline.cc),
+// built at open for a log older than the tree, read by views, checked by
+// VerifyLog. It commits to the bytes as written, ciphertext included, so
+// destroying a data key leaves every root and proof as it was.
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "rocksdb/write_batch.h"
+#include "storage/event_store.h"
+#include "storage/log_keys.h"
+#include "storage/store_internal.h"
+
+namespace leerlus::storage {
+
+merkle::NodeReader TreeNodes(KeyValueReader& state) {
+  return [&state](int level, uint64_t index) -> absl::StatusOr<merkle::Hash> {
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> node,
+                             state.Get(ColumnFamily::kTree, TreeNodeKey(level, index)));
+    if (!node.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("the Merkle tree has no node ", level, "/", index, " that the log needs"));
+    }
+    return merkle::HashFromBytes(*node, "a stored tree node");
+  };
+}
+
+namespace {
+
+absl::Status BeyondHead(absl::string_view what, uint64_t value, uint64_t head) {
+  return absl::OutOfRangeError(
+      absl::StrCat(what, " ", value, " is beyond the log's head (", head, ")"));
+}
+
+}  // namespace
+
+absl::StatusOr<merkle::Hash> ReadView::TreeLeafHash(uint64_t position) {
+  if (position == 0) return absl::InvalidArgumentError("positions start at 1");
+  if (position > head_position_) return BeyondHead("position", position, head_position_);
+  return TreeNodes(*this)(0, position - 1);
+}
+
+absl::StatusOr<merkle::Hash> ReadView::TreeRoot(uint64_t size) {
+  if (size > head_position_) return BeyondHead("tree size", size, head_position_);
+  return merkle::RootAt(size, TreeNodes(*this));
+}
+
+absl::StatusOr<std::vector<merkle::Hash>> ReadView::InclusionProof(uint64_t position,
+                                                                   uint64_t size) {
+  if (size > head_position_) return BeyondHead("tree size", size, head_position_);
+  if (position == 0 || position > size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("position ", position, " is not in a tree of ", size, " events"));
+  }
+  return merkle::InclusionProof(position - 1, size, TreeNodes(*this));
+}
+
+absl::StatusOr<std::vector<merkle::Hash>> ReadView::ConsistencyProof(uint64_t from_size,
+                                                                     uint64_t to_size) {
+  if (to_size > head_position_) return BeyondHead("tree size", to_size, head_position_);
+  if (from_size == 0 || from_size > to_size) {
+    return absl::InvalidArgumentError(absl::StrCat("no consistency proof from tree size ",
+                                                   from_size, " to ", to_size,
+                                                   " (needs 0 < from <= to)"));
+  }
+  return merkle::ConsistencyProof(from_size, to_size, TreeNodes(*this));
+}
+
+absl::Status TreeChecker::Add(uint64_t position, absl::string_view bytes) {
+  absl::Status problem;
+  range_.Append(merkle::LeafHash(bytes), [&](int level, uint64_t index, const merkle::Hash& hash) {
+    if (!problem.ok()) return;
+    absl::StatusOr<std::optional<std::string>> stored =
+        stored_.Get(ColumnFamily::kTree, TreeNodeKey(level, index));
+    if (!stored.ok()) {
+      problem = stored.status();
+    } else if (!stored->has_value() || **stored != merkle::AsBytes(hash)) {
+      const uint64_t first = (index << level) + 1;
+      problem = absl::DataLossError(
+          level == 0 ? absl::StrCat("the Merkle tree's leaf for position ", position,
+                                    " does not match the event stored there")
+                     : absl::StrCat("the Merkle tree's node over positions ", first, "..",
+                                    first + (uint64_t{1} << level) - 1,
+                                    " does not match the events stored there"));
+    }
+  });
+  return problem;
+}
+
+absl::Status TreeChecker::Finish(uint64_t head) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> beyond,
+                           stored_.Get(ColumnFamily::kTree, TreeNodeKey(0, head)));
+  if (beyond.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("the Merkle tree holds leaves beyond the log's head (", head, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> EventStore::StoredTreeSize() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(ColumnFamily::kTree)]));
+  const std::string last_leaf = TreeNodeKey(0, std::numeric_limits<uint64_t>::max());
+  it->SeekForPrev(last_leaf);
+  LEERLUS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the Merkle tree"));
+  if (!it->Valid()) return 0;
+  LEERLUS_ASSIGN_OR_RETURN(TreeNodeKeyParts key,
+                           ParseTreeNodeKey(absl::string_view(it->key().data(), it->key().size())));
+  return key.level == 0 ? key.index + 1 : 0;
+}
+
+absl::Status EventStore::LoadTree(uint64_t head) {
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t stored, StoredTreeSize());
+  if (stored > head) {
+    return absl::DataLossError(absl::StrCat("the Merkle tree holds ", stored,
+                                            " events but the log ends at ", head));
+  }
+  DatabaseReader database(db_, handles_);
+  LEERLUS_ASSIGN_OR_RETURN(merkle::CompactRange range,
+                           merkle::CompactRange::Load(stored, TreeNodes(database)));
+  // A log written before it kept a tree: hash it once, in synced chunks.
+  std::unique_ptr<ReadView> view = OpenReadView();
+  while (range.size() < head) {
+    LEERLUS_ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
+                             view->ReadEvents(range.size() + 1, kTreeBuildChunk, ""));
+    if (events.empty() || events.front().position != range.size() + 1) {
+      return absl::DataLossError(
+          absl::StrCat("the log has no event at position ", range.size() + 1));
+    }
+    rocksdb::WriteBatch batch;
+    for (const StoredEvent& event : events) {
+      range.Append(merkle::LeafHash(event.bytes),
+                   [&](int level, uint64_t index, const merkle::Hash& hash) {
+                     const absl::string_view value = merkle::AsBytes(hash);
+                     // Into an in-memory batch: fails only when out of memory.
+                     rocksdb::Status put =
+                         batch.Put(handles_[static_cast<size_t>(ColumnFamily::kTree)],
+                                   TreeNodeKey(level, index), rocksdb::Slice(value.data(), value.size()));
+                     (void)put;
+                   });
+    }
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync;
+    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "writing the Merkle tree"));
+  }
+  tail_.tree = std::move(range);
+  if (stored < head) {
+    absl::MutexLock lock(&head_mutex_);
+    durable_snapshot_ = TakeSnapshot();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace leerlus::storage
