@@ -133,10 +133,10 @@ struct LogCursor {
 
 // Adds the event's leaf to the tree, with every node it completes.
 void AddToTree(absl::string_view bytes, merkle::CompactRange& tree, Overlay& overlay) {
-  tree.Append(merkle::LeafHash(bytes), [&overlay](int level, uint64_t index,
-                                                  const merkle::Hash& hash) {
-    overlay.Put(ColumnFamily::kTree, TreeNodeKey(level, index), merkle::AsBytes(hash));
-  });
+  tree.Append(merkle::LeafHash(bytes),
+              [&overlay](int level, uint64_t index, const merkle::Hash& hash) {
+                overlay.Put(ColumnFamily::kTree, TreeNodeKey(level, index), merkle::AsBytes(hash));
+              });
 }
 
 // Writes `bodies` as the stream's next events (envelope, stream index
@@ -268,8 +268,7 @@ void EventStore::DecideGroup(std::vector<std::shared_ptr<PendingAppend>>& group)
   DecidedGroup decided;
   decided.results.reserve(group.size());
   for (auto& pending : group) {
-    decided.results.push_back(
-        DecideOne(pending->request, group_overlay, tail));
+    decided.results.push_back(DecideOne(pending->request, group_overlay, tail));
   }
   decided.appends = std::move(group);
   decided.number = ++groups_decided_;

@@ -113,8 +113,8 @@ absl::StatusOr<uint64_t> EventStore::StoredTreeSize() {
 absl::Status EventStore::LoadTree(uint64_t head) {
   LEERLUS_ASSIGN_OR_RETURN(uint64_t stored, StoredTreeSize());
   if (stored > head) {
-    return absl::DataLossError(absl::StrCat("the Merkle tree holds ", stored,
-                                            " events but the log ends at ", head));
+    return absl::DataLossError(
+        absl::StrCat("the Merkle tree holds ", stored, " events but the log ends at ", head));
   }
   DatabaseReader database(db_, handles_);
   LEERLUS_ASSIGN_OR_RETURN(merkle::CompactRange range,
@@ -130,19 +130,20 @@ absl::Status EventStore::LoadTree(uint64_t head) {
     }
     rocksdb::WriteBatch batch;
     for (const StoredEvent& event : events) {
-      range.Append(merkle::LeafHash(event.bytes),
-                   [&](int level, uint64_t index, const merkle::Hash& hash) {
-                     const absl::string_view value = merkle::AsBytes(hash);
-                     // Into an in-memory batch: fails only when out of memory.
-                     rocksdb::Status put =
-                         batch.Put(handles_[static_cast<size_t>(ColumnFamily::kTree)],
-                                   TreeNodeKey(level, index), rocksdb::Slice(value.data(), value.size()));
-                     (void)put;
-                   });
+      range.Append(
+          merkle::LeafHash(event.bytes), [&](int level, uint64_t index, const merkle::Hash& hash) {
+            const absl::string_view value = merkle::AsBytes(hash);
+            // Into an in-memory batch: fails only when out of memory.
+            rocksdb::Status put =
+                batch.Put(handles_[static_cast<size_t>(ColumnFamily::kTree)],
+                          TreeNodeKey(level, index), rocksdb::Slice(value.data(), value.size()));
+            (void)put;
+          });
     }
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
-    LEERLUS_RETURN_IF_ERROR(FromRocks(db_->Write(write_options, &batch), "writing the Merkle tree"));
+    LEERLUS_RETURN_IF_ERROR(
+        FromRocks(db_->Write(write_options, &batch), "writing the Merkle tree"));
   }
   tail_.tree = std::move(range);
   if (stored < head) {
