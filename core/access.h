@@ -33,6 +33,7 @@ enum class Access {
   kExperimentWrite,  // Register, amend, lifecycle, hypotheses.
   kRecord,           // Outcomes and lessons.
   kAdmin,            // Tokens and backups.
+  kLogProof,         // Checkpoints and proofs of the log's tree: every role.
 };
 
 // The rule of every RPC, by its short name; NOT_FOUND for an RPC without a

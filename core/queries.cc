@@ -496,6 +496,8 @@ absl::StatusOr<v1::ListExperimentsResponse> Queries::ListExperiments(
 
 absl::StatusOr<v1::ReadEventsResponse> Queries::ReadEvents(const v1::ReadEventsRequest& request,
                                                            const Caller& caller) {
+  // As stored, each event's deterministic serialization is its Merkle leaf.
+  if (request.as_stored()) return ReadEventsSealed(request, caller);
   return Revealed(*store_, ReadEventsSealed(request, caller));
 }
 

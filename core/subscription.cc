@@ -44,7 +44,7 @@ absl::StatusOr<SubscriptionBatch> Subscription::Next() {
     next_ = event.position() + 1;
     LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller_, event, *view));
     if (!visible) continue;
-    LEERLUS_RETURN_IF_ERROR(RevealPersonalTexts(*store_, event));
+    if (!request_.as_stored()) LEERLUS_RETURN_IF_ERROR(RevealPersonalTexts(*store_, event));
     batch.events.push_back(std::move(event));
   }
   batch.caught_up = events.size() < kBatchEvents && bytes < kBatchBytes;

@@ -4,7 +4,9 @@
 
 #include "absl/time/clock.h"
 #include "common/errors.h"
+#include "common/status_macros.h"
 #include "core/validation.h"
+#include "leerlus/v1/transparency.pb.h"
 #include "server/status_mapping.h"
 
 namespace leerlus::server {
@@ -48,6 +50,22 @@ grpc::Status Call::Finish(const absl::Status& status) {
   service_.telemetry->RecordCall(rpc_, caller_.ok() ? caller_->actor : "", request_id_, status,
                                  absl::Now() - start_, std::move(log_fields_));
   return ToGrpcStatus(status);
+}
+
+absl::Status Call::AttachReceipt(google::protobuf::Message& response) const {
+  const google::protobuf::Descriptor* type = response.GetDescriptor();
+  const google::protobuf::FieldDescriptor* receipt = type->FindFieldByName("receipt");
+  const google::protobuf::FieldDescriptor* position = type->FindFieldByName("position");
+  if (receipt == nullptr || position == nullptr || service_.transparency == nullptr ||
+      receipt->message_type() != v1::Receipt::descriptor() ||
+      position->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_UINT64) {
+    return absl::OkStatus();
+  }
+  const uint64_t at = response.GetReflection()->GetUInt64(response, position);
+  if (at == 0) return absl::OkStatus();
+  LEERLUS_ASSIGN_OR_RETURN(v1::Receipt made, service_.transparency->ReceiptFor(at));
+  response.GetReflection()->MutableMessage(&response, receipt)->CopyFrom(made);
+  return absl::OkStatus();
 }
 
 // An answer gRPC would refuse to send, refused here with the way out.

@@ -55,6 +55,7 @@ class Call {
   template <typename Response>
   grpc::Status Finish(absl::StatusOr<Response> result, Response* response) {
     absl::Status status = result.status();
+    if (status.ok()) status = AttachReceipt(*result);
     if (status.ok()) status = CheckSize(*result);
     if (status.ok()) *response = std::move(*result);
     return Finish(status);
@@ -62,6 +63,10 @@ class Call {
 
  private:
   absl::Status CheckSize(const google::protobuf::Message& response) const;
+  // A write's answer (one with `position` and `receipt`) gets its receipt:
+  // added here, so that a retry answered from the stored response gets one
+  // too.
+  absl::Status AttachReceipt(google::protobuf::Message& response) const;
 
   const ServiceContext& service_;
   // The handler's literal: it outlives the call.

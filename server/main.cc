@@ -14,10 +14,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "core/transparency.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/authorizer.h"
@@ -92,6 +95,7 @@ void WritePortFile(const std::string& port_file, int port) {
 // grace period.
 int Serve(const Settings& settings, leerlus::storage::EventStore& store,
           leerlus::server::Telemetry& telemetry, leerlus::server::Authorizer& authorizer,
+          leerlus::core::Transparency& transparency,
           std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& signals) {
   std::atomic<bool> draining{false};
   leerlus::server::StalledStreams stalled_streams(absl::Seconds(settings.subscriber_stall_seconds));
@@ -104,6 +108,7 @@ int Serve(const Settings& settings, leerlus::storage::EventStore& store,
                                           &stalled_streams};
   context.max_message_bytes = static_cast<size_t>(settings.max_message_mb) * 1024 * 1024;
   context.max_subscribers_per_principal = settings.max_subscribers_per_principal;
+  context.transparency = &transparency;
   // All answers being built or sent share one message limit's worth of
   // memory: the server stays within its budget whatever the number of
   // readers.
@@ -130,8 +135,22 @@ int Serve(const Settings& settings, leerlus::storage::EventStore& store,
               {"metrics_port", absl::StrCat(telemetry.metrics_port())}});
   if (!settings.port_file.empty()) WritePortFile(settings.port_file, bound_port);
 
+  // Checkpoints while the log grows, so that a partner never waits longer
+  // than the interval for one that covers its write.
+  absl::Notification stop_signing;
+  std::thread signer([&] {
+    while (!stop_signing.WaitForNotificationWithTimeout(
+        absl::Seconds(settings.checkpoint_interval_seconds))) {
+      if (absl::Status signed_now = transparency.SignIfGrown(); !signed_now.ok()) {
+        logger.Log("error", "cannot sign a checkpoint", {{"error", signed_now.ToString()}});
+      }
+    }
+  });
+  pthread_setname_np(signer.native_handle(), "leerlus-sign");
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  stop_signing.Notify();
+  signer.join();
   logger.Log("info", "draining", {{"signal", absl::StrCat(signal_number)}});
   server->GetHealthCheckService()->SetServingStatus(false);
   draining.store(true);
@@ -163,6 +182,10 @@ int main(int argc, char** argv) {
   Settings settings;
   leerlus::server::AddSettings(app, settings);
   CLI11_PARSE(app, argc, argv);
+  if (app.got_subcommand("keygen")) {
+    absl::Status generated = leerlus::server::GenerateLogKey(settings);
+    return generated.ok() ? 0 : Fail(generated);
+  }
   if (settings.print_config) {
     std::cout << app.config_to_str(/*default_also=*/true, /*write_description=*/false);
     return 0;
@@ -186,10 +209,14 @@ int main(int argc, char** argv) {
       leerlus::server::OpenStore(settings, crash_point);
   if (!store.ok()) return Fail(store.status());
   if (settings.verify || settings.rebuild) {
-    absl::Status checked =
-        leerlus::server::VerifyOrRebuild(**store, settings.verify, settings.rebuild);
+    absl::Status checked = leerlus::server::VerifyOrRebuild(**store, settings);
     return checked.ok() ? 0 : Fail(checked);
   }
+  absl::StatusOr<std::optional<leerlus::note::Signer>> signer =
+      leerlus::server::LoadSigningKey(settings);
+  if (!signer.ok()) return Fail(signer.status());
+  leerlus::core::Transparency transparency(store->get(), *std::move(signer));
+  if (absl::Status loaded = transparency.Load(); !loaded.ok()) return Fail(loaded);
   absl::StatusOr<std::unique_ptr<leerlus::server::Telemetry>> telemetry =
       leerlus::server::Telemetry::Create(
           store->get(),
@@ -206,7 +233,8 @@ int main(int argc, char** argv) {
       leerlus::server::TransportCredentials(settings);
   if (!credentials.ok()) return Fail(credentials.status());
   if (int served =
-          Serve(settings, **store, **telemetry, **authorizer, *std::move(credentials), signals);
+          Serve(settings, **store, **telemetry, **authorizer, transparency,
+                *std::move(credentials), signals);
       served != 0) {
     return served;
   }

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "core/answer_budget.h"
+#include "core/transparency.h"
 #include "server/authorizer.h"
 #include "server/stalled_streams.h"
 #include "server/telemetry.h"
@@ -35,6 +36,8 @@ struct ServiceContext {
   core::AnswerMemory* answer_memory = nullptr;
   // Most open Subscribe streams of one principal; 0: no limit.
   int max_subscribers_per_principal = 0;
+  // Checkpoints, receipts and proofs of the log's tree.
+  core::Transparency* transparency = nullptr;
 };
 
 }  // namespace leerlus::server

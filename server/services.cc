@@ -166,6 +166,11 @@ LEERLUS_UNARY(ExperimentServiceImpl, RetractOutcome, commands_.RetractOutcome(*r
 LEERLUS_UNARY(ExperimentServiceImpl, CreateLesson, commands_.CreateLesson(*request, caller))
 
 LEERLUS_UNARY(EventLogServiceImpl, ReadEvents, queries_.ReadEvents(*request, caller))
+LEERLUS_UNARY(EventLogServiceImpl, GetCheckpoint, Transparency().GetCheckpoint(*request, caller))
+LEERLUS_UNARY(EventLogServiceImpl, GetInclusionProof,
+              Transparency().GetInclusionProof(*request, caller))
+LEERLUS_UNARY(EventLogServiceImpl, GetConsistencyProof,
+              Transparency().GetConsistencyProof(*request, caller))
 
 LEERLUS_UNARY(InsightServiceImpl, WhatWorks, insights_.WhatWorks(*request, CallDeadline(*context)))
 LEERLUS_UNARY(InsightServiceImpl, CompareConditions,

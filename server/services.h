@@ -135,12 +135,22 @@ class EventLogServiceImpl final : public v1::EventLogService::Service {
                           v1::ReadEventsResponse* response) override;
   grpc::Status Subscribe(grpc::ServerContext* context, const v1::SubscribeRequest* request,
                          grpc::ServerWriter<v1::SubscribeResponse>* writer) override;
+  grpc::Status GetCheckpoint(grpc::ServerContext* context, const v1::GetCheckpointRequest* request,
+                             v1::GetCheckpointResponse* response) override;
+  grpc::Status GetInclusionProof(grpc::ServerContext* context,
+                                 const v1::GetInclusionProofRequest* request,
+                                 v1::GetInclusionProofResponse* response) override;
+  grpc::Status GetConsistencyProof(grpc::ServerContext* context,
+                                   const v1::GetConsistencyProofRequest* request,
+                                   v1::GetConsistencyProofResponse* response) override;
 
  private:
   // Sends what `request` follows to `writer` until the stream ends.
   absl::Status Follow(const core::Caller& caller, const v1::SubscribeRequest& request,
                       grpc::ServerContext& context,
                       grpc::ServerWriter<v1::SubscribeResponse>& writer);
+
+  core::Transparency& Transparency() { return *context_.transparency; }
 
   ServiceContext context_;
   core::Queries queries_;

@@ -84,6 +84,13 @@ void AddSecuritySettings(CLI::App& app, Settings& settings) {
                  "on the first start, write the first admin token here (mode 0600) instead of "
                  "printing it")
       ->envname("LEERLUS_BOOTSTRAP_TOKEN_FILE");
+  app.add_option("--signing-key", settings.signing_key,
+                 "the log key (from `leerlusd keygen`, mode 0600, outside --data-dir) that signs "
+                 "checkpoints of the log's Merkle tree; without it none are signed")
+      ->envname("LEERLUS_SIGNING_KEY");
+  app.add_option("--checkpoint-interval-seconds", settings.checkpoint_interval_seconds,
+                 "sign a checkpoint at least this often while the log grows")
+      ->check(CLI::Range(1, 86400));
 }
 
 // Runs that check, rebuild or restore the data and exit (and a test hook).
@@ -96,6 +103,10 @@ void AddMaintenanceSettings(CLI::App& app, Settings& settings) {
   app.add_flag("--verify", settings.verify,
                "check every data file's checksums, the log (gap-free, hash chain, stream "
                "index) and that the projections equal a rebuild, then exit")
+      ->configurable(false);
+  app.add_option("--public-key", settings.public_key,
+                 "with --verify: also check every checkpoint the server signed against the log, "
+                 "with this verifier key (its text, or a file holding it)")
       ->configurable(false);
   app.add_option("--crash-at", settings.crash_at,
                  "TESTS ONLY: die as by kill -9 at a write-path point, POINT:N for its N-th "
@@ -115,6 +126,15 @@ void AddSettings(CLI::App& app, Settings& settings) {
   AddLimitSettings(app, settings);
   AddSecuritySettings(app, settings);
   AddMaintenanceSettings(app, settings);
+  CLI::App* keygen = app.add_subcommand(
+      "keygen", "create a log key for --signing-key and print its verifier key, then exit");
+  keygen->add_option("--origin", settings.keygen_origin,
+                     "the log's name, e.g. leerlus.brabant.nl/programma (no spaces or '+')")
+      ->required();
+  keygen->add_option("--out", settings.keygen_out,
+                     "the key file to create (mode 0600; never overwritten); keep it outside "
+                     "--data-dir")
+      ->required();
 }
 
 bool IsLoopback(const std::string& listen) {

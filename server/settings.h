@@ -30,6 +30,16 @@ struct Settings {
   bool allow_plaintext = false;
   std::string tls_cert, tls_key, tls_client_ca;
   std::string bootstrap_token_file;
+  // The log key that signs checkpoints (leerlusd keygen); outside the data
+  // directory. Empty: no checkpoints are signed.
+  std::string signing_key;
+  int checkpoint_interval_seconds = 10;
+  // --verify: also check the kept checkpoints with this verifier key (the
+  // key's text or a file holding it).
+  std::string public_key;
+  // `leerlusd keygen`: a new log key named `keygen_origin` into `keygen_out`.
+  std::string keygen_origin;
+  std::string keygen_out;
   int max_message_mb = 16;
   int max_subscribers = 256;
   int max_subscribers_per_principal = 32;

@@ -19,6 +19,7 @@
 #include "core/commands.h"
 #include "core/model/families.h"
 #include "core/queries.h"
+#include "core/transparency.h"
 
 namespace leerlus::server {
 namespace {
@@ -152,7 +153,58 @@ absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
   return store;
 }
 
-absl::Status VerifyOrRebuild(storage::EventStore& store, bool verify, bool rebuild) {
+absl::Status GenerateLogKey(const Settings& settings) {
+  absl::StatusOr<std::pair<std::string, std::string>> key =
+      note::GenerateKey(settings.keygen_origin);
+  if (!key.ok()) return Failure(absl::StrCat("--origin: ", key.status().message()));
+  if (absl::Status written = note::WriteNewKeyFile(settings.keygen_out, key->first);
+      !written.ok()) {
+    return Failure(std::string(written.message()));
+  }
+  std::cout << "log key written to " << settings.keygen_out
+            << " (start leerlusd with --signing-key " << settings.keygen_out << ")\n"
+            << "verifier key, for partners and auditors to pin:\n"
+            << key->second << std::endl;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings) {
+  if (settings.signing_key.empty()) return std::nullopt;
+  std::error_code error;
+  const std::filesystem::path key = std::filesystem::weakly_canonical(settings.signing_key, error);
+  const std::filesystem::path data = std::filesystem::weakly_canonical(settings.data_dir, error);
+  if (!error) {
+    const auto [data_end, key_at] = std::mismatch(data.begin(), data.end(), key.begin(), key.end());
+    if (data_end == data.end()) {
+      return Failure(absl::StrCat("--signing-key '", settings.signing_key,
+                                  "' lies inside --data-dir: whoever holds the data could then "
+                                  "sign a rewritten history; keep the key elsewhere"));
+    }
+  }
+  absl::StatusOr<note::Signer> signer = note::ReadSignerKeyFile(settings.signing_key);
+  if (!signer.ok()) return Failure(absl::StrCat("--signing-key: ", signer.status().message()));
+  return std::optional<note::Signer>(*std::move(signer));
+}
+
+namespace {
+
+// --public-key: the key's text, or a file holding it.
+absl::StatusOr<note::VerifierKey> ReadVerifierKey(const std::string& key_or_file) {
+  std::string text = key_or_file;
+  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
+    text = ReadFile(key_or_file);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  absl::StatusOr<note::VerifierKey> key = note::ParseVerifierKey(text);
+  if (!key.ok()) return Failure(absl::StrCat("--public-key: ", key.status().message()));
+  return key;
+}
+
+}  // namespace
+
+absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings) {
+  const bool verify = settings.verify;
+  const bool rebuild = settings.rebuild;
   if (verify) {
     absl::Status files = store.VerifyFiles();
     if (!files.ok()) return Failure(absl::StrCat("file check failed: ", files.ToString()));
@@ -161,7 +213,17 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, bool verify, bool rebui
   absl::StatusOr<uint64_t> events = store.VerifyLog();
   if (!events.ok()) return Failure(absl::StrCat("log check failed: ", events.status().ToString()));
   std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
-            << "points at its event" << std::endl;
+            << "points at its event, Merkle tree as the events give it" << std::endl;
+  if (!settings.public_key.empty()) {
+    absl::StatusOr<note::VerifierKey> key = ReadVerifierKey(settings.public_key);
+    if (!key.ok()) return key.status();
+    absl::StatusOr<uint64_t> checkpoints = core::VerifyCheckpoints(store, *key);
+    if (!checkpoints.ok()) {
+      return Failure(absl::StrCat("checkpoint check failed: ", checkpoints.status().message()));
+    }
+    std::cout << "checkpoints: " << *checkpoints << " signed by " << key->name
+              << ", every one matching the log" << std::endl;
+  }
   absl::StatusOr<std::string> before;
   if (verify) {
     before = store.ProjectionDigest();

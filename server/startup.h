@@ -8,9 +8,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/signed_note.h"
 #include "server/authorizer.h"
 #include "server/settings.h"
 #include "server/telemetry.h"
@@ -28,9 +30,19 @@ absl::Status RestoreBackup(const Settings& settings);
 absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
     const Settings& settings, std::unique_ptr<storage::KillAtFailpoint>& crash_point);
 
-// --verify and --rebuild-projections: checks the files, the log and the
-// projections against a rebuild, or rebuilds them, saying what it found.
-absl::Status VerifyOrRebuild(storage::EventStore& store, bool verify, bool rebuild);
+// --verify and --rebuild-projections: checks the files, the log (its
+// Merkle tree included), with settings.public_key every checkpoint the
+// server signed, and the projections against a rebuild; or rebuilds them.
+// Says what it found.
+absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings);
+
+// `leerlusd keygen`: creates the key file and prints the verifier key.
+absl::Status GenerateLogKey(const Settings& settings);
+
+// The log key of --signing-key (none without it); refused inside the data
+// directory, where whoever holds the data could sign checkpoints of a
+// rewritten history.
+absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings);
 
 // Who the callers are: no one checked (--insecure-dev, loopback only), or
 // tokens; a store without any token gets its first admin token.

@@ -227,6 +227,18 @@ class EventStore {
   // number of events.
   absl::StatusOr<uint64_t> VerifyLog();
 
+  // Signed heads of the log's tree (checkpoints), opaque to the store and
+  // kept beside the log by tree size, so that they can be checked against
+  // the tree later (a rewritten history no longer matches them). Kept
+  // without a sync of their own: a crash loses at most the latest, which
+  // its signer can sign again.
+  absl::Status KeepCheckpoint(uint64_t tree_size, absl::string_view note);
+  // The kept checkpoints in tree-size order, until `visit` returns false.
+  absl::Status ScanCheckpoints(
+      const std::function<bool(uint64_t tree_size, absl::string_view note)>& visit);
+  // The one with the largest tree size, if any.
+  absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> LatestCheckpoint();
+
   // Reads every data file of every family, request records and keys
   // included, and checks each block's checksum: damage in a family that
   // neither VerifyLog nor ProjectionDigest reads is DATA_LOSS here.

@@ -91,4 +91,10 @@ absl::StatusOr<TreeNodeKeyParts> ParseTreeNodeKey(absl::string_view key) {
   return parts;
 }
 
+std::string CheckpointKey(uint64_t tree_size) {
+  std::string key(kCheckpointPrefix);
+  PutFixed64BigEndian(&key, tree_size);
+  return key;
+}
+
 }  // namespace leerlus::storage

@@ -60,6 +60,9 @@ absl::StatusOr<TreeNodeKeyParts> ParseTreeNodeKey(absl::string_view key);
 // meta CF: the log head (last position) and the hash of the last event.
 inline constexpr absl::string_view kHeadPositionKey = "head_position";
 inline constexpr absl::string_view kHeadHashKey = "head_hash";
+// meta CF: a checkpoint (signed tree head) by its tree size.
+std::string CheckpointKey(uint64_t tree_size);
+inline constexpr absl::string_view kCheckpointPrefix = "checkpoint/";
 // meta CF: the projection_format of the schema the projections were
 // written in; a store opened with another one rebuilds them from the log.
 inline constexpr absl::string_view kProjectionFormatKey = "projection_format";

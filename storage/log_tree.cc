@@ -153,4 +153,43 @@ absl::Status EventStore::LoadTree(uint64_t head) {
   return absl::OkStatus();
 }
 
+absl::Status EventStore::KeepCheckpoint(uint64_t tree_size, absl::string_view note) {
+  const std::string key = CheckpointKey(tree_size);
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[static_cast<size_t>(ColumnFamily::kMeta)],
+                            key, rocksdb::Slice(note.data(), note.size())),
+                   "keeping a checkpoint");
+}
+
+absl::Status EventStore::ScanCheckpoints(
+    const std::function<bool(uint64_t tree_size, absl::string_view note)>& visit) {
+  absl::Status problem;
+  DatabaseReader database(db_, handles_);
+  LEERLUS_RETURN_IF_ERROR(database.Scan(
+      ColumnFamily::kMeta, kCheckpointPrefix, "", [&](absl::string_view key, absl::string_view note) {
+        key.remove_prefix(kCheckpointPrefix.size());
+        absl::StatusOr<uint64_t> size = ConsumeFixed64BigEndian(&key);
+        if (!size.ok()) {
+          problem = size.status();
+          return false;
+        }
+        return visit(*size, note);
+      }));
+  return problem;
+}
+
+absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> EventStore::LatestCheckpoint() {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(ColumnFamily::kMeta)]));
+  it->SeekForPrev(CheckpointKey(std::numeric_limits<uint64_t>::max()));
+  LEERLUS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the latest checkpoint"));
+  if (!it->Valid() ||
+      !it->key().starts_with(rocksdb::Slice(kCheckpointPrefix.data(), kCheckpointPrefix.size()))) {
+    return std::nullopt;
+  }
+  absl::string_view key(it->key().data() + kCheckpointPrefix.size(),
+                        it->key().size() - kCheckpointPrefix.size());
+  LEERLUS_ASSIGN_OR_RETURN(uint64_t size, ConsumeFixed64BigEndian(&key));
+  return std::pair(size, it->value().ToString());
+}
+
 }  // namespace leerlus::storage

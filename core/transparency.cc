@@ -1,0 +1,214 @@
+#include "core/transparency.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/errors.h"
+#include "common/merkle.h"
+#include "common/status_macros.h"
+#include "core/access.h"
+#include "core/model/events.h"
+
+namespace leerlus::core {
+namespace {
+
+// The text of a signed note: everything up to and including the newline
+// before the last blank line (c2sp.org/signed-note).
+absl::StatusOr<absl::string_view> NoteText(absl::string_view signed_note) {
+  const size_t blank = signed_note.rfind("\n\n");
+  if (blank == absl::string_view::npos) {
+    return absl::InvalidArgumentError("a signed note without a blank line before its signatures");
+  }
+  return signed_note.substr(0, blank + 1);
+}
+
+std::string Bytes(const merkle::Hash& hash) { return std::string(merkle::AsBytes(hash)); }
+
+absl::Status NoSigningKey() {
+  return WithErrorInfo(absl::FailedPreconditionError(
+                           "this server signs no checkpoints: start leerlusd with --signing-key"),
+                       "NO_SIGNING_KEY");
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Checkpoint> CheckpointMessage(absl::string_view signed_note) {
+  LEERLUS_ASSIGN_OR_RETURN(absl::string_view text, NoteText(signed_note));
+  LEERLUS_ASSIGN_OR_RETURN(note::Checkpoint checkpoint, note::ParseCheckpointText(text));
+  v1::Checkpoint message;
+  message.set_signed_note(std::string(signed_note));
+  message.set_origin(checkpoint.origin);
+  message.set_tree_size(checkpoint.size);
+  message.set_root_hash(Bytes(checkpoint.root_hash));
+  return message;
+}
+
+Transparency::Transparency(storage::EventStore* store, std::optional<note::Signer> signer)
+    : store_(store), signer_(std::move(signer)) {
+  if (signer_.has_value()) verifier_key_ = note::FormatVerifierKey(signer_->verifier());
+}
+
+absl::Status Transparency::Load() {
+  LEERLUS_ASSIGN_OR_RETURN(auto kept, store_->LatestCheckpoint());
+  if (!kept.has_value()) return absl::OkStatus();
+  LEERLUS_ASSIGN_OR_RETURN(v1::Checkpoint checkpoint, CheckpointMessage(kept->second));
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  absl::StatusOr<merkle::Hash> root = view->TreeRoot(checkpoint.tree_size());
+  if (!root.ok() || Bytes(*root) != checkpoint.root_hash()) {
+    return absl::DataLossError(absl::StrCat(
+        "the log no longer matches the checkpoint this server signed at tree size ",
+        checkpoint.tree_size(),
+        ": its history was changed; run leerlusd --verify --public-key to see where"));
+  }
+  absl::MutexLock lock(&mutex_);
+  latest_ = std::move(checkpoint);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Checkpoint> Transparency::Covering(uint64_t min_size) {
+  if (!signer_.has_value()) return NoSigningKey();
+  // One signer at a time: checkpoints are signed in the order of their
+  // sizes, and a burst of callers shares one signature.
+  absl::MutexLock lock(&mutex_);
+  if (latest_.has_value() && latest_->tree_size() >= min_size &&
+      (min_size > 0 || latest_->tree_size() == store_->HeadPosition())) {
+    return *latest_;
+  }
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  const uint64_t size = view->head_position();
+  if (min_size > size) {
+    return absl::OutOfRangeError(
+        absl::StrCat("min_tree_size ", min_size, " is beyond the log's head (", size, ")"));
+  }
+  if (latest_.has_value() && latest_->tree_size() >= size) return *latest_;
+  LEERLUS_ASSIGN_OR_RETURN(merkle::Hash root, view->TreeRoot(size));
+  note::Checkpoint checkpoint;
+  checkpoint.origin = signer_->name();
+  checkpoint.size = size;
+  checkpoint.root_hash = root;
+  LEERLUS_ASSIGN_OR_RETURN(std::string text, note::FormatCheckpointText(checkpoint));
+  LEERLUS_ASSIGN_OR_RETURN(std::string signed_note, signer_->Sign(text));
+  LEERLUS_RETURN_IF_ERROR(store_->KeepCheckpoint(size, signed_note));
+  LEERLUS_ASSIGN_OR_RETURN(v1::Checkpoint message, CheckpointMessage(signed_note));
+  latest_ = message;
+  return message;
+}
+
+absl::Status Transparency::SignIfGrown() {
+  if (!signer_.has_value()) return absl::OkStatus();
+  {
+    absl::MutexLock lock(&mutex_);
+    if (latest_.has_value() && latest_->tree_size() >= store_->HeadPosition()) {
+      return absl::OkStatus();
+    }
+  }
+  return Covering(0).status();
+}
+
+std::optional<v1::Checkpoint> Transparency::Latest() const {
+  absl::MutexLock lock(&mutex_);
+  return latest_;
+}
+
+absl::StatusOr<v1::Receipt> Transparency::ReceiptFor(uint64_t position) {
+  v1::Receipt receipt;
+  receipt.set_position(position);
+  LEERLUS_ASSIGN_OR_RETURN(merkle::Hash leaf, store_->OpenReadView()->TreeLeafHash(position));
+  receipt.set_leaf_hash(Bytes(leaf));
+  if (std::optional<v1::Checkpoint> latest = Latest(); latest.has_value()) {
+    *receipt.mutable_checkpoint() = *std::move(latest);
+  }
+  return receipt;
+}
+
+absl::StatusOr<v1::GetCheckpointResponse> Transparency::GetCheckpoint(
+    const v1::GetCheckpointRequest& request, const Caller& caller) {
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "GetCheckpoint", request, *store_->OpenReadView()));
+  v1::GetCheckpointResponse response;
+  LEERLUS_ASSIGN_OR_RETURN(*response.mutable_checkpoint(), Covering(request.min_tree_size()));
+  response.set_verifier_key(verifier_key_);
+  return response;
+}
+
+absl::StatusOr<v1::GetInclusionProofResponse> Transparency::GetInclusionProof(
+    const v1::GetInclusionProofRequest& request, const Caller& caller) {
+  if (request.position() == 0) return FieldError("position", "must be at least 1");
+  if (request.tree_size() < request.position()) {
+    return FieldError("tree_size", "must be at least the position");
+  }
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "GetInclusionProof", request, *view));
+  if (request.tree_size() > view->head_position()) {
+    return absl::OutOfRangeError(absl::StrCat("tree_size ", request.tree_size(),
+                                              " is beyond the log's head (",
+                                              view->head_position(), ")"));
+  }
+  // The proof names the event's leaf hash: only for one the caller may read.
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
+                           model::ReadEvents(*view, request.position(), 1, ""));
+  if (events.empty()) return absl::DataLossError("the log has no event where its tree has one");
+  LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller, events.front(), *view));
+  if (!visible) {
+    return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(
+                             "position ", request.position(), " holds no event you may read")),
+                         "PERMISSION_DENIED", {{"rpc", "GetInclusionProof"}});
+  }
+  v1::GetInclusionProofResponse response;
+  response.set_position(request.position());
+  response.set_tree_size(request.tree_size());
+  LEERLUS_ASSIGN_OR_RETURN(merkle::Hash leaf, view->TreeLeafHash(request.position()));
+  response.set_leaf_hash(Bytes(leaf));
+  LEERLUS_ASSIGN_OR_RETURN(std::vector<merkle::Hash> proof,
+                           view->InclusionProof(request.position(), request.tree_size()));
+  for (const merkle::Hash& hash : proof) response.add_hashes(Bytes(hash));
+  return response;
+}
+
+absl::StatusOr<v1::GetConsistencyProofResponse> Transparency::GetConsistencyProof(
+    const v1::GetConsistencyProofRequest& request, const Caller& caller) {
+  if (request.from_tree_size() == 0) return FieldError("from_tree_size", "must be at least 1");
+  if (request.to_tree_size() < request.from_tree_size()) {
+    return FieldError("to_tree_size", "must be at least from_tree_size");
+  }
+  std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
+  LEERLUS_RETURN_IF_ERROR(CheckAccess(caller, "GetConsistencyProof", request, *view));
+  LEERLUS_ASSIGN_OR_RETURN(
+      std::vector<merkle::Hash> proof,
+      view->ConsistencyProof(request.from_tree_size(), request.to_tree_size()));
+  v1::GetConsistencyProofResponse response;
+  response.set_from_tree_size(request.from_tree_size());
+  response.set_to_tree_size(request.to_tree_size());
+  for (const merkle::Hash& hash : proof) response.add_hashes(Bytes(hash));
+  return response;
+}
+
+absl::StatusOr<uint64_t> VerifyCheckpoints(storage::EventStore& store,
+                                           const note::VerifierKey& key) {
+  std::unique_ptr<storage::ReadView> view = store.OpenReadView();
+  uint64_t checked = 0;
+  uint64_t last_matching = 0;
+  absl::Status problem;
+  LEERLUS_RETURN_IF_ERROR(store.ScanCheckpoints([&](uint64_t size, absl::string_view signed_note) {
+    absl::StatusOr<note::Checkpoint> checkpoint = note::OpenCheckpoint(signed_note, key);
+    if (!checkpoint.ok() || checkpoint->size != size) {
+      problem = absl::DataLossError(absl::StrCat(
+          "the checkpoint kept for tree size ", size, " is not signed by ", key.name, ": ",
+          checkpoint.ok() ? "it states another size" : checkpoint.status().message()));
+      return false;
+    }
+    absl::StatusOr<merkle::Hash> root = view->TreeRoot(size);
+    if (!root.ok() || *root != checkpoint->root_hash) {
+      problem = absl::DataLossError(absl::StrCat(
+          "history rewritten: the log no longer matches the checkpoint signed at tree size ",
+          size, last_matching == 0 ? "" : absl::StrCat(" (it still matches the one at ", last_matching, ")"),
+          ": an event at positions ", last_matching + 1, "..", size, " differs",
+          root.ok() ? "" : absl::StrCat(" (", root.status().message(), ")")));
+      return false;
+    }
+    last_matching = size;
+    ++checked;
+    return true;
+  }));
+  LEERLUS_RETURN_IF_ERROR(problem);
+  return checked;
+}
+
+}  // namespace leerlus::core
