@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
   cli::AddExportCommand(app, ctx);
   cli::AddInsightCommands(app, ctx);
   cli::AddAdminCommands(app, ctx);
+  cli::AddAuditCommands(app, ctx);
 
   try {
     app.parse(argc, argv);

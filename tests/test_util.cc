@@ -130,6 +130,14 @@ void ServerProcess::Kill() {
 }
 
 CommandResult RunCli(const std::vector<std::string>& args) {
+  return RunProgram(LEERLUS_CLI_PATH, args);
+}
+
+CommandResult RunLeerlusd(const std::vector<std::string>& args) {
+  return RunProgram(LEERLUSD_PATH, args);
+}
+
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args) {
   TempDir scratch;
   const std::string out_path = scratch.File("out");
   const std::string err_path = scratch.File("err");
@@ -141,12 +149,12 @@ CommandResult RunCli(const std::vector<std::string>& args) {
     dup2(in, STDIN_FILENO);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    std::vector<std::string> full = {LEERLUS_CLI_PATH};
+    std::vector<std::string> full = {program};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& arg : full) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    execv(LEERLUS_CLI_PATH, argv.data());
+    execv(program.c_str(), argv.data());
     _exit(127);
   }
   int status = 0;

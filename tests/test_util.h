@@ -92,8 +92,12 @@ struct CommandResult {
   std::string err;
 };
 
-// Runs the real leerlus binary with `args` (and optional stdin text).
+// Runs the real leerlus binary with `args`.
 CommandResult RunCli(const std::vector<std::string>& args);
+// Runs the real leerlusd with `args`, for the runs that exit by themselves
+// (keygen, --verify).
+CommandResult RunLeerlusd(const std::vector<std::string>& args);
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args);
 
 // Every RPC of leerlus's five services, from the generated descriptors, so
 // that a new RPC is covered by the tests that walk them.

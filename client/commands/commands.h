@@ -26,6 +26,8 @@ void AddExportCommand(CLI::App& app, CommandContext& ctx);
 void AddInsightCommands(CLI::App& app, CommandContext& ctx);
 // admin, health, token (admin.cc).
 void AddAdminCommands(CLI::App& app, CommandContext& ctx);
+// checkpoint, audit
+void AddAuditCommands(CLI::App& app, CommandContext& ctx);
 
 }  // namespace leerlus::cli
 

@@ -11,28 +11,50 @@ namespace {
 
 // Streams events from `from` on until the server ends the stream or the
 // user interrupts: one line each (one JSON object each with -o json).
-int FollowEvents(client::Client& api, client::OutputFormat format, uint64_t from,
-                 const std::string& experiment) {
+void PrintEventLine(const v1::Event& event, client::OutputFormat format) {
+  if (format == client::OutputFormat::kJson) {
+    std::cout << client::ToJson(event, false) << std::endl;
+  } else {
+    std::cout << event.position() << "  " << event.stream() << "@" << event.stream_version() << "  "
+              << event.GetDescriptor()->FindFieldByNumber(event.payload_case())->name() << "  "
+              << event.actor() << std::endl;
+  }
+}
+
+int FollowEvents(client::Client& api, client::OutputFormat format,
+                 const v1::ReadEventsRequest& read) {
   grpc::ClientContext context;
   api.Authorize(context);
   v1::SubscribeRequest request;
-  request.set_from_position(from);
-  request.set_experiment_id(experiment);
+  request.set_from_position(read.from_position());
+  request.set_experiment_id(read.experiment_id());
+  request.set_as_stored(read.as_stored());
   std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
       api.event_log()->Subscribe(&context, request);
   v1::SubscribeResponse message;
   while (reader->Read(&message)) {
-    if (format == client::OutputFormat::kJson) {
-      std::cout << client::ToJson(message.event(), false) << std::endl;
-    } else {
-      const v1::Event& event = message.event();
-      std::cout << event.position() << "  " << event.stream() << "@" << event.stream_version()
-                << "  " << event.GetDescriptor()->FindFieldByNumber(event.payload_case())->name()
-                << "  " << event.actor() << std::endl;
-    }
+    if (message.has_event()) PrintEventLine(message.event(), format);
   }
   grpc::Status status = reader->Finish();
   return status.ok() ? 0 : PrintError(status);
+}
+
+// Every event from the request's position to the head, one line each (a
+// mirror of the log with --as-stored -o json).
+int PrintAllEvents(client::Client& api, client::OutputFormat format,
+                   v1::ReadEventsRequest request) {
+  request.set_page_size(1000);
+  while (true) {
+    v1::ReadEventsResponse page;
+    if (int code = CallOrPrintError(api, &v1::EventLogService::Stub::ReadEvents, api.event_log(),
+                                    request, &page);
+        code != 0) {
+      return code;
+    }
+    for (const v1::Event& event : page.events()) PrintEventLine(event, format);
+    if (page.next_position() > page.head_position()) return 0;
+    request.set_from_position(page.next_position());
+  }
 }
 
 // Sets *from to where the last `last` events (of the request's experiment,
@@ -81,16 +103,21 @@ void AddEventCommands(CLI::App& app, CommandContext& ctx) {
   events->add_option_function<int32_t>("--page-size",
                                        [request](const int32_t& v) { request->set_page_size(v); });
   events->add_flag("-f,--follow", *follow, "keep streaming new events until interrupted");
-  ctx.OnRun(events, [&ctx, request, follow, last](client::Client& api) {
+  auto all = std::make_shared<bool>(false);
+  events->add_flag("--all", *all, "every event up to the head, one line each");
+  events->add_flag_function(
+      "--as-stored", [request](int64_t) { request->set_as_stored(true); },
+      "events exactly as stored, personal texts sealed: with --all -o json, a mirror that "
+      "`leerlus audit --mirror` checks against a checkpoint");
+  ctx.OnRun(events, [&ctx, request, follow, all, last](client::Client& api) {
     if (*last > 0) {
       uint64_t from = 0;
       grpc::Status status = StartOfLast(api, *request, *last, &from);
       if (!status.ok()) return PrintError(status);
       request->set_from_position(from);
     }
-    if (*follow) {
-      return FollowEvents(api, ctx.format(), request->from_position(), request->experiment_id());
-    }
+    if (*follow) return FollowEvents(api, ctx.format(), *request);
+    if (*all) return PrintAllEvents(api, ctx.format(), *request);
     return CallAndRender(api, ctx.format(), &v1::EventLogService::Stub::ReadEvents, api.event_log(),
                          *request);
   });

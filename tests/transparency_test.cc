@@ -1,0 +1,271 @@
+// The verifiable log end to end, with the real leerlusd and leerlus: a log
+// key made with `leerlusd keygen`, receipts and checkpoints over gRPC, and
+// the attack the log must expose: someone with the data directory changes
+// an outcome and recomputes the hash chain and the tree, as RocksDB lets
+// them. `leerlusd --verify --public-key` and `leerlus audit` must both
+// fail, naming where history differs; erasure must leave every proof valid.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/hashing.h"
+#include "common/serialize.h"
+#include "leerlus/v1/events.pb.h"
+#include "rocksdb/db.h"
+#include "storage/log_keys.h"
+#include "tests/test_util.h"
+
+namespace leerlus::testing {
+namespace {
+
+void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+class TransparencyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CommandResult keygen =
+        RunLeerlusd({"keygen", "--origin", "test.leerlus.nl/log", "--out", dir_.File("log.key")});
+    ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
+    const std::vector<std::string> lines =
+        absl::StrSplit(absl::StripTrailingAsciiWhitespace(keygen.out), '\n');
+    vkey_ = lines.back();
+    ASSERT_TRUE(absl::StartsWith(vkey_, "test.leerlus.nl/log+")) << keygen.out;
+    WriteText(dir_.File("log.vkey"), vkey_);
+    StartServer();
+  }
+
+  void StartServer() {
+    server_ = std::make_unique<ServerProcess>(
+        dir_.File("data"), std::vector<std::string>{"--signing-key", dir_.File("log.key")});
+    server_->Start();
+  }
+
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--server", server_->address()});
+    return RunCli(args);
+  }
+  std::string Ok(std::vector<std::string> args) {
+    CommandResult result = Cli(args);
+    EXPECT_EQ(result.exit_code, 0)
+        << args[0] << "\nstdout: " << result.out << "\nstderr: " << result.err;
+    return result.out;
+  }
+  CommandResult Audit(std::vector<std::string> args) {
+    args.insert(args.begin(), {"audit", "--public-key", dir_.File("log.vkey")});
+    return Cli(args);
+  }
+
+  // A work method, an indicator and a running experiment with `outcomes`
+  // outcomes, a checkpoint signed after each write (so that the kept
+  // checkpoints tell one write from the next).
+  void WriteProgramme(int outcomes) {
+    Ok({"method", "define", "--id", "coach", "--name", "Coach"});
+    Ok({"checkpoint"});
+    Ok({"indicator", "define", "--id", "lonely", "--name", "Lonely", "--better", "lower",
+        "--domain", "social", "--unit", "score"});
+    Ok({"checkpoint"});
+    Ok({"experiment", "create", "--id", "e1", "--kind", "project", "--title", "Coach e1",
+        "--method", "coach", "--line", "area-based", "--team", "north"});
+    Ok({"checkpoint"});
+    Ok({"experiment", "start", "e1"});
+    Ok({"checkpoint"});
+    for (int i = 0; i < outcomes; ++i) {
+      Ok({"outcome",
+          "record",
+          "e1",
+          "--indicator",
+          "lonely",
+          "--measured-on",
+          "2019-06-01",
+          "--design",
+          "rct",
+          "--treatment-mean",
+          absl::StrCat(4.1 + i),
+          "--treatment-sd",
+          "1.5",
+          "--treatment-n",
+          "40",
+          "--control-mean",
+          "5",
+          "--control-sd",
+          "1.5",
+          "--control-n",
+          "40"});
+      Ok({"checkpoint"});
+    }
+  }
+
+  TempDir dir_;
+  std::string vkey_;
+  std::unique_ptr<ServerProcess> server_;
+};
+
+// The attack of the issue that asked for this: with the server stopped,
+// one event is changed in RocksDB, every later event's previous_hash and
+// the head hash recomputed, and the tree dropped (leerlusd rebuilds it from
+// the events at open, as an attacker would recompute it).
+void RewriteHistory(const std::string& data_dir, uint64_t position, bool drop_checkpoints) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, families, &handles, &db).ok());
+  auto family = [&](absl::string_view name) {
+    return handles[std::find(names.begin(), names.end(), name) - names.begin()];
+  };
+  std::string previous_hash;
+  for (uint64_t p = 1;; ++p) {
+    std::string bytes;
+    if (!db->Get(rocksdb::ReadOptions(), family("events"), storage::EventKey(p), &bytes).ok()) {
+      break;
+    }
+    if (p >= position) {
+      v1::Event event;
+      ASSERT_TRUE(event.ParseFromString(bytes));
+      if (p == position) {
+        ASSERT_TRUE(event.has_outcome_recorded()) << event.DebugString();
+        event.mutable_outcome_recorded()
+            ->mutable_outcome()
+            ->mutable_two_group_continuous()
+            ->set_treatment_mean(1.0);
+      }
+      event.set_previous_hash(previous_hash);
+      bytes = SerializeDeterministic(event);
+      ASSERT_TRUE(
+          db->Put(rocksdb::WriteOptions(), family("events"), storage::EventKey(p), bytes).ok());
+    }
+    previous_hash = Sha256Hex(bytes);
+  }
+  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("default"),
+                      std::string(storage::kHeadHashKey), previous_hash)
+                  .ok());
+  ASSERT_TRUE(db->DropColumnFamily(family("tree")).ok());
+  if (drop_checkpoints) {
+    ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), family("default"),
+                                storage::CheckpointKey(0),
+                                storage::CheckpointKey(std::numeric_limits<uint64_t>::max()))
+                    .ok());
+  }
+  for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  delete db;
+}
+
+TEST_F(TransparencyTest, ARewrittenHistoryFailsVerifyAndAuditNamingWhereItDiffers) {
+  WriteProgramme(/*outcomes=*/3);  // outcomes at positions 5, 6, 7
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});
+  WriteText(dir_.File("mirror.jsonl"), Ok({"events", "--all", "--as-stored", "-o", "json"}));
+  ASSERT_EQ(Audit({"--checkpoint", dir_.File("saved.txt"), "--mirror", dir_.File("mirror.jsonl")})
+                .exit_code,
+            0);
+  ASSERT_EQ(server_->Stop(), 0);
+
+  RewriteHistory(dir_.File("data"), /*position=*/6, /*drop_checkpoints=*/false);
+  // The attacker rebuilds the projections; without the key, the data then
+  // holds together: chain, tree, index and projections.
+  ASSERT_EQ(RunLeerlusd({"--data-dir", dir_.File("data"), "--rebuild-projections"}).exit_code, 0);
+  CommandResult plain = RunLeerlusd({"--data-dir", dir_.File("data"), "--verify"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  // With it, the checkpoints the server signed no longer match.
+  CommandResult keyed = RunLeerlusd(
+      {"--data-dir", dir_.File("data"), "--verify", "--public-key", dir_.File("log.vkey")});
+  EXPECT_NE(keyed.exit_code, 0);
+  EXPECT_NE(keyed.err.find("history rewritten"), std::string::npos) << keyed.err;
+  EXPECT_NE(keyed.err.find("positions 6..6 differs"), std::string::npos) << keyed.err;
+  // Nor will the server sign on top of it.
+  ServerProcess refused(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
+  EXPECT_NE(refused.StartAndWaitForExit(), 0);
+
+  // The attacker drops the kept checkpoints too: the server starts, but
+  // what partners kept still tells.
+  RewriteHistory(dir_.File("data"), /*position=*/6, /*drop_checkpoints=*/true);
+  StartServer();
+  CommandResult audit = Audit({"--checkpoint", dir_.File("saved.txt")});
+  EXPECT_EQ(audit.exit_code, 12) << audit.out << audit.err;
+  EXPECT_NE(audit.err.find("REWRITTEN"), std::string::npos) << audit.err;
+  CommandResult mirrored =
+      Audit({"--checkpoint", dir_.File("saved.txt"), "--mirror", dir_.File("mirror.jsonl")});
+  EXPECT_EQ(mirrored.exit_code, 12);
+  // The mirror still gives the signed root; the server's copy differs at 6.
+  EXPECT_NE(mirrored.err.find("REWRITTEN"), std::string::npos) << mirrored.err;
+  EXPECT_NE(mirrored.err.find("differs from the server's is at position 6"), std::string::npos)
+      << mirrored.err;
+
+  // A witness that saw the honest log fails loudly on the rewritten one.
+  WriteText(dir_.File("witness.txt"), ReadFile(dir_.File("saved.txt")));
+  CommandResult witness = Audit({"--watch", dir_.File("witness.txt"), "--once"});
+  EXPECT_EQ(witness.exit_code, 12) << witness.out;
+  EXPECT_EQ(ReadFile(dir_.File("witness.txt")), ReadFile(dir_.File("saved.txt")));
+}
+
+TEST_F(TransparencyTest, AMirrorNamesTheFirstPositionTheServersCopyDiffersAt) {
+  WriteProgramme(/*outcomes=*/2);
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});
+  WriteText(dir_.File("mirror.jsonl"), Ok({"events", "--all", "--as-stored", "-o", "json"}));
+  ASSERT_EQ(server_->Stop(), 0);
+  RewriteHistory(dir_.File("data"), /*position=*/5, /*drop_checkpoints=*/true);
+  StartServer();
+  // The server's own (new) checkpoint matches its rewritten copy, and the
+  // mirror, checked against it, names where they part.
+  Ok({"checkpoint", "--out", dir_.File("now.txt")});
+  CommandResult audit =
+      Audit({"--checkpoint", dir_.File("now.txt"), "--mirror", dir_.File("mirror.jsonl")});
+  EXPECT_EQ(audit.exit_code, 12);
+  EXPECT_NE(audit.err.find("first event that differs from the server's is at position 5"),
+            std::string::npos)
+      << audit.err;
+}
+
+TEST_F(TransparencyTest, ReceiptsAndCheckpointsStillVerifyAfterAnErasure) {
+  WriteProgramme(/*outcomes=*/1);
+  const std::string receipt = Ok(
+      {"lesson", "add", "e1", "--text", "Gesprek met mevrouw Jansen, Kerkstraat 1", "-o", "json"});
+  WriteText(dir_.File("receipt.json"), receipt);
+  ASSERT_NE(receipt.find("\"leaf_hash\""), std::string::npos) << receipt;
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});
+  WriteText(dir_.File("mirror.jsonl"), Ok({"events", "--all", "--as-stored", "-o", "json"}));
+
+  Ok({"admin", "erase", "--experiment", "e1"});
+  EXPECT_EQ(Audit({"--receipt", dir_.File("receipt.json")}).exit_code, 0);
+  CommandResult audit =
+      Audit({"--checkpoint", dir_.File("saved.txt"), "--mirror", dir_.File("mirror.jsonl")});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  ASSERT_EQ(server_->Stop(), 0);
+  CommandResult verified = RunLeerlusd(
+      {"--data-dir", dir_.File("data"), "--verify", "--public-key", dir_.File("log.vkey")});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+}
+
+TEST_F(TransparencyTest, AForgedCheckpointOrReceiptFailsAndTheKeyStaysOutOfTheData) {
+  WriteProgramme(/*outcomes=*/1);
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});
+  std::string forged = ReadFile(dir_.File("saved.txt"));
+  const size_t line = forged.find('\n') + 1;
+  forged.replace(line, forged.find('\n', line) - line, "4");  // claim a shorter log
+  WriteText(dir_.File("forged.txt"), forged);
+  CommandResult audit = Audit({"--checkpoint", dir_.File("forged.txt")});
+  EXPECT_EQ(audit.exit_code, 12);
+  EXPECT_NE(audit.err.find("does not verify"), std::string::npos) << audit.err;
+
+  // A receipt whose leaf is not the event at its position.
+  WriteText(dir_.File("receipt.json"),
+            R"({"position": "5", "leaf_hash": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})");
+  EXPECT_EQ(Audit({"--receipt", dir_.File("receipt.json")}).exit_code, 12);
+
+  ASSERT_EQ(server_->Stop(), 0);
+  ASSERT_EQ(std::rename(dir_.File("log.key").c_str(), dir_.File("data/log.key").c_str()), 0);
+  ServerProcess inside(dir_.File("data"), {"--signing-key", dir_.File("data/log.key")});
+  EXPECT_NE(inside.StartAndWaitForExit(), 0);
+}
+
+}  // namespace
+}  // namespace leerlus::testing
