@@ -416,6 +416,57 @@ TEST_F(SecurityTest, TokenEventsAreShownToAdminsOnly) {
   EXPECT_EQ(count_token_events(stream.end().events), 5);  // admin + the four of SetUp.
 }
 
+// An inclusion proof names an event's leaf hash: only for an event the
+// caller may read, by the rule of ReadEvents, decided when asked. Sizes and
+// roots (consistency proofs) are every role's.
+TEST_F(SecurityTest, InclusionProofsAreGivenOnlyForEventsTheCallerMayRead) {
+  ASSERT_TRUE(Create(*north_, Experiment("n-1", "north", "ggd")).ok());
+  ASSERT_TRUE(Create(*south_, Experiment("s-1", "south")).ok());
+  const uint64_t ours = History("n-1").front().position();
+  const uint64_t theirs = History("s-1").front().position();
+  uint64_t token = 0;
+  v1::ReadEventsRequest all;
+  all.set_page_size(1000);
+  v1::ReadEventsResponse log;
+  ASSERT_TRUE(
+      admin_->Call(&v1::EventLogService::Stub::ReadEvents, admin_->event_log(), all, &log).ok());
+  for (const v1::Event& event : log.events()) {
+    if (event.has_token_created() && token == 0) token = event.position();
+  }
+  ASSERT_NE(token, 0u);
+  auto prove = [&](client::Client& api, uint64_t position) {
+    v1::GetInclusionProofRequest request;
+    request.set_position(position);
+    request.set_tree_size(theirs);
+    v1::GetInclusionProofResponse response;
+    return api.Call(&v1::EventLogService::Stub::GetInclusionProof, api.event_log(), request,
+                    &response);
+  };
+  EXPECT_EQ(prove(*partner_, ours).error_code(), StatusCode::OK);
+  EXPECT_EQ(prove(*partner_, theirs).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(prove(*partner_, token).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(prove(*evaluator_, token).error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(prove(*evaluator_, theirs).error_code(), StatusCode::OK);
+  EXPECT_EQ(prove(*admin_, token).error_code(), StatusCode::OK);
+  EXPECT_EQ(History("s-1").size(), 1u);  // nothing written by the refusals
+
+  v1::GetConsistencyProofRequest consistency;
+  consistency.set_from_tree_size(ours);
+  consistency.set_to_tree_size(theirs);
+  v1::GetConsistencyProofResponse proof;
+  EXPECT_TRUE(partner_
+                  ->Call(&v1::EventLogService::Stub::GetConsistencyProof, partner_->event_log(),
+                         consistency, &proof)
+                  .ok());
+  // This server was started without a log key: it signs nothing.
+  v1::GetCheckpointResponse checkpoint;
+  EXPECT_EQ(partner_
+                ->Call(&v1::EventLogService::Stub::GetCheckpoint, partner_->event_log(),
+                       v1::GetCheckpointRequest(), &checkpoint)
+                .error_code(),
+            StatusCode::FAILED_PRECONDITION);
+}
+
 // Item 13: a partner records outcomes on its experiments and may retract
 // only those it recorded, never the team's.
 TEST_F(SecurityTest, APartnerRetractsOnlyWhatItRecorded) {
