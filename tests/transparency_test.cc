@@ -225,6 +225,26 @@ TEST_F(TransparencyTest, AMirrorNamesTheFirstPositionTheServersCopyDiffersAt) {
       << audit.err;
 }
 
+// A council report states its position and the signed checkpoint that
+// covers it, which a reader can audit later as it stands in the report.
+TEST_F(TransparencyTest, AReportCarriesACheckpointThatAuditsLater) {
+  WriteProgramme(/*outcomes=*/2);
+  Ok({"report", "--indicator", "lonely", "--out", dir_.File("report.html")});
+  const std::string html = ReadFile(dir_.File("report.html"));
+  const size_t start = html.find("<pre class=\"checkpoint\">");
+  ASSERT_NE(start, std::string::npos) << html.substr(0, 2000);
+  const size_t text = start + std::string("<pre class=\"checkpoint\">").size();
+  const std::string note = html.substr(text, html.find("</pre>", text) - text);
+  EXPECT_TRUE(absl::StartsWith(note, "test.leerlus.nl/log\n")) << note;
+  WriteText(dir_.File("from-report.txt"), note);
+  Ok({"outcome", "record", "e1", "--indicator", "lonely", "--measured-on", "2020-06-01",
+      "--design", "rct", "--treatment-mean", "3", "--treatment-sd", "1.5", "--treatment-n", "40",
+      "--control-mean", "5", "--control-sd", "1.5", "--control-n", "40"});
+  CommandResult audit = Audit({"--checkpoint", dir_.File("from-report.txt")});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_NE(audit.out.find("the log only grew"), std::string::npos) << audit.out;
+}
+
 TEST_F(TransparencyTest, ReceiptsAndCheckpointsStillVerifyAfterAnErasure) {
   WriteProgramme(/*outcomes=*/1);
   const std::string receipt = Ok(

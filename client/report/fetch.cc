@@ -137,6 +137,15 @@ grpc::Status FetchReportData(Client& api, const ReportOptions& options, ReportDa
   }
 
   data->position_time = PositionTime(api, position);
+  // The report rests on the log up to `position`: a signed checkpoint that
+  // covers it lets a reader check later that the log still holds it.
+  v1::GetCheckpointRequest checkpoint;
+  checkpoint.set_min_tree_size(position);
+  v1::GetCheckpointResponse signed_head;
+  if (api.Call(&v1::EventLogService::Stub::GetCheckpoint, api.event_log(), checkpoint, &signed_head)
+          .ok()) {
+    data->checkpoint = signed_head.checkpoint();
+  }
   return grpc::Status::OK;
 }
 

@@ -365,6 +365,19 @@ void AddHeading(const ReportData& data, const std::string& title, const std::str
            H(ReproduceCommand(data)), "</code></p>\n");
 }
 
+// The signed checkpoint the report's position lies in, as signed, and the
+// command that checks it (the note goes into a file as it stands here).
+void AddCheckpoint(const ReportData& data, const Labels& l, Html& html) {
+  if (!data.checkpoint.has_value()) return;
+  html.Add("<section id=\"checkpoint\" data-tree-size=\"", data.checkpoint->tree_size(),
+           "\">\n<p class=\"meta\">",
+           H(Printf(l.checkpoint, absl::StrCat(data.checkpoint->tree_size()))),
+           "</p>\n<pre class=\"checkpoint\">", H(data.checkpoint->signed_note()), "</pre>\n",
+           "<p class=\"meta\">", H(l.check_with),
+           " <code>leerlus audit --public-key &lt;log.vkey&gt; --checkpoint &lt;checkpoint.txt&gt;"
+           "</code></p>\n</section>\n");
+}
+
 // One work method: its forest plot, grade and conditions (when pooled), its
 // hypotheses, lessons and iterations.
 void AddMethodSection(const ReportData& data, const v1::MethodResult& method,
@@ -439,6 +452,7 @@ std::string RenderReportHtml(const ReportData& data) {
     AddMethodSection(data, method, experiments_by_id, l, html);
   }
   AddReadingNote(data, better, l, html);
+  AddCheckpoint(data, l, html);
   html.Add("</body>\n</html>\n");
   return html.out;
 }

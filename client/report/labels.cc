@@ -30,7 +30,11 @@ constexpr Labels kEnglish = {
     "interval, the dashed line the 95%% prediction interval for a new experiment.",
     "supported", "refuted", "inconclusive", "not measured yet", "scale up", "adapt", "stop",
     "designed", "running", "evaluating", "concluded", "withdrawn", "RCT", "quasi-experimental",
-    "pre/post", "post only"};
+    "pre/post", "post only",
+    "This report's log position lies in the server's signed checkpoint of %s events below. "
+    "Whoever keeps it can check, with the log's verifier key alone, that the log still holds "
+    "what this report was made from:",
+    "Check with"};
 
 constexpr Labels kDutch = {
     "nl", ',', "Wat werkt voor %s", "hoger is beter", "lager is beter", "hoger", "lager",
@@ -53,7 +57,11 @@ constexpr Labels kDutch = {
     "experiment.",
     "ondersteund", "weerlegd", "onbeslist", "nog niet gemeten", "opschalen", "bijstellen",
     "stoppen", "ontworpen", "lopend", "in evaluatie", "afgerond", "ingetrokken", "RCT",
-    "quasi-experimenteel", "voor-/nameting", "alleen nameting"};
+    "quasi-experimenteel", "voor-/nameting", "alleen nameting",
+    "De logpositie van dit rapport valt in het ondertekende controlepunt van %s gebeurtenissen "
+    "hieronder. Wie het bewaart, kan met alleen de verificatiesleutel van het log nagaan dat het "
+    "log nog bevat waarop dit rapport steunt:",
+    "Controleer met"};
 
 }  // namespace
 

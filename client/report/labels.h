@@ -88,6 +88,9 @@ struct Labels {
   const char* rct;
   const char* quasi;
   const char* pre_post;
+  // The signed checkpoint under the report, and how to check it later.
+  const char* checkpoint;  // %s: tree size
+  const char* check_with;
   const char* post_only;
 };
 

@@ -55,6 +55,9 @@ struct ReportData {
   std::string position_time;
   // When the report was made (RFC 3339).
   std::string generated_time;
+  // A signed checkpoint covering the report's position; unset if the server
+  // signs none.
+  std::optional<v1::Checkpoint> checkpoint;
 };
 
 // Asks the server for everything the report shows. The first answer fixes
