@@ -44,6 +44,10 @@ class Transparency {
   // (the server calls it every --checkpoint-interval).
   absl::Status SignIfGrown();
 
+  // The latest checkpoint if it covers `min_size` events, else one signed
+  // now for the durable head; OUT_OF_RANGE beyond the head.
+  absl::StatusOr<v1::Checkpoint> Covering(uint64_t min_size);
+
   // The receipt of a durable write whose last event is at `position`.
   absl::StatusOr<v1::Receipt> ReceiptFor(uint64_t position);
 
@@ -54,10 +58,6 @@ class Transparency {
   const std::string& verifier_key() const { return verifier_key_; }
 
  private:
-  // The latest checkpoint if it covers `min_size`, else one signed now for
-  // the durable head.
-  absl::StatusOr<v1::Checkpoint> Covering(uint64_t min_size);
-
   storage::EventStore* store_;
   std::optional<note::Signer> signer_;
   std::string verifier_key_;

@@ -301,6 +301,8 @@ absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
   };
   const absl::Duration heartbeat = absl::Seconds(request.heartbeat_seconds());
   bool caught_up = false;
+  uint64_t checkpoint_sent = 0;
+  absl::Time checkpoint_time = absl::InfinitePast();
   while (!context.IsCancelled()) {
     if (context_.draining->load()) {
       return WithErrorInfo(
@@ -321,6 +323,18 @@ absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
       if (!send(marker)) return absl::OkStatus();
     }
     caught_up = true;
+    // A checkpoint over everything sent, once the log has grown past the
+    // last one sent, at most once a second: signatures are shared, since
+    // every stream asks for one covering the same head.
+    if (request.checkpoints() && batch.head_position > checkpoint_sent &&
+        absl::Now() - checkpoint_time >= absl::Seconds(1)) {
+      v1::SubscribeResponse message;
+      LEERLUS_ASSIGN_OR_RETURN(*message.mutable_checkpoint(),
+                               context_.transparency->Covering(batch.head_position));
+      checkpoint_sent = message.checkpoint().tree_size();
+      checkpoint_time = absl::Now();
+      if (!send(message)) return absl::OkStatus();
+    }
     if (heartbeat > absl::ZeroDuration() && absl::Now() - last_sent >= heartbeat) {
       v1::SubscribeResponse beat;
       beat.mutable_heartbeat()->set_head_position(batch.head_position);
