@@ -9,7 +9,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build ccache pkg-config \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libcsv-dev \
-  libboost-math-dev libeigen3-dev prometheus-cpp-dev libgtest-dev libgmock-dev python3-yaml python3-grpcio python3-grpc-tools systemd \
+  libboost-math-dev libeigen3-dev prometheus-cpp-dev libgtest-dev libgmock-dev python3-yaml python3-grpcio python3-grpc-tools python3-cryptography systemd \
   clang libclang-rt-14-dev >/dev/null
 
 # buf lints the .proto files (npm package; runs offline once installed).
