@@ -303,6 +303,7 @@ absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
   bool caught_up = false;
   uint64_t checkpoint_sent = 0;
   absl::Time checkpoint_time = absl::InfinitePast();
+  std::optional<v1::Checkpoint> pending_checkpoint;
   while (!context.IsCancelled()) {
     if (context_.draining->load()) {
       return WithErrorInfo(
@@ -323,16 +324,22 @@ absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
       if (!send(marker)) return absl::OkStatus();
     }
     caught_up = true;
-    // A checkpoint over everything sent, once the log has grown past the
-    // last one sent, at most once a second: signatures are shared, since
-    // every stream asks for one covering the same head.
-    if (request.checkpoints() && batch.head_position > checkpoint_sent &&
+    // A checkpoint once the log has grown past the last one sent, at most
+    // once a second (signatures are shared: every stream asks for one
+    // covering the same head), and only once every event it covers was
+    // sent: the head may have moved on while it was signed.
+    if (request.checkpoints() && !pending_checkpoint.has_value() &&
+        batch.head_position > checkpoint_sent &&
         absl::Now() - checkpoint_time >= absl::Seconds(1)) {
-      v1::SubscribeResponse message;
-      LEERLUS_ASSIGN_OR_RETURN(*message.mutable_checkpoint(),
+      LEERLUS_ASSIGN_OR_RETURN(pending_checkpoint,
                                context_.transparency->Covering(batch.head_position));
-      checkpoint_sent = message.checkpoint().tree_size();
       checkpoint_time = absl::Now();
+    }
+    if (pending_checkpoint.has_value() && pending_checkpoint->tree_size() <= batch.head_position) {
+      v1::SubscribeResponse message;
+      *message.mutable_checkpoint() = *std::move(pending_checkpoint);
+      pending_checkpoint.reset();
+      checkpoint_sent = message.checkpoint().tree_size();
       if (!send(message)) return absl::OkStatus();
     }
     if (heartbeat > absl::ZeroDuration() && absl::Now() - last_sent >= heartbeat) {

@@ -16,7 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/client.h"
 #include "common/hashing.h"
+#include "common/merkle.h"
+#include "common/signed_note.h"
 #include "common/serialize.h"
 #include "leerlus/v1/events.pb.h"
 #include "rocksdb/db.h"
@@ -243,6 +246,44 @@ TEST_F(TransparencyTest, AReportCarriesACheckpointThatAuditsLater) {
   CommandResult audit = Audit({"--checkpoint", dir_.File("from-report.txt")});
   EXPECT_EQ(audit.exit_code, 0) << audit.err;
   EXPECT_NE(audit.out.find("the log only grew"), std::string::npos) << audit.out;
+}
+
+// A mirror following the log gets signed checkpoints in the stream, each
+// covering what it was sent, whose root it recomputes from the events.
+TEST_F(TransparencyTest, AMirrorsStreamCarriesCheckpointsOverWhatItWasSent) {
+  WriteProgramme(/*outcomes=*/2);
+  client::Client api(server_->address());
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  v1::SubscribeRequest request;
+  request.set_as_stored(true);
+  request.set_checkpoints(true);
+  auto reader = api.event_log()->Subscribe(&context, request);
+  absl::StatusOr<note::VerifierKey> key = note::ParseVerifierKey(vkey_);
+  ASSERT_TRUE(key.ok());
+  std::vector<merkle::Hash> mirror;
+  int checkpoints = 0;
+  v1::SubscribeResponse message;
+  while (checkpoints < 2 && reader->Read(&message)) {
+    if (message.has_event()) {
+      mirror.push_back(merkle::LeafHash(SerializeDeterministic(message.event())));
+      continue;
+    }
+    if (!message.has_checkpoint()) continue;
+    absl::StatusOr<note::Checkpoint> checkpoint =
+        note::OpenCheckpoint(message.checkpoint().signed_note(), *key);
+    ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+    ASSERT_LE(checkpoint->size, mirror.size());
+    merkle::CompactRange prefix;
+    for (uint64_t i = 0; i < checkpoint->size; ++i) {
+      prefix.Append(mirror[i], [](int, uint64_t, const merkle::Hash&) {});
+    }
+    EXPECT_EQ(merkle::Hash(checkpoint->root_hash), prefix.Root());
+    if (++checkpoints == 1) Ok({"method", "define", "--id", "later", "--name", "Later"});
+  }
+  EXPECT_EQ(checkpoints, 2);
+  context.TryCancel();
+  reader->Finish();
 }
 
 TEST_F(TransparencyTest, ReceiptsAndCheckpointsStillVerifyAfterAnErasure) {
