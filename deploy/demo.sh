@@ -15,6 +15,16 @@ bash deploy/install-deps.sh
 echo "== building"
 bash deploy/build.sh 2>&1 | tail -n 1
 
+# The log key that signs checkpoints of the log's Merkle tree lives outside
+# the data directory (whoever holds the data must not be able to sign); its
+# verifier key is what partners and auditors pin.
+mkdir -p "$(dirname "$DATA_DIR")"
+LOG_KEY="$DATA_DIR.log-key"
+if [ ! -f "$LOG_KEY" ]; then
+  build/server/leerlusd keygen --origin demo.leerlus.local/log --out "$LOG_KEY" | tail -n 1 \
+    >"$LOG_KEY.vkey"
+fi
+
 PID_FILE="$DATA_DIR.pid"
 if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
   echo "== leerlusd already running (pid $(cat "$PID_FILE")) on $LEERLUS_SERVER"
@@ -27,6 +37,7 @@ else
   [ -d "$DATA_DIR" ] || rm -f "$DATA_DIR.admin-token"
   nohup build/server/leerlusd --data-dir "$DATA_DIR" --listen "$LEERLUS_SERVER" \
     --port-file "$DATA_DIR.port" --bootstrap-token-file "$DATA_DIR.admin-token" \
+    --signing-key "$LOG_KEY" \
     >"$DATA_DIR.log" 2>&1 &
   echo $! >"$PID_FILE"
   for _ in $(seq 1 100); do
@@ -63,6 +74,13 @@ echo "== hypothesis scorecard per work method"
 echo
 echo "== the last events of the log"
 "$L" events --last 4
+echo
+echo "== the log's signed checkpoint, audited with nothing but its verifier key"
+if "$L" checkpoint --out "$DATA_DIR.checkpoint"; then
+  "$L" audit --public-key "$LOG_KEY.vkey" --checkpoint "$DATA_DIR.checkpoint"
+else
+  echo "(this server was started without --signing-key: restart it to sign checkpoints)"
+fi
 echo
 echo "== the evaluator's report on loneliness, as one HTML file"
 "$L" report --indicator eenzaamheid --out "$DATA_DIR.report.html" --svg-dir "$DATA_DIR.plots"
