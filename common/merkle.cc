@@ -223,6 +223,7 @@ absl::Status VerifyConsistency(uint64_t from, uint64_t to, const Hash& from_root
   }
   if (from == 0) {
     if (!proof.empty()) return Mismatch("the empty tree needs an empty proof");
+    if (from_root != EmptyRoot()) return Mismatch("the empty tree has another root");
     return absl::OkStatus();
   }
   if (proof.empty()) return Mismatch("the proof is empty");

@@ -42,8 +42,11 @@ const std::map<std::string, Access, std::less<>>& Rules() {
       {"ImportOutcomes", Access::kRecord},
       {"ReadEvents", Access::kRead},
       {"Subscribe", Access::kRead},
-      // What they reveal is sizes and hashes; an inclusion proof is given
-      // only for an event the caller may read (MayReadEvent).
+      // What they reveal is sizes and hashes, never contents: proofs carry
+      // hashes of subtrees (a leaf's hash too, next to the caller's own),
+      // as each event's previous_hash already does. An inclusion proof is
+      // asked for by position, so it is given only for an event the caller
+      // may read (MayReadEvent): no one learns where another's events are.
       {"GetCheckpoint", Access::kLogProof},
       {"GetInclusionProof", Access::kLogProof},
       {"GetConsistencyProof", Access::kLogProof},

@@ -49,6 +49,8 @@ Transparency::Transparency(storage::EventStore* store, std::optional<note::Signe
 absl::Status Transparency::Load() {
   LEERLUS_ASSIGN_OR_RETURN(auto kept, store_->LatestCheckpoint());
   if (!kept.has_value()) return absl::OkStatus();
+  // Checked whatever the key: a server must not serve (or sign on top of) a
+  // history that no longer matches what it signed.
   LEERLUS_ASSIGN_OR_RETURN(v1::Checkpoint checkpoint, CheckpointMessage(kept->second));
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   absl::StatusOr<merkle::Hash> root = view->TreeRoot(checkpoint.tree_size());
@@ -58,27 +60,36 @@ absl::Status Transparency::Load() {
         checkpoint.tree_size(),
         ": its history was changed; run leerlusd --verify --public-key to see where"));
   }
-  absl::MutexLock lock(&mutex_);
-  latest_ = std::move(checkpoint);
+  // Handed out as the latest only if this server's key signed it: after a
+  // key change the first checkpoint is signed afresh.
+  if (signer_.has_value() && note::OpenCheckpoint(kept->second, signer_->verifier()).ok()) {
+    absl::MutexLock lock(&latest_mutex_);
+    latest_ = std::move(checkpoint);
+  }
   return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Checkpoint> Transparency::Covering(uint64_t min_size) {
   if (!signer_.has_value()) return NoSigningKey();
-  // One signer at a time: checkpoints are signed in the order of their
-  // sizes, and a burst of callers shares one signature.
-  absl::MutexLock lock(&mutex_);
-  if (latest_.has_value() && latest_->tree_size() >= min_size &&
-      (min_size > 0 || latest_->tree_size() == store_->HeadPosition())) {
-    return *latest_;
+  // 0: the latest, signed only if there is none yet.
+  if (std::optional<v1::Checkpoint> latest = Latest();
+      latest.has_value() && latest->tree_size() >= min_size) {
+    return *std::move(latest);
   }
+  // One signer at a time: checkpoints are signed in the order of their
+  // sizes, and a burst of callers shares one signature. Readers of the
+  // latest (every write's receipt) do not wait for it.
+  absl::MutexLock signing(&sign_mutex_);
   std::unique_ptr<storage::ReadView> view = store_->OpenReadView();
   const uint64_t size = view->head_position();
   if (min_size > size) {
     return absl::OutOfRangeError(
         absl::StrCat("min_tree_size ", min_size, " is beyond the log's head (", size, ")"));
   }
-  if (latest_.has_value() && latest_->tree_size() >= size) return *latest_;
+  if (std::optional<v1::Checkpoint> latest = Latest();
+      latest.has_value() && latest->tree_size() >= std::max<uint64_t>(size, 1)) {
+    return *std::move(latest);
+  }
   LEERLUS_ASSIGN_OR_RETURN(merkle::Hash root, view->TreeRoot(size));
   note::Checkpoint checkpoint;
   checkpoint.origin = signer_->name();
@@ -88,23 +99,24 @@ absl::StatusOr<v1::Checkpoint> Transparency::Covering(uint64_t min_size) {
   LEERLUS_ASSIGN_OR_RETURN(std::string signed_note, signer_->Sign(text));
   LEERLUS_RETURN_IF_ERROR(store_->KeepCheckpoint(size, signed_note));
   LEERLUS_ASSIGN_OR_RETURN(v1::Checkpoint message, CheckpointMessage(signed_note));
+  absl::MutexLock lock(&latest_mutex_);
   latest_ = message;
   return message;
 }
 
 absl::Status Transparency::SignIfGrown() {
   if (!signer_.has_value()) return absl::OkStatus();
-  {
-    absl::MutexLock lock(&mutex_);
-    if (latest_.has_value() && latest_->tree_size() >= store_->HeadPosition()) {
-      return absl::OkStatus();
-    }
+  const uint64_t head = store_->HeadPosition();
+  if (head == 0) return absl::OkStatus();
+  if (std::optional<v1::Checkpoint> latest = Latest();
+      latest.has_value() && latest->tree_size() >= head) {
+    return absl::OkStatus();
   }
-  return Covering(0).status();
+  return Covering(std::max<uint64_t>(head, 1)).status();
 }
 
 std::optional<v1::Checkpoint> Transparency::Latest() const {
-  absl::MutexLock lock(&mutex_);
+  absl::MutexLock lock(&latest_mutex_);
   return latest_;
 }
 
@@ -125,6 +137,7 @@ absl::StatusOr<v1::GetCheckpointResponse> Transparency::GetCheckpoint(
   v1::GetCheckpointResponse response;
   LEERLUS_ASSIGN_OR_RETURN(*response.mutable_checkpoint(), Covering(request.min_tree_size()));
   response.set_verifier_key(verifier_key_);
+  response.set_head_position(store_->HeadPosition());
   return response;
 }
 
@@ -144,7 +157,9 @@ absl::StatusOr<v1::GetInclusionProofResponse> Transparency::GetInclusionProof(
   // The proof names the event's leaf hash: only for one the caller may read.
   LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Event> events,
                            model::ReadEvents(*view, request.position(), 1, ""));
-  if (events.empty()) return absl::DataLossError("the log has no event where its tree has one");
+  if (events.empty() || events.front().position() != request.position()) {
+    return absl::DataLossError("the log has no event where its tree has one");
+  }
   LEERLUS_ASSIGN_OR_RETURN(bool visible, MayReadEvent(caller, events.front(), *view));
   if (!visible) {
     return WithErrorInfo(absl::PermissionDeniedError(absl::StrCat(

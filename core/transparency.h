@@ -44,8 +44,9 @@ class Transparency {
   // (the server calls it every --checkpoint-interval).
   absl::Status SignIfGrown();
 
-  // The latest checkpoint if it covers `min_size` events, else one signed
-  // now for the durable head; OUT_OF_RANGE beyond the head.
+  // The latest checkpoint if it covers `min_size` events (0: the latest,
+  // signed now only if there is none), else one signed now for the
+  // durable head; OUT_OF_RANGE beyond the head.
   absl::StatusOr<v1::Checkpoint> Covering(uint64_t min_size);
 
   // The receipt of a durable write whose last event is at `position`.
@@ -61,8 +62,10 @@ class Transparency {
   storage::EventStore* store_;
   std::optional<note::Signer> signer_;
   std::string verifier_key_;
-  mutable absl::Mutex mutex_;
-  std::optional<v1::Checkpoint> latest_ ABSL_GUARDED_BY(mutex_);
+  // Held while a checkpoint is signed and kept.
+  absl::Mutex sign_mutex_;
+  mutable absl::Mutex latest_mutex_;
+  std::optional<v1::Checkpoint> latest_ ABSL_GUARDED_BY(latest_mutex_);
 };
 
 // A signed note as the API carries it, once its text is a checkpoint.

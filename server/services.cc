@@ -226,6 +226,7 @@ absl::Status ExperimentServiceImpl::ImportRows(
     absl::StatusOr<v1::CreateOutcomeResponse> result = pending.Wait();
     if (result.ok()) {
       response.set_written(response.written() + 1);
+      response.set_position(std::max(response.position(), result->position()));
     } else {
       response.set_failed(response.failed() + 1);
       ++refused[result.status().code()];
@@ -261,6 +262,10 @@ absl::Status ExperimentServiceImpl::ImportRows(
   while (!inflight.empty()) collect_one();
   // Read() also ends at a message that does not parse.
   if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) return BrokenRow(broken, row);
+  if (response.position() != 0) {
+    LEERLUS_ASSIGN_OR_RETURN(*response.mutable_receipt(),
+                             context_.transparency->ReceiptFor(response.position()));
+  }
   return absl::OkStatus();
 }
 
@@ -277,6 +282,11 @@ absl::Status EventLogServiceImpl::Follow(const core::Caller& caller,
                                          grpc::ServerWriter<v1::SubscribeResponse>& writer) {
   LEERLUS_ASSIGN_OR_RETURN(core::Subscription subscription,
                            core::Subscription::Open(context_.store, caller, request));
+  if (request.checkpoints() && context_.transparency->verifier_key().empty()) {
+    return WithErrorInfo(absl::FailedPreconditionError(
+                             "checkpoints: this server signs no checkpoints (no --signing-key)"),
+                         "NO_SIGNING_KEY");
+  }
   // The principal's share: its token, or its name without one.
   const std::string principal = core::PrincipalOf(caller);
   LEERLUS_RETURN_IF_ERROR(context_.telemetry->TryAddSubscriber(

@@ -146,6 +146,11 @@ absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
   }
   absl::StatusOr<std::unique_ptr<storage::EventStore>> store = model::OpenStore(store_options);
   if (!store.ok()) return Failure(store.status().ToString());
+  if (!(*store)->tree_status().ok() && !settings.verify && !settings.rebuild) {
+    return Failure(absl::StrCat("the log's Merkle tree cannot be loaded (",
+                                (*store)->tree_status().message(),
+                                "); run leerlusd --verify to see what is damaged"));
+  }
   if ((*store)->projections_rebuilt_at_open()) {
     std::cerr << "projections were in an older layout and have been rebuilt from the log"
               << std::endl;
@@ -170,10 +175,18 @@ absl::Status GenerateLogKey(const Settings& settings) {
 
 absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings) {
   if (settings.signing_key.empty()) return std::nullopt;
-  std::error_code error;
-  const std::filesystem::path key = std::filesystem::weakly_canonical(settings.signing_key, error);
-  const std::filesystem::path data = std::filesystem::weakly_canonical(settings.data_dir, error);
-  if (!error) {
+  // Compared as absolute paths with symbolic links resolved and no trailing
+  // separator (whose empty last element would never match).
+  std::error_code key_error, data_error;
+  const std::filesystem::path key =
+      std::filesystem::weakly_canonical(settings.signing_key, key_error);
+  std::filesystem::path data = std::filesystem::weakly_canonical(settings.data_dir, data_error);
+  if (data_error) {
+    return Failure(absl::StrCat("cannot resolve --data-dir '", settings.data_dir,
+                                "': ", data_error.message()));
+  }
+  if (!data.empty() && data.filename().empty()) data = data.parent_path();
+  if (!key_error) {
     const auto [data_end, key_at] = std::mismatch(data.begin(), data.end(), key.begin(), key.end());
     if (data_end == data.end()) {
       return Failure(absl::StrCat("--signing-key '", settings.signing_key,

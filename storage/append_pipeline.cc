@@ -201,6 +201,11 @@ absl::StatusOr<AppendResult> EventStore::DecideOne(AppendRequest& request, Overl
                            AnswerRetry(request, record_key, group_overlay));
   if (retry.has_value()) return *std::move(retry);
 
+  if (tail.tree.size() != tail.next_position - 1) {
+    return absl::UnavailableError(absl::StrCat("the log's Merkle tree is not whole (",
+                                               tree_status_.message(),
+                                               "); nothing was stored: run leerlusd --verify"));
+  }
   Overlay overlay(&group_overlay);
   LogCursor cursor;
   cursor.position = tail.next_position;

@@ -195,7 +195,10 @@ absl::Status EventStore::LoadHead() {
     absl::StatusOr<internal::v1::Envelope> head = OpenReadView()->EnvelopeAt(head_position);
     if (head.ok()) tail_.last_time = head->time();
   }
-  return LoadTree(head_position);
+  // Like a head without its event, a damaged tree is VerifyLog's to report:
+  // the store opens, and refuses appends until the tree is whole.
+  tree_status_ = LoadTree(head_position);
+  return absl::OkStatus();
 }
 
 SharedSnapshot EventStore::TakeSnapshot() {

@@ -219,6 +219,9 @@ class EventStore {
   absl::Status RebuildProjections();
   // True if Open found projections in an older layout and rebuilt them.
   bool projections_rebuilt_at_open() const { return projections_rebuilt_at_open_; }
+  // Why the Merkle tree could not be loaded at open (OK: it was): such a
+  // store serves no appends; VerifyLog says what is wrong.
+  const absl::Status& tree_status() const { return tree_status_; }
 
   // Walks the log: positions gap-free from 1, each event's previous_hash
   // equal to the hash of the event before, stream versions gap-free, every
@@ -330,6 +333,7 @@ class EventStore {
 
   StoreOptions options_;
   bool projections_rebuilt_at_open_ = false;
+  absl::Status tree_status_;
   rocksdb::ColumnFamilyOptions family_options_;
   rocksdb::DB* db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;

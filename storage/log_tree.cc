@@ -124,12 +124,16 @@ absl::Status EventStore::LoadTree(uint64_t head) {
   while (range.size() < head) {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
                              view->ReadEvents(range.size() + 1, kTreeBuildChunk, ""));
-    if (events.empty() || events.front().position != range.size() + 1) {
+    if (events.empty()) {
       return absl::DataLossError(
           absl::StrCat("the log has no event at position ", range.size() + 1));
     }
     rocksdb::WriteBatch batch;
     for (const StoredEvent& event : events) {
+      if (event.position != range.size() + 1 || event.position > head) {
+        return absl::DataLossError(
+            absl::StrCat("the log has no event at position ", range.size() + 1));
+      }
       range.Append(
           merkle::LeafHash(event.bytes), [&](int level, uint64_t index, const merkle::Hash& hash) {
             const absl::string_view value = merkle::AsBytes(hash);

@@ -295,7 +295,18 @@ TEST_F(TransparencyTest, ReceiptsAndCheckpointsStillVerifyAfterAnErasure) {
   Ok({"checkpoint", "--out", dir_.File("saved.txt")});
   WriteText(dir_.File("mirror.jsonl"), Ok({"events", "--all", "--as-stored", "-o", "json"}));
 
+  // An import's answer carries the receipt of its last row.
+  WriteText(dir_.File("rows.csv"),
+            "experiment_id,indicator_id,measured_on,design,treatment_events,treatment_total,"
+            "control_events,control_total\n"
+            "e1,lonely,2019-09-01,rct,12,50,20,50\n"
+            "e1,lonely,2019-10-01,rct,14,50,21,50\n");
+  const std::string imported = Ok({"outcome", "import", dir_.File("rows.csv"), "-o", "json"});
+  WriteText(dir_.File("import.json"), imported);
+  ASSERT_NE(imported.find("\"receipt\""), std::string::npos) << imported;
+
   Ok({"admin", "erase", "--experiment", "e1"});
+  EXPECT_EQ(Audit({"--receipt", dir_.File("import.json")}).exit_code, 0);
   EXPECT_EQ(Audit({"--receipt", dir_.File("receipt.json")}).exit_code, 0);
   CommandResult audit =
       Audit({"--checkpoint", dir_.File("saved.txt"), "--mirror", dir_.File("mirror.jsonl")});
@@ -304,6 +315,27 @@ TEST_F(TransparencyTest, ReceiptsAndCheckpointsStillVerifyAfterAnErasure) {
   CommandResult verified = RunLeerlusd(
       {"--data-dir", dir_.File("data"), "--verify", "--public-key", dir_.File("log.vkey")});
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
+}
+
+// After a key change the server hands out a checkpoint of the new key, never
+// the old key's latest beside the new verifier key.
+TEST_F(TransparencyTest, ANewLogKeySignsAFreshCheckpoint) {
+  WriteProgramme(/*outcomes=*/0);
+  Ok({"checkpoint", "--out", dir_.File("old.txt")});
+  ASSERT_EQ(server_->Stop(), 0);
+  const CommandResult keygen =
+      RunLeerlusd({"keygen", "--origin", "next.leerlus.nl/log", "--out", dir_.File("next.key")});
+  ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::StripTrailingAsciiWhitespace(keygen.out), '\n');
+  WriteText(dir_.File("log.vkey"), lines.back());
+  server_ = std::make_unique<ServerProcess>(
+      dir_.File("data"), std::vector<std::string>{"--signing-key", dir_.File("next.key")});
+  server_->Start();
+  Ok({"checkpoint", "--out", dir_.File("new.txt")});
+  EXPECT_TRUE(absl::StartsWith(ReadFile(dir_.File("new.txt")), "next.leerlus.nl/log\n"));
+  EXPECT_EQ(Audit({"--watch", dir_.File("witness.txt"), "--once"}).exit_code, 0);
+  EXPECT_EQ(Audit({"--checkpoint", dir_.File("old.txt")}).exit_code, 12);
 }
 
 TEST_F(TransparencyTest, AForgedCheckpointOrReceiptFailsAndTheKeyStaysOutOfTheData) {

@@ -10,9 +10,12 @@
 //   leerlus audit --public-key log.vkey --watch witness.txt [--interval 60]
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/escaping.h"
@@ -149,9 +152,15 @@ v1::Receipt ReadReceipt(const std::string& path) {
   return receipt;
 }
 
-void AuditReceipt(client::Client& api, const note::VerifierKey& key, const v1::Receipt& receipt) {
+// That the receipt's event is in `current` (and, if the receipt carries a
+// checkpoint, that `current` extends it).
+void AuditReceipt(client::Client& api, const note::VerifierKey& key, const v1::Receipt& receipt,
+                  const note::Checkpoint& current) {
   const merkle::Hash leaf = ToHash(receipt.leaf_hash(), "the receipt's leaf hash");
-  const note::Checkpoint current = CurrentCheckpoint(api, key, receipt.position());
+  if (receipt.position() == 0 || receipt.position() > current.size) {
+    throw AuditFailure(absl::StrCat("the receipt's position ", receipt.position(),
+                                    " is not in the signed log of ", current.size, " events"));
+  }
   v1::GetInclusionProofRequest request;
   request.set_position(receipt.position());
   request.set_tree_size(current.size);
@@ -166,7 +175,8 @@ void AuditReceipt(client::Client& api, const note::VerifierKey& key, const v1::R
                                     receipt.position(), " is not in the signed log (",
                                     included.message(), ")"));
   }
-  if (receipt.has_checkpoint() && receipt.checkpoint().tree_size() > 0) {
+  if (receipt.has_checkpoint()) {
+    // Its signed text, not the message's copy of it, says what it covers.
     CheckGrewFrom(api,
                   OpenSigned(receipt.checkpoint().signed_note(), key, "the receipt's checkpoint"),
                   current);
@@ -209,7 +219,7 @@ std::string FirstDifference(client::Client& api, const std::vector<merkle::Hash>
   while (request.from_position() <= leaves.size()) {
     v1::ReadEventsResponse page;
     if (!api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), request, &page).ok() ||
-        page.events().empty()) {
+        page.events().empty() || page.next_position() <= request.from_position()) {
       return "";
     }
     for (const v1::Event& event : page.events()) {
@@ -224,15 +234,17 @@ std::string FirstDifference(client::Client& api, const std::vector<merkle::Hash>
   return "";
 }
 
-// That the mirror's leaves give `checkpoint`'s root.
+// That the mirror's leaves give `checkpoint`'s root; `difference` says
+// where the server's copy differs, asked only when they do not.
 void CheckMirror(const std::vector<merkle::Hash>& leaves, const note::Checkpoint& checkpoint,
-                 const std::string& difference) {
+                 const std::function<std::string()>& difference) {
   merkle::CompactRange range;
   for (const merkle::Hash& leaf : leaves) {
     range.Append(leaf, [](int, uint64_t, const merkle::Hash&) {});
   }
   if (range.Root() != merkle::Hash(checkpoint.root_hash)) {
-    throw AuditFailure(absl::StrCat("the mirror does not give the checkpoint's root", difference));
+    throw AuditFailure(
+        absl::StrCat("the mirror does not give the checkpoint's root", difference()));
   }
   std::cout << "mirror: its first " << checkpoint.size << " events give the checkpoint's root"
             << std::endl;
@@ -243,7 +255,12 @@ void CheckMirror(const std::vector<merkle::Hash>& leaves, const note::Checkpoint
 void Witness(client::Client& api, const note::VerifierKey& key, const std::string& state) {
   std::string signed_note;
   const note::Checkpoint current = CurrentCheckpoint(api, key, 0, &signed_note);
-  if (std::error_code error; std::filesystem::exists(state, error)) {
+  std::error_code error;
+  const bool kept_before = std::filesystem::exists(state, error);
+  // A state that cannot be looked at is not a first run: trust would start
+  // over from whatever the server shows now.
+  if (error) throw AuditFailure(absl::StrCat("cannot read the witness state '", state, "'"));
+  if (kept_before) {
     const note::Checkpoint kept = OpenSigned(ReadWholeFile(state), key, "the witness's checkpoint");
     CheckGrewFrom(api, kept, current);
   }
@@ -265,26 +282,39 @@ struct AuditOptions {
 int RunAudit(client::Client& api, const AuditOptions& options) {
   const note::VerifierKey key = ReadVerifierKey(options.public_key);
   try {
+    std::optional<note::Checkpoint> saved;
+    std::optional<v1::Receipt> receipt;
+    uint64_t needed = 0;
     if (!options.checkpoint.empty()) {
-      const note::Checkpoint saved =
-          OpenSigned(ReadWholeFile(options.checkpoint), key, "--checkpoint");
-      std::vector<merkle::Hash> mirror;
-      if (!options.mirror.empty()) {
-        mirror = ReadMirror(options.mirror, saved.size);
-        CheckMirror(mirror, saved, FirstDifference(api, mirror));
-      }
-      const note::Checkpoint current = CurrentCheckpoint(api, key, saved.size);
-      try {
-        CheckGrewFrom(api, saved, current);
-      } catch (const AuditFailure& failure) {
-        // The mirror holds what the checkpoint signed: it names the event.
-        if (mirror.empty()) throw;
-        throw AuditFailure(absl::StrCat(failure.what(), FirstDifference(api, mirror)));
-      }
-      std::cout << "checkpoint: the log only grew, from " << Describe(saved) << " to "
-                << Describe(current) << std::endl;
+      saved = OpenSigned(ReadWholeFile(options.checkpoint), key, "--checkpoint");
+      needed = saved->size;
     }
-    if (!options.receipt.empty()) AuditReceipt(api, key, ReadReceipt(options.receipt));
+    if (!options.receipt.empty()) {
+      receipt = ReadReceipt(options.receipt);
+      needed = std::max(needed, receipt->position());
+    }
+    std::vector<merkle::Hash> mirror;
+    if (saved.has_value() && !options.mirror.empty()) {
+      mirror = ReadMirror(options.mirror, saved->size);
+      CheckMirror(mirror, *saved, [&] { return FirstDifference(api, mirror); });
+    }
+    if (saved.has_value() || receipt.has_value()) {
+      // One signed tree for every check of the run: a server cannot show
+      // the receipt's check one log and the checkpoint's check another.
+      const note::Checkpoint current = CurrentCheckpoint(api, key, needed);
+      if (saved.has_value()) {
+        try {
+          CheckGrewFrom(api, *saved, current);
+        } catch (const AuditFailure& failure) {
+          // The mirror holds what the checkpoint signed: it names the event.
+          if (mirror.empty()) throw;
+          throw AuditFailure(absl::StrCat(failure.what(), FirstDifference(api, mirror)));
+        }
+        std::cout << "checkpoint: the log only grew, from " << Describe(*saved) << " to "
+                  << Describe(current) << std::endl;
+      }
+      if (receipt.has_value()) AuditReceipt(api, key, *receipt, current);
+    }
     while (!options.watch.empty()) {
       Witness(api, key, options.watch);
       if (options.once) break;
@@ -305,11 +335,17 @@ void AddAuditCommands(CLI::App& app, CommandContext& ctx) {
   auto out = std::make_shared<std::string>();
   checkpoint->add_option("--out", *out, "write the signed checkpoint to this file");
   ctx.OnRun(checkpoint, [out](client::Client& api) {
+    // The latest, then, if the log has grown since, one of everything now.
+    v1::GetCheckpointRequest request;
     v1::GetCheckpointResponse response;
-    if (int code = CallOrPrintError(api, &v1::EventLogService::Stub::GetCheckpoint, api.event_log(),
-                                    v1::GetCheckpointRequest(), &response);
-        code != 0) {
-      return code;
+    for (int ask = 0; ask < 2; ++ask) {
+      if (int code = CallOrPrintError(api, &v1::EventLogService::Stub::GetCheckpoint,
+                                      api.event_log(), request, &response);
+          code != 0) {
+        return code;
+      }
+      if (response.checkpoint().tree_size() >= response.head_position()) break;
+      request.set_min_tree_size(response.head_position());
     }
     std::cerr << "checkpoint of " << response.checkpoint().tree_size()
               << " events; verifier key: " << response.verifier_key() << std::endl;

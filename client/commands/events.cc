@@ -53,6 +53,11 @@ int PrintAllEvents(client::Client& api, client::OutputFormat format,
     }
     for (const v1::Event& event : page.events()) PrintEventLine(event, format);
     if (page.next_position() > page.head_position()) return 0;
+    if (page.next_position() <= request.from_position()) {
+      std::cerr << "error: the server's log read did not advance past position "
+                << request.from_position() << std::endl;
+      return 1;
+    }
     request.set_from_position(page.next_position());
   }
 }

@@ -427,14 +427,30 @@ TEST_F(EventLogTest, AChangedTreeNodeOrALeafBeyondTheHeadIsFound) {
   EXPECT_THAT(std::string(store_->VerifyLog().status().message()),
               ::testing::HasSubstr("node over positions 3..4 does not match"));
 
+  // A tree that cannot be loaded still opens for VerifyLog to report, and
+  // refuses appends: no leaf lands at the wrong place.
   store_.reset();
   EditDatabase([](rocksdb::DB* db, const Families& family) {
     std::string leaf;
     ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(0, 0), &leaf).ok());
     ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(0, 4), leaf).ok());
   });
-  EXPECT_EQ(EventStore::Open({.path = dir_.File("db"), .schema = WordSchema()}).status().code(),
-            absl::StatusCode::kDataLoss);
+  Open();
+  EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Say("a", "refused", "r-refused").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store_->HeadPosition(), 4u);
+  EXPECT_EQ(store_->VerifyLog().status().code(), absl::StatusCode::kDataLoss);
+
+  store_.reset();
+  EditDatabase([](rocksdb::DB* db, const Families& family) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(0, 4)).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(2, 0)).ok());
+  });
+  Open();
+  EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
+  // The node changed first (3..4) is the first damage VerifyLog meets.
+  EXPECT_THAT(std::string(store_->VerifyLog().status().message()),
+              ::testing::HasSubstr("node over positions 3..4 does not match"));
 }
 
 TEST(EventLogSchemaTest, ADatabaseWithoutTheLogsFamiliesHasNoHead) {
