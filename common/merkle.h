@@ -8,8 +8,9 @@
 // Leaves are numbered from 0 (the log's position p is leaf p - 1). A
 // "node" (level, index) is the root of the perfect subtree over the leaves
 // [index * 2^level, (index + 1) * 2^level): once the tree holds those
-// leaves its hash never changes, so a store keeps every node and answers
-// roots and proofs of any earlier size from them.
+// leaves its hash never changes, so a store keeps nodes (or hashes them
+// again from their leaves) and answers roots and proofs of any earlier size
+// from them.
 //
 //   merkle::CompactRange range;
 //   range.Append(merkle::LeafHash(bytes), [&](int level, uint64_t index, const Hash& h) {

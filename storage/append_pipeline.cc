@@ -131,10 +131,11 @@ struct LogCursor {
   google::protobuf::Timestamp time;
 };
 
-// Adds the event's leaf to the tree, with every node it completes.
+// Adds the event's leaf to the tree, with every kept node it completes.
 void AddToTree(absl::string_view bytes, merkle::CompactRange& tree, Overlay& overlay) {
   tree.Append(merkle::LeafHash(bytes),
               [&overlay](int level, uint64_t index, const merkle::Hash& hash) {
+                if (!KeepsTreeLevel(level)) return;
                 overlay.Put(ColumnFamily::kTree, TreeNodeKey(level, index), merkle::AsBytes(hash));
               });
 }

@@ -324,8 +324,9 @@ class EventStore {
   std::string FamilyName(ColumnFamily cf) const;
   absl::StatusOr<AppendResult> DecideOne(AppendRequest& request, Overlay& group_overlay,
                                          LogTail& tail);
-  // The leaves the stored Merkle tree holds.
+  // The leaves the stored Merkle tree's kept nodes cover.
   absl::StatusOr<uint64_t> StoredTreeSize();
+  absl::Status DropUnkeptTreeLevels();
   // Loads the tree's right edge for a log of `head` events, first hashing
   // the events of a log older than the tree into it.
   absl::Status LoadTree(uint64_t head);

@@ -48,8 +48,9 @@ absl::StatusOr<StreamEventKeyParts> ParseStreamEventKey(absl::string_view key);
 std::string RequestKey(absl::string_view principal, absl::string_view request_id);
 
 // tree CF: node (level, index) of the Merkle tree over the events (see
-// common/merkle.h): one level byte, then the index. Leaf p - 1 is the event
-// at position p, and the leaves (level 0) sort first.
+// common/merkle.h): one level byte, then the index, so a level's nodes sort
+// together in index order. Leaf p - 1 is the event at position p. Only
+// levels from kLowestKeptTreeLevel up are stored (store_internal.h).
 std::string TreeNodeKey(int level, uint64_t index);
 struct TreeNodeKeyParts {
   int level = 0;

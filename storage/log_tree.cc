@@ -14,8 +14,29 @@
 
 namespace leerlus::storage {
 
+namespace {
+
+// A node below the kept levels: hashed from the (at most 8) events it covers.
+absl::StatusOr<merkle::Hash> HashedNode(KeyValueReader& state, int level, uint64_t index) {
+  merkle::CompactRange subtree;
+  const uint64_t first = index << level;
+  for (uint64_t leaf = first; leaf < first + (uint64_t{1} << level); ++leaf) {
+    LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> event,
+                             state.Get(ColumnFamily::kEvents, EventKey(leaf + 1)));
+    if (!event.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("the log has no event at position ", leaf + 1, " that the tree needs"));
+    }
+    subtree.Append(merkle::LeafHash(*event), [](int, uint64_t, const merkle::Hash&) {});
+  }
+  return subtree.Root();
+}
+
+}  // namespace
+
 merkle::NodeReader TreeNodes(KeyValueReader& state) {
   return [&state](int level, uint64_t index) -> absl::StatusOr<merkle::Hash> {
+    if (!KeepsTreeLevel(level)) return HashedNode(state, level, index);
     LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> node,
                              state.Get(ColumnFamily::kTree, TreeNodeKey(level, index)));
     if (!node.has_value()) {
@@ -70,30 +91,38 @@ absl::StatusOr<std::vector<merkle::Hash>> ReadView::ConsistencyProof(uint64_t fr
 absl::Status TreeChecker::Add(uint64_t position, absl::string_view bytes) {
   absl::Status problem;
   range_.Append(merkle::LeafHash(bytes), [&](int level, uint64_t index, const merkle::Hash& hash) {
-    if (!problem.ok()) return;
+    if (!problem.ok() || !KeepsTreeLevel(level)) return;
     absl::StatusOr<std::optional<std::string>> stored =
         stored_.Get(ColumnFamily::kTree, TreeNodeKey(level, index));
     if (!stored.ok()) {
       problem = stored.status();
     } else if (!stored->has_value() || **stored != merkle::AsBytes(hash)) {
       const uint64_t first = (index << level) + 1;
-      problem = absl::DataLossError(
-          level == 0 ? absl::StrCat("the Merkle tree's leaf for position ", position,
-                                    " does not match the event stored there")
-                     : absl::StrCat("the Merkle tree's node over positions ", first, "..",
-                                    first + (uint64_t{1} << level) - 1,
-                                    " does not match the events stored there"));
+      problem = absl::DataLossError(absl::StrCat(
+          "the Merkle tree's node over positions ", first, "..", first + (uint64_t{1} << level) - 1,
+          " does not match the events stored there (first differing position ", position,
+          " or before)"));
     }
   });
   return problem;
 }
 
 absl::Status TreeChecker::Finish(uint64_t head) {
-  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> beyond,
-                           stored_.Get(ColumnFamily::kTree, TreeNodeKey(0, head)));
-  if (beyond.has_value()) {
-    return absl::DataLossError(
-        absl::StrCat("the Merkle tree holds leaves beyond the log's head (", head, ")"));
+  // On each kept level, the first node that would reach past the head, and
+  // every one after it, must be absent.
+  for (int level = kLowestKeptTreeLevel; level < 64; ++level) {
+    const std::string level_prefix = TreeNodeKey(level, 0).substr(0, 1);
+    bool beyond = false;
+    LEERLUS_RETURN_IF_ERROR(stored_.Scan(ColumnFamily::kTree, level_prefix,
+                                         TreeNodeKey(level, head >> level),
+                                         [&beyond](absl::string_view, absl::string_view) {
+                                           beyond = true;
+                                           return false;
+                                         }));
+    if (beyond) {
+      return absl::DataLossError(
+          absl::StrCat("the Merkle tree holds nodes beyond the log's head (", head, ")"));
+    }
   }
   return absl::OkStatus();
 }
@@ -101,16 +130,30 @@ absl::Status TreeChecker::Finish(uint64_t head) {
 absl::StatusOr<uint64_t> EventStore::StoredTreeSize() {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<size_t>(ColumnFamily::kTree)]));
-  const std::string last_leaf = TreeNodeKey(0, std::numeric_limits<uint64_t>::max());
-  it->SeekForPrev(last_leaf);
+  it->SeekForPrev(TreeNodeKey(kLowestKeptTreeLevel, std::numeric_limits<uint64_t>::max()));
   LEERLUS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the Merkle tree"));
   if (!it->Valid()) return 0;
   LEERLUS_ASSIGN_OR_RETURN(TreeNodeKeyParts key,
                            ParseTreeNodeKey(absl::string_view(it->key().data(), it->key().size())));
-  return key.level == 0 ? key.index + 1 : 0;
+  if (key.level != kLowestKeptTreeLevel) return 0;
+  return (key.index + 1) << kLowestKeptTreeLevel;
+}
+
+// Stores written when every level was kept: their lower nodes are hashed
+// from the events now, and dropped once.
+absl::Status EventStore::DropUnkeptTreeLevels() {
+  rocksdb::ColumnFamilyHandle* tree = handles_[static_cast<size_t>(ColumnFamily::kTree)];
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), tree));
+  it->SeekToFirst();
+  LEERLUS_RETURN_IF_ERROR(FromRocks(it->status(), "reading the Merkle tree"));
+  const std::string kept_from = TreeNodeKey(kLowestKeptTreeLevel, 0);
+  if (!it->Valid() || it->key().compare(kept_from) >= 0) return absl::OkStatus();
+  return FromRocks(db_->DeleteRange(rocksdb::WriteOptions(), tree, TreeNodeKey(0, 0), kept_from),
+                   "dropping the Merkle tree's lower levels");
 }
 
 absl::Status EventStore::LoadTree(uint64_t head) {
+  LEERLUS_RETURN_IF_ERROR(DropUnkeptTreeLevels());
   LEERLUS_ASSIGN_OR_RETURN(uint64_t stored, StoredTreeSize());
   if (stored > head) {
     return absl::DataLossError(
@@ -119,8 +162,10 @@ absl::Status EventStore::LoadTree(uint64_t head) {
   DatabaseReader database(db_, handles_);
   LEERLUS_ASSIGN_OR_RETURN(merkle::CompactRange range,
                            merkle::CompactRange::Load(stored, TreeNodes(database)));
-  // A log written before it kept a tree: hash it once, in synced chunks.
+  // The events after the last kept node, or a whole log written before it
+  // kept a tree: hashed once, in synced chunks.
   std::unique_ptr<ReadView> view = OpenReadView();
+  bool wrote = false;
   while (range.size() < head) {
     LEERLUS_ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
                              view->ReadEvents(range.size() + 1, kTreeBuildChunk, ""));
@@ -136,6 +181,7 @@ absl::Status EventStore::LoadTree(uint64_t head) {
       }
       range.Append(
           merkle::LeafHash(event.bytes), [&](int level, uint64_t index, const merkle::Hash& hash) {
+            if (!KeepsTreeLevel(level)) return;
             const absl::string_view value = merkle::AsBytes(hash);
             // Into an in-memory batch: fails only when out of memory.
             rocksdb::Status put =
@@ -144,13 +190,15 @@ absl::Status EventStore::LoadTree(uint64_t head) {
             (void)put;
           });
     }
+    if (batch.Count() == 0) continue;
     rocksdb::WriteOptions write_options;
     write_options.sync = options_.sync;
     LEERLUS_RETURN_IF_ERROR(
         FromRocks(db_->Write(write_options, &batch), "writing the Merkle tree"));
+    wrote = true;
   }
   tail_.tree = std::move(range);
-  if (stored < head) {
+  if (wrote) {
     absl::MutexLock lock(&head_mutex_);
     durable_snapshot_ = TakeSnapshot();
   }

@@ -177,14 +177,21 @@ class EventStore::UncommittedReader : public KeyValueReader {
   KeyValueReader& database_;
 };
 
+// The Merkle tree keeps its nodes from this level up: one key per 16
+// events in all (an eighth of a key per append, not two). A node below it
+// covers at most 8 events and is hashed from them when a root or proof
+// needs it (TreeNodes).
+inline constexpr int kLowestKeptTreeLevel = 4;
+inline bool KeepsTreeLevel(int level) { return level >= kLowestKeptTreeLevel; }
+
 // Checks the stored Merkle tree against the events, fed in position order
-// from 1: each leaf and each node they complete must be stored as
-// recomputed. Errors are DATA_LOSS naming the positions.
+// from 1: each kept node they complete must be stored as recomputed.
+// Errors are DATA_LOSS naming the positions.
 class TreeChecker {
  public:
   explicit TreeChecker(KeyValueReader& stored) : stored_(stored) {}
   absl::Status Add(uint64_t position, absl::string_view bytes);
-  // After the last event: no leaf beyond the head.
+  // After the last event: no kept node reaches beyond the head.
   absl::Status Finish(uint64_t head);
 
  private:

@@ -334,9 +334,9 @@ TEST_F(EventLogTest, AChangedEventBreaksTheHashChain) {
   Open();
   absl::StatusOr<uint64_t> verified = store_->VerifyLog();
   EXPECT_EQ(verified.status().code(), absl::StatusCode::kDataLoss);
-  // The tree names the event itself; the chain would name its successor.
+  // The next event no longer chains to it.
   EXPECT_THAT(std::string(verified.status().message()),
-              ::testing::HasSubstr("leaf for position 1 does not match"));
+              ::testing::HasSubstr("hash chain broken at position 2"));
 }
 
 TEST_F(EventLogTest, ABackupRestoresTheLogAndItsState) {
@@ -360,9 +360,11 @@ TEST_F(EventLogTest, ABackupRestoresTheLogAndItsState) {
 
 // The tree's leaves are the stored bytes, and its roots and proofs agree
 // with a tree built here from those bytes (common/merkle.h is checked
-// against RFC 9162 on its own). A refused append leaves no leaf.
+// against RFC 9162 on its own), from kept nodes and from nodes hashed again
+// from the events alike. A refused append leaves no leaf.
 TEST_F(EventLogTest, TheTreeCoversTheStoredBytesAndItsProofsVerify) {
-  for (int i = 0; i < 11; ++i) {
+  constexpr int kEvents = 37;  // kept nodes over 1..16, 17..32 and 1..32
+  for (int i = 0; i < kEvents; ++i) {
     ASSERT_OK(Say(absl::StrCat("s", i % 3), absl::StrCat("w", i), absl::StrCat("r", i)));
     if (i == 4) {
       EXPECT_EQ(Say("s0", "refused", "r-refused", /*expected_version=*/99).status().code(),
@@ -370,7 +372,7 @@ TEST_F(EventLogTest, TheTreeCoversTheStoredBytesAndItsProofsVerify) {
     }
   }
   const std::vector<std::string> bytes = StoredBytes();
-  ASSERT_EQ(bytes.size(), 11u);
+  ASSERT_EQ(bytes.size(), size_t{kEvents});
   std::unique_ptr<ReadView> view = store_->OpenReadView();
   merkle::CompactRange expected;
   for (uint64_t size = 1; size <= bytes.size(); ++size) {
@@ -391,8 +393,8 @@ TEST_F(EventLogTest, TheTreeCoversTheStoredBytesAndItsProofsVerify) {
     }
   }
   EXPECT_EQ(*view->TreeLeafHash(3), merkle::LeafHash(bytes[2]));
-  EXPECT_EQ(view->TreeRoot(12).status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(view->InclusionProof(1, 12).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(view->TreeRoot(kEvents + 1).status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(view->InclusionProof(1, kEvents + 1).status().code(), absl::StatusCode::kOutOfRange);
   EXPECT_EQ(view->InclusionProof(0, 5).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(view->InclusionProof(6, 5).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(view->ConsistencyProof(6, 5).status().code(), absl::StatusCode::kInvalidArgument);
@@ -401,56 +403,99 @@ TEST_F(EventLogTest, TheTreeCoversTheStoredBytesAndItsProofsVerify) {
 }
 
 TEST_F(EventLogTest, ALogOlderThanItsTreeGetsItWhenOpened) {
-  for (int i = 0; i < 6; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
-  const merkle::Hash root = *store_->OpenReadView()->TreeRoot(6);
+  for (int i = 0; i < 40; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
+  const merkle::Hash root = *store_->OpenReadView()->TreeRoot(40);
   store_.reset();
   EditDatabase([](rocksdb::DB* db, const Families& family) {
     ASSERT_TRUE(db->DropColumnFamily(family("tree")).ok());
   });
   Open();
-  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(6), root);
+  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(40), root);
   ASSERT_OK(Say("a", "after", "r-after"));
   EXPECT_OK(store_->VerifyLog());
-  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(6), root);
+  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(40), root);
 }
 
-TEST_F(EventLogTest, AChangedTreeNodeOrALeafBeyondTheHeadIsFound) {
-  for (int i = 0; i < 4; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
+// Stores written when every level of the tree was kept: the lower levels
+// are dropped at open, and roots and proofs stay as they were.
+TEST_F(EventLogTest, TheTreesLowerLevelsAreNotKept) {
+  for (int i = 0; i < 20; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
+  const merkle::Hash root = *store_->OpenReadView()->TreeRoot(20);
+  store_.reset();
+  std::vector<std::string> kept_keys;
+  auto tree_keys = [&kept_keys](rocksdb::DB* db, const Families& family) {
+    kept_keys.clear();
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), family("tree")));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) kept_keys.push_back(it->key().ToString());
+  };
+  EditDatabase(tree_keys);
+  EXPECT_EQ(kept_keys, std::vector<std::string>{TreeNodeKey(4, 0)});
+  EditDatabase([](rocksdb::DB* db, const Families& family) {
+    for (uint64_t leaf = 0; leaf < 20; ++leaf) {
+      ASSERT_TRUE(
+          db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(0, leaf), "old leaf").ok());
+    }
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(3, 1), "old").ok());
+  });
+  Open();
+  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(20), root);
+  EXPECT_OK(store_->VerifyLog());
+  store_.reset();
+  EditDatabase(tree_keys);
+  EXPECT_EQ(kept_keys, std::vector<std::string>{TreeNodeKey(4, 0)});
+}
+
+TEST_F(EventLogTest, AChangedTreeNodeOrANodeBeyondTheHeadIsFound) {
+  // Kept nodes over 1..16, 17..32 and 1..32.
+  for (int i = 0; i < 40; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
   store_.reset();
   EditDatabase([](rocksdb::DB* db, const Families& family) {
     std::string node;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(1, 1), &node).ok());
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(4, 1), &node).ok());
     node[0] ^= 1;
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(1, 1), node).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 1), node).ok());
   });
   Open();
   EXPECT_THAT(std::string(store_->VerifyLog().status().message()),
-              ::testing::HasSubstr("node over positions 3..4 does not match"));
+              ::testing::HasSubstr("node over positions 17..32 does not match"));
 
   // A tree that cannot be loaded still opens for VerifyLog to report, and
   // refuses appends: no leaf lands at the wrong place.
   store_.reset();
   EditDatabase([](rocksdb::DB* db, const Families& family) {
-    std::string leaf;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(0, 0), &leaf).ok());
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(0, 4), leaf).ok());
+    std::string node;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(4, 0), &node).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 2), node).ok());
   });
   Open();
   EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(Say("a", "refused", "r-refused").status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(store_->HeadPosition(), 4u);
+  EXPECT_EQ(store_->HeadPosition(), 40u);
   EXPECT_EQ(store_->VerifyLog().status().code(), absl::StatusCode::kDataLoss);
+
+  // A node beyond the head on a higher level is found too.
+  store_.reset();
+  EditDatabase([](rocksdb::DB* db, const Families& family) {
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 2)).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(6, 0), "x").ok());
+    std::string node;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), family("tree"), TreeNodeKey(4, 1), &node).ok());
+    node[0] ^= 1;  // undone
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 1), node).ok());
+  });
+  Open();
+  EXPECT_THAT(std::string(store_->VerifyLog().status().message()),
+              ::testing::HasSubstr("holds nodes beyond the log's head (40)"));
 
   store_.reset();
   EditDatabase([](rocksdb::DB* db, const Families& family) {
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(0, 4)).ok());
-    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(2, 0)).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(6, 0)).ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(5, 0)).ok());
   });
   Open();
   EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
-  // The node changed first (3..4) is the first damage VerifyLog meets.
   EXPECT_THAT(std::string(store_->VerifyLog().status().message()),
-              ::testing::HasSubstr("node over positions 3..4 does not match"));
+              ::testing::HasSubstr("node over positions 1..32 does not match"));
 }
 
 TEST(EventLogSchemaTest, ADatabaseWithoutTheLogsFamiliesHasNoHead) {
