@@ -222,6 +222,11 @@ class EventStore {
   // Why the Merkle tree could not be loaded at open (OK: it was): such a
   // store serves no appends; VerifyLog says what is wrong.
   const absl::Status& tree_status() const { return tree_status_; }
+  // Drops the Merkle tree's nodes and hashes them again from the events.
+  // The tree holds nothing the events do not: this repairs damage to it, and
+  // proves nothing about the events (signed checkpoints do). Call before
+  // serving.
+  absl::Status RebuildTree();
 
   // Walks the log: positions gap-free from 1, each event's previous_hash
   // equal to the hash of the event before, stream versions gap-free, every

@@ -205,6 +205,20 @@ absl::Status EventStore::LoadTree(uint64_t head) {
   return absl::OkStatus();
 }
 
+absl::Status EventStore::RebuildTree() {
+  ForgetRecentViews();
+  rocksdb::WriteOptions synced;
+  synced.sync = options_.sync;
+  // Level bytes stay far below 0xff: this range holds every node.
+  LEERLUS_RETURN_IF_ERROR(
+      FromRocks(db_->DeleteRange(synced, handles_[static_cast<size_t>(ColumnFamily::kTree)],
+                                 TreeNodeKey(0, 0), std::string(1, '\xff')),
+                "dropping the Merkle tree"));
+  tail_.tree = merkle::CompactRange();
+  tree_status_ = LoadTree(tail_.next_position - 1);
+  return tree_status_;
+}
+
 absl::Status EventStore::KeepCheckpoint(uint64_t tree_size, absl::string_view note) {
   const std::string key = CheckpointKey(tree_size);
   return FromRocks(db_->Put(rocksdb::WriteOptions(), handles_[static_cast<size_t>(ColumnFamily::kMeta)],

@@ -3,7 +3,7 @@
 proto/ by python3-grpc-tools) against a real leerlusd: the same codes, error
 details, idempotent retries, paging and health as the C++ client sees.
 
-    python_client.py STUBS_DIR HOST:PORT TOKEN
+    python_client.py STUBS_DIR HOST:PORT TOKEN [VERIFIER_KEY]
 """
 import sys
 import uuid

@@ -498,6 +498,29 @@ TEST_F(EventLogTest, AChangedTreeNodeOrANodeBeyondTheHeadIsFound) {
               ::testing::HasSubstr("node over positions 1..32 does not match"));
 }
 
+TEST_F(EventLogTest, ADamagedTreeIsRebuiltFromTheEvents) {
+  for (int i = 0; i < 40; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
+  const merkle::Hash root = *store_->OpenReadView()->TreeRoot(40);
+  store_.reset();
+  EditDatabase([](rocksdb::DB* db, const Families& family) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 1), "x").ok());
+    ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(5, 0)).ok());
+  });
+  Open();
+  EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store_->VerifyLog().status().code(), absl::StatusCode::kDataLoss);
+
+  ASSERT_OK(store_->RebuildTree());
+  EXPECT_OK(store_->tree_status());
+  EXPECT_OK(store_->VerifyLog());
+  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(40), root);
+  ASSERT_OK(Say("a", "after", "r-after"));
+  Open();
+  EXPECT_OK(store_->tree_status());
+  EXPECT_OK(store_->VerifyLog());
+  EXPECT_EQ(*store_->OpenReadView()->TreeRoot(40), root);
+}
+
 TEST(EventLogSchemaTest, ADatabaseWithoutTheLogsFamiliesHasNoHead) {
   TempDir dir;
   rocksdb::Options options;
