@@ -156,6 +156,7 @@ double Bench::ImportIntoNewStore(const std::string& data, int rep) {
   const double warm = WhatWorks(api, "warm");
   Add("what-works scaling", ScalingMetric(size.outcomes, size.experiments), "ms")
       .samples.push_back(warm);
+  Proofs(api);
   return server.PeakRssMib();
 }
 
@@ -201,6 +202,24 @@ double Bench::WhatWorks(client::Client& api, const std::string& kind) {
         .samples.push_back(Percentile(times.what_works_ms, 0.99));
   }
   return p50;
+}
+
+// Inclusion and consistency proofs against the whole log's tree.
+void Bench::Proofs(client::Client& api) {
+  v1::ReadEventsRequest request;
+  request.set_page_size(1);
+  v1::ReadEventsResponse response;
+  if (!api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), request, &response)
+           .ok()) {
+    std::fprintf(stderr, "reading the log's head failed\n");
+    std::exit(1);
+  }
+  const ProofTimes times = AskProofs(api, response.head_position(), quick_ ? 200 : 1000);
+  if (times.inclusion_ms.empty()) return;
+  Add("proofs", "inclusion proof p50 ms, whole log", "ms")
+      .samples.push_back(Percentile(times.inclusion_ms, 0.5));
+  Add("proofs", "consistency proof p50 ms, whole log", "ms")
+      .samples.push_back(Percentile(times.consistency_ms, 0.5));
 }
 
 // What-works as of the middle of the log: the first question replays the

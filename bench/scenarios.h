@@ -61,6 +61,7 @@ class Bench {
   void Rebuild(const std::string& data);
   double WhatWorks(client::Client& api, const std::string& kind);
   void AsOf(client::Client& api, uint64_t outcomes);
+  void Proofs(client::Client& api);
   static std::string ScalingMetric(uint64_t outcomes, int experiments);
 
   std::string leerlusd_;

@@ -203,6 +203,40 @@ AsOfTimes AskWhatWorksAsOf(client::Client& api, uint64_t position) {
   return times;
 }
 
+ProofTimes AskProofs(client::Client& api, uint64_t head, int calls) {
+  std::mt19937_64 random(head);
+  std::uniform_int_distribution<uint64_t> position(1, head);
+  bool unimplemented = false;
+  auto timed = [&api, &unimplemented](auto method, const auto& request, auto* response) {
+    const Clock::time_point start = Clock::now();
+    const grpc::Status status = api.Call(method, api.event_log(), request, response);
+    unimplemented = status.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+    if (!status.ok() && !unimplemented) {
+      std::fprintf(stderr, "a proof failed: %s\n", status.error_message().c_str());
+      std::exit(1);
+    }
+    return Seconds(Clock::now() - start) * 1000;
+  };
+  ProofTimes times;
+  for (int i = 0; i < calls && !unimplemented; ++i) {
+    v1::GetInclusionProofRequest inclusion;
+    inclusion.set_position(position(random));
+    inclusion.set_tree_size(head);
+    v1::GetInclusionProofResponse included;
+    times.inclusion_ms.push_back(
+        timed(&v1::EventLogService::Stub::GetInclusionProof, inclusion, &included));
+    v1::GetConsistencyProofRequest consistency;
+    consistency.set_from_tree_size(position(random));
+    consistency.set_to_tree_size(head);
+    v1::GetConsistencyProofResponse consistent;
+    times.consistency_ms.push_back(
+        timed(&v1::EventLogService::Stub::GetConsistencyProof, consistency, &consistent));
+  }
+  // A leerlusd older than the tree (bench/paired.sh): no figures.
+  if (unimplemented) return ProofTimes{};
+  return times;
+}
+
 void WaitUntilServing(client::Client& api) {
   v1::ListWorkMethodsRequest ping;
   v1::ListWorkMethodsResponse pong;

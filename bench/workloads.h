@@ -58,6 +58,16 @@ struct AsOfTimes {
 };
 AsOfTimes AskWhatWorksAsOf(client::Client& api, uint64_t position);
 
+// Milliseconds of each of `calls` inclusion proofs (a random position in a
+// tree of the whole log) and as many consistency proofs (from a random
+// size to the whole log). The log's head is `head`. None from a server
+// without proofs.
+struct ProofTimes {
+  std::vector<double> inclusion_ms;
+  std::vector<double> consistency_ms;
+};
+ProofTimes AskProofs(client::Client& api, uint64_t head, int calls);
+
 // Asks until the server answers.
 void WaitUntilServing(client::Client& api);
 
