@@ -209,8 +209,7 @@ void Bench::Proofs(client::Client& api) {
   v1::ReadEventsRequest request;
   request.set_page_size(1);
   v1::ReadEventsResponse response;
-  if (!api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), request, &response)
-           .ok()) {
+  if (!api.Call(&v1::EventLogService::Stub::ReadEvents, api.event_log(), request, &response).ok()) {
     std::fprintf(stderr, "reading the log's head failed\n");
     std::exit(1);
   }
