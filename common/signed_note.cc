@@ -10,11 +10,16 @@
 #include <cstring>
 
 #include "absl/strings/escaping.h"
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/aead.h"
 #include "common/status_macros.h"
+#include "absl/strings/strip.h"
 #include "common/text.h"
 
 namespace leerlus::note {
@@ -174,6 +179,18 @@ std::string FormatVerifierKey(const VerifierKey& key) {
 
 Signer::Signer(VerifierKey verifier, evp_pkey_st* key)
     : verifier_(std::move(verifier)), key_(key) {}
+absl::StatusOr<VerifierKey> ReadVerifierKeyArgument(const std::string& key_or_file) {
+  std::string text = key_or_file;
+  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
+    std::ifstream in(key_or_file, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", key_or_file, "'"));
+    std::stringstream contents;
+    contents << in.rdbuf();
+    text = contents.str();
+  }
+  return ParseVerifierKey(absl::StripAsciiWhitespace(text));
+}
+
 Signer::Signer(Signer&&) noexcept = default;
 Signer& Signer::operator=(Signer&&) noexcept = default;
 Signer::~Signer() = default;

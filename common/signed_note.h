@@ -52,6 +52,11 @@ struct VerifierKey {
 absl::StatusOr<VerifierKey> ParseVerifierKey(absl::string_view vkey);
 std::string FormatVerifierKey(const VerifierKey& key);
 
+// A verifier key given on a command line: its text, or the path of a file
+// holding it (surrounding white space ignored). The errors name no flag:
+// the caller prefixes its own.
+absl::StatusOr<VerifierKey> ReadVerifierKeyArgument(const std::string& key_or_file);
+
 // SHA-256(name || 0x0A || 0x01 || public key)[:4], big-endian.
 uint32_t Ed25519KeyId(absl::string_view name, const std::array<uint8_t, 32>& public_key);
 

@@ -199,22 +199,6 @@ absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& setti
   return std::optional<note::Signer>(*std::move(signer));
 }
 
-namespace {
-
-// --public-key: the key's text, or a file holding it.
-absl::StatusOr<note::VerifierKey> ReadVerifierKey(const std::string& key_or_file) {
-  std::string text = key_or_file;
-  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
-    text = ReadFile(key_or_file);
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  absl::StatusOr<note::VerifierKey> key = note::ParseVerifierKey(text);
-  if (!key.ok()) return Failure(absl::StrCat("--public-key: ", key.status().message()));
-  return key;
-}
-
-}  // namespace
-
 absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings) {
   const bool verify = settings.verify;
   const bool rebuild = settings.rebuild;
@@ -228,8 +212,8 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& setting
   std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
             << "points at its event, Merkle tree as the events give it" << std::endl;
   if (!settings.public_key.empty()) {
-    absl::StatusOr<note::VerifierKey> key = ReadVerifierKey(settings.public_key);
-    if (!key.ok()) return key.status();
+    absl::StatusOr<note::VerifierKey> key = note::ReadVerifierKeyArgument(settings.public_key);
+    if (!key.ok()) return Failure(absl::StrCat("--public-key: ", key.status().message()));
     absl::StatusOr<uint64_t> checkpoints = core::VerifyCheckpoints(store, *key);
     if (!checkpoints.ok()) {
       return Failure(absl::StrCat("checkpoint check failed: ", checkpoints.status().message()));

@@ -458,5 +458,23 @@ TEST(KeyFileTest, AKeyFileOthersCanReadIsRefused) {
   ExpectInvalid(ReadSignerKeyFile(broken), "key file " + broken + ": signer key");
 }
 
+TEST(VerifierKeyArgumentTest, TakesTheKeysTextOrAFileHoldingIt) {
+  absl::StatusOr<VerifierKey> from_text = ReadVerifierKeyArgument(kGoVkey);
+  ASSERT_OK(from_text);
+  EXPECT_EQ(FormatVerifierKey(*from_text), kGoVkey);
+
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("log.vkey"), absl::StrCat("\n ", kGoVkey, " \n\n"));
+  absl::StatusOr<VerifierKey> from_file = ReadVerifierKeyArgument(dir.File("log.vkey"));
+  ASSERT_OK(from_file);
+  EXPECT_EQ(FormatVerifierKey(*from_file), kGoVkey);
+
+  ExpectInvalid(ReadVerifierKeyArgument("not-a-key"), "verifier key: not <name>+<key id>+<key>");
+  testing::WriteFile(dir.File("wrong.vkey"), kGoSkey);
+  ExpectInvalid(ReadVerifierKeyArgument(dir.File("wrong.vkey")), "verifier key");
+  // A path that is no file is taken as the key's text, and is no key.
+  ExpectInvalid(ReadVerifierKeyArgument(dir.File("missing.vkey")), "verifier key");
+}
+
 }  // namespace
 }  // namespace leerlus::note
