@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
   Settings settings;
   leerlus::server::AddSettings(app, settings);
   CLI11_PARSE(app, argc, argv);
+  leerlus::server::DeriveSettings(app, settings);
   if (app.got_subcommand("keygen")) {
     absl::Status generated = leerlus::server::GenerateLogKey(settings);
     return generated.ok() ? 0 : Fail(generated);
@@ -211,8 +212,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::optional<leerlus::note::Signer>> signer =
       leerlus::server::LoadSigningKey(settings);
   if (!signer.ok()) return Fail(signer.status());
-  leerlus::core::Transparency transparency(store->get(), *std::move(signer));
-  if (absl::Status loaded = transparency.Load(); !loaded.ok()) return Fail(loaded);
+  leerlus::core::Transparency transparency(
+      store->get(), {.signer = *std::move(signer), .checkpoint_state = settings.checkpoint_state});
+  absl::StatusOr<std::string> loaded = transparency.Load();
+  if (!loaded.ok()) return Fail(loaded.status());
+  if (!loaded->empty()) Log(absl::StrCat("warning: ", *loaded));
   absl::StatusOr<std::unique_ptr<leerlus::server::Telemetry>> telemetry =
       leerlus::server::Telemetry::Create(
           store->get(),
