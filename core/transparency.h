@@ -27,6 +27,8 @@
 
 namespace leerlus::core {
 
+// What the server signs with, and where it keeps the latest it signed
+// besides the data directory.
 struct TransparencyOptions {
   // The log key. Without it nothing is signed: GetCheckpoint is
   // FAILED_PRECONDITION and receipts carry no checkpoint.
