@@ -4,15 +4,22 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/aead.h"
 #include "common/status_macros.h"
 #include "common/text.h"
@@ -170,6 +177,18 @@ std::string FormatVerifierKey(const VerifierKey& key) {
   return absl::StrCat(key.name, "+", KeyIdHex(key.key_id), "+",
                       EncodeKeyBytes(absl::string_view(
                           reinterpret_cast<const char*>(key.public_key.data()), kEd25519Bytes)));
+}
+
+absl::StatusOr<VerifierKey> ReadVerifierKeyArgument(const std::string& key_or_file) {
+  std::string text = key_or_file;
+  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
+    std::ifstream in(key_or_file, std::ios::binary);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", key_or_file, "'"));
+    std::stringstream contents;
+    contents << in.rdbuf();
+    text = contents.str();
+  }
+  return ParseVerifierKey(absl::StripAsciiWhitespace(text));
 }
 
 Signer::Signer(VerifierKey verifier, evp_pkey_st* key)
@@ -401,7 +420,85 @@ absl::Status FileError(const std::string& path, absl::string_view doing) {
   return absl::ErrnoToStatus(errno, absl::StrCat("key file ", path, ": cannot ", doing));
 }
 
+uint32_t LittleEndian(const unsigned char* bytes, int size) {
+  uint32_t value = 0;
+  for (int i = size - 1; i >= 0; --i) value = (value << 8) | bytes[i];
+  return value;
+}
+
+// Who besides its owner may read the open file `fd`: with a POSIX access
+// ACL its entries (the mask applied), else its group.
+absl::StatusOr<KeyFileReaders> ReadersOf(int fd, const struct stat& info, const std::string& path) {
+  KeyFileReaders readers;
+  readers.mode = info.st_mode & 07777;
+  readers.owner = info.st_uid;
+  std::array<unsigned char, 1024> acl;
+  const ssize_t size = ::fgetxattr(fd, "system.posix_acl_access", acl.data(), acl.size());
+  if (size < 0) {
+    if (errno != ENODATA && errno != ENOTSUP) return FileError(path, "read its ACL");
+    if ((info.st_mode & 040) != 0) readers.groups.push_back(info.st_gid);
+    return readers;
+  }
+  // Linux's form of it (linux/posix_acl_xattr.h): version 2, then entries
+  // of a 2-byte tag, 2-byte permissions and 4-byte id, little-endian.
+  constexpr uint32_t kUser = 0x02, kGroupObject = 0x04, kGroup = 0x08, kMask = 0x10;
+  constexpr uint32_t kRead = 4;
+  if (size < 4 || (size - 4) % 8 != 0 || LittleEndian(acl.data(), 4) != 2) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key file ", path, ": its ACL is not in a form this server knows"));
+  }
+  uint32_t mask = 7;
+  for (ssize_t at = 4; at < size; at += 8) {
+    if (LittleEndian(&acl[at], 2) == kMask) mask = LittleEndian(&acl[at + 2], 2);
+  }
+  for (ssize_t at = 4; at < size; at += 8) {
+    const uint32_t tag = LittleEndian(&acl[at], 2);
+    if ((LittleEndian(&acl[at + 2], 2) & mask & kRead) == 0) continue;
+    const uint32_t id = LittleEndian(&acl[at + 4], 4);
+    if (tag == kUser) readers.users.push_back(id);
+    if (tag == kGroup) readers.groups.push_back(id);
+    if (tag == kGroupObject) readers.groups.push_back(info.st_gid);
+  }
+  return readers;
+}
+
+// The effective group and the supplementary ones.
+std::vector<uint32_t> ProcessGroups() {
+  std::vector<gid_t> groups(std::max(::getgroups(0, nullptr), 0));
+  groups.resize(std::max(::getgroups(static_cast<int>(groups.size()), groups.data()), 0));
+  groups.push_back(::getegid());
+  return std::vector<uint32_t>(groups.begin(), groups.end());
+}
+
 }  // namespace
+
+absl::Status CheckKeyFileReaders(const std::string& path, const KeyFileReaders& readers,
+                                 uint32_t uid, absl::Span<const uint32_t> groups) {
+  const uint32_t mode = readers.mode;
+  auto refused = [&](absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key file ", path, " is open to group or others (mode ", (mode >> 6) & 7,
+                     (mode >> 3) & 7, mode & 7, "): chmod 600 ", path, why));
+  };
+  // Others may not read it, and nobody but its owner change it: whoever
+  // replaces the key signs with theirs.
+  if ((mode & 007) != 0 || (mode & 030) != 0) return refused("");
+  if ((mode & 040) == 0) return absl::OkStatus();
+  const bool ours =
+      std::all_of(readers.users.begin(), readers.users.end(),
+                  [uid](uint32_t user) { return user == uid; }) &&
+      std::all_of(readers.groups.begin(), readers.groups.end(), [groups](uint32_t group) {
+        return std::find(groups.begin(), groups.end(), group) != groups.end();
+      });
+  // Read access beyond a root-owned file's owner is how a non-root process
+  // is handed a secret; a key of the process's own has no need of it.
+  if (readers.owner != 0 || uid == 0 || !ours) {
+    return refused(
+        " (read access besides the owner is accepted only on a root-owned file, for this "
+        "process's own user or groups)");
+  }
+  return absl::OkStatus();
+}
 
 // Follows a symbolic link on purpose (mounted secrets are links): the mode
 // checked is that of the file read, through the same descriptor.
@@ -413,11 +510,8 @@ absl::StatusOr<Signer> ReadSignerKeyFile(const std::string& path) {
   if (!S_ISREG(info.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat("key file ", path, " is not a file"));
   }
-  if ((info.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "key file ", path, " is open to group or others (mode ", (info.st_mode >> 6) & 7,
-        (info.st_mode >> 3) & 7, info.st_mode & 7, "): chmod 600 ", path));
-  }
+  LEERLUS_ASSIGN_OR_RETURN(const KeyFileReaders readers, ReadersOf(file.fd, info, path));
+  LEERLUS_RETURN_IF_ERROR(CheckKeyFileReaders(path, readers, ::geteuid(), ProcessGroups()));
   Secret contents{std::string(kMaxKeyFileBytes + 1, '\0')};
   size_t filled = 0;
   while (filled < contents.bytes.size()) {

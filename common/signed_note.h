@@ -52,6 +52,11 @@ struct VerifierKey {
 absl::StatusOr<VerifierKey> ParseVerifierKey(absl::string_view vkey);
 std::string FormatVerifierKey(const VerifierKey& key);
 
+// A verifier key given on a command line: its text, or the path of a file
+// holding it (surrounding white space ignored). The errors name no flag:
+// the caller prefixes its own.
+absl::StatusOr<VerifierKey> ReadVerifierKeyArgument(const std::string& key_or_file);
+
 // SHA-256(name || 0x0A || 0x01 || public key)[:4], big-endian.
 uint32_t Ed25519KeyId(absl::string_view name, const std::array<uint8_t, 32>& public_key);
 
@@ -113,9 +118,31 @@ absl::StatusOr<Checkpoint> ParseCheckpointText(absl::string_view text);
 // Open with `key` and parse; the origin must be the key's name.
 absl::StatusOr<Checkpoint> OpenCheckpoint(absl::string_view signed_note, const VerifierKey& key);
 
-// The signer in the key file at `path`: FAILED_PRECONDITION if group or
-// others have any access to it (the message says `chmod 600`).
+// The signer in the key file at `path`: FAILED_PRECONDITION unless
+// CheckKeyFileReaders accepts who may read it (the message says `chmod 600`).
 absl::StatusOr<Signer> ReadSignerKeyFile(const std::string& path);
+
+// Who may read or change a key file besides its owner, as its mode and
+// POSIX access ACL say.
+struct KeyFileReaders {
+  uint32_t mode = 0;  // Permission bits; with an ACL the group bits are its mask.
+  uint32_t owner = 0;
+  // Users and groups with read access, the mask applied: the file's group,
+  // or an ACL's named users and groups.
+  std::vector<uint32_t> users;
+  std::vector<uint32_t> groups;
+};
+
+// OK if a process running as `uid` with `groups` may sign with the key file
+// at `path` that `readers` describes: nobody but its owner may change it,
+// others may not read it, and read access beyond the owner is accepted only
+// where it is how a non-root process is handed a root-owned secret, granted
+// to this process's user or to one of its groups. Kubernetes mounts a Secret
+// so under fsGroup (root:fsGroup, mode 0440 whatever defaultMode says), and
+// systemd a credential on a file system with ACLs (root, 0400, an ACL entry
+// letting the service's user read, shown as 0440).
+absl::Status CheckKeyFileReaders(const std::string& path, const KeyFileReaders& readers,
+                                 uint32_t uid, absl::Span<const uint32_t> groups);
 
 // Creates `path` with mode 0600 holding `private_key_text` and a newline,
 // synced; ALREADY_EXISTS if there is a file there (a key is never

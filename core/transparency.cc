@@ -1,7 +1,15 @@
 #include "core/transparency.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/merkle.h"
 #include "common/status_macros.h"
 #include "core/access.h"
@@ -22,6 +30,39 @@ absl::StatusOr<absl::string_view> NoteText(absl::string_view signed_note) {
 
 std::string Bytes(const merkle::Hash& hash) { return std::string(merkle::AsBytes(hash)); }
 
+absl::Status CannotReadState(const std::string& path) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot read the checkpoint state file ", path, ": ", std::strerror(errno)));
+}
+
+// The contents of `path`, up to a byte more than a signed note may have (a
+// larger file is no checkpoint); nullopt if there is no such file.
+absl::StatusOr<std::optional<std::string>> ReadIfThere(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return std::nullopt;
+  if (fd < 0) return CannotReadState(path);
+  std::string contents(note::kMaxNoteBytes + 1, '\0');
+  size_t filled = 0;
+  ssize_t got = 0;
+  while (filled < contents.size()) {
+    got = ::read(fd, contents.data() + filled, contents.size() - filled);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    filled += static_cast<size_t>(got);
+  }
+  const absl::Status read = got < 0 ? CannotReadState(path) : absl::OkStatus();
+  ::close(fd);
+  LEERLUS_RETURN_IF_ERROR(read);
+  contents.resize(filled);
+  return contents;
+}
+
+// The directory the state file is renamed into.
+std::string StateDirectory(const std::string& path) {
+  const std::string directory = std::filesystem::path(path).parent_path().string();
+  return directory.empty() ? "." : directory;
+}
+
 absl::Status NoSigningKey() {
   return WithErrorInfo(absl::FailedPreconditionError(
                            "this server signs no checkpoints: start leerlusd with --signing-key"),
@@ -41,12 +82,94 @@ absl::StatusOr<v1::Checkpoint> CheckpointMessage(absl::string_view signed_note) 
   return message;
 }
 
-Transparency::Transparency(storage::EventStore* store, std::optional<note::Signer> signer)
-    : store_(store), signer_(std::move(signer)) {
+absl::StatusOr<CheckpointState> CheckCheckpointState(storage::EventStore& store,
+                                                     const note::VerifierKey& key,
+                                                     const std::string& path) {
+  LEERLUS_ASSIGN_OR_RETURN(std::optional<std::string> signed_note, ReadIfThere(path));
+  CheckpointState state;
+  if (!signed_note.has_value()) return state;
+  absl::StatusOr<note::Checkpoint> signed_by_key = note::OpenCheckpoint(*signed_note, key);
+  if (!signed_by_key.ok()) {
+    state.ignored = absl::StrCat("the checkpoint state file ", path,
+                                 " holds no checkpoint signed by this log key (",
+                                 signed_by_key.status().message(), ")");
+    return state;
+  }
+  const uint64_t size = signed_by_key->size;
+  std::unique_ptr<storage::ReadView> view = store.OpenReadView();
+  const uint64_t head = view->head_position();
+  if (head < size) {
+    return absl::DataLossError(absl::StrCat(
+        "the log ends at position ", head, ", but this log key already signed a checkpoint of ",
+        size, " events (kept in ", path,
+        "): the data directory is older than what was signed (a restored backup?), and events ",
+        head + 1, "..", size, " are missing. Restore a backup that holds at least ", size,
+        " events; if they are truly lost, start a new log key (a new origin) and tell partners"));
+  }
+  absl::StatusOr<merkle::Hash> root = view->TreeRoot(size);
+  if (!root.ok() || *root != signed_by_key->root_hash) {
+    return absl::DataLossError(absl::StrCat(
+        "the log's history differs from what this log key signed at tree size ", size, " (kept in ",
+        path, "): its first ", size,
+        " events are not those signed (an older copy of the data written to since?). Restore a "
+        "backup that holds the ",
+        size, " events as signed, or start a new log key (a new origin) and tell partners",
+        root.ok() ? "" : absl::StrCat(" (", root.status().message(), ")")));
+  }
+  LEERLUS_ASSIGN_OR_RETURN(state.checkpoint, CheckpointMessage(*signed_note));
+  return state;
+}
+
+Transparency::Transparency(storage::EventStore* store, TransparencyOptions options)
+    : store_(store),
+      signer_(std::move(options.signer)),
+      checkpoint_state_(std::move(options.checkpoint_state)) {
   if (signer_.has_value()) verifier_key_ = note::FormatVerifierKey(signer_->verifier());
 }
 
-absl::Status Transparency::Load() {
+absl::StatusOr<std::string> Transparency::Load() {
+  LEERLUS_RETURN_IF_ERROR(LoadKept());
+  if (!signer_.has_value() || checkpoint_state_.empty()) return std::string();
+  // Found now rather than at the first signing, which would fail.
+  if (const std::string directory = StateDirectory(checkpoint_state_);
+      ::access(directory.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot write the checkpoint state file ",
+                                                      checkpoint_state_, ": ", directory, ": ",
+                                                      std::strerror(errno)));
+  }
+  LEERLUS_ASSIGN_OR_RETURN(CheckpointState state,
+                           CheckCheckpointState(*store_, signer_->verifier(), checkpoint_state_));
+  std::optional<v1::Checkpoint> latest = Latest();
+  const uint64_t latest_size = latest.has_value() ? latest->tree_size() : 0;
+  if (state.checkpoint.has_value() && state.checkpoint->tree_size() > latest_size) {
+    // Signed and handed out, but this data directory does not keep it (a
+    // copy taken in between): kept again, and the latest.
+    LEERLUS_RETURN_IF_ERROR(
+        store_->KeepCheckpoint(state.checkpoint->tree_size(), state.checkpoint->signed_note()));
+    absl::MutexLock lock(&latest_mutex_);
+    latest_ = std::move(state.checkpoint);
+  } else if (latest.has_value() &&
+             (!state.checkpoint.has_value() || state.checkpoint->tree_size() < latest_size)) {
+    // The file lags (its first start, or a key change): from now on it
+    // guards what was signed.
+    LEERLUS_RETURN_IF_ERROR(KeepState(latest->signed_note()));
+  }
+  if (state.ignored.empty()) return std::string();
+  return absl::StrCat(state.ignored, "; as after a key change, it is replaced at the next signing");
+}
+
+absl::Status Transparency::KeepState(absl::string_view signed_note) {
+  if (checkpoint_state_.empty()) return absl::OkStatus();
+  if (absl::Status written = WriteFileDurably(checkpoint_state_, signed_note, 0600);
+      !written.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(written.message(),
+                     ": a checkpoint is handed out only once the checkpoint state file holds it"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transparency::LoadKept() {
   LEERLUS_ASSIGN_OR_RETURN(auto kept, store_->LatestCheckpoint());
   if (!kept.has_value()) return absl::OkStatus();
   // Checked whatever the key: a server must not serve (or sign on top of) a
@@ -97,6 +220,9 @@ absl::StatusOr<v1::Checkpoint> Transparency::Covering(uint64_t min_size) {
   checkpoint.root_hash = root;
   LEERLUS_ASSIGN_OR_RETURN(std::string text, note::FormatCheckpointText(checkpoint));
   LEERLUS_ASSIGN_OR_RETURN(std::string signed_note, signer_->Sign(text));
+  // Outside the data directory first: once handed out, no copy of the data
+  // directory may take it back.
+  LEERLUS_RETURN_IF_ERROR(KeepState(signed_note));
   LEERLUS_RETURN_IF_ERROR(store_->KeepCheckpoint(size, signed_note));
   LEERLUS_ASSIGN_OR_RETURN(v1::Checkpoint message, CheckpointMessage(signed_note));
   absl::MutexLock lock(&latest_mutex_);

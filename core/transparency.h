@@ -6,6 +6,10 @@
 // A checkpoint is signed only for the store's durable head, and never for a
 // tree that is not an extension of the latest one kept: a server whose
 // history no longer matches its own checkpoints refuses to start (Load).
+// The latest is also kept outside the data directory (the checkpoint state
+// file) before it is handed out, so that an older copy of the data directory
+// (a restored backup) is refused too instead of signed over: the server
+// would otherwise sign a second, different tree of a size it signed before.
 #ifndef LEERLUS_CORE_TRANSPARENCY_H_
 #define LEERLUS_CORE_TRANSPARENCY_H_
 
@@ -23,15 +27,30 @@
 
 namespace leerlus::core {
 
+// What the server signs with, and where it keeps the latest it signed
+// besides the data directory.
+struct TransparencyOptions {
+  // The log key. Without it nothing is signed: GetCheckpoint is
+  // FAILED_PRECONDITION and receipts carry no checkpoint.
+  std::optional<note::Signer> signer;
+  // The checkpoint state file (--checkpoint-state), outside the data
+  // directory: the latest checkpoint signed, written durably before it is
+  // handed out. Empty: none.
+  std::string checkpoint_state;
+};
+
 class Transparency {
  public:
-  // Without `signer` nothing is signed: GetCheckpoint is
-  // FAILED_PRECONDITION and receipts carry no checkpoint.
-  Transparency(storage::EventStore* store, std::optional<note::Signer> signer);
+  Transparency(storage::EventStore* store, TransparencyOptions options);
 
   // At start-up: takes the latest kept checkpoint as the latest, after
-  // checking that the tree still has its root (DATA_LOSS otherwise).
-  absl::Status Load();
+  // checking that the tree still has its root (DATA_LOSS otherwise). Then
+  // holds the log against the checkpoint state file (DATA_LOSS if the log is
+  // shorter or differs, see CheckCheckpointState), takes its checkpoint as
+  // the latest if it is newer, and makes the file hold the latest. Returns
+  // what the operator should know that does not stop the start ("" if
+  // nothing): a state file this key did not sign.
+  absl::StatusOr<std::string> Load();
 
   absl::StatusOr<v1::GetCheckpointResponse> GetCheckpoint(const v1::GetCheckpointRequest& request,
                                                           const Caller& caller);
@@ -59,8 +78,15 @@ class Transparency {
   const std::string& verifier_key() const { return verifier_key_; }
 
  private:
+  // The first half of Load: the latest checkpoint kept in the data directory.
+  absl::Status LoadKept();
+  // Writes `signed_note` to the checkpoint state file, if there is one;
+  // UNAVAILABLE naming the file if it cannot.
+  absl::Status KeepState(absl::string_view signed_note);
+
   storage::EventStore* store_;
   std::optional<note::Signer> signer_;
+  std::string checkpoint_state_;
   std::string verifier_key_;
   // Held while a checkpoint is signed and kept.
   absl::Mutex sign_mutex_;
@@ -70,6 +96,25 @@ class Transparency {
 
 // A signed note as the API carries it, once its text is a checkpoint.
 absl::StatusOr<v1::Checkpoint> CheckpointMessage(absl::string_view signed_note);
+
+// What a checkpoint state file says of the log.
+struct CheckpointState {
+  // The checkpoint the file holds: signed by the key, and the log holds its
+  // tree. Empty if there is no file or it was ignored.
+  std::optional<v1::Checkpoint> checkpoint;
+  // Why a file that is there was ignored (not a checkpoint signed by the
+  // key, as after a key change); "" otherwise.
+  std::string ignored;
+};
+
+// Holds `store`'s log against the checkpoint state file at `path`: DATA_LOSS
+// if `key` signed the checkpoint it holds and the log has fewer events (an
+// older copy of the data directory) or another tree at that size (a history
+// that differs from what was signed); FAILED_PRECONDITION naming the file if
+// it is there but cannot be read.
+absl::StatusOr<CheckpointState> CheckCheckpointState(storage::EventStore& store,
+                                                     const note::VerifierKey& key,
+                                                     const std::string& path);
 
 // `leerlusd --verify --public-key`: every kept checkpoint's signature by
 // `key`, and its root against the store's tree. Returns how many were

@@ -15,17 +15,23 @@ tmp=$(mktemp -d)
 trap 'for pid in "$tmp"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
 sed "s|/usr/local/bin/leerlusd|$(realpath "$BUILD/server/leerlusd")|" deploy/systemd/leerlusd.service \
   > "$tmp/leerlusd.service"
-out=$(systemd-analyze verify "$tmp/leerlusd.service" 2>&1 || true)
-if echo "$out" | grep -v -e "Documentation" -e "^$" | grep -q .; then
-  fail "systemd-analyze verify: $out"
-fi
-echo "ok: systemd unit verifies"
+# ... also with its commented log key lines in use.
+sed -e 's/^#\(LoadCredential=\)/\1/' -e 's/^#\(Environment=LEERLUS_\)/\1/' "$tmp/leerlusd.service" \
+  > "$tmp/leerlusd-signing.service"
+grep -q "^LoadCredential=" "$tmp/leerlusd-signing.service" || fail "the unit shows no LoadCredential"
+for unit in leerlusd.service leerlusd-signing.service; do
+  out=$(systemd-analyze verify "$tmp/$unit" 2>&1 || true)
+  if echo "$out" | grep -v -e "Documentation" -e "^$" | grep -q .; then
+    fail "systemd-analyze verify $unit: $out"
+  fi
+done
+echo "ok: systemd unit verifies, with and without a log key"
 
 python3 - <<'PY' || fail "Kubernetes manifests"
 import yaml
 docs = [d for d in yaml.safe_load_all(open("deploy/kubernetes/leerlus.yaml")) if d]
 kinds = sorted(d["kind"] for d in docs)
-assert kinds == ["ConfigMap", "CronJob", "Secret", "Secret", "Service", "StatefulSet"], kinds
+assert kinds == ["ConfigMap", "CronJob", "Secret", "Secret", "Secret", "Service", "StatefulSet"], kinds
 sts = next(d for d in docs if d["kind"] == "StatefulSet")
 assert sts["spec"]["replicas"] == 1, "RocksDB has one writer: one replica"
 container = sts["spec"]["template"]["spec"]["containers"][0]
@@ -65,7 +71,7 @@ stop() {
   rm -f "$tmp/$1.pid"
 }
 relocate() { sed -e "s|/etc/leerlus|$tmp/etc|g" -e "s|/var/lib/leerlus|$tmp/var|g"; }
-mkdir -p "$tmp/etc/tls" "$tmp/etc/token" "$tmp/var"
+mkdir -p "$tmp/etc/tls" "$tmp/etc/token" "$tmp/etc/log-key" "$tmp/var"
 
 # deploy/leerlusd.toml (systemd, Docker): loopback, plaintext.
 relocate <deploy/leerlusd.toml >"$tmp/leerlusd.toml"
@@ -98,6 +104,10 @@ args = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["
 open(f"{tmp}/backup.in", "w").write(args)
 PY
 relocate <"$tmp/k8s.toml.in" >"$tmp/k8s.toml"
+# The log key as the Secret holds it (its fsGroup mode is
+# tests/signed_note_test.cc's: this script may run as root).
+"$LEERLUSD" keygen --origin deploy-check.leerlus.nl/log --out "$tmp/etc/log-key/log.key" >/dev/null \
+  || fail "cannot make a log key"
 serve k8s "$tmp/k8s.toml"
 port=$(cat "$tmp/k8s.port")
 probe=$(relocate <"$tmp/probe.in" | sed -e "s|127.0.0.1:50051|127.0.0.1:$port|" -e "s|^leerlus |$LEERLUS |")
@@ -107,5 +117,8 @@ backup=$(relocate <"$tmp/backup.in" | sed -e "s|leerlus:50051|127.0.0.1:$port --
   -e "s|^leerlus |$LEERLUS |")
 eval "$backup" >/dev/null || fail "the Kubernetes backup job fails: $backup"
 ls "$tmp/var/backups" | grep -q . || fail "the Kubernetes backup job wrote no backup"
+out=$("$LEERLUS" --server "127.0.0.1:$port" --tls-ca "$tmp/etc/tls/ca.crt" --tls-server-name leerlus \
+  --token-file "$tmp/etc/token/token" checkpoint 2>&1) || fail "the Kubernetes config signs no checkpoint: $out"
+[ -s "$tmp/var/signed-checkpoint" ] || fail "the Kubernetes config keeps no checkpoint state"
 stop k8s
-echo "ok: the Kubernetes config serves over TLS; its probe and backup job work"
+echo "ok: the Kubernetes config serves over TLS and signs; its probe and backup job work"

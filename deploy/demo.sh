@@ -17,9 +17,16 @@ bash deploy/build.sh 2>&1 | tail -n 1
 
 # The log key that signs checkpoints of the log's Merkle tree lives outside
 # the data directory (whoever holds the data must not be able to sign); its
-# verifier key is what partners and auditors pin.
+# verifier key is what partners and auditors pin. Beside it leerlusd keeps
+# the latest checkpoint it signed ($LOG_KEY.checkpoint). A new data
+# directory is a new log with a key of its own: leerlusd refuses to sign a
+# second history with a key that signed one (and refuses to overwrite a
+# first admin token left from a data directory that is gone).
 mkdir -p "$(dirname "$DATA_DIR")"
 LOG_KEY="$DATA_DIR.log-key"
+if [ ! -d "$DATA_DIR" ]; then
+  rm -f "$DATA_DIR.admin-token" "$LOG_KEY" "$LOG_KEY.vkey" "$LOG_KEY.checkpoint"
+fi
 if [ ! -f "$LOG_KEY" ]; then
   build/server/leerlusd keygen --origin demo.leerlus.local/log --out "$LOG_KEY" | tail -n 1 \
     >"$LOG_KEY.vkey"
@@ -31,10 +38,7 @@ if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
 else
   echo "== starting leerlusd on $LEERLUS_SERVER with data in $DATA_DIR"
   rm -f "$DATA_DIR.port"
-  # The first start writes the first admin token to $DATA_DIR.admin-token
-  # (leerlusd refuses to overwrite a file, so a token left from a data
-  # directory that is gone is removed first).
-  [ -d "$DATA_DIR" ] || rm -f "$DATA_DIR.admin-token"
+  # The first start writes the first admin token to $DATA_DIR.admin-token.
   nohup build/server/leerlusd --data-dir "$DATA_DIR" --listen "$LEERLUS_SERVER" \
     --port-file "$DATA_DIR.port" --bootstrap-token-file "$DATA_DIR.admin-token" \
     --signing-key "$LOG_KEY" \

@@ -10,8 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -20,9 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "core/transparency.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/files.h"
+#include "core/transparency.h"
 #include "server/authorizer.h"
 #include "server/services.h"
 #include "server/settings.h"
@@ -80,16 +79,6 @@ std::unique_ptr<grpc::Server> StartServer(const Settings& settings,
   return server;
 }
 
-// Writes then renames, so a reader never sees a half-written file.
-void WritePortFile(const std::string& port_file, int port) {
-  const std::string temporary = port_file + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n";
-  }
-  std::rename(temporary.c_str(), port_file.c_str());
-}
-
 // Serves until SIGINT or SIGTERM (blocked in `signals`), then drains: the
 // health service says NOT_SERVING, streams end, calls in flight get the
 // grace period.
@@ -133,7 +122,14 @@ int Serve(const Settings& settings, leerlus::storage::EventStore& store,
               {"data_dir", settings.data_dir},
               {"log_position", absl::StrCat(store.HeadPosition())},
               {"metrics_port", absl::StrCat(telemetry.metrics_port())}});
-  if (!settings.port_file.empty()) WritePortFile(settings.port_file, bound_port);
+  // Whole or not at all: whoever waits for it reads the port once it appears.
+  if (!settings.port_file.empty()) {
+    if (absl::Status written =
+            leerlus::WriteFileDurably(settings.port_file, absl::StrCat(bound_port, "\n"), 0644);
+        !written.ok()) {
+      logger.Log("error", "cannot write the port file", {{"error", written.ToString()}});
+    }
+  }
 
   // Checkpoints while the log grows, so that a partner never waits longer
   // than the interval for one that covers its write.
@@ -182,6 +178,7 @@ int main(int argc, char** argv) {
   Settings settings;
   leerlus::server::AddSettings(app, settings);
   CLI11_PARSE(app, argc, argv);
+  leerlus::server::DeriveSettings(app, settings);
   if (app.got_subcommand("keygen")) {
     absl::Status generated = leerlus::server::GenerateLogKey(settings);
     return generated.ok() ? 0 : Fail(generated);
@@ -215,8 +212,11 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::optional<leerlus::note::Signer>> signer =
       leerlus::server::LoadSigningKey(settings);
   if (!signer.ok()) return Fail(signer.status());
-  leerlus::core::Transparency transparency(store->get(), *std::move(signer));
-  if (absl::Status loaded = transparency.Load(); !loaded.ok()) return Fail(loaded);
+  leerlus::core::Transparency transparency(
+      store->get(), {.signer = *std::move(signer), .checkpoint_state = settings.checkpoint_state});
+  absl::StatusOr<std::string> loaded = transparency.Load();
+  if (!loaded.ok()) return Fail(loaded.status());
+  if (!loaded->empty()) Log(absl::StrCat("warning: ", *loaded));
   absl::StatusOr<std::unique_ptr<leerlus::server::Telemetry>> telemetry =
       leerlus::server::Telemetry::Create(
           store->get(),

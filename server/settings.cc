@@ -88,6 +88,11 @@ void AddSecuritySettings(CLI::App& app, Settings& settings) {
                  "the log key (from `leerlusd keygen`, mode 0600, outside --data-dir) that signs "
                  "checkpoints of the log's Merkle tree; without it none are signed")
       ->envname("LEERLUS_SIGNING_KEY");
+  app.add_option("--checkpoint-state", settings.checkpoint_state,
+                 "where the latest checkpoint signed is kept, outside --data-dir, so that a "
+                 "restored older copy of the data is refused instead of signed over (default: "
+                 "the --signing-key path with .checkpoint added)")
+      ->envname("LEERLUS_CHECKPOINT_STATE");
   app.add_option("--checkpoint-interval-seconds", settings.checkpoint_interval_seconds,
                  "sign a checkpoint at least this often while the log grows")
       ->check(CLI::Range(1, 86400));
@@ -135,6 +140,13 @@ void AddSettings(CLI::App& app, Settings& settings) {
                      "the key file to create (mode 0600; never overwritten); keep it outside "
                      "--data-dir")
       ->required();
+}
+
+void DeriveSettings(CLI::App& app, Settings& settings) {
+  if (!settings.signing_key.empty() && settings.checkpoint_state.empty()) {
+    settings.checkpoint_state = settings.signing_key + ".checkpoint";
+    app.get_option("--checkpoint-state")->default_str(settings.checkpoint_state);
+  }
 }
 
 bool IsLoopback(const std::string& listen) {

@@ -33,6 +33,10 @@ struct Settings {
   // The log key that signs checkpoints (leerlusd keygen); outside the data
   // directory. Empty: no checkpoints are signed.
   std::string signing_key;
+  // The latest checkpoint signed, outside the data directory, so that an
+  // older copy of the data cannot make the server sign a second history.
+  // Empty with a signing key: beside it (DeriveSettings).
+  std::string checkpoint_state;
   int checkpoint_interval_seconds = 10;
   // --verify: also check the kept checkpoints with this verifier key (the
   // key's text or a file holding it).
@@ -51,6 +55,10 @@ struct Settings {
 // Registers every setting on `app`, in the order --help and --print-config
 // show them.
 void AddSettings(CLI::App& app, Settings& settings);
+
+// Once `app` has parsed: the settings that follow from others unless given
+// (--checkpoint-state beside --signing-key), also for --print-config.
+void DeriveSettings(CLI::App& app, Settings& settings);
 
 // Whether `listen` (host:port) is a loopback address.
 bool IsLoopback(const std::string& listen);

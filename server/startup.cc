@@ -173,47 +173,63 @@ absl::Status GenerateLogKey(const Settings& settings) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings) {
-  if (settings.signing_key.empty()) return std::nullopt;
+namespace {
+
+// FAILED_PRECONDITION if `path`, given as `flag`, lies inside --data-dir,
+// where whoever holds the data, and every copy of it, holds it too: `why`
+// says what follows.
+absl::Status RefuseInsideDataDir(const Settings& settings, absl::string_view flag,
+                                 const std::string& path, absl::string_view why) {
   // Compared as absolute paths with symbolic links resolved and no trailing
   // separator (whose empty last element would never match).
-  std::error_code key_error, data_error;
-  const std::filesystem::path key =
-      std::filesystem::weakly_canonical(settings.signing_key, key_error);
+  std::error_code path_error, data_error;
+  const std::filesystem::path resolved = std::filesystem::weakly_canonical(path, path_error);
   std::filesystem::path data = std::filesystem::weakly_canonical(settings.data_dir, data_error);
   if (data_error) {
     return Failure(absl::StrCat("cannot resolve --data-dir '", settings.data_dir,
                                 "': ", data_error.message()));
   }
   if (!data.empty() && data.filename().empty()) data = data.parent_path();
-  if (!key_error) {
-    const auto [data_end, key_at] = std::mismatch(data.begin(), data.end(), key.begin(), key.end());
-    if (data_end == data.end()) {
-      return Failure(absl::StrCat("--signing-key '", settings.signing_key,
-                                  "' lies inside --data-dir: whoever holds the data could then "
-                                  "sign a rewritten history; keep the key elsewhere"));
-    }
+  // A path that cannot be resolved fails where it is used, naming it.
+  if (path_error) return absl::OkStatus();
+  const auto [data_end, path_at] =
+      std::mismatch(data.begin(), data.end(), resolved.begin(), resolved.end());
+  if (data_end == data.end()) {
+    return Failure(absl::StrCat(flag, " '", path, "' lies inside --data-dir: ", why));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings) {
+  if (settings.signing_key.empty()) {
+    if (settings.checkpoint_state.empty()) return std::nullopt;
+    return Failure(
+        "--checkpoint-state keeps the latest checkpoint the --signing-key signed: give both");
+  }
+  if (absl::Status outside = RefuseInsideDataDir(
+          settings, "--signing-key", settings.signing_key,
+          "whoever holds the data could then sign a rewritten history; keep the key elsewhere");
+      !outside.ok()) {
+    return outside;
+  }
+  if (absl::Status outside = RefuseInsideDataDir(
+          settings, "--checkpoint-state", settings.checkpoint_state,
+          "restoring an older copy of the data would take it back too, and the server would "
+          "sign a second history over what it signed; keep it elsewhere");
+      !outside.ok()) {
+    return outside;
+  }
+  // The first checkpoint signed would replace the key.
+  if (std::error_code error;
+      std::filesystem::equivalent(settings.signing_key, settings.checkpoint_state, error)) {
+    return Failure("--checkpoint-state is the --signing-key file: give it a file of its own");
   }
   absl::StatusOr<note::Signer> signer = note::ReadSignerKeyFile(settings.signing_key);
   if (!signer.ok()) return Failure(absl::StrCat("--signing-key: ", signer.status().message()));
   return std::optional<note::Signer>(*std::move(signer));
 }
-
-namespace {
-
-// --public-key: the key's text, or a file holding it.
-absl::StatusOr<note::VerifierKey> ReadVerifierKey(const std::string& key_or_file) {
-  std::string text = key_or_file;
-  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
-    text = ReadFile(key_or_file);
-  }
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  absl::StatusOr<note::VerifierKey> key = note::ParseVerifierKey(text);
-  if (!key.ok()) return Failure(absl::StrCat("--public-key: ", key.status().message()));
-  return key;
-}
-
-}  // namespace
 
 absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings) {
   const bool verify = settings.verify;
@@ -228,14 +244,32 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& setting
   std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
             << "points at its event, Merkle tree as the events give it" << std::endl;
   if (!settings.public_key.empty()) {
-    absl::StatusOr<note::VerifierKey> key = ReadVerifierKey(settings.public_key);
-    if (!key.ok()) return key.status();
+    absl::StatusOr<note::VerifierKey> key = note::ReadVerifierKeyArgument(settings.public_key);
+    if (!key.ok()) return Failure(absl::StrCat("--public-key: ", key.status().message()));
     absl::StatusOr<uint64_t> checkpoints = core::VerifyCheckpoints(store, *key);
     if (!checkpoints.ok()) {
       return Failure(absl::StrCat("checkpoint check failed: ", checkpoints.status().message()));
     }
     std::cout << "checkpoints: " << *checkpoints << " signed by " << key->name
               << ", every one matching the log" << std::endl;
+    if (!settings.checkpoint_state.empty()) {
+      absl::StatusOr<core::CheckpointState> state =
+          core::CheckCheckpointState(store, *key, settings.checkpoint_state);
+      if (!state.ok()) {
+        return Failure(absl::StrCat("checkpoint state check failed: ", state.status().message()));
+      }
+      if (state->checkpoint.has_value()) {
+        std::cout << "checkpoint state: the latest checkpoint signed (tree size "
+                  << state->checkpoint->tree_size() << ", in " << settings.checkpoint_state
+                  << ") matches the log" << std::endl;
+      } else {
+        std::cout << "checkpoint state: not checked: "
+                  << (state->ignored.empty()
+                          ? absl::StrCat("there is no ", settings.checkpoint_state)
+                          : state->ignored)
+                  << std::endl;
+      }
+    }
   }
   absl::StatusOr<std::string> before;
   if (verify) {

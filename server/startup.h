@@ -32,7 +32,8 @@ absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
 
 // --verify and --rebuild-projections: checks the files, the log (its
 // Merkle tree included), with settings.public_key every checkpoint the
-// server signed, and the projections against a rebuild; or rebuilds them.
+// server signed and the checkpoint state file, and the projections against
+// a rebuild; or rebuilds them.
 // Says what it found.
 absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings);
 
@@ -41,7 +42,8 @@ absl::Status GenerateLogKey(const Settings& settings);
 
 // The log key of --signing-key (none without it); refused inside the data
 // directory, where whoever holds the data could sign checkpoints of a
-// rewritten history.
+// rewritten history. So is --checkpoint-state, which a restored copy of the
+// data would take back with it; without a key it is refused.
 absl::StatusOr<std::optional<note::Signer>> LoadSigningKey(const Settings& settings);
 
 // Who the callers are: no one checked (--insecure-dev, loopback only), or

@@ -4,9 +4,15 @@
 #include "common/signed_note.h"
 
 #include <gmock/gmock.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -456,6 +462,129 @@ TEST(KeyFileTest, AKeyFileOthersCanReadIsRefused) {
   testing::WriteFile(broken, "PRIVATE+KEY+x+00000000+AAAA\n");
   ASSERT_EQ(::chmod(broken.c_str(), 0600), 0);
   ExpectInvalid(ReadSignerKeyFile(broken), "key file " + broken + ": signer key");
+}
+
+TEST(VerifierKeyArgumentTest, TakesTheKeysTextOrAFileHoldingIt) {
+  absl::StatusOr<VerifierKey> from_text = ReadVerifierKeyArgument(kGoVkey);
+  ASSERT_OK(from_text);
+  EXPECT_EQ(FormatVerifierKey(*from_text), kGoVkey);
+
+  testing::TempDir dir;
+  testing::WriteFile(dir.File("log.vkey"), absl::StrCat("\n ", kGoVkey, " \n\n"));
+  absl::StatusOr<VerifierKey> from_file = ReadVerifierKeyArgument(dir.File("log.vkey"));
+  ASSERT_OK(from_file);
+  EXPECT_EQ(FormatVerifierKey(*from_file), kGoVkey);
+
+  ExpectInvalid(ReadVerifierKeyArgument("not-a-key"), "verifier key: not <name>+<key id>+<key>");
+  testing::WriteFile(dir.File("wrong.vkey"), kGoSkey);
+  ExpectInvalid(ReadVerifierKeyArgument(dir.File("wrong.vkey")), "verifier key");
+  // A path that is no file is taken as the key's text, and is no key.
+  ExpectInvalid(ReadVerifierKeyArgument(dir.File("missing.vkey")), "verifier key");
+}
+
+// The facts of a key file and the process reading it.
+struct Access {
+  uint32_t mode;
+  uint32_t owner;
+  std::vector<uint32_t> users;
+  std::vector<uint32_t> groups;
+  uint32_t uid;
+  std::vector<uint32_t> process_groups;
+};
+
+absl::Status Check(const Access& access) {
+  return CheckKeyFileReaders("log.key", {access.mode, access.owner, access.users, access.groups},
+                             access.uid, access.process_groups);
+}
+
+TEST(KeyFileTest, ReadAccessBeyondTheOwnerIsOnlyHowARootOwnedSecretReachesThisProcess) {
+  // Kubernetes, fsGroup 10001: root:10001, 0440 whatever defaultMode says.
+  const Access kubernetes{0440, 0, {}, {10001}, 10001, {10001}};
+  EXPECT_OK(Check(kubernetes));
+  // systemd's credential on tmpfs: root, 0400 plus user:61234:r (mask r).
+  const Access systemd{0440, 0, {61234}, {}, 61234, {61234}};
+  EXPECT_OK(Check(systemd));
+  EXPECT_OK(Check({0600, 10001, {}, {}, 10001, {10001}}));
+  EXPECT_OK(Check({0400, 0, {}, {}, 0, {0}}));
+
+  const std::vector<Access> refused = {
+      {0444, 0, {}, {10001}, 10001, {10001}},        // others read
+      {0460, 0, {}, {10001}, 10001, {10001}},        // the group may replace it
+      {0450, 0, {}, {10001}, 10001, {10001}},        // or run it
+      {0440, 0, {}, {10002}, 10001, {10001}},        // a group not ours
+      {0440, 0, {61234, 1000}, {}, 61234, {61234}},  // another user too
+      {0440, 0, {}, {0}, 61234, {61234}},            // root's group
+      {0640, 10001, {}, {10001}, 10001, {10001}},    // our own key: chmod 600
+      {0440, 1000, {}, {10001}, 10001, {10001}},     // another user's key
+      {0440, 0, {}, {0}, 0, {0}},                    // root needs no group
+  };
+  for (const Access& access : refused) {
+    const absl::Status status = Check(access);
+    EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition)
+        << std::oct << access.mode << " " << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("chmod 600 log.key"));
+  }
+}
+
+// Whether a process running as `uid` with `gid` as its only group reads the
+// key at `path` (forked: the test runs as root).
+bool ReadsAs(const std::string& path, uid_t uid, gid_t gid) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const bool became = ::setgroups(1, &gid) == 0 && ::setgid(gid) == 0 && ::setuid(uid) == 0;
+    ::_exit(became && ReadSignerKeyFile(path).ok() ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// A POSIX access ACL in Linux's xattr form: the owner and `users` read,
+// the file's group and others nothing, mask r.
+std::string AclLettingRead(const std::vector<uint32_t>& users) {
+  std::string acl("\x02\0\0\0", 4);
+  auto entry = [&acl](uint16_t tag, uint16_t permissions, uint32_t id) {
+    for (int i = 0; i < 2; ++i) acl.push_back(static_cast<char>(tag >> (8 * i)));
+    for (int i = 0; i < 2; ++i) acl.push_back(static_cast<char>(permissions >> (8 * i)));
+    for (int i = 0; i < 4; ++i) acl.push_back(static_cast<char>(id >> (8 * i)));
+  };
+  entry(0x01, 4, 0xffffffff);  // the owner
+  for (uint32_t user : users) entry(0x02, 4, user);
+  entry(0x04, 0, 0xffffffff);  // the file's group
+  entry(0x10, 4, 0xffffffff);  // the mask
+  entry(0x20, 0, 0xffffffff);  // others
+  return acl;
+}
+
+TEST(KeyFileTest, ANonRootServerReadsASecretAsKubernetesAndSystemdHandItOver) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand a root-owned file to another user";
+  testing::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0711), 0);
+  const std::string path = dir.File("log.key");
+  ASSERT_OK(WriteNewKeyFile(path, kGoSkey));
+
+  // Kubernetes under fsGroup 10001.
+  ASSERT_EQ(::chown(path.c_str(), 0, 10001), 0);
+  ASSERT_EQ(::chmod(path.c_str(), 0440), 0);
+  EXPECT_TRUE(ReadsAs(path, 10001, 10001));
+  ASSERT_EQ(::chmod(path.c_str(), 0444), 0);
+  EXPECT_FALSE(ReadsAs(path, 10001, 10001));
+
+  // systemd on a file system with ACLs.
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(path.c_str(), 0400), 0);
+  auto set_acl = [&path](const std::string& acl) {
+    return ::setxattr(path.c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) == 0;
+  };
+  if (!set_acl(AclLettingRead({61234}))) {
+    GTEST_SKIP() << "no POSIX ACLs here: " << std::strerror(errno);
+  }
+  struct stat info {};
+  ASSERT_EQ(::stat(path.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0440u);  // the mask, shown as the group's
+  EXPECT_TRUE(ReadsAs(path, 61234, 61234));
+  ASSERT_TRUE(set_acl(AclLettingRead({1000, 61234})));
+  EXPECT_FALSE(ReadsAs(path, 61234, 61234));
 }
 
 }  // namespace

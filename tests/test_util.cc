@@ -112,6 +112,8 @@ int ServerProcess::StartAndWaitForExit() {
   return 0;
 }
 
+std::string ServerProcess::log() const { return ReadFile(log_file_); }
+
 int ServerProcess::Stop() {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

@@ -74,6 +74,8 @@ class ServerProcess {
   pid_t pid() const { return pid_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string admin_token_file() const { return data_dir_ + ".admin-token"; }
+  // What every leerlusd on this data directory wrote to stdout and stderr.
+  std::string log() const;
 
  private:
   void Spawn();

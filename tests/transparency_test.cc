@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -19,8 +21,8 @@
 #include "client/client.h"
 #include "common/hashing.h"
 #include "common/merkle.h"
-#include "common/signed_note.h"
 #include "common/serialize.h"
+#include "common/signed_note.h"
 #include "leerlus/v1/events.pb.h"
 #include "rocksdb/db.h"
 #include "storage/log_keys.h"
@@ -188,9 +190,17 @@ TEST_F(TransparencyTest, ARewrittenHistoryFailsVerifyAndAuditNamingWhereItDiffer
   ServerProcess refused(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
   EXPECT_NE(refused.StartAndWaitForExit(), 0);
 
-  // The attacker drops the kept checkpoints too: the server starts, but
-  // what partners kept still tells.
+  // The attacker drops the kept checkpoints too: the latest signed, kept
+  // outside the data, still stops the server.
   RewriteHistory(dir_.File("data"), /*position=*/6, /*drop_checkpoints=*/true);
+  ServerProcess stopped(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
+  EXPECT_NE(stopped.StartAndWaitForExit(), 0);
+  EXPECT_NE(stopped.log().find("differs from what this log key signed at tree size 7"),
+            std::string::npos)
+      << stopped.log();
+  // An attacker who holds the server's machine removes that too: the server
+  // starts, but what partners kept still tells.
+  ASSERT_TRUE(std::filesystem::remove(dir_.File("log.key.checkpoint")));
   StartServer();
   CommandResult audit = Audit({"--checkpoint", dir_.File("saved.txt")});
   EXPECT_EQ(audit.exit_code, 12) << audit.out << audit.err;
@@ -216,6 +226,7 @@ TEST_F(TransparencyTest, AMirrorNamesTheFirstPositionTheServersCopyDiffersAt) {
   WriteText(dir_.File("mirror.jsonl"), Ok({"events", "--all", "--as-stored", "-o", "json"}));
   ASSERT_EQ(server_->Stop(), 0);
   RewriteHistory(dir_.File("data"), /*position=*/5, /*drop_checkpoints=*/true);
+  ASSERT_TRUE(std::filesystem::remove(dir_.File("log.key.checkpoint")));
   StartServer();
   // The server's own (new) checkpoint matches its rewritten copy, and the
   // mirror, checked against it, names where they part.
@@ -358,6 +369,111 @@ TEST_F(TransparencyTest, AForgedCheckpointOrReceiptFailsAndTheKeyStaysOutOfTheDa
   ASSERT_EQ(std::rename(dir_.File("log.key").c_str(), dir_.File("data/log.key").c_str()), 0);
   ServerProcess inside(dir_.File("data"), {"--signing-key", dir_.File("data/log.key")});
   EXPECT_NE(inside.StartAndWaitForExit(), 0);
+}
+
+// A backup restored after the server signed past it would have the server
+// sign a second, different tree of sizes it signed before, which partners
+// holding the first would see as a rewrite: it refuses to start, saying
+// which events are missing; the data it signed starts as before.
+TEST_F(TransparencyTest, ARestoredOlderBackupIsRefusedAndTheSignedDataStarts) {
+  WriteProgramme(/*outcomes=*/0);  // 4 events, the latest checkpoint of 4
+  Ok({"admin", "backup", "--to", dir_.File("backup")});
+  Ok({"method", "define", "--id", "later", "--name", "Later"});
+  Ok({"method", "define", "--id", "latest", "--name", "Latest"});
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});  // of 6
+  ASSERT_EQ(server_->Stop(), 0);
+  const CommandResult restore =
+      RunLeerlusd({"--restore-from", dir_.File("backup"), "--data-dir", dir_.File("restored")});
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+
+  ServerProcess restored(dir_.File("restored"), {"--signing-key", dir_.File("log.key")});
+  EXPECT_NE(restored.StartAndWaitForExit(), 0);
+  const std::string log = restored.log();
+  EXPECT_NE(log.find("the log ends at position 4, but this log key already signed a checkpoint "
+                     "of 6 events (kept in " +
+                     dir_.File("log.key.checkpoint") + ")"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("events 5..6 are missing"), std::string::npos) << log;
+  EXPECT_NE(log.find("Restore a backup that holds at least 6 events"), std::string::npos) << log;
+  // --verify with the verifier key says so too.
+  const CommandResult verify =
+      RunLeerlusd({"--data-dir", dir_.File("restored"), "--verify", "--public-key",
+                   dir_.File("log.vkey"), "--checkpoint-state", dir_.File("log.key.checkpoint")});
+  EXPECT_NE(verify.exit_code, 0);
+  EXPECT_NE(verify.err.find("checkpoint state check failed: the log ends at position 4"),
+            std::string::npos)
+      << verify.err;
+
+  StartServer();
+  EXPECT_EQ(Audit({"--checkpoint", dir_.File("saved.txt")}).exit_code, 0);
+  ASSERT_EQ(server_->Stop(), 0);
+  const CommandResult verified =
+      RunLeerlusd({"--data-dir", dir_.File("data"), "--verify", "--public-key",
+                   dir_.File("log.vkey"), "--signing-key", dir_.File("log.key")});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  EXPECT_NE(verified.out.find("checkpoint state: the latest checkpoint signed (tree size 6"),
+            std::string::npos)
+      << verified.out;
+}
+
+// After a key change the state file holds the old key's checkpoint: it is
+// no reason to stop, and the new key's first checkpoint replaces it.
+TEST_F(TransparencyTest, AStateFileOfAnotherKeyDoesNotBlockAKeyChange) {
+  WriteProgramme(/*outcomes=*/0);
+  ASSERT_EQ(server_->Stop(), 0);
+  ASSERT_EQ(
+      RunLeerlusd({"keygen", "--origin", "next.leerlus.nl/log", "--out", dir_.File("next.key")})
+          .exit_code,
+      0);
+  server_ = std::make_unique<ServerProcess>(
+      dir_.File("data"),
+      std::vector<std::string>{"--signing-key", dir_.File("next.key"), "--checkpoint-state",
+                               dir_.File("log.key.checkpoint")});
+  server_->Start();
+  EXPECT_NE(server_->log().find("holds no checkpoint signed by this log key"), std::string::npos)
+      << server_->log();
+  Ok({"checkpoint", "--out", dir_.File("new.txt")});
+  EXPECT_EQ(ReadFile(dir_.File("log.key.checkpoint")), ReadFile(dir_.File("new.txt")));
+  EXPECT_TRUE(absl::StartsWith(ReadFile(dir_.File("new.txt")), "next.leerlus.nl/log\n"));
+}
+
+TEST_F(TransparencyTest, TheStateFileLivesOutsideTheDataAndOnlyWithAKey) {
+  ASSERT_EQ(server_->Stop(), 0);
+  ServerProcess inside(dir_.File("data"), {"--signing-key", dir_.File("log.key"),
+                                           "--checkpoint-state", dir_.File("data/signed")});
+  EXPECT_NE(inside.StartAndWaitForExit(), 0);
+  EXPECT_NE(inside.log().find("--checkpoint-state '" + dir_.File("data/signed") +
+                              "' lies inside --data-dir"),
+            std::string::npos)
+      << inside.log();
+  ServerProcess keyless(dir_.File("data"), {"--checkpoint-state", dir_.File("signed")});
+  EXPECT_NE(keyless.StartAndWaitForExit(), 0);
+  EXPECT_NE(keyless.log().find("--checkpoint-state keeps the latest checkpoint"), std::string::npos)
+      << keyless.log();
+  ServerProcess over_key(dir_.File("data"), {"--signing-key", dir_.File("log.key"),
+                                             "--checkpoint-state", dir_.File("log.key")});
+  EXPECT_NE(over_key.StartAndWaitForExit(), 0);
+  EXPECT_FALSE(ReadFile(dir_.File("log.key")).empty());
+
+  // Beside the key unless given: in a flag, the TOML file or the environment.
+  const CommandResult derived =
+      RunLeerlusd({"--signing-key", "/etc/leerlus/log.key", "--print-config"});
+  EXPECT_NE(derived.out.find("checkpoint-state=\"/etc/leerlus/log.key.checkpoint\""),
+            std::string::npos)
+      << derived.out;
+  WriteText(dir_.File("leerlusd.toml"),
+            "signing-key = \"/etc/leerlus/log.key\"\n"
+            "checkpoint-state = \"/var/lib/leerlus/signed\"\n");
+  const CommandResult configured =
+      RunLeerlusd({"--config", dir_.File("leerlusd.toml"), "--print-config"});
+  EXPECT_NE(configured.out.find("checkpoint-state=\"/var/lib/leerlus/signed\""), std::string::npos)
+      << configured.out;
+  ::setenv("LEERLUS_CHECKPOINT_STATE", "/srv/signed", 1);
+  const CommandResult from_environment = RunLeerlusd({"--print-config"});
+  ::unsetenv("LEERLUS_CHECKPOINT_STATE");
+  EXPECT_NE(from_environment.out.find("checkpoint-state=\"/srv/signed\""), std::string::npos)
+      << from_environment.out;
 }
 
 }  // namespace

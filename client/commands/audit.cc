@@ -42,11 +42,7 @@ std::string ReadWholeFile(const std::string& path) {
 
 // --public-key: the verifier key's text, or a file holding it.
 note::VerifierKey ReadVerifierKey(const std::string& key_or_file) {
-  std::string text = key_or_file;
-  if (std::error_code error; std::filesystem::is_regular_file(key_or_file, error)) {
-    text = ReadWholeFile(key_or_file);
-  }
-  absl::StatusOr<note::VerifierKey> key = note::ParseVerifierKey(absl::StripAsciiWhitespace(text));
+  absl::StatusOr<note::VerifierKey> key = note::ReadVerifierKeyArgument(key_or_file);
   if (!key.ok()) throw UsageError(absl::StrCat("--public-key: ", key.status().message()));
   return *key;
 }

@@ -1,13 +1,8 @@
 #include "client/commands/command.h"
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <system_error>
-
 #include "absl/strings/numbers.h"
 #include "client/import_rows.h"
+#include "common/files.h"
 
 namespace leerlus::cli {
 
@@ -65,20 +60,10 @@ int PrintError(const grpc::Status& status) {
 }
 
 int WriteOutputFile(const std::string& path, const std::string& content) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file << content;
-    file.close();
-    if (!file) {
-      std::cerr << "error: cannot write " << path << ": " << std::strerror(errno) << std::endl;
-      return 3;
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::cerr << "error: cannot write " << path << ": " << error.message() << std::endl;
+  // What the umask allows, as for any file a command writes; durably, since
+  // a witness's state must outlive a power loss.
+  if (absl::Status written = WriteFileDurably(path, content, 0666); !written.ok()) {
+    std::cerr << "error: " << written.message() << std::endl;
     return 3;
   }
   return 0;

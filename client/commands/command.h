@@ -169,7 +169,7 @@ int CallAndRenderList(client::Client& api, client::OutputFormat format,
 }
 
 // Writes a whole file via a temporary and a rename, so a reader never sees
-// half of it; returns the exit code.
+// half of it, and syncs it; returns the exit code.
 int WriteOutputFile(const std::string& path, const std::string& content);
 
 }  // namespace leerlus::cli
