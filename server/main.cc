@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<leerlus::storage::EventStore>> store =
       leerlus::server::OpenStore(settings, crash_point);
   if (!store.ok()) return Fail(store.status());
-  if (settings.verify || settings.rebuild) {
+  if (settings.verify || settings.rebuild || settings.rebuild_tree) {
     absl::Status checked = leerlus::server::VerifyOrRebuild(**store, settings);
     return checked.ok() ? 0 : Fail(checked);
   }

@@ -105,6 +105,11 @@ void AddMaintenanceSettings(CLI::App& app, Settings& settings) {
   app.add_flag("--rebuild-projections", settings.rebuild,
                "drop every projection and rebuild it from the event log, then exit")
       ->configurable(false);
+  app.add_flag("--rebuild-tree", settings.rebuild_tree,
+               "drop the Merkle tree's nodes and hash them again from the events (repairs a "
+               "damaged tree), check the log (and with --public-key every checkpoint signed), "
+               "then exit")
+      ->configurable(false);
   app.add_flag("--verify", settings.verify,
                "check every data file's checksums, the log (gap-free, hash chain, stream "
                "index) and that the projections equal a rebuild, then exit")

@@ -21,6 +21,8 @@ struct Settings {
   std::string log_format = isatty(STDERR_FILENO) ? "text" : "json";
   bool log_calls = true;
   bool rebuild = false;
+  // --rebuild-tree: hash the Merkle tree's nodes again from the events.
+  bool rebuild_tree = false;
   bool verify = false;
   bool print_config = false;
   std::string restore_from;

@@ -146,10 +146,12 @@ absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
   }
   absl::StatusOr<std::unique_ptr<storage::EventStore>> store = model::OpenStore(store_options);
   if (!store.ok()) return Failure(store.status().ToString());
-  if (!(*store)->tree_status().ok() && !settings.verify && !settings.rebuild) {
+  if (!(*store)->tree_status().ok() && !settings.verify && !settings.rebuild &&
+      !settings.rebuild_tree) {
     return Failure(absl::StrCat("the log's Merkle tree cannot be loaded (",
                                 (*store)->tree_status().message(),
-                                "); run leerlusd --verify to see what is damaged"));
+                                "); run leerlusd --verify to see what is damaged, and "
+                                "leerlusd --rebuild-tree --public-key to repair it"));
   }
   if ((*store)->projections_rebuilt_at_open()) {
     std::cerr << "projections were in an older layout and have been rebuilt from the log"
@@ -239,6 +241,14 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& setting
     if (!files.ok()) return Failure(absl::StrCat("file check failed: ", files.ToString()));
     std::cout << "files: every block of every data file matches its checksum" << std::endl;
   }
+  if (settings.rebuild_tree) {
+    // The tree holds nothing the events do not; whether the events are still
+    // what was signed is for the checkpoints below (and at every start).
+    if (absl::Status rebuilt = store.RebuildTree(); !rebuilt.ok()) {
+      return Failure(absl::StrCat("tree rebuild failed: ", rebuilt.ToString()));
+    }
+    std::cout << "Merkle tree: hashed again from the events" << std::endl;
+  }
   absl::StatusOr<uint64_t> events = store.VerifyLog();
   if (!events.ok()) return Failure(absl::StrCat("log check failed: ", events.status().ToString()));
   std::cout << "log: " << *events << " events, gap-free, hash chain intact, every index entry "
@@ -271,6 +281,7 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& setting
       }
     }
   }
+  if (!verify && !rebuild) return absl::OkStatus();  // --rebuild-tree alone
   absl::StatusOr<std::string> before;
   if (verify) {
     before = store.ProjectionDigest();

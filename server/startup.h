@@ -30,10 +30,11 @@ absl::Status RestoreBackup(const Settings& settings);
 absl::StatusOr<std::unique_ptr<storage::EventStore>> OpenStore(
     const Settings& settings, std::unique_ptr<storage::KillAtFailpoint>& crash_point);
 
-// --verify and --rebuild-projections: checks the files, the log (its
-// Merkle tree included), with settings.public_key every checkpoint the
-// server signed and the checkpoint state file, and the projections against
-// a rebuild; or rebuilds them.
+// --verify, --rebuild-projections and --rebuild-tree: checks the files,
+// the log (its Merkle tree included, first rebuilt with --rebuild-tree),
+// with settings.public_key every checkpoint the server signed and the
+// checkpoint state file, and the projections against a rebuild; or
+// rebuilds them.
 // Says what it found.
 absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& settings);
 

@@ -224,7 +224,9 @@ absl::StatusOr<std::pair<std::string, uint64_t>> VerifyChain(ReadView& view,
           return false;
         }
         if (event->previous_hash() != previous_hash) {
-          problem = absl::DataLossError(absl::StrCat("hash chain broken at position ", *position));
+          problem = absl::DataLossError(
+              absl::StrCat("hash chain broken at position ", *position,
+                           ": it does not chain to the event before it (one of the two changed)"));
           return false;
         }
         std::vector<uint64_t>& positions = streams[event->stream()];

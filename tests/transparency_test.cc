@@ -220,6 +220,56 @@ TEST_F(TransparencyTest, ARewrittenHistoryFailsVerifyAndAuditNamingWhereItDiffer
   EXPECT_EQ(ReadFile(dir_.File("witness.txt")), ReadFile(dir_.File("saved.txt")));
 }
 
+// The tree holds nothing the events do not: a damaged one stops the
+// server, and --rebuild-tree hashes it again from the events, checked
+// against every checkpoint signed.
+TEST_F(TransparencyTest, ADamagedTreeStopsTheServerUntilRebuiltFromTheEvents) {
+  WriteProgramme(/*outcomes=*/14);  // 18 events: one kept node, over 1..16
+  Ok({"checkpoint", "--out", dir_.File("saved.txt")});
+  ASSERT_EQ(server_->Stop(), 0);
+  {
+    std::vector<std::string> names;
+    ASSERT_TRUE(
+        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("data"), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("data"), families, &handles, &db).ok());
+    rocksdb::ColumnFamilyHandle* tree =
+        handles[std::find(names.begin(), names.end(), "tree") - names.begin()];
+    // Not 32 bytes: no hash. (A missing last node is hashed again at open.)
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), tree, storage::TreeNodeKey(4, 0), "x").ok());
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  }
+  ServerProcess refused(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
+  EXPECT_NE(refused.StartAndWaitForExit(), 0);
+  EXPECT_NE(refused.log().find("leerlusd --rebuild-tree"), std::string::npos) << refused.log();
+
+  const CommandResult rebuilt =
+      RunLeerlusd({"--data-dir", dir_.File("data"), "--rebuild-tree", "--public-key",
+                   dir_.File("log.vkey"), "--checkpoint-state", dir_.File("log.key.checkpoint")});
+  ASSERT_EQ(rebuilt.exit_code, 0) << rebuilt.out << rebuilt.err;
+  EXPECT_NE(rebuilt.out.find("Merkle tree: hashed again from the events"), std::string::npos);
+  EXPECT_NE(rebuilt.out.find("every one matching the log"), std::string::npos) << rebuilt.out;
+  StartServer();
+  const CommandResult audit = Audit({"--checkpoint", dir_.File("saved.txt")});
+  EXPECT_EQ(audit.exit_code, 0) << audit.out << audit.err;
+
+  // Rebuilding the tree over a rewritten history is refused by the
+  // checkpoints it no longer matches.
+  ASSERT_EQ(server_->Stop(), 0);
+  RewriteHistory(dir_.File("data"), /*position=*/6, /*drop_checkpoints=*/false);
+  const CommandResult over_rewrite = RunLeerlusd(
+      {"--data-dir", dir_.File("data"), "--rebuild-tree", "--public-key", dir_.File("log.vkey")});
+  EXPECT_NE(over_rewrite.exit_code, 0);
+  EXPECT_NE(over_rewrite.err.find("history rewritten"), std::string::npos) << over_rewrite.err;
+}
+
 TEST_F(TransparencyTest, AMirrorNamesTheFirstPositionTheServersCopyDiffersAt) {
   WriteProgramme(/*outcomes=*/2);
   Ok({"checkpoint", "--out", dir_.File("saved.txt")});
