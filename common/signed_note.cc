@@ -335,7 +335,7 @@ absl::StatusOr<std::string> Open(absl::string_view signed_note,
     }
     verified = true;
   }
-  if (!verified) return Malformed(kWhat, "no signature by a trusted key");
+  if (!verified) return absl::NotFoundError("signed note: no signature by a trusted key");
   return std::string(text);
 }
 
@@ -441,7 +441,8 @@ absl::StatusOr<KeyFileReaders> ReadersOf(int fd, const struct stat& info, const 
   }
   // Linux's form of it (linux/posix_acl_xattr.h): version 2, then entries
   // of a 2-byte tag, 2-byte permissions and 4-byte id, little-endian.
-  constexpr uint32_t kUser = 0x02, kGroupObject = 0x04, kGroup = 0x08, kMask = 0x10;
+  constexpr uint32_t kUserObject = 0x01, kUser = 0x02, kGroupObject = 0x04, kGroup = 0x08,
+                     kMask = 0x10, kOther = 0x20;
   constexpr uint32_t kRead = 4;
   if (size < 4 || (size - 4) % 8 != 0 || LittleEndian(acl.data(), 4) != 2) {
     return absl::FailedPreconditionError(
@@ -453,6 +454,11 @@ absl::StatusOr<KeyFileReaders> ReadersOf(int fd, const struct stat& info, const 
   }
   for (ssize_t at = 4; at < size; at += 8) {
     const uint32_t tag = LittleEndian(&acl[at], 2);
+    if (tag != kUserObject && tag != kUser && tag != kGroupObject && tag != kGroup &&
+        tag != kMask && tag != kOther) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key file ", path, ": its ACL has an entry this server does not know"));
+    }
     if ((LittleEndian(&acl[at + 2], 2) & mask & kRead) == 0) continue;
     const uint32_t id = LittleEndian(&acl[at + 4], 4);
     if (tag == kUser) readers.users.push_back(id);
@@ -462,13 +468,9 @@ absl::StatusOr<KeyFileReaders> ReadersOf(int fd, const struct stat& info, const 
   return readers;
 }
 
-// The effective group and the supplementary ones.
-std::vector<uint32_t> ProcessGroups() {
-  std::vector<gid_t> groups(std::max(::getgroups(0, nullptr), 0));
-  groups.resize(std::max(::getgroups(static_cast<int>(groups.size()), groups.data()), 0));
-  groups.push_back(::getegid());
-  return std::vector<uint32_t>(groups.begin(), groups.end());
-}
+// The effective group only: a supplementary group (adm, say) is shared
+// with others, and its members would all read the key.
+std::vector<uint32_t> ProcessGroups() { return {::getegid()}; }
 
 }  // namespace
 

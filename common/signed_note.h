@@ -97,8 +97,9 @@ absl::StatusOr<std::pair<std::string, std::string>> GenerateKey(absl::string_vie
 
 // The text of `signed_note` once verified with `keys`: signatures by keys
 // not among them (name and id) are ignored; one by a listed key that does
-// not verify rejects the note ("... does not verify"), and so does a note
-// that no listed key signed ("no signature by a trusted key").
+// not verify rejects the note ("... does not verify"). A well-formed note
+// that no listed key signed is NOT_FOUND ("no signature by a trusted key"),
+// so that a caller can tell another key's note from a damaged one.
 absl::StatusOr<std::string> Open(absl::string_view signed_note, absl::Span<const VerifierKey> keys);
 
 // A log's tree head: its origin line, tree size, RFC 6962 root hash and any

@@ -1,6 +1,7 @@
 #include "core/transparency.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,17 +31,25 @@ absl::StatusOr<absl::string_view> NoteText(absl::string_view signed_note) {
 
 std::string Bytes(const merkle::Hash& hash) { return std::string(merkle::AsBytes(hash)); }
 
-absl::Status CannotReadState(const std::string& path) {
+absl::Status CannotReadState(const std::string& path, absl::string_view why) {
   return absl::FailedPreconditionError(
-      absl::StrCat("cannot read the checkpoint state file ", path, ": ", std::strerror(errno)));
+      absl::StrCat("cannot read the checkpoint state file ", path, " (--checkpoint-state): ", why));
 }
 
 // The contents of `path`, up to a byte more than a signed note may have (a
 // larger file is no checkpoint); nullopt if there is no such file.
 absl::StatusOr<std::optional<std::string>> ReadIfThere(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Not through a symbolic link (the check that it lies outside the data
+  // directory saw the link's target, the rename that replaces it would not),
+  // and never blocking on a FIFO.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0 && errno == ENOENT) return std::nullopt;
-  if (fd < 0) return CannotReadState(path);
+  if (fd < 0 && errno == ELOOP) return CannotReadState(path, "it is a symbolic link");
+  if (fd < 0) return CannotReadState(path, std::strerror(errno));
+  if (struct stat info; ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return CannotReadState(path, "it is not a regular file");
+  }
   std::string contents(note::kMaxNoteBytes + 1, '\0');
   size_t filled = 0;
   ssize_t got = 0;
@@ -50,7 +59,8 @@ absl::StatusOr<std::optional<std::string>> ReadIfThere(const std::string& path) 
     if (got <= 0) break;
     filled += static_cast<size_t>(got);
   }
-  const absl::Status read = got < 0 ? CannotReadState(path) : absl::OkStatus();
+  const absl::Status read =
+      got < 0 ? CannotReadState(path, std::strerror(errno)) : absl::OkStatus();
   ::close(fd);
   LEERLUS_RETURN_IF_ERROR(read);
   contents.resize(filled);
@@ -89,11 +99,19 @@ absl::StatusOr<CheckpointState> CheckCheckpointState(storage::EventStore& store,
   CheckpointState state;
   if (!signed_note.has_value()) return state;
   absl::StatusOr<note::Checkpoint> signed_by_key = note::OpenCheckpoint(*signed_note, key);
-  if (!signed_by_key.ok()) {
+  if (signed_by_key.status().code() == absl::StatusCode::kNotFound) {
+    // Another key's (a key change): it guards nothing this key signed.
     state.ignored = absl::StrCat("the checkpoint state file ", path,
-                                 " holds no checkpoint signed by this log key (",
-                                 signed_by_key.status().message(), ")");
+                                 " holds a checkpoint signed by another log key");
     return state;
+  }
+  if (!signed_by_key.ok()) {
+    // Damaged, or this key's signature fails: what it guarded is unknown.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the checkpoint state file ", path, " (--checkpoint-state) holds no valid checkpoint (",
+        signed_by_key.status().message(),
+        "): restore it from a copy; only if the data directory surely holds every event this "
+        "key signed, remove it"));
   }
   const uint64_t size = signed_by_key->size;
   std::unique_ptr<storage::ReadView> view = store.OpenReadView();
@@ -133,9 +151,9 @@ absl::StatusOr<std::string> Transparency::Load() {
   // Found now rather than at the first signing, which would fail.
   if (const std::string directory = StateDirectory(checkpoint_state_);
       ::access(directory.c_str(), W_OK | X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot write the checkpoint state file ",
-                                                      checkpoint_state_, ": ", directory, ": ",
-                                                      std::strerror(errno)));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write the checkpoint state file ", checkpoint_state_,
+                     " (--checkpoint-state): ", directory, ": ", std::strerror(errno)));
   }
   LEERLUS_ASSIGN_OR_RETURN(CheckpointState state,
                            CheckCheckpointState(*store_, signer_->verifier(), checkpoint_state_));
@@ -155,7 +173,7 @@ absl::StatusOr<std::string> Transparency::Load() {
     LEERLUS_RETURN_IF_ERROR(KeepState(latest->signed_note()));
   }
   if (state.ignored.empty()) return std::string();
-  return absl::StrCat(state.ignored, "; as after a key change, it is replaced at the next signing");
+  return absl::StrCat(state.ignored, "; as after a key change, this key's checkpoints replace it");
 }
 
 absl::Status Transparency::KeepState(absl::string_view signed_note) {

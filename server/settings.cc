@@ -107,7 +107,7 @@ void AddMaintenanceSettings(CLI::App& app, Settings& settings) {
       ->configurable(false);
   app.add_flag("--rebuild-tree", settings.rebuild_tree,
                "drop the Merkle tree's nodes and hash them again from the events (repairs a "
-               "damaged tree), check the log (and with --public-key every checkpoint signed), "
+               "damaged tree), check the log and every checkpoint signed (needs --public-key), "
                "then exit")
       ->configurable(false);
   app.add_flag("--verify", settings.verify,

@@ -244,6 +244,11 @@ absl::Status VerifyOrRebuild(storage::EventStore& store, const Settings& setting
   if (settings.rebuild_tree) {
     // The tree holds nothing the events do not; whether the events are still
     // what was signed is for the checkpoints below (and at every start).
+    if (settings.public_key.empty()) {
+      return Failure(
+          "--rebuild-tree needs --public-key: the rebuilt tree is checked against every "
+          "checkpoint this log's key signed");
+    }
     if (absl::Status rebuilt = store.RebuildTree(); !rebuilt.ok()) {
       return Failure(absl::StrCat("tree rebuild failed: ", rebuilt.ToString()));
     }

@@ -136,6 +136,9 @@ absl::StatusOr<uint64_t> EventStore::StoredTreeSize() {
   LEERLUS_ASSIGN_OR_RETURN(TreeNodeKeyParts key,
                            ParseTreeNodeKey(absl::string_view(it->key().data(), it->key().size())));
   if (key.level != kLowestKeptTreeLevel) return 0;
+  if (key.index >= std::numeric_limits<uint64_t>::max() >> kLowestKeptTreeLevel) {
+    return absl::DataLossError("the Merkle tree holds a node beyond any log");
+  }
   return (key.index + 1) << kLowestKeptTreeLevel;
 }
 
@@ -216,6 +219,9 @@ absl::Status EventStore::RebuildTree() {
                 "dropping the Merkle tree"));
   tail_.tree = merkle::CompactRange();
   tree_status_ = LoadTree(tail_.next_position - 1);
+  // Readers must not see the dropped nodes, even when a short log gets none.
+  absl::MutexLock lock(&head_mutex_);
+  durable_snapshot_ = TakeSnapshot();
   return tree_status_;
 }
 

@@ -164,7 +164,7 @@ TEST_F(CheckpointStateTest, AStateFileOfAnotherKeyIsIgnoredWithAWarningAndReplac
   std::unique_ptr<core::Transparency> transparency = Load(key_, &loaded);
   ASSERT_OK(loaded);
   EXPECT_THAT(*loaded, HasSubstr(absl::StrCat("the checkpoint state file ", state_,
-                                              " holds no checkpoint signed by this log key")));
+                                              " holds a checkpoint signed by another log key")));
   const v1::Checkpoint next = Sign(*transparency);
   EXPECT_EQ(next.origin(), "next.leerlus.nl/log");
   EXPECT_EQ(ReadFile(state_), next.signed_note());

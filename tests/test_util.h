@@ -7,12 +7,15 @@
 #include <gtest/gtest.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
+#include "rocksdb/db.h"
 
 #define EXPECT_OK(expr)                                                  \
   do {                                                                   \
@@ -121,6 +124,13 @@ inline std::vector<const google::protobuf::MethodDescriptor*> AllRpcs() {
 int FreePort();
 // GET http://127.0.0.1:port/path: the whole response, "" if none.
 std::string HttpGet(int port, const std::string& path);
+
+// Opens a closed store's RocksDB directly, with every column family it
+// holds, for `edit` to damage or rewrite it as someone holding the disk
+// would; `family` gives a family's handle by name.
+using FamilyByName = std::function<rocksdb::ColumnFamilyHandle*(absl::string_view name)>;
+void EditRocksDb(const std::string& path,
+                 const std::function<void(rocksdb::DB* db, const FamilyByName& family)>& edit);
 
 // Reads a whole file.
 std::string ReadFile(const std::string& path);

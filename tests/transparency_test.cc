@@ -118,51 +118,41 @@ class TransparencyTest : public ::testing::Test {
 // the head hash recomputed, and the tree dropped (leerlusd rebuilds it from
 // the events at open, as an attacker would recompute it).
 void RewriteHistory(const std::string& data_dir, uint64_t position, bool drop_checkpoints) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), data_dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), data_dir, families, &handles, &db).ok());
-  auto family = [&](absl::string_view name) {
-    return handles[std::find(names.begin(), names.end(), name) - names.begin()];
-  };
-  std::string previous_hash;
-  for (uint64_t p = 1;; ++p) {
-    std::string bytes;
-    if (!db->Get(rocksdb::ReadOptions(), family("events"), storage::EventKey(p), &bytes).ok()) {
-      break;
-    }
-    if (p >= position) {
-      v1::Event event;
-      ASSERT_TRUE(event.ParseFromString(bytes));
-      if (p == position) {
-        ASSERT_TRUE(event.has_outcome_recorded()) << event.DebugString();
-        event.mutable_outcome_recorded()
-            ->mutable_outcome()
-            ->mutable_two_group_continuous()
-            ->set_treatment_mean(1.0);
+  EditRocksDb(data_dir, [&](rocksdb::DB* db, const FamilyByName& family) {
+    std::string previous_hash;
+    for (uint64_t p = 1;; ++p) {
+      std::string bytes;
+      if (!db->Get(rocksdb::ReadOptions(), family("events"), storage::EventKey(p), &bytes).ok()) {
+        break;
       }
-      event.set_previous_hash(previous_hash);
-      bytes = SerializeDeterministic(event);
-      ASSERT_TRUE(
-          db->Put(rocksdb::WriteOptions(), family("events"), storage::EventKey(p), bytes).ok());
+      if (p >= position) {
+        v1::Event event;
+        ASSERT_TRUE(event.ParseFromString(bytes));
+        if (p == position) {
+          ASSERT_TRUE(event.has_outcome_recorded()) << event.DebugString();
+          event.mutable_outcome_recorded()
+              ->mutable_outcome()
+              ->mutable_two_group_continuous()
+              ->set_treatment_mean(1.0);
+        }
+        event.set_previous_hash(previous_hash);
+        bytes = SerializeDeterministic(event);
+        ASSERT_TRUE(
+            db->Put(rocksdb::WriteOptions(), family("events"), storage::EventKey(p), bytes).ok());
+      }
+      previous_hash = Sha256Hex(bytes);
     }
-    previous_hash = Sha256Hex(bytes);
-  }
-  ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("default"),
-                      std::string(storage::kHeadHashKey), previous_hash)
-                  .ok());
-  ASSERT_TRUE(db->DropColumnFamily(family("tree")).ok());
-  if (drop_checkpoints) {
-    ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), family("default"),
-                                storage::CheckpointKey(0),
-                                storage::CheckpointKey(std::numeric_limits<uint64_t>::max()))
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), family("default"),
+                        std::string(storage::kHeadHashKey), previous_hash)
                     .ok());
-  }
-  for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-  delete db;
+    ASSERT_TRUE(db->DropColumnFamily(family("tree")).ok());
+    if (drop_checkpoints) {
+      ASSERT_TRUE(db->DeleteRange(rocksdb::WriteOptions(), family("default"),
+                                  storage::CheckpointKey(0),
+                                  storage::CheckpointKey(std::numeric_limits<uint64_t>::max()))
+                      .ok());
+    }
+  });
 }
 
 TEST_F(TransparencyTest, ARewrittenHistoryFailsVerifyAndAuditNamingWhereItDiffers) {
@@ -227,29 +217,19 @@ TEST_F(TransparencyTest, ADamagedTreeStopsTheServerUntilRebuiltFromTheEvents) {
   WriteProgramme(/*outcomes=*/14);  // 18 events: one kept node, over 1..16
   Ok({"checkpoint", "--out", dir_.File("saved.txt")});
   ASSERT_EQ(server_->Stop(), 0);
-  {
-    std::vector<std::string> names;
-    ASSERT_TRUE(
-        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("data"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("data"), families, &handles, &db).ok());
-    rocksdb::ColumnFamilyHandle* tree =
-        handles[std::find(names.begin(), names.end(), "tree") - names.begin()];
+  EditRocksDb(dir_.File("data"), [](rocksdb::DB* db, const FamilyByName& family) {
     // Not 32 bytes: no hash. (A missing last node is hashed again at open.)
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), tree, storage::TreeNodeKey(4, 0), "x").ok());
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    delete db;
-  }
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), family("tree"), storage::TreeNodeKey(4, 0), "x").ok());
+  });
   ServerProcess refused(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
   EXPECT_NE(refused.StartAndWaitForExit(), 0);
   EXPECT_NE(refused.log().find("leerlusd --rebuild-tree"), std::string::npos) << refused.log();
 
+  const CommandResult keyless = RunLeerlusd({"--data-dir", dir_.File("data"), "--rebuild-tree"});
+  EXPECT_NE(keyless.exit_code, 0);
+  EXPECT_NE(keyless.err.find("--rebuild-tree needs --public-key"), std::string::npos)
+      << keyless.err;
   const CommandResult rebuilt =
       RunLeerlusd({"--data-dir", dir_.File("data"), "--rebuild-tree", "--public-key",
                    dir_.File("log.vkey"), "--checkpoint-state", dir_.File("log.key.checkpoint")});
@@ -481,11 +461,41 @@ TEST_F(TransparencyTest, AStateFileOfAnotherKeyDoesNotBlockAKeyChange) {
       std::vector<std::string>{"--signing-key", dir_.File("next.key"), "--checkpoint-state",
                                dir_.File("log.key.checkpoint")});
   server_->Start();
-  EXPECT_NE(server_->log().find("holds no checkpoint signed by this log key"), std::string::npos)
+  EXPECT_NE(server_->log().find("holds a checkpoint signed by another log key"), std::string::npos)
       << server_->log();
   Ok({"checkpoint", "--out", dir_.File("new.txt")});
   EXPECT_EQ(ReadFile(dir_.File("log.key.checkpoint")), ReadFile(dir_.File("new.txt")));
   EXPECT_TRUE(absl::StartsWith(ReadFile(dir_.File("new.txt")), "next.leerlus.nl/log\n"));
+}
+
+// A state file that is not a signed checkpoint, or whose signature by this
+// key fails, no longer says what was signed: the server does not guess.
+TEST_F(TransparencyTest, ADamagedOrLinkedStateFileStopsTheServer) {
+  WriteProgramme(/*outcomes=*/1);
+  ASSERT_EQ(server_->Stop(), 0);
+  const std::string state = dir_.File("log.key.checkpoint");
+  const std::string signed_note = ReadFile(state);
+  auto refused_with = [&](const std::string& fragment) {
+    ServerProcess refused(dir_.File("data"), {"--signing-key", dir_.File("log.key")});
+    EXPECT_NE(refused.StartAndWaitForExit(), 0);
+    EXPECT_NE(refused.log().find(fragment), std::string::npos) << refused.log();
+  };
+  WriteText(state, signed_note.substr(0, signed_note.size() / 2));
+  refused_with("holds no valid checkpoint");
+  std::string forged = signed_note;
+  char& in_signature = forged[forged.rfind('\n') - 3];  // a whole base64 digit
+  in_signature = in_signature == 'A' ? 'B' : 'A';
+  WriteText(state, forged);
+  refused_with("does not verify");
+  // A link: the rename that keeps the file would replace the link, not
+  // write where the link points.
+  WriteText(dir_.File("elsewhere"), signed_note);
+  ASSERT_TRUE(std::filesystem::remove(state));
+  std::filesystem::create_symlink(dir_.File("elsewhere"), state);
+  refused_with("it is a symbolic link");
+  ASSERT_TRUE(std::filesystem::remove(state));
+  WriteText(state, signed_note);
+  StartServer();
 }
 
 TEST_F(TransparencyTest, TheStateFileLivesOutsideTheDataAndOnlyWithAKey) {
@@ -503,8 +513,11 @@ TEST_F(TransparencyTest, TheStateFileLivesOutsideTheDataAndOnlyWithAKey) {
       << keyless.log();
   ServerProcess over_key(dir_.File("data"), {"--signing-key", dir_.File("log.key"),
                                              "--checkpoint-state", dir_.File("log.key")});
+  const std::string key_text = ReadFile(dir_.File("log.key"));
   EXPECT_NE(over_key.StartAndWaitForExit(), 0);
-  EXPECT_FALSE(ReadFile(dir_.File("log.key")).empty());
+  EXPECT_NE(over_key.log().find("--checkpoint-state is the --signing-key file"), std::string::npos)
+      << over_key.log();
+  EXPECT_EQ(ReadFile(dir_.File("log.key")), key_text);
 
   // Beside the key unless given: in a flag, the TOML file or the environment.
   const CommandResult derived =

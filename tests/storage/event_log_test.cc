@@ -148,26 +148,11 @@ class EventLogTest : public ::testing::Test {
   }
 
   // The families of the (closed) store's database by name.
-  using Families = std::function<rocksdb::ColumnFamilyHandle*(absl::string_view)>;
+  using Families = testing::FamilyByName;
   // Opens the closed store's RocksDB directly for `edit`, as someone with
   // the disk would.
   void EditDatabase(const std::function<void(rocksdb::DB*, const Families&)>& edit) {
-    std::vector<std::string> names;
-    ASSERT_TRUE(
-        rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.File("db"), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), dir_.File("db"), families, &handles, &db).ok());
-    edit(db, [&](absl::string_view name) {
-      return handles[std::find(names.begin(), names.end(), name) - names.begin()];
-    });
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    delete db;
+    testing::EditRocksDb(dir_.File("db"), edit);
   }
 
   // The stored bytes of every event, in position order.
@@ -519,6 +504,23 @@ TEST_F(EventLogTest, ADamagedTreeIsRebuiltFromTheEvents) {
   EXPECT_OK(store_->tree_status());
   EXPECT_OK(store_->VerifyLog());
   EXPECT_EQ(*store_->OpenReadView()->TreeRoot(40), root);
+}
+
+// A log shorter than the lowest kept level gets no node back: the rebuild
+// still leaves readers without the dropped ones.
+TEST_F(EventLogTest, AShortLogsTreeRebuildDropsANodeBeyondItsHead) {
+  for (int i = 0; i < 5; ++i) ASSERT_OK(Say("a", absl::StrCat("w", i), absl::StrCat("r", i)));
+  store_.reset();
+  EditDatabase([](rocksdb::DB* db, const Families& family) {
+    ASSERT_TRUE(
+        db->Put(rocksdb::WriteOptions(), family("tree"), TreeNodeKey(4, 0), std::string(32, 'x'))
+            .ok());
+  });
+  Open();
+  EXPECT_EQ(store_->tree_status().code(), absl::StatusCode::kDataLoss);
+  ASSERT_OK(store_->RebuildTree());
+  EXPECT_OK(store_->VerifyLog());
+  ASSERT_OK(Say("a", "after", "r-after"));
 }
 
 TEST(EventLogSchemaTest, ADatabaseWithoutTheLogsFamiliesHasNoHead) {
