@@ -40,6 +40,7 @@ const std::map<std::string, Access, std::less<>>& Rules() {
       {"RetractOutcome", Access::kRecord},
       {"CreateLesson", Access::kRecord},
       {"ImportOutcomes", Access::kRecord},
+      {"ImportOutcomeBatch", Access::kRecord},
       {"ReadEvents", Access::kRead},
       {"Subscribe", Access::kRead},
       // What they reveal is sizes and hashes, never contents: proofs carry
@@ -215,8 +216,10 @@ absl::Status CheckRole(const Caller& caller, absl::string_view rpc,
   // CheckAccess on the state the call acts on. An import stream opens
   // before its rows; each row (a CreateOutcomeRequest) is then checked
   // under ImportOutcomes as it comes, as a change of its own experiment.
-  if (rpc == "ImportOutcomes" &&
-      request.GetDescriptor() == v1::ImportOutcomesRequest::descriptor()) {
+  if ((rpc == "ImportOutcomes" &&
+       request.GetDescriptor() == v1::ImportOutcomesRequest::descriptor()) ||
+      (rpc == "ImportOutcomeBatch" &&
+       request.GetDescriptor() == v1::ImportOutcomeBatchRequest::descriptor())) {
     return absl::OkStatus();
   }
   if (ExperimentIdOf(rpc, request).empty()) {

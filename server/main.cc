@@ -12,6 +12,7 @@
 #include <atomic>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -23,6 +24,7 @@
 #include "common/files.h"
 #include "core/transparency.h"
 #include "server/authorizer.h"
+#include "server/http_gateway.h"
 #include "server/services.h"
 #include "server/settings.h"
 #include "server/startup.h"
@@ -85,7 +87,9 @@ std::unique_ptr<grpc::Server> StartServer(const Settings& settings,
 int Serve(const Settings& settings, leerlus::storage::EventStore& store,
           leerlus::server::Telemetry& telemetry, leerlus::server::Authorizer& authorizer,
           leerlus::core::Transparency& transparency,
-          std::shared_ptr<grpc::ServerCredentials> credentials, const sigset_t& signals) {
+          std::shared_ptr<grpc::ServerCredentials> credentials,
+          const std::optional<leerlus::server::HttpGatewayOptions>& http_options,
+          const sigset_t& signals) {
   std::atomic<bool> draining{false};
   leerlus::server::StalledStreams stalled_streams(absl::Seconds(settings.subscriber_stall_seconds));
   leerlus::server::ServiceContext context{&store,
@@ -115,21 +119,39 @@ int Serve(const Settings& settings, leerlus::storage::EventStore& store,
   if (server == nullptr) {
     return Fail(absl::StrCat("cannot listen on ", settings.listen, " (address in use or invalid)"));
   }
+  // HTTP calls go through the server itself, over its in-process channel.
+  std::unique_ptr<leerlus::server::HttpGateway> gateway;
+  if (http_options.has_value()) {
+    grpc::ChannelArguments arguments;
+    arguments.SetMaxReceiveMessageSize(settings.max_message_mb * 1024 * 1024);
+    arguments.SetMaxSendMessageSize(settings.max_message_mb * 1024 * 1024);
+    absl::StatusOr<std::unique_ptr<leerlus::server::HttpGateway>> started =
+        leerlus::server::HttpGateway::Start(*http_options, server->InProcessChannel(arguments));
+    if (!started.ok()) {
+      server->Shutdown();
+      return Fail(started.status());
+    }
+    gateway = *std::move(started);
+  }
   server->GetHealthCheckService()->SetServingStatus(true);
   leerlus::server::Logger& logger = telemetry.logger();
   logger.Log("info", "serving",
              {{"port", absl::StrCat(bound_port)},
+              {"http_port", gateway != nullptr ? absl::StrCat(gateway->port()) : ""},
               {"data_dir", settings.data_dir},
               {"log_position", absl::StrCat(store.HeadPosition())},
               {"metrics_port", absl::StrCat(telemetry.metrics_port())}});
   // Whole or not at all: whoever waits for it reads the port once it appears.
-  if (!settings.port_file.empty()) {
-    if (absl::Status written =
-            leerlus::WriteFileDurably(settings.port_file, absl::StrCat(bound_port, "\n"), 0644);
+  auto write_port = [&](const std::string& file, int port) {
+    if (file.empty()) return;
+    if (absl::Status written = leerlus::WriteFileDurably(file, absl::StrCat(port, "\n"), 0644);
         !written.ok()) {
-      logger.Log("error", "cannot write the port file", {{"error", written.ToString()}});
+      logger.Log("error", "cannot write a port file",
+                 {{"file", file}, {"error", written.ToString()}});
     }
-  }
+  };
+  if (gateway != nullptr) write_port(settings.http_port_file, gateway->port());
+  write_port(settings.port_file, bound_port);
 
   // Checkpoints while the log grows, so that a partner never waits longer
   // than the interval for one that covers its write.
@@ -150,9 +172,11 @@ int Serve(const Settings& settings, leerlus::storage::EventStore& store,
   logger.Log("info", "draining", {{"signal", absl::StrCat(signal_number)}});
   server->GetHealthCheckService()->SetServingStatus(false);
   draining.store(true);
+  if (gateway != nullptr) gateway->StopAccepting();
   server->Shutdown(std::chrono::system_clock::now() +
                    std::chrono::seconds(settings.shutdown_grace_seconds));
   server->Wait();
+  gateway.reset();
   return 0;
 }
 
@@ -232,9 +256,15 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       leerlus::server::TransportCredentials(settings);
   if (!credentials.ok()) return Fail(credentials.status());
-  if (int served =
-          Serve(settings, **store, **telemetry, **authorizer, transparency,
-                *std::move(credentials), signals);
+  std::optional<leerlus::server::HttpGatewayOptions> http_options;
+  if (!settings.http_listen.empty()) {
+    absl::StatusOr<leerlus::server::HttpGatewayOptions> options =
+        leerlus::server::HttpOptions(settings);
+    if (!options.ok()) return Fail(options.status());
+    http_options = *std::move(options);
+  }
+  if (int served = Serve(settings, **store, **telemetry, **authorizer, transparency,
+                         *std::move(credentials), http_options, signals);
       served != 0) {
     return served;
   }

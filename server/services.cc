@@ -201,14 +201,51 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
         // Refused rows, by code: logged and counted with the stream's
         // outcome, so that 100,000 refused rows do not pass as one OK line.
         std::map<absl::StatusCode, uint64_t> refused;
-        absl::Status status = ImportRows(*call.caller(), *reader, *response, refused);
+        v1::ImportOutcomesRequest request;
+        uint64_t rows_read = 0;
+        (void)TakeRequestParseFailure();  // Left by an earlier call on this thread.
+        absl::Status status = ImportRows(
+            *call.caller(),
+            [&]() -> const v1::CreateOutcomeRequest* {
+              if (!reader->Read(&request)) return nullptr;
+              ++rows_read;
+              return &request.row();
+            },
+            *response, refused);
+        // Read() also ends at a message that does not parse.
+        if (grpc::Status broken = TakeRequestParseFailure(); status.ok() && !broken.ok()) {
+          status = BrokenRow(broken, rows_read);
+        }
         call.AddLogFields(context_.telemetry->CountImportRows(response->written(), refused));
         return status;
       });
 }
 
+grpc::Status ExperimentServiceImpl::ImportOutcomeBatch(grpc::ServerContext* context,
+                                                       const v1::ImportOutcomeBatchRequest* request,
+                                                       v1::ImportOutcomesResponse* response) {
+  return RunUnary(context_, context, "ImportOutcomeBatch", *request, response,
+                  [&](const core::Caller& caller) -> absl::StatusOr<v1::ImportOutcomesResponse> {
+                    if (request->rows_size() > kMaxBatchRows) {
+                      return FieldError(
+                          "rows", absl::StrCat("holds ", request->rows_size(),
+                                               " rows; a batch holds at most ", kMaxBatchRows));
+                    }
+                    int next = 0;
+                    v1::ImportOutcomesResponse answer;
+                    std::map<absl::StatusCode, uint64_t> refused;
+                    LEERLUS_RETURN_IF_ERROR(ImportRows(
+                        caller,
+                        [&]() -> const v1::CreateOutcomeRequest* {
+                          return next < request->rows_size() ? &request->rows(next++) : nullptr;
+                        },
+                        answer, refused));
+                    return answer;
+                  });
+}
+
 absl::Status ExperimentServiceImpl::ImportRows(
-    const core::Caller& caller, grpc::ServerReader<v1::ImportOutcomesRequest>& reader,
+    const core::Caller& caller, const std::function<const v1::CreateOutcomeRequest*()>& next_row,
     v1::ImportOutcomesResponse& response, std::map<absl::StatusCode, uint64_t>& refused) {
   // Rows are handed to the store without waiting (a window of them in
   // flight), so that they share group commits instead of paying one fsync
@@ -240,28 +277,24 @@ absl::Status ExperimentServiceImpl::ImportRows(
     }
     inflight.pop_front();
   };
-  v1::ImportOutcomesRequest request;
   uint64_t row = 0;
-  (void)TakeRequestParseFailure();  // Left by an earlier call on this thread.
-  while (reader.Read(&request)) {
+  while (const v1::CreateOutcomeRequest* next = next_row()) {
     if (row >= context_.max_import_rows) {
       while (!inflight.empty()) collect_one();
       return absl::ResourceExhaustedError(absl::StrCat(
           "an import stream carries at most ", context_.max_import_rows, " rows; the first ",
           context_.max_import_rows, " were processed, split the rest"));
     }
-    // Each row is authorised under ImportOutcomes: by role here (it must
-    // name its experiment); the token and the experiment's rule are checked
-    // again when its append is decided.
-    absl::Status allowed = core::CheckRole(caller, "ImportOutcomes", request.row());
-    inflight.emplace_back(row, allowed.ok() ? commands_.StartCreateOutcome(request.row(), caller)
+    // Each row is authorised under ImportOutcomes (a batch's too): by role
+    // here (it must name its experiment); the token and the experiment's
+    // rule are checked again when its append is decided.
+    absl::Status allowed = core::CheckRole(caller, "ImportOutcomes", *next);
+    inflight.emplace_back(row, allowed.ok() ? commands_.StartCreateOutcome(*next, caller)
                                             : core::Pending<v1::CreateOutcomeResponse>(allowed));
     ++row;
     if (inflight.size() >= kWindow) collect_one();
   }
   while (!inflight.empty()) collect_one();
-  // Read() also ends at a message that does not parse.
-  if (grpc::Status broken = TakeRequestParseFailure(); !broken.ok()) return BrokenRow(broken, row);
   if (response.position() != 0) {
     LEERLUS_ASSIGN_OR_RETURN(*response.mutable_receipt(),
                              context_.transparency->ReceiptFor(response.position()));

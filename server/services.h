@@ -6,6 +6,7 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -112,12 +113,19 @@ class ExperimentServiceImpl final
   grpc::Status ImportOutcomes(grpc::ServerContext* context,
                               grpc::ServerReader<v1::ImportOutcomesRequest>* reader,
                               v1::ImportOutcomesResponse* response) override;
+  grpc::Status ImportOutcomeBatch(grpc::ServerContext* context,
+                                  const v1::ImportOutcomeBatchRequest* request,
+                                  v1::ImportOutcomesResponse* response) override;
+
+  // The most rows one ImportOutcomeBatch carries.
+  static constexpr int kMaxBatchRows = 10'000;
 
  private:
   // An import's rows, each authorised and appended; `refused` counts the
   // rows refused, by code.
+  // `next_row` gives each row in turn, then nullptr.
   absl::Status ImportRows(const core::Caller& caller,
-                          grpc::ServerReader<v1::ImportOutcomesRequest>& reader,
+                          const std::function<const v1::CreateOutcomeRequest*()>& next_row,
                           v1::ImportOutcomesResponse& response,
                           std::map<absl::StatusCode, uint64_t>& refused);
 

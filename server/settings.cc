@@ -19,6 +19,20 @@ void AddServingSettings(CLI::App& app, Settings& settings) {
   app.add_option("--metrics-listen", settings.metrics_listen,
                  "host:port for Prometheus metrics at /metrics (empty: none)")
       ->envname("LEERLUS_METRICS_LISTEN");
+  app.add_option("--http-listen", settings.http_listen,
+                 "host:port to serve the same RPCs over HTTP (the Connect protocol, JSON or "
+                 "binary) and the web app on (empty: none)")
+      ->envname("LEERLUS_HTTP_LISTEN");
+  app.add_option("--http-port-file", settings.http_port_file,
+                 "write the bound HTTP port to this file once serving")
+      ->envname("LEERLUS_HTTP_PORT_FILE");
+  app.add_option("--http-allowed-origin", settings.http_allowed_origins,
+                 "a web origin (https://host[:port]) whose pages may call the HTTP API from a "
+                 "browser; repeat for more (never '*'; the server's own origin always may)")
+      ->envname("LEERLUS_HTTP_ALLOWED_ORIGIN");
+  app.add_option("--web-root", settings.web_root,
+                 "directory of the web app's files, served on --http-listen")
+      ->envname("LEERLUS_WEB_ROOT");
   app.add_option("--log-format", settings.log_format, "json (one object a line) or text")
       ->check(CLI::IsMember({"json", "text"}))
       ->envname("LEERLUS_LOG_FORMAT")
@@ -45,6 +59,17 @@ void AddLimitSettings(CLI::App& app, Settings& settings) {
                  "limit)")
       ->check(CLI::Range(0, 100000))
       ->envname("LEERLUS_MAX_SUBSCRIBERS_PER_PRINCIPAL")
+      ->capture_default_str();
+  app.add_option("--http-max-connections", settings.http_max_connections,
+                 "most open HTTP connections; more are closed at once")
+      ->check(CLI::Range(1, 100000))
+      ->envname("LEERLUS_HTTP_MAX_CONNECTIONS")
+      ->capture_default_str();
+  app.add_option("--http-request-timeout-seconds", settings.http_request_timeout_seconds,
+                 "an HTTP request's header and body must arrive within this; a slower client "
+                 "is disconnected (also the longest wait for a write to a client)")
+      ->check(CLI::Range(1, 3600))
+      ->envname("LEERLUS_HTTP_REQUEST_TIMEOUT_SECONDS")
       ->capture_default_str();
   app.add_option("--max-import-rows", settings.max_import_rows,
                  "most rows one ImportOutcomes stream may carry; past it RESOURCE_EXHAUSTED")

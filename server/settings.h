@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 
@@ -18,6 +19,13 @@ struct Settings {
   std::string listen = "127.0.0.1:50051";
   std::string port_file;
   std::string metrics_listen;
+  // The Connect gateway and web app (server/http_gateway.h); empty: off.
+  std::string http_listen;
+  std::string http_port_file;
+  std::vector<std::string> http_allowed_origins;
+  std::string web_root;
+  int http_max_connections = 1024;
+  int http_request_timeout_seconds = 30;
   std::string log_format = isatty(STDERR_FILENO) ? "text" : "json";
   bool log_calls = true;
   bool rebuild = false;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/status_macros.h"
 #include "core/commands.h"
 #include "core/model/families.h"
 #include "core/queries.h"
@@ -26,6 +27,16 @@ namespace {
 
 // An error whose message is exactly `message`: what leerlusd prints.
 absl::Status Failure(const std::string& message) { return absl::FailedPreconditionError(message); }
+
+// Tokens cross the network in the clear only on loopback, or when the
+// operator says so.
+absl::Status CheckPlaintextAllowed(const Settings& settings, const std::string& listen) {
+  if (IsLoopback(listen) || settings.insecure_dev || settings.allow_plaintext) {
+    return absl::OkStatus();
+  }
+  return Failure(absl::StrCat("refusing to serve tokens in plaintext on ", listen,
+                              ": give --tls-cert and --tls-key, or --allow-plaintext"));
+}
 
 // Creates the first admin token and shows its secret once: in
 // `token_file` (created first, owner-only, never over an existing file or
@@ -316,9 +327,11 @@ absl::StatusOr<std::unique_ptr<Authorizer>> MakeAuthorizer(const Settings& setti
                                                            storage::EventStore& store,
                                                            Logger& logger) {
   if (settings.insecure_dev) {
-    if (!IsLoopback(settings.listen)) {
-      return Failure(absl::StrCat("--insecure-dev refuses to listen on ", settings.listen,
-                                  "; use a loopback address (127.0.0.1)"));
+    for (const std::string& listen : {settings.listen, settings.http_listen}) {
+      if (!listen.empty() && !IsLoopback(listen)) {
+        return Failure(absl::StrCat("--insecure-dev refuses to listen on ", listen,
+                                    "; use a loopback address (127.0.0.1)"));
+      }
     }
     logger.Log("warn", "INSECURE DEVELOPMENT MODE: no authentication, every caller is an admin",
                {{"listen", settings.listen}});
@@ -334,6 +347,26 @@ absl::StatusOr<std::unique_ptr<Authorizer>> MakeAuthorizer(const Settings& setti
   return std::make_unique<TokenAuthorizer>(&store);
 }
 
+absl::StatusOr<HttpGatewayOptions> HttpOptions(const Settings& settings) {
+  HttpGatewayOptions options;
+  options.listen = settings.http_listen;
+  if (settings.tls_cert.empty()) {
+    LEERLUS_RETURN_IF_ERROR(CheckPlaintextAllowed(settings, settings.http_listen));
+  }
+  options.tls_cert = settings.tls_cert;
+  options.tls_key = settings.tls_key;
+  options.tls_client_ca = settings.tls_client_ca;
+  options.allowed_origins = settings.http_allowed_origins;
+  options.web_root = settings.web_root;
+  options.max_connections = settings.http_max_connections;
+  options.request_timeout = absl::Seconds(settings.http_request_timeout_seconds);
+  options.write_timeout = options.request_timeout;
+  options.max_body_bytes = static_cast<size_t>(settings.max_message_mb) << 20;
+  // Room for several of the largest bodies at once, never less than 64 MiB.
+  options.body_budget_bytes = std::max<size_t>(4 * options.max_body_bytes, 64 << 20);
+  return options;
+}
+
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TransportCredentials(
     const Settings& settings) {
   if (settings.tls_cert.empty() != settings.tls_key.empty()) {
@@ -343,10 +376,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TransportCredentials(
     return Failure("--tls-client-ca needs --tls-cert");
   }
   if (settings.tls_cert.empty()) {
-    if (!IsLoopback(settings.listen) && !settings.insecure_dev && !settings.allow_plaintext) {
-      return Failure(absl::StrCat("refusing to serve tokens in plaintext on ", settings.listen,
-                                  ": give --tls-cert and --tls-key, or --allow-plaintext"));
-    }
+    LEERLUS_RETURN_IF_ERROR(CheckPlaintextAllowed(settings, settings.listen));
     return grpc::InsecureServerCredentials();
   }
   grpc::SslServerCredentialsOptions ssl;

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "common/signed_note.h"
 #include "server/authorizer.h"
+#include "server/http_gateway.h"
 #include "server/settings.h"
 #include "server/telemetry.h"
 #include "storage/event_store.h"
@@ -57,6 +58,10 @@ absl::StatusOr<std::unique_ptr<Authorizer>> MakeAuthorizer(const Settings& setti
 // operator says otherwise.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TransportCredentials(
     const Settings& settings);
+
+// The HTTP gateway's options from the settings: the same certificates,
+// and the same refusal of plaintext off loopback, as the gRPC listener.
+absl::StatusOr<HttpGatewayOptions> HttpOptions(const Settings& settings);
 
 }  // namespace leerlus::server
 
