@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   app.add_flag("--keep", keep, "leave the scratch directory and its stores (to profile them)");
   std::string only;
   app.add_option("--only", only, "run one scenario (to profile it)")
-      ->check(CLI::IsMember({"rocksdb", "appends", "scaling", "store", "import"}));
+      ->check(CLI::IsMember({"rocksdb", "appends", "gateway", "scaling", "store", "import"}));
   std::vector<int> concurrencies{1, 16, 64};
   app.add_option("--concurrency", concurrencies,
                  "the unary appends' concurrencies (default 1 16 64; one, to profile it)")

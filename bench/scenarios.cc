@@ -20,6 +20,7 @@ Bench::Bench(std::string leerlusd, std::string echo, std::string work, bool quic
 void Bench::Run(const std::string& only) {
   if (only.empty() || only == "rocksdb") RocksDbAlone();
   if (only.empty() || only == "appends") Unary();
+  if (only.empty() || only == "gateway") Gateway();
   if (only.empty() || only == "scaling") Scaling();
   if (only.empty() || only == "store") StoreScenarios(/*import_only=*/false);
   if (only == "import") StoreScenarios(/*import_only=*/true);
@@ -94,6 +95,40 @@ void Bench::UnaryAt(int concurrency, const Process& echo, const Process& server)
   Add(scenario, cpu_metric, "us")
       .samples.push_back((server.CpuSeconds() - server_cpu) * 1e6 / appends.calls);
   Add(scenario, client_cpu_metric, "us").samples.push_back(appends.client_cpu_us);
+}
+
+// The same two RPCs over native gRPC and over the HTTP gateway (Connect
+// JSON), on one server, at 16 and 64 callers: calls/s and server CPU per
+// call, the gateway's as ratios of gRPC's.
+void Bench::Gateway() {
+  for (int rep = 0; rep < reps(); ++rep) {
+    const std::string data = absl::StrCat(work_, "/gateway-", rep);
+    Process server = StartServer(leerlusd_, data, /*http=*/true);
+    const int http_port = HttpPortOf(data);
+    client::Client setup(server.address(), NoRetries());
+    CreateCatalogue(setup, 1, kAppendExperiments);
+    for (const auto& [call, name] : {std::pair{GatewayCall::kGetExperiment, "GetExperiment"},
+                                     std::pair{GatewayCall::kCreateOutcome, "CreateOutcome"}}) {
+      for (int concurrency : {16, 64}) {
+        const std::string calls_metric = absl::StrCat(name, " calls/s, concurrency ", concurrency);
+        const std::string cpu_metric =
+            absl::StrCat(name, " server CPU us per call, concurrency ", concurrency);
+        for (const bool http : {false, true}) {
+          const std::string scenario = http ? "gateway (HTTP JSON)" : "gateway (gRPC)";
+          const std::string baseline = http ? "gateway (gRPC)/" : "";
+          const double cpu = server.CpuSeconds();
+          const Load load = CallOverTransport(server.address(), http ? http_port : 0, call,
+                                              concurrency, span(), sequence_);
+          Add(scenario, calls_metric, "calls/s", baseline.empty() ? "" : baseline + calls_metric)
+              .samples.push_back(load.calls_per_second);
+          Add(scenario, cpu_metric, "us", baseline.empty() ? "" : baseline + cpu_metric)
+              .samples.push_back((server.CpuSeconds() - cpu) * 1e6 /
+                                 std::max<uint64_t>(load.calls, 1));
+          Add(scenario, "errors", "calls").samples.push_back(load.errors);
+        }
+      }
+    }
+  }
 }
 
 std::string Bench::ScalingMetric(uint64_t outcomes, int experiments) {

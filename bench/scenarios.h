@@ -29,8 +29,9 @@ class Bench {
   Bench(std::string leerlusd, std::string echo, std::string work, bool quick,
         std::vector<int> concurrencies);
 
-  // Runs every scenario, or only `only` (rocksdb, appends, scaling, store,
-  // or import: the store scenario's import and nothing after it).
+  // Runs every scenario, or only `only` (rocksdb, appends, gateway,
+  // scaling, store, or import: the store scenario's import and nothing
+  // after it).
   void Run(const std::string& only);
 
   const std::vector<Figure>& figures() const { return figures_.all(); }
@@ -54,6 +55,7 @@ class Bench {
   void RocksDbAlone();
   void Unary();
   void UnaryAt(int concurrency, const Process& echo, const Process& server);
+  void Gateway();
   void Scaling();
   void StoreScenarios(bool import_only);
   double ImportIntoNewStore(const std::string& data, int rep);

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace leerlus::bench {
 namespace {
@@ -100,10 +104,96 @@ client::ClientOptions NoRetries() {
   return once;
 }
 
-Process StartServer(const std::string& leerlusd, const std::string& data_dir) {
-  return Process({leerlusd, "--data-dir", data_dir, "--listen", "127.0.0.1:0", "--port-file",
-                  data_dir + ".port", "--insecure-dev", "--log-calls", "false"},
-                 data_dir + ".port");
+Process StartServer(const std::string& leerlusd, const std::string& data_dir, bool http) {
+  std::vector<std::string> argv = {
+      leerlusd,      "--data-dir",       data_dir,         "--listen",    "127.0.0.1:0",
+      "--port-file", data_dir + ".port", "--insecure-dev", "--log-calls", "false"};
+  if (http) {
+    argv.insert(argv.end(),
+                {"--http-listen", "127.0.0.1:0", "--http-port-file", data_dir + ".http-port"});
+  }
+  return Process(argv, data_dir + ".port");
+}
+
+int HttpPortOf(const std::string& data_dir) {
+  // Written before the gRPC port file the Process waited for.
+  std::ifstream file(data_dir + ".http-port");
+  int port = 0;
+  if (!(file >> port)) {
+    std::fprintf(stderr, "no HTTP port in %s.http-port\n", data_dir.c_str());
+    std::exit(1);
+  }
+  return port;
+}
+
+Load CallOverTransport(const std::string& address, int http_port, GatewayCall call, int concurrency,
+                       std::chrono::milliseconds span, std::atomic<uint64_t>& sequence) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  namespace net = boost::asio;
+  return RunClosedLoop(concurrency, span, [&](int thread) -> std::function<bool()> {
+    auto random = std::make_shared<std::mt19937>(thread);
+    auto next_experiment = [&sequence] {
+      return absl::StrCat("x", ++sequence % kAppendExperiments);
+    };
+    if (http_port == 0) {
+      auto api = std::make_shared<client::Client>(address, NoRetries());
+      return [&, api, random, thread, next_experiment]() {
+        if (call == GatewayCall::kGetExperiment) {
+          v1::GetExperimentRequest request;
+          request.set_id(next_experiment());
+          v1::GetExperimentResponse response;
+          return api
+              ->Call(&v1::ExperimentService::Stub::GetExperiment, api->experiments(), request,
+                     &response)
+              .ok();
+        }
+        const uint64_t number = ++sequence;
+        v1::CreateOutcomeRequest request =
+            OutcomeRequest(absl::StrCat("x", number % kAppendExperiments), *random, number, thread);
+        v1::CreateOutcomeResponse response;
+        return api
+            ->Call(&v1::ExperimentService::Stub::CreateOutcome, api->experiments(), request,
+                   &response)
+            .ok();
+      };
+    }
+    // One keep-alive connection per caller, as a partner system's HTTP
+    // client pool would hold; the JSON is built per call, as it would be.
+    struct Connection {
+      net::io_context context;
+      beast::tcp_stream stream{context};
+      beast::flat_buffer buffer;
+    };
+    auto connection = std::make_shared<Connection>();
+    connection->stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                                      static_cast<uint16_t>(http_port)));
+    return [&, connection, random, thread, next_experiment]() {
+      std::string path;
+      std::string body;
+      if (call == GatewayCall::kGetExperiment) {
+        path = "/leerlus.v1.ExperimentService/GetExperiment";
+        body = absl::StrCat(R"({"id":")", next_experiment(), R"("})");
+      } else {
+        path = "/leerlus.v1.ExperimentService/CreateOutcome";
+        const uint64_t number = ++sequence;
+        (void)google::protobuf::util::MessageToJsonString(
+            OutcomeRequest(absl::StrCat("x", number % kAppendExperiments), *random, number, thread),
+            &body);
+      }
+      http::request<http::string_body> request{http::verb::post, path, 11};
+      request.set(http::field::host, "127.0.0.1");
+      request.set(http::field::content_type, "application/json");
+      request.body() = std::move(body);
+      request.prepare_payload();
+      beast::error_code error;
+      http::write(connection->stream, request, error);
+      if (error) return false;
+      http::response<http::string_body> response;
+      http::read(connection->stream, connection->buffer, response, error);
+      return !error && response.result() == http::status::ok;
+    };
+  });
 }
 
 void CreateCatalogue(client::Client& api, int methods, int experiments) {

@@ -24,8 +24,19 @@ inline constexpr int kAppendExperiments = 64;
 // Clients that never retry: a call that fails counts as an error.
 client::ClientOptions NoRetries();
 
-// Starts `leerlusd` on a loopback port over `data_dir`.
-Process StartServer(const std::string& leerlusd, const std::string& data_dir);
+// Starts `leerlusd` on a loopback port over `data_dir`; with `http`, its
+// HTTP gateway too, on the port HttpPortOf(data_dir) then reads.
+Process StartServer(const std::string& leerlusd, const std::string& data_dir, bool http = false);
+int HttpPortOf(const std::string& data_dir);
+
+// The two RPCs measured over both transports: a read of one experiment and
+// a durable append of an outcome.
+enum class GatewayCall { kGetExperiment, kCreateOutcome };
+
+// `concurrency` callers of `call`, back to back for `span`, over gRPC
+// (`http_port` 0) or as Connect JSON over HTTP/1.1 keep-alive connections.
+Load CallOverTransport(const std::string& address, int http_port, GatewayCall call, int concurrency,
+                       std::chrono::milliseconds span, std::atomic<uint64_t>& sequence);
 
 // One indicator, `methods` work methods, `experiments` running experiments
 // x0.. spread over the methods, with a 6-level condition.

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 DATA_DIR="${LEERLUS_DATA_DIR:-$ROOT/leerlus-data}"
 PORT="${LEERLUS_PORT:-50051}"
+HTTP_PORT="${LEERLUS_HTTP_PORT:-8080}"
 export LEERLUS_SERVER="127.0.0.1:$PORT"
 
 echo "== installing Debian packages"
@@ -36,11 +37,13 @@ PID_FILE="$DATA_DIR.pid"
 if [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
   echo "== leerlusd already running (pid $(cat "$PID_FILE")) on $LEERLUS_SERVER"
 else
-  echo "== starting leerlusd on $LEERLUS_SERVER with data in $DATA_DIR"
+  echo "== starting leerlusd on $LEERLUS_SERVER (gRPC) and 127.0.0.1:$HTTP_PORT (HTTP)" \
+    "with data in $DATA_DIR"
   rm -f "$DATA_DIR.port"
   # The first start writes the first admin token to $DATA_DIR.admin-token.
   nohup build/server/leerlusd --data-dir "$DATA_DIR" --listen "$LEERLUS_SERVER" \
     --port-file "$DATA_DIR.port" --bootstrap-token-file "$DATA_DIR.admin-token" \
+    --http-listen "127.0.0.1:$HTTP_PORT" \
     --signing-key "$LOG_KEY" \
     >"$DATA_DIR.log" 2>&1 &
   echo $! >"$PID_FILE"
@@ -89,6 +92,13 @@ echo
 echo "== the evaluator's report on loneliness, as one HTML file"
 "$L" report --indicator eenzaamheid --out "$DATA_DIR.report.html" --svg-dir "$DATA_DIR.plots"
 echo
-echo "leerlusd keeps running on $LEERLUS_SERVER (data: $DATA_DIR, log: $DATA_DIR.log)."
+echo "== the same server over HTTP with JSON (the Connect protocol; README: From any language)"
+curl -sS --max-time 10 "http://127.0.0.1:$HTTP_PORT/leerlus.v1.InsightService/WhatWorks" \
+  -H "Authorization: Bearer $LEERLUS_TOKEN" -H 'Content-Type: application/json' \
+  -d '{"indicatorId": "eenzaamheid"}' | head -c 300 ||
+  echo "(this leerlusd was started without --http-listen: stop it and run the demo again)"
+echo " ..."
+echo
+echo "leerlusd keeps running on $LEERLUS_SERVER and http://127.0.0.1:$HTTP_PORT (data: $DATA_DIR, log: $DATA_DIR.log)."
 echo "The admin token is in $DATA_DIR.admin-token:  export LEERLUS_TOKEN=\$(cat $DATA_DIR.admin-token)"
 echo "Open $DATA_DIR.report.html in a browser.  Try: build/client/leerlus --help    Stop it: kill \$(cat $PID_FILE)"

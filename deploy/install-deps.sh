@@ -6,10 +6,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-  build-essential cmake ninja-build ccache pkg-config \
+  build-essential cmake ninja-build ccache pkg-config curl \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
   librocksdb-dev libabsl-dev libssl-dev libcli11-dev libcsv-dev \
-  libboost-math-dev libeigen3-dev prometheus-cpp-dev libgtest-dev libgmock-dev python3-yaml python3-grpcio python3-grpc-tools python3-cryptography systemd \
+  libboost-dev libboost-math-dev libeigen3-dev prometheus-cpp-dev libgtest-dev libgmock-dev python3-yaml python3-grpcio python3-grpc-tools python3-cryptography systemd \
   clang libclang-rt-14-dev >/dev/null
 
 # buf lints the .proto files (npm package; runs offline once installed).

@@ -223,25 +223,28 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
 
 grpc::Status ExperimentServiceImpl::ImportOutcomeBatch(grpc::ServerContext* context,
                                                        const v1::ImportOutcomeBatchRequest* request,
-                                                       v1::ImportOutcomesResponse* response) {
-  return RunUnary(context_, context, "ImportOutcomeBatch", *request, response,
-                  [&](const core::Caller& caller) -> absl::StatusOr<v1::ImportOutcomesResponse> {
-                    if (request->rows_size() > kMaxBatchRows) {
-                      return FieldError(
-                          "rows", absl::StrCat("holds ", request->rows_size(),
-                                               " rows; a batch holds at most ", kMaxBatchRows));
-                    }
-                    int next = 0;
-                    v1::ImportOutcomesResponse answer;
-                    std::map<absl::StatusCode, uint64_t> refused;
-                    LEERLUS_RETURN_IF_ERROR(ImportRows(
-                        caller,
-                        [&]() -> const v1::CreateOutcomeRequest* {
-                          return next < request->rows_size() ? &request->rows(next++) : nullptr;
-                        },
-                        answer, refused));
-                    return answer;
-                  });
+                                                       v1::ImportOutcomeBatchResponse* response) {
+  return RunUnary(
+      context_, context, "ImportOutcomeBatch", *request, response,
+      [&](const core::Caller& caller) -> absl::StatusOr<v1::ImportOutcomeBatchResponse> {
+        if (request->rows_size() > kMaxBatchRows) {
+          return FieldError("rows", absl::StrCat("holds ", request->rows_size(),
+                                                 " rows; a batch holds at most ", kMaxBatchRows));
+        }
+        int next = 0;
+        v1::ImportOutcomesResponse imported;
+        std::map<absl::StatusCode, uint64_t> refused;
+        LEERLUS_RETURN_IF_ERROR(ImportRows(
+            caller,
+            [&]() -> const v1::CreateOutcomeRequest* {
+              return next < request->rows_size() ? &request->rows(next++) : nullptr;
+            },
+            imported, refused));
+        // The same fields under the same numbers (experiment_service.proto).
+        v1::ImportOutcomeBatchResponse answer;
+        answer.ParseFromString(imported.SerializeAsString());
+        return answer;
+      });
 }
 
 absl::Status ExperimentServiceImpl::ImportRows(

@@ -115,7 +115,7 @@ class ExperimentServiceImpl final
                               v1::ImportOutcomesResponse* response) override;
   grpc::Status ImportOutcomeBatch(grpc::ServerContext* context,
                                   const v1::ImportOutcomeBatchRequest* request,
-                                  v1::ImportOutcomesResponse* response) override;
+                                  v1::ImportOutcomeBatchResponse* response) override;
 
   // The most rows one ImportOutcomeBatch carries.
   static constexpr int kMaxBatchRows = 10'000;

@@ -895,7 +895,7 @@ TEST_F(IntegrationTest, HostileInputIsRefusedAndNothingIsWritten) {
         << method << ": " << garbage.error_message();
     ++rpcs;
   }
-  EXPECT_EQ(rpcs, 39);
+  EXPECT_EQ(rpcs, 40);
 
   // A control character in a title.
   v1::CreateExperimentRequest control = valid();
