@@ -296,6 +296,10 @@ std::optional<grpc::StatusCode> ConnectCodeFromName(absl::string_view name) {
 
 grpc::Status GatewayError(const absl::Status& status) { return ToGrpcStatus(status); }
 
+std::optional<ConnectCodec> StreamCodecOf(absl::string_view content_type) {
+  return CodecOf(MediaType(content_type), "application/connect+");
+}
+
 std::string StreamContentType(ConnectCodec codec) {
   return codec == ConnectCodec::kJson ? "application/connect+json" : "application/connect+proto";
 }

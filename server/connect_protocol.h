@@ -99,6 +99,10 @@ std::optional<grpc::StatusCode> ConnectCodeFromName(absl::string_view name);
 // google.rpc details the services give (server/status_mapping.h).
 grpc::Status GatewayError(const absl::Status& status);
 
+// The codec a streaming Content-Type names (application/connect+json or
+// +proto); none for another.
+std::optional<ConnectCodec> StreamCodecOf(absl::string_view content_type);
+
 // Streams: the Content-Type of the answer, one message's envelope, and
 // the end-of-stream envelope that carries the call's status.
 std::string StreamContentType(ConnectCodec codec);

@@ -5,7 +5,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/client_callback.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,6 +114,8 @@ class BodyShare {
     return *this;
   }
   ~BodyShare() { Release(); }
+  // More of the budget, taken already.
+  void Grow(size_t bytes) { bytes_ += bytes; }
   void Release() {
     if (budget_ != nullptr) budget_->Give(bytes_);
     budget_ = nullptr;
@@ -130,11 +135,37 @@ struct Shared {
   grpc::GenericStub stub;
   BodyBudget budget;
   std::atomic<int> connections{0};
-  // Calls whose completion may still post to a connection: the gateway
-  // waits for them before its threads' context goes away.
-  std::atomic<int> live_calls{0};
   std::string web_root_real;  // web_root with links resolved
   bool tls = false;
+  // On a loopback address, the Host values a request may carry (DNS
+  // rebinding: a page whose name now points at 127.0.0.1 sends its own).
+  std::vector<std::string> loopback_hosts;
+
+  // Calls whose completion may still post to a connection: once stopping,
+  // none starts, and the gateway waits for those running before its
+  // threads' context goes away.
+  bool BeginCall() {
+    absl::MutexLock lock(&calls_mutex);
+    if (stopping) return false;
+    ++live_calls;
+    return true;
+  }
+  void EndCall() {
+    absl::MutexLock lock(&calls_mutex);
+    --live_calls;
+  }
+  // False if calls still run after `limit`.
+  bool StopCalls(absl::Duration limit) {
+    absl::MutexLock lock(&calls_mutex);
+    stopping = true;
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mutex) { return live_calls == 0; };
+    return calls_mutex.AwaitWithTimeout(absl::Condition(&ended), limit);
+  }
+
+ private:
+  absl::Mutex calls_mutex;
+  int live_calls ABSL_GUARDED_BY(calls_mutex) = 0;
+  bool stopping ABSL_GUARDED_BY(calls_mutex) = false;
 };
 
 // Adds the request's bearer token and deadline to a call; not OK for a
@@ -164,18 +195,22 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   using MessageHandler = std::function<void(std::string)>;
   using DoneHandler = std::function<void(grpc::Status)>;
 
-  static std::shared_ptr<StreamCall> Start(Shared& shared, const Request& http_request,
-                                           const ConnectRequest& call, MessageHandler on_message,
-                                           DoneHandler on_done, absl::Status& prepared) {
+  static std::shared_ptr<StreamCall> Start(std::shared_ptr<Shared> shared,
+                                           const Request& http_request, const ConnectRequest& call,
+                                           MessageHandler on_message, DoneHandler on_done,
+                                           absl::Status& prepared) {
     std::shared_ptr<StreamCall> stream(new StreamCall(std::move(on_message), std::move(on_done)));
     prepared = Prepare(http_request, call, stream->context_);
     if (!prepared.ok()) return nullptr;
+    if (!shared->BeginCall()) {
+      prepared = absl::UnavailableError("the server is stopping");
+      return nullptr;
+    }
     stream->self_ = stream;
     stream->request_ = ToByteBuffer(call.message);
-    ++shared.live_calls;
-    stream->live_calls_ = &shared.live_calls;
-    shared.stub.PrepareBidiStreamingCall(&stream->context_, call.route->path, grpc::StubOptions(),
-                                         stream.get());
+    stream->shared_ = shared;
+    shared->stub.PrepareBidiStreamingCall(&stream->context_, call.route->path, grpc::StubOptions(),
+                                          stream.get());
     stream->StartWriteLast(&stream->request_, grpc::WriteOptions());
     stream->StartRead(&stream->incoming_);
     // Reads are asked for from outside reactions: the hold keeps the call
@@ -198,15 +233,18 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   }
 
   void OnDone(const grpc::Status& status) override {
-    // The callbacks hold the connection: let it go with this call.
-    DoneHandler done = std::move(on_done_);
-    on_message_ = nullptr;
-    done(status);
-    std::atomic<int>* live_calls = live_calls_;
+    std::shared_ptr<Shared> shared = shared_;
+    {
+      // The handlers hold the connection: they go with this call, before
+      // the gateway may stop.
+      DoneHandler done = std::move(on_done_);
+      on_message_ = nullptr;
+      done(status);
+    }
     // The last reference may be this one.
     std::shared_ptr<StreamCall> self = std::move(self_);
     self.reset();
-    --*live_calls;
+    shared->EndCall();
   }
 
  private:
@@ -219,7 +257,7 @@ class StreamCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBu
   MessageHandler on_message_;
   DoneHandler on_done_;
   std::shared_ptr<StreamCall> self_;
-  std::atomic<int>* live_calls_ = nullptr;
+  std::shared_ptr<Shared> shared_;
 };
 
 std::string ContentTypeOfFile(absl::string_view path) {
@@ -275,7 +313,19 @@ template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<Shared> shared)
-      : stream_(std::move(stream)), shared_(std::move(shared)) {}
+      : stream_(std::move(stream)), shared_(std::move(shared)) {
+    // The parser keeps a reference to its chunk callback: it lives here.
+    on_chunk_ = [this](uint64_t, beast::string_view piece, beast::error_code& ec) {
+      if (!shared_->budget.Take(piece.size())) {
+        budget_exhausted_ = true;
+        ec = net::error::no_buffer_space;
+        return size_t{0};
+      }
+      body_share_.Grow(piece.size());
+      chunked_body_.append(piece.data(), piece.size());
+      return piece.size();
+    };
+  }
   ~Session() { --shared_->connections; }
 
   void Run() {
@@ -312,22 +362,23 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void OnHeader(beast::error_code error) {
     if (error) return OnReadError(error);
     const Request& request = parser_->get();
+    const boost::optional<uint64_t> length = parser_->content_length();
     if (request.method() != http::verb::post) {
-      parser_->body_limit(0);
-    } else {
-      // The budget is taken before the body is read: a body without a
-      // length could not be.
-      const boost::optional<uint64_t> length = parser_->content_length();
-      if (!length) {
-        return SendError(411, absl::InvalidArgumentError("a request body needs Content-Length"),
+      // Only calls carry a body: another would be read outside the budget.
+      if (parser_->chunked() || (length && *length > 0)) {
+        return SendError(400, absl::InvalidArgumentError("only POST requests carry a body"),
                          /*close=*/true);
       }
-      if (!shared_->budget.Take(*length)) {
-        return SendError(503,
-                         absl::UnavailableError("too many request bodies are being read; retry"),
-                         /*close=*/true);
-      }
+    } else if (length) {
+      // The whole declared length is taken before the body is read.
+      if (!shared_->budget.Take(*length)) return RefuseForBudget();
       body_share_ = BodyShare(&shared_->budget, *length);
+    } else {
+      // A chunked body (what Node's and Go's HTTP/1.1 clients send) is
+      // taken from the budget piece by piece as it arrives.
+      body_share_ = BodyShare(&shared_->budget, 0);
+      chunked_body_.clear();
+      parser_->on_chunk_body(on_chunk_);
     }
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code error, size_t) {
@@ -335,7 +386,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                      });
   }
 
+  void RefuseForBudget() {
+    SendError(503, absl::UnavailableError("too many request bodies are being read; retry"),
+              /*close=*/true);
+  }
+
   void OnReadError(beast::error_code error) {
+    if (budget_exhausted_) return RefuseForBudget();
     if (error == http::error::body_limit) {
       return SendError(413,
                        absl::ResourceExhaustedError(absl::StrCat(
@@ -364,6 +421,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Tcp().expires_never();
     request_ = parser_->release();
     parser_.reset();
+    if (!chunked_body_.empty()) request_.body() = std::move(chunked_body_);
     keep_alive_ = request_.keep_alive();
     Handle();
   }
@@ -372,6 +430,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Handle() {
     origin_.clear();
+    if (!HostAllowed()) {
+      return SendError(421,
+                       absl::PermissionDeniedError(
+                           "this server answers only requests addressed to its loopback address"),
+                       /*close=*/true);
+    }
     if (auto origin = request_.find(http::field::origin); origin != request_.end()) {
       origin_ = std::string(origin->value());
       if (!OriginAllowed()) {
@@ -397,6 +461,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         return SendError(405, absl::InvalidArgumentError("only GET, HEAD, POST and OPTIONS"), false,
                          "GET, HEAD, POST, OPTIONS");
     }
+  }
+
+  bool HostAllowed() const {
+    if (shared_->loopback_hosts.empty()) return true;
+    auto host = request_.find(http::field::host);
+    if (host == request_.end()) return false;
+    const std::string value = absl::AsciiStrToLower(std::string(host->value()));
+    return std::find(shared_->loopback_hosts.begin(), shared_->loopback_hosts.end(), value) !=
+           shared_->loopback_hosts.end();
   }
 
   // The browser's origin is the gateway's own, or one named by the
@@ -434,11 +507,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                             route->server_streaming ? named("connect-content-encoding")
                                                     : header(http::field::content_encoding),
                             request_.body(), unsupported_media);
-    // The body is parsed: its memory goes back.
+    // The body is parsed; its share of the budget goes back with the answer.
     request_.body().clear();
     request_.body().shrink_to_fit();
-    body_share_.Release();
     if (!call.ok()) {
+      // A stream's client reads its errors from the stream's end.
+      if (std::optional<ConnectCodec> codec = StreamCodecOf(header(http::field::content_type));
+          route->server_streaming && codec.has_value()) {
+        return SendStreamError(*codec, GatewayError(call.status()));
+      }
       const grpc::Status status = GatewayError(call.status());
       return SendError(unsupported_media ? 415 : HttpStatusOf(status.error_code()), call.status(),
                        false);
@@ -446,8 +523,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     call_ = *std::move(call);
     // As a gRPC client does, a call whose deadline has passed is not sent.
     if (call_.timeout.has_value() && *call_.timeout <= absl::ZeroDuration()) {
-      return SendError(504, absl::DeadlineExceededError("Connect-Timeout-Ms is 0: no time left"),
-                       false);
+      return FailCall(absl::DeadlineExceededError("Connect-Timeout-Ms is 0: no time left"));
     }
     if (call_.route->server_streaming) return StartStream();
     StartUnary();
@@ -464,22 +540,31 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void StartUnary() {
     auto exchange = std::make_shared<UnaryExchange>();
     if (absl::Status prepared = Prepare(request_, call_, exchange->context); !prepared.ok()) {
-      return SendError(400, prepared, false);
+      return FailCall(prepared);
     }
+    if (!shared_->BeginCall()) return FailCall(absl::UnavailableError("the server is stopping"));
     exchange->request = ToByteBuffer(call_.message);
     call_.message.clear();
-    ++shared_->live_calls;
     shared_->stub.UnaryCall(
         &exchange->context, call_.route->path, grpc::StubOptions(), &exchange->request,
-        &exchange->response, [self = this->shared_from_this(), exchange](grpc::Status status) {
+        &exchange->response,
+        [self = this->shared_from_this(), exchange](grpc::Status status) mutable {
           std::string message = status.ok() ? ToString(exchange->response) : std::string();
-          std::atomic<int>& live_calls = self->shared_->live_calls;
-          net::post(self->stream_.get_executor(),
-                    [self, status = std::move(status), message = std::move(message)] {
-                      self->FinishUnary(status, message);
-                    });
-          --live_calls;
+          std::shared_ptr<Shared> shared = self->shared_;
+          auto executor = self->stream_.get_executor();
+          net::post(executor,
+                    [self = std::move(self), status = std::move(status),
+                     message = std::move(message)] { self->FinishUnary(status, message); });
+          exchange.reset();
+          shared->EndCall();
         });
+  }
+
+  // A call refused before it reached the services: as its transport says.
+  void FailCall(const absl::Status& error) {
+    if (call_.route->server_streaming) return SendStreamError(call_.codec, GatewayError(error));
+    const grpc::Status status = GatewayError(error);
+    SendError(HttpStatusOf(status.error_code()), error, false);
   }
 
   void FinishUnary(const grpc::Status& status, const std::string& message) {
@@ -501,9 +586,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     header->keep_alive(false);
     keep_alive_ = false;
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    body_share_.Release();
     absl::Status prepared;
     stream_call_ = StreamCall::Start(
-        *shared_, request_, call_,
+        shared_, request_, call_,
         [self = this->shared_from_this()](std::string message) {
           net::post(self->stream_.get_executor(), [self, message = std::move(message)]() mutable {
             self->OnStreamMessage(std::move(message));
@@ -514,7 +600,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                     [self, status = std::move(status)] { self->OnStreamDone(status); });
         },
         prepared);
-    if (!prepared.ok()) return SendError(400, prepared, false);
+    if (!prepared.ok()) return FailCall(prepared);
     writing_ = true;
     Tcp().expires_after(ToChrono(shared_->options.write_timeout));
     http::async_write_header(
@@ -530,9 +616,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // A client that closes its side, or sends anything, mid-stream ends it.
   void WatchForClose() {
-    stream_.async_read_some(
-        net::buffer(watch_byte_),
-        [self = this->shared_from_this()](beast::error_code, size_t) { self->AbandonStream(); });
+    watching_ = true;
+    stream_.async_read_some(net::buffer(watch_byte_),
+                            [self = this->shared_from_this()](beast::error_code, size_t) {
+                              self->watching_ = false;
+                              self->AbandonStream();
+                            });
   }
 
   void OnStreamMessage(std::string message) {
@@ -571,15 +660,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     auto written = [self = this->shared_from_this(), chunk](beast::error_code error, size_t) {
       self->writing_ = false;
       self->Tcp().expires_never();
-      if (error) {
-        if (chunk->message) self->stream_call_->Release();
-        return self->AbandonStream();
-      }
-      if (chunk->last) return self->Close();
+      // Each message delivered is answered to the call exactly once: the
+      // next one asked for, or none.
       if (chunk->message) {
-        self->awaiting_message_ = true;
-        self->stream_call_->ReadNext();
+        if (error || self->abandoned_) {
+          self->stream_call_->Release();
+        } else {
+          self->awaiting_message_ = true;
+          self->stream_call_->ReadNext();
+        }
       }
+      if (error) return self->AbandonStream();
+      if (chunk->last) return self->Close();
       self->Pump();
     };
     if (chunk->last) {
@@ -592,8 +684,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   // The client is gone or too slow: the call is cancelled and the
   // connection closed once the call has ended.
   void AbandonStream() {
-    if (abandoned_) return;
+    if (abandoned_ || closed_) return;
     abandoned_ = true;
+    // Messages waiting to be sent never will be: the call hears so.
+    for (const Chunk& chunk : outbox_) {
+      if (chunk.message) stream_call_->Release();
+    }
+    outbox_.clear();
     if (stream_call_ != nullptr && !stream_done_) {
       stream_call_->Cancel();
     } else {
@@ -662,6 +759,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Send(std::move(response), kApiContentSecurityPolicy);
   }
 
+  // A stream refused before it began: 200, and its status in the end
+  // message, where Connect's streaming clients read it.
+  void SendStreamError(ConnectCodec codec, const grpc::Status& status) {
+    Response response{http::status::ok, request_.version()};
+    response.set(http::field::content_type, StreamContentType(codec));
+    response.body() = EndOfStream(status);
+    Send(std::move(response), kApiContentSecurityPolicy);
+  }
+
   void SendError(int http_status, const absl::Status& error, bool close,
                  absl::string_view allow = "") {
     if (close) keep_alive_ = false;
@@ -679,7 +785,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
             std::optional<size_t> content_length = std::nullopt) {
     AddCommonHeaders(response, policy);
     response.keep_alive(keep_alive_);
-    if (content_length.has_value()) {
+    if (request_.method() == http::verb::head) {
+      // The headers a GET would get, without its body (errors too).
+      response.content_length(content_length.value_or(response.body().size()));
+      response.body().clear();
+    } else if (content_length.has_value()) {
       response.content_length(*content_length);
     } else {
       response.prepare_payload();
@@ -691,6 +801,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         [self = this->shared_from_this(), shared_response](beast::error_code error, size_t) {
           self->Tcp().expires_never();
           self->body_share_.Release();
+          self->request_ = {};
           if (error || !self->keep_alive_) return self->Close();
           self->ReadRequest();
         });
@@ -700,6 +811,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (closed_) return;
     closed_ = true;
     beast::error_code ignored;
+    if (watching_) {
+      // After a stream its watch still reads: the connection ends at once.
+      Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      Tcp().close();
+      return;
+    }
     if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
       // Our side ends; what the client still sends (the rest of a body too
       // large to read) is read and dropped for a short while, so that it
@@ -729,6 +846,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   Request request_;
   BodyShare body_share_;
+  // A chunked body as it arrives, and whether the budget ran out under it.
+  std::string chunked_body_;
+  bool budget_exhausted_ = false;
+  std::function<size_t(uint64_t, beast::string_view, beast::error_code&)> on_chunk_;
   bool keep_alive_ = false;
   std::string origin_;
   ConnectRequest call_;
@@ -737,6 +858,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::deque<Chunk> outbox_;
   bool writing_ = false;
   bool awaiting_message_ = true;
+  bool watching_ = false;
   bool abandoned_ = false;
   bool stream_done_ = false;
   bool closed_ = false;
@@ -772,17 +894,18 @@ class HttpGateway::Impl {
   Impl(HttpGatewayOptions options, std::shared_ptr<grpc::Channel> channel)
       : shared_(std::make_shared<Shared>(std::move(options), std::move(channel))),
         tls_(ssl::context::tls_server),
-        acceptor_(net::make_strand(context_)) {}
+        acceptor_(net::make_strand(*context_)),
+        backoff_(acceptor_.get_executor()) {}
 
   ~Impl() {
     StopAccepting();
-    // Calls still running post their answers here: wait for them (the
-    // gRPC server's shutdown ends them) before the context goes.
-    for (int waited = 0; shared_->live_calls.load() > 0 && waited < 1000; ++waited) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    context_.stop();
+    // Calls still running post their answers into the context: none starts
+    // now, and those running end first (the gRPC server's shutdown ends
+    // them). One that outlives the wait keeps the context, leaked.
+    const bool ended = shared_->StopCalls(absl::Seconds(10));
+    context_->stop();
     for (std::thread& thread : threads_) thread.join();
+    if (!ended) (void)context_.release();
   }
 
   absl::Status Start() {
@@ -808,6 +931,7 @@ class HttpGateway::Impl {
       beast::error_code error;
       tls_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                        ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      SSL_CTX_set_options(tls_.native_handle(), SSL_OP_NO_RENEGOTIATION);
       tls_.use_certificate_chain_file(options.tls_cert, error);
       if (!error) tls_.use_private_key_file(options.tls_key, ssl::context::pem, error);
       if (error) {
@@ -824,7 +948,7 @@ class HttpGateway::Impl {
       }
       shared_->tls = true;
     }
-    absl::StatusOr<tcp::endpoint> endpoint = ResolveListen(context_, options.listen);
+    absl::StatusOr<tcp::endpoint> endpoint = ResolveListen(*context_, options.listen);
     if (!endpoint.ok()) return endpoint.status();
     beast::error_code error;
     acceptor_.open(endpoint->protocol(), error);
@@ -836,9 +960,15 @@ class HttpGateway::Impl {
           absl::StrCat("cannot listen for HTTP on ", options.listen, ": ", error.message()));
     }
     port_ = acceptor_.local_endpoint().port();
+    if (endpoint->address().is_loopback()) {
+      for (const char* host : {"127.0.0.1", "localhost", "[::1]"}) {
+        shared_->loopback_hosts.push_back(absl::StrCat(host, ":", port_));
+        if (port_ == (shared_->tls ? 443 : 80)) shared_->loopback_hosts.push_back(host);
+      }
+    }
     Accept();
     for (int i = 0; i < std::max(1, options.threads); ++i) {
-      threads_.emplace_back([this] { context_.run(); });
+      threads_.emplace_back([this] { context_->run(); });
       pthread_setname_np(threads_.back().native_handle(), "leerlus-http");
     }
     return absl::OkStatus();
@@ -855,13 +985,17 @@ class HttpGateway::Impl {
 
  private:
   void Accept() {
-    acceptor_.async_accept(net::make_strand(context_),
+    acceptor_.async_accept(net::make_strand(*context_),
                            [this](beast::error_code error, tcp::socket socket) {
-                             if (error == net::error::operation_aborted || !acceptor_.is_open()) {
+                             if (error == net::error::operation_aborted || !acceptor_.is_open())
                                return;
+                             if (!error) {
+                               Serve(std::move(socket));
+                               return Accept();
                              }
-                             if (!error) Serve(std::move(socket));
-                             Accept();
+                             // Out of descriptors, say: wait a little instead of spinning.
+                             backoff_.expires_after(std::chrono::milliseconds(100));
+                             backoff_.async_wait([this](beast::error_code) { Accept(); });
                            });
   }
 
@@ -873,6 +1007,15 @@ class HttpGateway::Impl {
       socket.close(ignored);
       return;
     }
+    // A client whose machine vanished (no FIN, no RST) is noticed, so that
+    // its stream and slot are reclaimed, as gRPC's keepalive pings do.
+    beast::error_code ignored;
+    socket.set_option(net::socket_base::keep_alive(true), ignored);
+    const int fd = socket.native_handle();
+    const int idle = 60, interval = 20, count = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
     beast::tcp_stream stream(std::move(socket));
     if (shared_->tls) {
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
@@ -886,8 +1029,9 @@ class HttpGateway::Impl {
   std::shared_ptr<Shared> shared_;
   // Before the context: connections still queued in it use it.
   ssl::context tls_;
-  net::io_context context_;
+  std::unique_ptr<net::io_context> context_ = std::make_unique<net::io_context>();
   tcp::acceptor acceptor_;
+  net::steady_timer backoff_;
   std::vector<std::thread> threads_;
   int port_ = 0;
 };

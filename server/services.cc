@@ -224,27 +224,29 @@ grpc::Status ExperimentServiceImpl::ImportOutcomes(
 grpc::Status ExperimentServiceImpl::ImportOutcomeBatch(grpc::ServerContext* context,
                                                        const v1::ImportOutcomeBatchRequest* request,
                                                        v1::ImportOutcomeBatchResponse* response) {
-  return RunUnary(
-      context_, context, "ImportOutcomeBatch", *request, response,
-      [&](const core::Caller& caller) -> absl::StatusOr<v1::ImportOutcomeBatchResponse> {
-        if (request->rows_size() > kMaxBatchRows) {
-          return FieldError("rows", absl::StrCat("holds ", request->rows_size(),
-                                                 " rows; a batch holds at most ", kMaxBatchRows));
-        }
-        int next = 0;
-        v1::ImportOutcomesResponse imported;
-        std::map<absl::StatusCode, uint64_t> refused;
-        LEERLUS_RETURN_IF_ERROR(ImportRows(
-            caller,
-            [&]() -> const v1::CreateOutcomeRequest* {
-              return next < request->rows_size() ? &request->rows(next++) : nullptr;
-            },
-            imported, refused));
-        // The same fields under the same numbers (experiment_service.proto).
-        v1::ImportOutcomeBatchResponse answer;
-        answer.ParseFromString(imported.SerializeAsString());
-        return answer;
-      });
+  Call call(context_, *context, "ImportOutcomeBatch", *request);
+  if (!call.caller().ok()) return call.Finish(call.caller().status());
+  if (request->rows_size() > kMaxBatchRows) {
+    return call.Finish(
+        FieldError("rows", absl::StrCat("holds ", request->rows_size(),
+                                        " rows; a batch holds at most ", kMaxBatchRows)));
+  }
+  int next = 0;
+  v1::ImportOutcomesResponse imported;
+  // Refused rows are logged and counted as an import stream's are.
+  std::map<absl::StatusCode, uint64_t> refused;
+  absl::Status status = ImportRows(
+      *call.caller(),
+      [&]() -> const v1::CreateOutcomeRequest* {
+        return next < request->rows_size() ? &request->rows(next++) : nullptr;
+      },
+      imported, refused);
+  call.AddLogFields(context_.telemetry->CountImportRows(imported.written(), refused));
+  if (!status.ok()) return call.Finish(status);
+  // The same fields under the same numbers (experiment_service.proto).
+  v1::ImportOutcomeBatchResponse answer;
+  answer.ParseFromString(imported.SerializeAsString());
+  return call.Finish(absl::StatusOr<v1::ImportOutcomeBatchResponse>(std::move(answer)), response);
 }
 
 absl::Status ExperimentServiceImpl::ImportRows(

@@ -45,6 +45,13 @@ Struct ParseJson(const std::string& json) {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// The Connect code in a stream's end message ("" if it ended well).
+std::string EndCode(const Envelope& end) {
+  Struct message = ParseJson(end.payload);
+  if (!message.fields().contains("error")) return "";
+  return message.fields().at("error").struct_value().fields().at("code").string_value();
+}
+
 // A server with tokens and the HTTP gateway on, seeded over gRPC: the
 // catalogue, and experiments north-1 (team north, partner ggd) and
 // south-1 (team south), both running.
@@ -291,20 +298,53 @@ TEST_F(GatewayTest, BadRequestsAreRefusedWithTheRightCodeAndWriteNothing) {
     EXPECT_TRUE(absl::StrContains(error.fields().at("message").string_value(), c.names))
         << c.name << ": " << c.answer.body;
   }
-  // A body sent in chunks, with no length, is refused before it is read.
-  const std::string chunked = RawExchange(
-      http_port_,
-      absl::StrCat("POST ", kCreateWorkMethod,
-                   " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: "
-                   "Bearer ",
-                   admin_, "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n"),
+  // Only calls carry a body.
+  HttpAnswer get_with_body = HttpRequest(http_port_, "GET", "/", admin, "{}");
+  EXPECT_EQ(get_with_body.status, 400) << get_with_body.body;
+  // A request addressed to another name than the loopback it came to (a
+  // page whose name was pointed at 127.0.0.1): 421, whatever its Origin.
+  HttpAnswer rebound = Json(kCreateWorkMethod, valid, "admin",
+                            {{"Host", absl::StrCat("evil.example:", http_port_)},
+                             {"Origin", absl::StrCat("http://evil.example:", http_port_)}});
+  EXPECT_EQ(rebound.status, 421) << rebound.body;
+  // HEAD gets headers only, errors included.
+  const std::string head_answer = RawExchange(
+      http_port_, "HEAD /missing HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
       std::chrono::seconds(10));
-  EXPECT_EQ(FirstLine(chunked), "HTTP/1.1 411 Length Required\r") << chunked;
+  EXPECT_EQ(FirstLine(head_answer), "HTTP/1.1 421 Misdirected Request\r") << head_answer;
+  EXPECT_TRUE(absl::EndsWith(head_answer, "\r\n\r\n")) << head_answer;
   // Bytes that are not HTTP.
   const std::string garbage =
       RawExchange(http_port_, "HELLO\x01\x02 there\r\n\r\n", std::chrono::seconds(10));
   EXPECT_TRUE(absl::StartsWith(garbage, "HTTP/1.1 400")) << garbage;
   EXPECT_EQ(Head(), head);
+}
+
+// What Node's and Go's HTTP/1.1 clients send: a body in chunks, no length.
+TEST_F(GatewayTest, AChunkedBodyIsReadWithinTheBudget) {
+  const std::string body = R"({"id": "coach"})";
+  const std::string answer = RawExchange(
+      http_port_,
+      absl::StrCat("POST ", kGetWorkMethod, " HTTP/1.1\r\nHost: 127.0.0.1:", http_port_,
+                   "\r\nContent-Type: application/json\r\nConnection: close\r\nAuthorization: "
+                   "Bearer ",
+                   admin_, "\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n", body.substr(0, 5), "\r\n",
+                   absl::Hex(body.size() - 5), "\r\n", body.substr(5), "\r\n0\r\n\r\n"),
+      std::chrono::seconds(10));
+  EXPECT_EQ(FirstLine(answer), "HTTP/1.1 200 OK\r") << answer;
+  EXPECT_TRUE(absl::StrContains(answer, R"("id":"coach")")) << answer;
+  // Chunks past the body limit are refused as a long body is.
+  std::string huge =
+      absl::StrCat("POST ", kGetWorkMethod, " HTTP/1.1\r\nHost: 127.0.0.1:", http_port_,
+                   "\r\nContent-Type: application/json\r\nTransfer-Encoding: "
+                   "chunked\r\n\r\n");
+  const std::string piece(1 << 20, ' ');
+  for (int i = 0; i < 17; ++i) {
+    absl::StrAppend(&huge, absl::Hex(piece.size()), "\r\n", piece, "\r\n");
+  }
+  absl::StrAppend(&huge, "0\r\n\r\n");
+  EXPECT_EQ(FirstLine(RawExchange(http_port_, huge, std::chrono::seconds(20))),
+            "HTTP/1.1 413 Payload Too Large\r");
 }
 
 TEST_F(GatewayTest, RetriesExpectedVersionsAndPagingWorkAsOverGrpc) {
@@ -425,6 +465,28 @@ TEST_F(GatewayTest, TheStreamCatchesUpGoesLiveAndEndsWithItsStatus) {
                 .at("code")
                 .string_value(),
             "permission_denied");
+
+  // A request that does not parse: the stream's end says so, with 200, as
+  // Connect's streaming clients read it.
+  HttpAnswer garbled = ConnectCall(http_port_, kSubscribe, "application/connect+json",
+                                   MakeEnvelope(0, "{not json"), tokens_["team"]);
+  ASSERT_EQ(garbled.status, 200);
+  envelopes = SplitEnvelopes(garbled.body);
+  ASSERT_EQ(envelopes.size(), 1u);
+  EXPECT_EQ(envelopes[0].flags, 2);
+  EXPECT_EQ(EndCode(envelopes[0]), "invalid_argument");
+
+  // A client that stays connected after its stream ended is let go.
+  const auto start = std::chrono::steady_clock::now();
+  const std::string ended = RawExchange(
+      http_port_,
+      absl::StrCat("POST ", kSubscribe, " HTTP/1.1\r\nHost: 127.0.0.1:", http_port_,
+                   "\r\nContent-Type: application/connect+proto\r\nConnect-Timeout-Ms: "
+                   "300\r\nAuthorization: Bearer ",
+                   tokens_["team"], "\r\nContent-Length: 5\r\n\r\n", MakeEnvelope(0, "")),
+      std::chrono::seconds(30));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(15));
+  EXPECT_TRUE(absl::StrContains(ended, "deadline_exceeded")) << ended;
 }
 
 TEST_F(GatewayTest, ABatchImportWritesRowsAndRefusesEachBadOneOnItsOwn) {
@@ -432,7 +494,20 @@ TEST_F(GatewayTest, ABatchImportWritesRowsAndRefusesEachBadOneOnItsOwn) {
   *batch.add_rows() = SampleOutcomeRequest("north-1", "batch-1");
   *batch.add_rows() = SampleOutcomeRequest("south-1", "batch-2");  // Not team north's.
   *batch.add_rows() = SampleOutcomeRequest("north-1", "batch-3");
-  v1::ImportOutcomesResponse imported;
+  // A partner's rows: refused for an experiment that does not list it.
+  v1::ImportOutcomeBatchRequest partner_batch;
+  *partner_batch.add_rows() = SampleOutcomeRequest("south-1", "partner-1");
+  *partner_batch.add_rows() = SampleOutcomeRequest("north-1", "partner-2");
+  v1::ImportOutcomeBatchResponse partner_imported;
+  ASSERT_TRUE(ConnectProtoCall(http_port_, "/leerlus.v1.ExperimentService/ImportOutcomeBatch",
+                               partner_batch, &partner_imported, tokens_["partner"])
+                  .ok());
+  EXPECT_EQ(partner_imported.written(), 1u);
+  ASSERT_EQ(partner_imported.results_size(), 1);
+  EXPECT_EQ(partner_imported.results(0).row(), 0u);
+  EXPECT_EQ(partner_imported.results(0).code(),
+            static_cast<int>(grpc::StatusCode::PERMISSION_DENIED));
+  v1::ImportOutcomeBatchResponse imported;
   grpc::Status status =
       ConnectProtoCall(http_port_, "/leerlus.v1.ExperimentService/ImportOutcomeBatch", batch,
                        &imported, tokens_["team"]);
@@ -639,6 +714,10 @@ TEST_F(GatewayTest, TheWebRootServesTheAppAndNothingOutsideIt) {
   std::ofstream(root + "/index.html") << "<!doctype html><title>leerlus</title>";
   std::ofstream(root + "/assets/app.js") << "console.log('leerlus');";
   std::ofstream(dir_.File("secret.txt")) << "not for the web";
+  // Files that exist, so that only the rules keep them out.
+  std::ofstream(root + "/.env") << "not for the web";
+  ASSERT_EQ(mkdir((root + "/%2e%2e").c_str(), 0755), 0);
+  std::ofstream(root + "/%2e%2e/secret.txt") << "not for the web";
   ASSERT_EQ(symlink(dir_.File("secret.txt").c_str(), (root + "/leak.txt").c_str()), 0);
   StartServer({"--web-root", root}, "data-web");
   HttpAnswer index = HttpRequest(http_port_, "GET", "/");
