@@ -54,9 +54,14 @@ echo "ok: Dockerfile runtime packages exist: $(echo $packages | tr '\n' ' ')"
 LEERLUSD="$(realpath "$BUILD/server/leerlusd")"
 LEERLUS="$(realpath "$BUILD/client/leerlus")"
 serve() {  # serve NAME CONFIG_FILE: starts leerlusd, waits for its port
-  local name=$1 config=$2
+  local name=$1 config=$2 http=()
+  local http_host
+  http_host=$(sed -n 's/^ *http-listen = "\(.*\):[0-9]*"/\1/p' "$config")
+  if [ -n "$http_host" ]; then
+    http=(--http-listen "$http_host:0" --http-port-file "$tmp/$name.http-port")
+  fi
   "$LEERLUSD" --config "$config" --listen "$(sed -n 's/^ *listen = "\(.*\):[0-9]*"/\1/p' "$config"):0" \
-    --metrics-listen 127.0.0.1:0 --port-file "$tmp/$name.port" >"$tmp/$name.log" 2>&1 &
+    --metrics-listen 127.0.0.1:0 --port-file "$tmp/$name.port" "${http[@]}" >"$tmp/$name.log" 2>&1 &
   echo $! >"$tmp/$name.pid"
   for _ in $(seq 1 100); do
     [ -s "$tmp/$name.port" ] && return 0
@@ -120,5 +125,12 @@ ls "$tmp/var/backups" | grep -q . || fail "the Kubernetes backup job wrote no ba
 out=$("$LEERLUS" --server "127.0.0.1:$port" --tls-ca "$tmp/etc/tls/ca.crt" --tls-server-name leerlus \
   --token-file "$tmp/etc/token/token" checkpoint 2>&1) || fail "the Kubernetes config signs no checkpoint: $out"
 [ -s "$tmp/var/signed-checkpoint" ] || fail "the Kubernetes config keeps no checkpoint state"
+# Its HTTP listener: the same certificate, the same token.
+http_port=$(cat "$tmp/k8s.http-port")
+code=$(curl -s -o "$tmp/http.out" -w '%{http_code}' --cacert "$tmp/etc/tls/ca.crt" \
+  --resolve "leerlus:$http_port:127.0.0.1" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $(cat "$tmp/etc/token/token")" -d '{}' \
+  "https://leerlus:$http_port/leerlus.v1.CatalogService/ListWorkMethods") || true
+[ "$code" = 200 ] || fail "the Kubernetes config's HTTPS gateway answers $code: $(cat "$tmp/http.out")"
 stop k8s
-echo "ok: the Kubernetes config serves over TLS and signs; its probe and backup job work"
+echo "ok: the Kubernetes config serves gRPC and HTTPS over TLS and signs; its probe and backup job work"
