@@ -182,7 +182,7 @@ Load CallOverTransport(const std::string& address, int http_port, GatewayCall ca
             &body);
       }
       http::request<http::string_body> request{http::verb::post, path, 11};
-      request.set(http::field::host, "127.0.0.1");
+      request.set(http::field::host, absl::StrCat("127.0.0.1:", http_port));
       request.set(http::field::content_type, "application/json");
       request.body() = std::move(body);
       request.prepare_payload();
