@@ -46,7 +46,6 @@ namespace net = boost::asio;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 
-using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
 
 // The largest static file served (the web app's bundles are far smaller).
@@ -114,8 +113,12 @@ class BodyShare {
     return *this;
   }
   ~BodyShare() { Release(); }
-  // More of the budget, taken already.
-  void Grow(size_t bytes) { bytes_ += bytes; }
+  // `bytes` more, if the budget has them.
+  bool TakeMore(size_t bytes) {
+    if (budget_ == nullptr || !budget_->Take(bytes)) return false;
+    bytes_ += bytes;
+    return true;
+  }
   void Release() {
     if (budget_ != nullptr) budget_->Give(bytes_);
     budget_ = nullptr;
@@ -125,6 +128,45 @@ class BodyShare {
   BodyBudget* budget_ = nullptr;
   size_t bytes_ = 0;
 };
+
+// A request body read into a string, each piece taken from the body
+// budget as it arrives: a client that declares a large body and sends it
+// slowly holds only what it sent.
+struct BudgetedBody {
+  struct value_type {
+    std::string bytes;
+    BodyShare* share = nullptr;  // Where the pieces are charged; none: refused.
+    bool over_budget = false;
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& body) : body_(body) {}
+    void init(const boost::optional<uint64_t>&, beast::error_code& error) { error = {}; }
+    template <class ConstBufferSequence>
+    size_t put(const ConstBufferSequence& buffers, beast::error_code& error) {
+      const size_t size = net::buffer_size(buffers);
+      if (body_.share == nullptr || !body_.share->TakeMore(size)) {
+        body_.over_budget = true;
+        error = net::error::no_buffer_space;
+        return 0;
+      }
+      for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers);
+           ++it) {
+        body_.bytes.append(static_cast<const char*>((*it).data()), (*it).size());
+      }
+      error = {};
+      return size;
+    }
+    void finish(beast::error_code& error) { error = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+using Request = http::request<BudgetedBody>;
 
 // What every connection shares.
 struct Shared {
@@ -313,19 +355,7 @@ template <typename Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Stream stream, std::shared_ptr<Shared> shared)
-      : stream_(std::move(stream)), shared_(std::move(shared)) {
-    // The parser keeps a reference to its chunk callback: it lives here.
-    on_chunk_ = [this](uint64_t, beast::string_view piece, beast::error_code& ec) {
-      if (!shared_->budget.Take(piece.size())) {
-        budget_exhausted_ = true;
-        ec = net::error::no_buffer_space;
-        return size_t{0};
-      }
-      body_share_.Grow(piece.size());
-      chunked_body_.append(piece.data(), piece.size());
-      return piece.size();
-    };
-  }
+      : stream_(std::move(stream)), shared_(std::move(shared)) {}
   ~Session() { --shared_->connections; }
 
   void Run() {
@@ -361,25 +391,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void OnHeader(beast::error_code error) {
     if (error) return OnReadError(error);
-    const Request& request = parser_->get();
+    Request& request = parser_->get();
     const boost::optional<uint64_t> length = parser_->content_length();
     if (request.method() != http::verb::post) {
-      // Only calls carry a body: another would be read outside the budget.
+      // Only calls carry a body.
       if (parser_->chunked() || (length && *length > 0)) {
         return SendError(400, absl::InvalidArgumentError("only POST requests carry a body"),
                          /*close=*/true);
       }
-    } else if (length) {
-      // The whole declared length is taken before the body is read.
-      if (!shared_->budget.Take(*length)) return RefuseForBudget();
-      body_share_ = BodyShare(&shared_->budget, *length);
-    } else {
-      // A chunked body (what Node's and Go's HTTP/1.1 clients send) is
-      // taken from the budget piece by piece as it arrives.
-      body_share_ = BodyShare(&shared_->budget, 0);
-      chunked_body_.clear();
-      parser_->on_chunk_body(on_chunk_);
     }
+    // Whether sent whole or in chunks (what Node's and Go's HTTP/1.1
+    // clients send), the body is charged to the budget as it arrives.
+    body_share_ = BodyShare(&shared_->budget, 0);
+    request.body().share = &body_share_;
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code error, size_t) {
                        self->OnRead(error);
@@ -392,7 +416,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnReadError(beast::error_code error) {
-    if (budget_exhausted_) return RefuseForBudget();
+    if (parser_.has_value() && parser_->get().body().over_budget) return RefuseForBudget();
     if (error == http::error::body_limit) {
       return SendError(413,
                        absl::ResourceExhaustedError(absl::StrCat(
@@ -421,7 +445,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     Tcp().expires_never();
     request_ = parser_->release();
     parser_.reset();
-    if (!chunked_body_.empty()) request_.body() = std::move(chunked_body_);
+    request_.body().share = nullptr;
     keep_alive_ = request_.keep_alive();
     Handle();
   }
@@ -506,10 +530,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                             named("connect-protocol-version"), named("connect-timeout-ms"),
                             route->server_streaming ? named("connect-content-encoding")
                                                     : header(http::field::content_encoding),
-                            request_.body(), unsupported_media);
+                            request_.body().bytes, unsupported_media);
     // The body is parsed; its share of the budget goes back with the answer.
-    request_.body().clear();
-    request_.body().shrink_to_fit();
+    request_.body().bytes.clear();
+    request_.body().bytes.shrink_to_fit();
     if (!call.ok()) {
       // A stream's client reads its errors from the stream's end.
       if (std::optional<ConnectCodec> codec = StreamCodecOf(header(http::field::content_type));
@@ -843,13 +867,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<Shared> shared_;
   char drain_buffer_[4096];
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<BudgetedBody>> parser_;
   Request request_;
   BodyShare body_share_;
-  // A chunked body as it arrives, and whether the budget ran out under it.
-  std::string chunked_body_;
-  bool budget_exhausted_ = false;
-  std::function<size_t(uint64_t, beast::string_view, beast::error_code&)> on_chunk_;
+
   bool keep_alive_ = false;
   std::string origin_;
   ConnectRequest call_;

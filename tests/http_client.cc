@@ -2,6 +2,10 @@
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -46,28 +50,33 @@ const std::map<std::string, grpc::StatusCode>& CodesByName() {
 HttpAnswer HttpRequest(int port, const std::string& method, const std::string& target,
                        const std::map<std::string, std::string>& headers, const std::string& body,
                        std::chrono::seconds timeout) {
+  // Asynchronous operations, run here: only they honour the expiry.
   HttpAnswer answer;
   net::io_context context;
   beast::tcp_stream stream(context);
-  beast::error_code error;
-  stream.expires_after(timeout);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)),
-                 error);
-  if (error) return answer;
   http::request<http::string_body> request{http::string_to_verb(method), target, 11};
   request.set(http::field::host, "127.0.0.1:" + std::to_string(port));
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = body;
   if (!body.empty() || method == "POST") request.prepare_payload();
-  stream.expires_after(timeout);
-  http::write(stream, request, error);
-  if (error) return answer;
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(256 << 20);
+  bool read_whole = false;
   stream.expires_after(timeout);
-  http::read(stream, buffer, parser, error);
-  if ((error && error != http::error::end_of_stream) || !parser.is_header_done()) return answer;
+  stream.async_connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)),
+      [&](beast::error_code error) {
+        if (error) return;
+        http::async_write(stream, request, [&](beast::error_code error, size_t) {
+          if (error) return;
+          http::async_read(stream, buffer, parser, [&](beast::error_code error, size_t) {
+            read_whole = !error || error == http::error::end_of_stream;
+          });
+        });
+      });
+  context.run();
+  if (!read_whole || !parser.is_header_done()) return answer;
   const auto& response = parser.get();
   answer.status = static_cast<int>(response.result_int());
   for (const auto& field : response) {
@@ -145,21 +154,34 @@ std::string MakeEnvelope(int flags, const std::string& payload) {
 }
 
 std::string RawExchange(int port, const std::string& bytes, std::chrono::seconds timeout) {
-  net::io_context context;
-  beast::tcp_stream stream(context);
-  beast::error_code error;
-  stream.expires_after(timeout);
-  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port)),
-                 error);
-  if (error) return "";
-  net::write(stream, net::buffer(bytes), error);
+  // A plain blocking socket: its own timeouts bound each send and receive.
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  timeval limit{};
+  limit.tv_sec = timeout.count();
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string received;
-  char chunk[4096];
-  while (true) {
-    const size_t n = stream.read_some(net::buffer(chunk), error);
-    received.append(chunk, n);
-    if (error) break;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<size_t>(n);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    char chunk[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      const ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+      if (n <= 0) break;
+      received.append(chunk, static_cast<size_t>(n));
+    }
   }
+  close(fd);
   return received;
 }
 

@@ -347,6 +347,26 @@ TEST_F(GatewayTest, AChunkedBodyIsReadWithinTheBudget) {
             "HTTP/1.1 413 Payload Too Large\r");
 }
 
+// Bodies are charged to the budget (4 x 16 MiB here) as they arrive: five
+// clients that declare the largest body and send none of it block nobody.
+TEST_F(GatewayTest, DeclaredButUnsentBodiesHoldNoBudget) {
+  std::vector<std::future<std::string>> stalled;
+  for (int i = 0; i < 5; ++i) {
+    stalled.push_back(std::async(std::launch::async, [&] {
+      return RawExchange(
+          http_port_,
+          absl::StrCat("POST ", kGetWorkMethod, " HTTP/1.1\r\nHost: 127.0.0.1:", http_port_,
+                       "\r\nContent-Type: application/json\r\nContent-Length: ", 16 << 20,
+                       "\r\n\r\n{"),
+          std::chrono::seconds(3));
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  HttpAnswer answer = Json(kGetWorkMethod, R"({"id": "coach"})");
+  EXPECT_EQ(answer.status, 200) << answer.body;
+  for (auto& connection : stalled) connection.get();
+}
+
 TEST_F(GatewayTest, RetriesExpectedVersionsAndPagingWorkAsOverGrpc) {
   const std::string create =
       R"({"workMethod": {"id": "retry", "displayName": "Retry"}, "requestId": "http-retry"})";
