@@ -81,11 +81,12 @@ grpc::ByteBuffer ToByteBuffer(const std::string& bytes) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-// The bytes of all request bodies being read, within one budget, so that
-// many large uploads at once cannot exhaust memory.
-class BodyBudget {
+// Bytes held for many connections at once within one bound: request
+// bodies being read, and answers being sent, so that many large ones at
+// once cannot exhaust memory.
+class ByteBudget {
  public:
-  explicit BodyBudget(size_t total) : total_(total) {}
+  explicit ByteBudget(size_t total) : total_(total) {}
   bool Take(size_t bytes) {
     size_t used = used_.load();
     do {
@@ -100,19 +101,19 @@ class BodyBudget {
   std::atomic<size_t> used_{0};
 };
 
-// A share of the budget, given back when the request is answered.
-class BodyShare {
+// A share of a budget, given back when the request is answered.
+class BudgetShare {
  public:
-  BodyShare() = default;
-  BodyShare(BodyBudget* budget, size_t bytes) : budget_(budget), bytes_(bytes) {}
-  BodyShare(BodyShare&& other) noexcept { *this = std::move(other); }
-  BodyShare& operator=(BodyShare&& other) noexcept {
+  BudgetShare() = default;
+  BudgetShare(ByteBudget* budget, size_t bytes) : budget_(budget), bytes_(bytes) {}
+  BudgetShare(BudgetShare&& other) noexcept { *this = std::move(other); }
+  BudgetShare& operator=(BudgetShare&& other) noexcept {
     Release();
     budget_ = std::exchange(other.budget_, nullptr);
     bytes_ = std::exchange(other.bytes_, 0);
     return *this;
   }
-  ~BodyShare() { Release(); }
+  ~BudgetShare() { Release(); }
   // `bytes` more, if the budget has them.
   bool TakeMore(size_t bytes) {
     if (budget_ == nullptr || !budget_->Take(bytes)) return false;
@@ -125,7 +126,7 @@ class BodyShare {
   }
 
  private:
-  BodyBudget* budget_ = nullptr;
+  ByteBudget* budget_ = nullptr;
   size_t bytes_ = 0;
 };
 
@@ -135,7 +136,7 @@ class BodyShare {
 struct BudgetedBody {
   struct value_type {
     std::string bytes;
-    BodyShare* share = nullptr;  // Where the pieces are charged; none: refused.
+    BudgetShare* share = nullptr;  // Where the pieces are charged; none: refused.
     bool over_budget = false;
   };
 
@@ -171,11 +172,17 @@ using Request = http::request<BudgetedBody>;
 // What every connection shares.
 struct Shared {
   Shared(HttpGatewayOptions given, std::shared_ptr<grpc::Channel> channel)
-      : options(std::move(given)), stub(std::move(channel)), budget(options.body_budget_bytes) {}
+      : options(std::move(given)),
+        stub(std::move(channel)),
+        budget(options.body_budget_bytes),
+        answers(options.body_budget_bytes) {}
   const HttpGatewayOptions options;
   const ConnectRoutes routes;
   grpc::GenericStub stub;
-  BodyBudget budget;
+  ByteBudget budget;
+  // Answers being sent: a JSON answer can be larger than the service's
+  // binary one, and a slow reader holds it.
+  ByteBudget answers;
   std::atomic<int> connections{0};
   std::string web_root_real;  // web_root with links resolved
   bool tls = false;
@@ -402,7 +409,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     // Whether sent whole or in chunks (what Node's and Go's HTTP/1.1
     // clients send), the body is charged to the budget as it arrives.
-    body_share_ = BodyShare(&shared_->budget, 0);
+    body_share_ = BudgetShare(&shared_->budget, 0);
     request.body().share = &body_share_;
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code error, size_t) {
@@ -593,6 +600,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void FinishUnary(const grpc::Status& status, const std::string& message) {
     ConnectAnswer answer = UnaryAnswer(call_, status, message);
+    answer_share_ = BudgetShare(&shared_->answers, 0);
+    if (!answer_share_.TakeMore(answer.body.size())) {
+      answer = UnaryAnswer(call_,
+                           GatewayError(absl::ResourceExhaustedError(
+                               "too many large answers are being sent; retry")),
+                           "");
+    }
     Response response{static_cast<http::status>(answer.http_status), request_.version()};
     response.set(http::field::content_type, answer.content_type);
     response.body() = std::move(answer.body);
@@ -825,6 +839,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         [self = this->shared_from_this(), shared_response](beast::error_code error, size_t) {
           self->Tcp().expires_never();
           self->body_share_.Release();
+          self->answer_share_.Release();
           self->request_ = {};
           if (error || !self->keep_alive_) return self->Close();
           self->ReadRequest();
@@ -869,7 +884,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<BudgetedBody>> parser_;
   Request request_;
-  BodyShare body_share_;
+  BudgetShare body_share_;
+  BudgetShare answer_share_;
 
   bool keep_alive_ = false;
   std::string origin_;

@@ -37,7 +37,8 @@ struct HttpGatewayOptions {
   std::vector<std::string> allowed_origins;
   // Static files served on GET (the web app); empty: none.
   std::string web_root;
-  // The largest request body, and all bodies being read at once.
+  // The largest request body; all bodies being read at once, and (apart)
+  // all answers being sent at once.
   size_t max_body_bytes = 16 << 20;
   size_t body_budget_bytes = 64 << 20;
   size_t max_header_bytes = 16 << 10;
