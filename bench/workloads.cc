@@ -42,6 +42,18 @@ v1::CreateOutcomeRequest OutcomeRequest(const std::string& experiment, std::mt19
   return request;
 }
 
+// One durable append of an outcome to the append experiments, over gRPC.
+bool AppendOneOutcome(client::Client& api, std::mt19937& random, std::atomic<uint64_t>& sequence,
+                      int thread) {
+  const uint64_t number = ++sequence;
+  v1::CreateOutcomeRequest request =
+      OutcomeRequest(absl::StrCat("x", number % kAppendExperiments), random, number, thread);
+  v1::CreateOutcomeResponse response;
+  return api
+      .Call(&v1::ExperimentService::Stub::CreateOutcome, api.experiments(), request, &response)
+      .ok();
+}
+
 void CreateIndicator(client::Client& api) {
   v1::CreateIndicatorRequest indicator;
   indicator.mutable_indicator()->set_id("loneliness");
@@ -148,14 +160,7 @@ Load CallOverTransport(const std::string& address, int http_port, GatewayCall ca
                      &response)
               .ok();
         }
-        const uint64_t number = ++sequence;
-        v1::CreateOutcomeRequest request =
-            OutcomeRequest(absl::StrCat("x", number % kAppendExperiments), *random, number, thread);
-        v1::CreateOutcomeResponse response;
-        return api
-            ->Call(&v1::ExperimentService::Stub::CreateOutcome, api->experiments(), request,
-                   &response)
-            .ok();
+        return AppendOneOutcome(*api, *random, sequence, thread);
       };
     }
     // One keep-alive connection per caller, as a partner system's HTTP
@@ -216,16 +221,7 @@ Load AppendOutcomes(const std::string& address, int concurrency, std::chrono::mi
   return RunClosedLoop(concurrency, span, [&](int thread) {
     auto api = std::make_shared<client::Client>(address, NoRetries());
     auto random = std::make_shared<std::mt19937>(thread);
-    return [&, api, random, thread]() {
-      const uint64_t number = ++sequence;
-      v1::CreateOutcomeRequest request =
-          OutcomeRequest(absl::StrCat("x", number % kAppendExperiments), *random, number, thread);
-      v1::CreateOutcomeResponse response;
-      return api
-          ->Call(&v1::ExperimentService::Stub::CreateOutcome, api->experiments(), request,
-                 &response)
-          .ok();
-    };
+    return [&, api, random, thread]() { return AppendOneOutcome(*api, *random, sequence, thread); };
   });
 }
 

@@ -45,6 +45,13 @@ Struct ParseJson(const std::string& json) {
 
 std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// The id of the first experiment of a ListExperiments answer.
+std::string FirstExperimentId(const Struct& listed) {
+  const auto& experiments = listed.fields().at("experiments").list_value();
+  if (experiments.values_size() == 0) return "";
+  return experiments.values(0).struct_value().fields().at("id").string_value();
+}
+
 // The Connect code in a stream's end message ("" if it ended well).
 std::string EndCode(const Envelope& end) {
   Struct message = ParseJson(end.payload);
@@ -404,22 +411,7 @@ TEST_F(GatewayTest, RetriesExpectedVersionsAndPagingWorkAsOverGrpc) {
                          absl::StrCat(R"({"pageSize": 1, "pageToken": ")", token, R"("})"));
   ASSERT_EQ(next.status, 200) << next.body;
   Struct second = ParseJson(next.body);
-  EXPECT_NE(second.fields()
-                .at("experiments")
-                .list_value()
-                .values(0)
-                .struct_value()
-                .fields()
-                .at("id")
-                .string_value(),
-            listed.fields()
-                .at("experiments")
-                .list_value()
-                .values(0)
-                .struct_value()
-                .fields()
-                .at("id")
-                .string_value());
+  EXPECT_NE(FirstExperimentId(second), FirstExperimentId(listed));
   // A deadline already passed: 504 deadline_exceeded.
   HttpAnswer late = Json("/leerlus.v1.InsightService/WhatWorks", R"({"indicatorId": "loneliness"})",
                          "admin", {{"Connect-Timeout-Ms", "0"}});
