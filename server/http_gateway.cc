@@ -105,7 +105,7 @@ class ByteBudget {
 class BudgetShare {
  public:
   BudgetShare() = default;
-  BudgetShare(ByteBudget* budget, size_t bytes) : budget_(budget), bytes_(bytes) {}
+  explicit BudgetShare(ByteBudget* budget) : budget_(budget) {}
   BudgetShare(BudgetShare&& other) noexcept { *this = std::move(other); }
   BudgetShare& operator=(BudgetShare&& other) noexcept {
     Release();
@@ -174,12 +174,13 @@ struct Shared {
   Shared(HttpGatewayOptions given, std::shared_ptr<grpc::Channel> channel)
       : options(std::move(given)),
         stub(std::move(channel)),
-        budget(options.body_budget_bytes),
+        bodies(options.body_budget_bytes),
         answers(options.body_budget_bytes) {}
   const HttpGatewayOptions options;
   const ConnectRoutes routes;
   grpc::GenericStub stub;
-  ByteBudget budget;
+  // Request bodies being read.
+  ByteBudget bodies;
   // Answers being sent: a JSON answer can be larger than the service's
   // binary one, and a slow reader holds it.
   ByteBudget answers;
@@ -409,7 +410,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
     // Whether sent whole or in chunks (what Node's and Go's HTTP/1.1
     // clients send), the body is charged to the budget as it arrives.
-    body_share_ = BudgetShare(&shared_->budget, 0);
+    body_share_ = BudgetShare(&shared_->bodies);
     request.body().share = &body_share_;
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code error, size_t) {
@@ -600,7 +601,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void FinishUnary(const grpc::Status& status, const std::string& message) {
     ConnectAnswer answer = UnaryAnswer(call_, status, message);
-    answer_share_ = BudgetShare(&shared_->answers, 0);
+    answer_share_ = BudgetShare(&shared_->answers);
     if (!answer_share_.TakeMore(answer.body.size())) {
       answer = UnaryAnswer(call_,
                            GatewayError(absl::ResourceExhaustedError(
@@ -841,6 +842,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
           self->body_share_.Release();
           self->answer_share_.Release();
           self->request_ = {};
+          self->origin_.clear();
           if (error || !self->keep_alive_) return self->Close();
           self->ReadRequest();
         });
