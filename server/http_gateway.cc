@@ -94,6 +94,9 @@ class ByteBudget {
     } while (!used_.compare_exchange_weak(used, used + bytes));
     return true;
   }
+  // Taken whatever the bound (an answer whose call has run is sent).
+  void Force(size_t bytes) { used_.fetch_add(bytes); }
+  bool Full() const { return used_.load() >= total_; }
   void Give(size_t bytes) { used_.fetch_sub(bytes); }
 
  private:
@@ -119,6 +122,12 @@ class BudgetShare {
     if (budget_ == nullptr || !budget_->Take(bytes)) return false;
     bytes_ += bytes;
     return true;
+  }
+  // `bytes` more, whatever the bound.
+  void ForceMore(size_t bytes) {
+    if (budget_ == nullptr) return;
+    budget_->Force(bytes);
+    bytes_ += bytes;
   }
   void Release() {
     if (budget_ != nullptr) budget_->Give(bytes_);
@@ -424,7 +433,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnReadError(beast::error_code error) {
-    if (parser_.has_value() && parser_->get().body().over_budget) return RefuseForBudget();
+    const bool over_budget = parser_.has_value() && parser_->get().body().over_budget;
+    // A partial body goes now, not after the answer and the drain.
+    parser_.reset();
+    if (over_budget) return RefuseForBudget();
     if (error == http::error::body_limit) {
       return SendError(413,
                        absl::ResourceExhaustedError(absl::StrCat(
@@ -574,6 +586,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (absl::Status prepared = Prepare(request_, call_, exchange->context); !prepared.ok()) {
       return FailCall(prepared);
     }
+    // Admission, while nothing has happened yet and a retry is safe: once
+    // the call has run, its answer is sent whatever its size.
+    if (shared_->answers.Full()) {
+      return FailCall(absl::UnavailableError("too many answers are being sent; retry"));
+    }
     if (!shared_->BeginCall()) return FailCall(absl::UnavailableError("the server is stopping"));
     exchange->request = ToByteBuffer(call_.message);
     call_.message.clear();
@@ -583,10 +600,14 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         [self = this->shared_from_this(), exchange](grpc::Status status) mutable {
           std::string message = status.ok() ? ToString(exchange->response) : std::string();
           std::shared_ptr<Shared> shared = self->shared_;
-          auto executor = self->stream_.get_executor();
-          net::post(executor,
-                    [self = std::move(self), status = std::move(status),
-                     message = std::move(message)] { self->FinishUnary(status, message); });
+          {
+            // Everything that refers to the connection's context goes
+            // before the call ends: after EndCall the context may go.
+            auto executor = self->stream_.get_executor();
+            net::post(executor,
+                      [self = std::move(self), status = std::move(status),
+                       message = std::move(message)] { self->FinishUnary(status, message); });
+          }
           exchange.reset();
           shared->EndCall();
         });
@@ -602,12 +623,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void FinishUnary(const grpc::Status& status, const std::string& message) {
     ConnectAnswer answer = UnaryAnswer(call_, status, message);
     answer_share_ = BudgetShare(&shared_->answers);
-    if (!answer_share_.TakeMore(answer.body.size())) {
-      answer = UnaryAnswer(call_,
-                           GatewayError(absl::ResourceExhaustedError(
-                               "too many large answers are being sent; retry")),
-                           "");
-    }
+    answer_share_.ForceMore(answer.body.size());
     Response response{static_cast<http::status>(answer.http_status), request_.version()};
     response.set(http::field::content_type, answer.content_type);
     response.body() = std::move(answer.body);
@@ -664,7 +680,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void OnStreamMessage(std::string message) {
-    awaiting_message_ = false;
     if (abandoned_) return stream_call_->Release();
     absl::StatusOr<std::string> envelope = StreamMessage(call_, message);
     if (!envelope.ok()) {
@@ -705,7 +720,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         if (error || self->abandoned_) {
           self->stream_call_->Release();
         } else {
-          self->awaiting_message_ = true;
           self->stream_call_->ReadNext();
         }
       }
@@ -852,8 +866,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (closed_) return;
     closed_ = true;
     beast::error_code ignored;
-    if (watching_) {
-      // After a stream its watch still reads: the connection ends at once.
+    if (watching_ || writing_) {
+      // A stream's watch still reads, or a write is under way: the
+      // connection ends at once.
       Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
       Tcp().close();
       return;
@@ -896,7 +911,6 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::shared_ptr<StreamCall> stream_call_;
   std::deque<Chunk> outbox_;
   bool writing_ = false;
-  bool awaiting_message_ = true;
   bool watching_ = false;
   bool abandoned_ = false;
   bool stream_done_ = false;
@@ -1000,7 +1014,11 @@ class HttpGateway::Impl {
     }
     port_ = acceptor_.local_endpoint().port();
     if (endpoint->address().is_loopback()) {
-      for (const char* host : {"127.0.0.1", "localhost", "[::1]"}) {
+      const std::string listened = endpoint->address().is_v6()
+                                       ? absl::StrCat("[", endpoint->address().to_string(), "]")
+                                       : endpoint->address().to_string();
+      for (const std::string& host :
+           {std::string("127.0.0.1"), std::string("localhost"), std::string("[::1]"), listened}) {
         shared_->loopback_hosts.push_back(absl::StrCat(host, ":", port_));
         if (port_ == (shared_->tls ? 443 : 80)) shared_->loopback_hosts.push_back(host);
       }
