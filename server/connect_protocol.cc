@@ -113,7 +113,7 @@ absl::StatusOr<std::string> BinaryOf(ConnectCodec codec, const protobuf::Descrip
   return message->SerializeAsString();
 }
 
-// The answer's binary form in `codec`.
+// The service's binary answer in `codec`.
 absl::StatusOr<std::string> Encoded(ConnectCodec codec, const protobuf::Descriptor* type,
                                     const std::string& binary) {
   if (codec == ConnectCodec::kProto) return binary;
@@ -286,13 +286,6 @@ std::string ConnectErrorJson(const grpc::Status& status) { return JsonOf(ErrorSt
 int HttpStatusOf(grpc::StatusCode code) { return EntryOf(code).http_status; }
 
 absl::string_view ConnectCodeName(grpc::StatusCode code) { return EntryOf(code).name; }
-
-std::optional<grpc::StatusCode> ConnectCodeFromName(absl::string_view name) {
-  for (const CodeName& entry : kCodes) {
-    if (entry.name == name) return entry.code;
-  }
-  return std::nullopt;
-}
 
 grpc::Status GatewayError(const absl::Status& status) { return ToGrpcStatus(status); }
 

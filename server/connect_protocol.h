@@ -91,9 +91,8 @@ std::string ConnectErrorJson(const grpc::Status& status);
 // The HTTP status the protocol gives a gRPC code (e.g. NOT_FOUND: 404).
 int HttpStatusOf(grpc::StatusCode code);
 
-// Connect's name of a gRPC code ("not_found"), and back.
+// Connect's name of a gRPC code ("not_found").
 absl::string_view ConnectCodeName(grpc::StatusCode code);
-std::optional<grpc::StatusCode> ConnectCodeFromName(absl::string_view name);
 
 // A grpc::Status for an error the gateway finds itself, with the same
 // google.rpc details the services give (server/status_mapping.h).
