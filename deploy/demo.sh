@@ -93,11 +93,13 @@ echo "== the evaluator's report on loneliness, as one HTML file"
 "$L" report --indicator eenzaamheid --out "$DATA_DIR.report.html" --svg-dir "$DATA_DIR.plots"
 echo
 echo "== the same server over HTTP with JSON (the Connect protocol; README: From any language)"
-curl -sS --max-time 10 "http://127.0.0.1:$HTTP_PORT/leerlus.v1.InsightService/WhatWorks" \
+if answer=$(curl -sS --max-time 10 "http://127.0.0.1:$HTTP_PORT/leerlus.v1.InsightService/WhatWorks" \
   -H "Authorization: Bearer $LEERLUS_TOKEN" -H 'Content-Type: application/json' \
-  -d '{"indicatorId": "eenzaamheid"}' | head -c 300 ||
+  -d '{"indicatorId": "eenzaamheid"}'); then
+  echo "${answer:0:300} ..."
+else
   echo "(this leerlusd was started without --http-listen: stop it and run the demo again)"
-echo " ..."
+fi
 echo
 echo "leerlusd keeps running on $LEERLUS_SERVER and http://127.0.0.1:$HTTP_PORT (data: $DATA_DIR, log: $DATA_DIR.log)."
 echo "The admin token is in $DATA_DIR.admin-token:  export LEERLUS_TOKEN=\$(cat $DATA_DIR.admin-token)"
