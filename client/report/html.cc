@@ -437,7 +437,11 @@ std::string RenderReportHtml(const ReportData& data) {
            "\">\n<head>\n<meta charset=\"utf-8\"/>\n",
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n<title>",
            H(title), "</title>\n<style>", kStyle, "</style>\n</head>\n<body>\n");
+  // Every part of the page in a landmark, so that a screen reader's user
+  // can move between them (WCAG 2.1, 1.3.1 and 2.4.1).
+  html.Add("<header>\n");
   AddHeading(data, title, better, l, html);
+  html.Add("</header>\n<main>\n");
   if (data.what_works.methods().empty()) {
     html.Add("<p class=\"empty\">", H(l.no_outcomes), "</p>\n");
   } else {
@@ -452,8 +456,9 @@ std::string RenderReportHtml(const ReportData& data) {
     AddMethodSection(data, method, experiments_by_id, l, html);
   }
   AddReadingNote(data, better, l, html);
+  html.Add("</main>\n<footer>\n");
   AddCheckpoint(data, l, html);
-  html.Add("</body>\n</html>\n");
+  html.Add("</footer>\n</body>\n</html>\n");
   return html.out;
 }
 

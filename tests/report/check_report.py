@@ -78,6 +78,12 @@ def check_html(report_path, json_path, language, svg_dir=None):
           "the report does not state the log position of the answer")
     for script in root.iter("script"):
         failures.append("the report holds a <script>")
+    # Every part of the page is in a landmark (axe's "region" rule), and
+    # there is exactly one main landmark.
+    body = root.find("body")
+    outside = [child.tag for child in body if child.tag not in ("header", "main", "footer", "nav")]
+    check(not outside, f"body holds {outside} outside any landmark")
+    check(len(body.findall("main")) == 1, "the report has no single <main> landmark")
     text_of = lambda element: "".join(element.itertext())
     sections = {s.get("data-method"): s for s in root.iter("section")}
     summary = {tr.get("data-method"): tr for tr in root.iter("tr") if tr.get("data-method")}
