@@ -132,6 +132,19 @@ int64_t OutcomeParticipants(const v1::Outcome& outcome) {
   }
 }
 
+int64_t OutcomeTreatedParticipants(const v1::Outcome& outcome) {
+  switch (outcome.statistics_case()) {
+    case v1::Outcome::kTwoGroupContinuous:
+      return outcome.two_group_continuous().treatment_n();
+    case v1::Outcome::kTwoGroupCounts:
+      return outcome.two_group_counts().treatment_total();
+    case v1::Outcome::kPrePost:
+      return outcome.pre_post().n();
+    default:
+      return 0;
+  }
+}
+
 absl::StatusOr<RawChange> RawChangeOf(const v1::Outcome& outcome) {
   switch (outcome.statistics_case()) {
     case v1::Outcome::kTwoGroupContinuous: {

@@ -26,6 +26,10 @@ absl::StatusOr<analysis::Effect> OutcomeEffect(const v1::Outcome& outcome,
 
 // Participants an outcome reports (both groups), 0 if unknown.
 int64_t OutcomeParticipants(const v1::Outcome& outcome);
+// Those of them who received the intervention: a controlled outcome's
+// treatment group, everyone measured before and after; 0 for an outcome
+// given as an effect alone, which does not say.
+int64_t OutcomeTreatedParticipants(const v1::Outcome& outcome);
 
 // The raw change an outcome measured (treatment minus control, post minus
 // pre), on a scale stated in words, and whether the smallest effect of

@@ -49,14 +49,16 @@ void FillEstimate(const analysis::FitResult& fit, const Question& question, v1::
   out->set_knapp_hartung(fit.knapp_hartung);
 }
 
-// Cost beside the effect: budgets of the pooled experiments over their
-// participants (an experiment's participants: its largest pooled outcome).
+// Cost beside the effect: budgets of the pooled experiments over the
+// participants who received the intervention (an experiment's: those of
+// its largest pooled outcome). A control group costs the programme little:
+// counting it would halve the cost of a controlled experiment.
 void Cost(const std::vector<const EffectRow*>& rows, v1::PooledResult* pooled) {
   std::map<std::string, std::pair<int64_t, int64_t>> by_experiment;  // budget, participants
   for (const EffectRow* row : rows) {
     auto& [budget, participants] = by_experiment[row->experiment->id()];
     budget = row->experiment->budget_cents();
-    participants = std::max(participants, OutcomeParticipants(row->outcome));
+    participants = std::max(participants, OutcomeTreatedParticipants(row->outcome));
   }
   int64_t budgets = 0, with_budget = 0, costed_budget = 0, costed_participants = 0;
   for (const auto& [id, entry] : by_experiment) {

@@ -749,7 +749,7 @@ TEST_F(InsightsTest, CostContributionAndPreRegisteredOnly) {
   for (const char* id : {"a", "b", "c"}) {
     CreateExperiment(id);  // Budget EUR 15,000 each.
     Start(id);
-    ASSERT_OK(commands_->CreateOutcome(OutcomeRequest(id), caller_));  // 40 + 38 participants.
+    ASSERT_OK(commands_->CreateOutcome(OutcomeRequest(id), caller_));  // 40 treated, 38 control.
   }
   core::Insights insights(store_.get());
   v1::WhatWorksRequest request;
@@ -759,10 +759,11 @@ TEST_F(InsightsTest, CostContributionAndPreRegisteredOnly) {
   const v1::PooledResult& pooled = answer->methods(0).pooled();
   EXPECT_EQ(pooled.participants(), 3 * 78);
   EXPECT_EQ(pooled.budget_per_experiment_cents(), 1'500'000);
-  // 3 x 1,500,000 cents over 234 participants = 19,230 cents (EUR 192.30): "low".
-  EXPECT_EQ(pooled.cost_per_participant_cents(), 19230);
-  EXPECT_EQ(pooled.cost_band(), "low");
-  EXPECT_NEAR(pooled.euros_per_participant_per_unit_effect(), 192.30 / pooled.estimate(), 1e-9);
+  // 3 x 1,500,000 cents over the 120 treated participants = 37,500 cents
+  // (EUR 375): "moderate". Over all 234 it would have been EUR 192.30, "low".
+  EXPECT_EQ(pooled.cost_per_participant_cents(), 37500);
+  EXPECT_EQ(pooled.cost_band(), "moderate");
+  EXPECT_NEAR(pooled.euros_per_participant_per_unit_effect(), 375.00 / pooled.estimate(), 1e-9);
 
   absl::StatusOr<v1::ContributionResponse> contribution =
       insights.Contribution(v1::ContributionRequest());

@@ -310,6 +310,20 @@ TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
   std::string by = Ok({"what-works", "--indicator", "eenzaamheid", "--method", "buurtcoach", "--by",
                        "context.gebied"});
   EXPECT_NE(by.find("Test for subgroup differences: QM = "), std::string::npos) << by;
+  // The coach's cost, over the participants who received it: EUR 1,482.46
+  // (its budgets over the treatment groups; over treated and control
+  // participants it would be about half, EUR 706, and "moderate").
+  std::string works = Ok({"what-works", "--indicator", "eenzaamheid", "-o", "json"});
+  v1::WhatWorksResponse answer;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(works, &answer).ok()) << works;
+  bool coach = false;
+  for (const v1::MethodResult& method : answer.methods()) {
+    if (method.work_method_id() != "buurtcoach") continue;
+    coach = true;
+    EXPECT_EQ(method.pooled().cost_per_participant_cents(), 148246);
+    EXPECT_EQ(method.pooled().cost_band(), "high");
+  }
+  EXPECT_TRUE(coach) << works;
   std::string scorecard = Ok({"scorecard", "-o", "json"});
   v1::ScorecardResponse card;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(scorecard, &card).ok());

@@ -226,7 +226,8 @@ void RenderContribution(const v1::ContributionResponse& response, client::Output
     for (const v1::MethodContribution& m : domain.methods()) {
       const v1::PooledResult& p = m.pooled();
       out << absl::StrFormat(
-          "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per participant "
+          "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per treated "
+          "participant "
           "(%s)%s\n",
           m.moves_it() ? "yes" : "-", m.work_method_id(), m.indicator_id(), p.estimate(),
           p.ci_lower(), p.ci_upper(), p.grade(),
