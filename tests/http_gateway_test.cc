@@ -121,13 +121,7 @@ class GatewayTest : public ::testing::Test {
 
   std::string CreateToken(const std::string& id, v1::Role role, std::vector<std::string> teams,
                           const std::string& partner) {
-    v1::CreateTokenRequest request;
-    request.mutable_token()->set_id(id);
-    request.mutable_token()->set_display_name(id);
-    request.mutable_token()->set_role(role);
-    for (const auto& team : teams) request.mutable_token()->add_team_ids(team);
-    request.mutable_token()->set_partner_id(partner);
-    request.set_request_id("token-" + id);
+    const v1::CreateTokenRequest request = SampleTokenRequest(id, role, teams, partner);
     v1::CreateTokenResponse response;
     auto api = Grpc(admin_);
     EXPECT_TRUE(

@@ -3,7 +3,9 @@
 #define LEERLUS_TESTS_SAMPLE_REQUESTS_H_
 
 #include <string>
+#include <vector>
 
+#include "leerlus/v1/admin_service.pb.h"
 #include "leerlus/v1/catalog_service.pb.h"
 #include "leerlus/v1/experiment_service.pb.h"
 
@@ -65,6 +67,21 @@ inline v1::CreateOutcomeRequest SampleOutcomeRequest(const std::string& experime
   s->set_control_sd(1.3);
   s->set_control_n(38);
   request.set_request_id(request_id);
+  return request;
+}
+
+// Token `id` (also its name) of `role`, for `teams` or `partner`; request
+// id "token-<id>".
+inline v1::CreateTokenRequest SampleTokenRequest(const std::string& id, v1::Role role,
+                                                 const std::vector<std::string>& teams,
+                                                 const std::string& partner) {
+  v1::CreateTokenRequest request;
+  request.mutable_token()->set_id(id);
+  request.mutable_token()->set_display_name(id);
+  request.mutable_token()->set_role(role);
+  for (const std::string& team : teams) request.mutable_token()->add_team_ids(team);
+  request.mutable_token()->set_partner_id(partner);
+  request.set_request_id("token-" + id);
   return request;
 }
 

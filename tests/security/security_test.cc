@@ -73,15 +73,11 @@ class SecurityTest : public ::testing::Test {
 
   std::string CreateToken(const std::string& id, v1::Role role, const std::string& team,
                           const std::string& partner, int64_t expire_seconds = 0) {
-    v1::CreateTokenRequest request;
-    request.mutable_token()->set_id(id);
-    request.mutable_token()->set_display_name(id);
-    request.mutable_token()->set_role(role);
-    if (!team.empty()) request.mutable_token()->add_team_ids(team);
-    request.mutable_token()->set_partner_id(partner);
+    v1::CreateTokenRequest request = SampleTokenRequest(
+        id, role, team.empty() ? std::vector<std::string>{} : std::vector<std::string>{team},
+        partner);
     if (expire_seconds != 0)
       request.mutable_token()->mutable_expire_time()->set_seconds(expire_seconds);
-    request.set_request_id("token-" + id);
     v1::CreateTokenResponse response;
     grpc::Status status =
         admin_->Call(&v1::AdminService::Stub::CreateToken, admin_->admin(), request, &response);
