@@ -45,4 +45,10 @@ double StudentCritical95(double df) {
   return boost::math::quantile(boost::math::students_t(df), 0.975);
 }
 
+double ChiSquareQuantile(double probability, double df) {
+  return boost::math::quantile(boost::math::chi_squared(df), probability);
+}
+
+double NormalCdf(double z) { return boost::math::cdf(boost::math::normal(), z); }
+
 }  // namespace leerlus::analysis

@@ -17,6 +17,10 @@ double FisherUpperP(double f, double df1, double df2);
 double NormalCritical95();
 // The 97.5% quantile of Student's t with `df` degrees of freedom.
 double StudentCritical95(double df);
+// The `probability` quantile of chi-square with `df` degrees of freedom.
+double ChiSquareQuantile(double probability, double df);
+// The standard normal's distribution function.
+double NormalCdf(double z);
 
 }  // namespace leerlus::analysis
 

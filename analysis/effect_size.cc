@@ -133,6 +133,41 @@ absl::StatusOr<Effect> StandardizedMeanChange(const GroupSummary& pre, const Gro
   return Effect{y, 1 / n + y * y / (2 * n)};
 }
 
+absl::StatusOr<Effect> PrePostControlDifference(const GroupSummary& treatment_pre,
+                                                const GroupSummary& treatment_post,
+                                                const GroupSummary& control_pre,
+                                                const GroupSummary& control_post,
+                                                double correlation) {
+  if (absl::Status s = CheckGroup(treatment_pre, "the treatment group's pre measurement"); !s.ok())
+    return s;
+  if (absl::Status s = CheckGroup(treatment_post, "the treatment group's post measurement");
+      !s.ok())
+    return s;
+  if (absl::Status s = CheckGroup(control_pre, "the control group's pre measurement"); !s.ok())
+    return s;
+  if (absl::Status s = CheckGroup(control_post, "the control group's post measurement"); !s.ok())
+    return s;
+  if (treatment_pre.n != treatment_post.n || control_pre.n != control_post.n) {
+    return absl::InvalidArgumentError(
+        "each group's pre and post must measure the same participants");
+  }
+  if (!(correlation > -1 && correlation < 1)) {
+    return absl::InvalidArgumentError("the pre-post correlation must be in (-1, 1)");
+  }
+  const double n_treatment = static_cast<double>(treatment_pre.n);
+  const double n_control = static_cast<double>(control_pre.n);
+  const double sd_pre_pooled = std::sqrt(((n_treatment - 1) * treatment_pre.sd * treatment_pre.sd +
+                                          (n_control - 1) * control_pre.sd * control_pre.sd) /
+                                         (n_treatment + n_control - 2));
+  auto change = [&](const GroupSummary& pre, const GroupSummary& post, double n) {
+    const double y = HedgesCorrection(n - 1) * (post.mean - pre.mean) / sd_pre_pooled;
+    return Effect{y, 2 * (1 - correlation) / n + y * y / (2 * n)};
+  };
+  const Effect treated = change(treatment_pre, treatment_post, n_treatment);
+  const Effect control = change(control_pre, control_post, n_control);
+  return Effect{treated.value - control.value, treated.variance + control.variance};
+}
+
 double VarianceFromStandardError(double se) { return se * se; }
 
 double VarianceFromConfidenceInterval(double lower, double upper) {

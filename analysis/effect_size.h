@@ -70,6 +70,19 @@ absl::StatusOr<Effect> RiskDifference(const GroupCounts& treatment, const GroupC
 absl::StatusOr<Effect> StandardizedMeanChange(const GroupSummary& pre, const GroupSummary& post,
                                               double correlation);
 
+// Pretest-posttest-control standardised mean difference d_ppc2 (Morris
+// 2008), as metafor's documentation computes it: both groups' changes
+// standardised by the pooled pre-test SD with metafor's "SMCR" (raw-score
+// standardisation), J(n - 1) (m_post - m_pre) / sd_pre_pooled with variance
+// 2 (1 - r) / n + y^2 / (2 n) per group; the difference of the two, the
+// variances added. `correlation` is the pre-post correlation, assumed
+// equal in both groups. The post-test SDs do not enter d_ppc2.
+absl::StatusOr<Effect> PrePostControlDifference(const GroupSummary& treatment_pre,
+                                                const GroupSummary& treatment_post,
+                                                const GroupSummary& control_pre,
+                                                const GroupSummary& control_post,
+                                                double correlation);
+
 // A variance from a standard error or a 95% confidence interval.
 double VarianceFromStandardError(double se);
 double VarianceFromConfidenceInterval(double lower, double upper);

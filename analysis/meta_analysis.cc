@@ -228,18 +228,24 @@ void DescribeHeterogeneity(int df, FitResult& result) {
 // covariance, Wald tests and 95% intervals, at the weights `w` = 1/(v + tau2)
 // (FORMULAS.md 2.1). Hartung-Knapp (2.8) scales the covariance by the
 // weighted residual variance s2w and tests on t with k - p df: it needs k > p.
+// Its ad hoc variant never lets s2w below 1.
 absl::Status EstimateCoefficients(const WeightedFit& fit, const VectorXd& w,
-                                  const std::vector<std::string>& names, int df, bool knapp_hartung,
+                                  const std::vector<std::string>& names, int df, TestKind test,
                                   FitResult& result) {
   MatrixXd covariance = fit.xtwx_inverse;
   result.s2w = kNaN;
   double critical = NormalCritical95();
-  if (knapp_hartung) {
+  const bool on_t = test != TestKind::kZ;
+  if (on_t) {
     if (df < 1) {
       return absl::InvalidArgumentError(
           "the Hartung-Knapp adjustment needs more studies than coefficients");
     }
-    result.s2w = (w.array() * fit.residuals.array().square()).sum() / df;
+    const double rss = (w.array() * fit.residuals.array().square()).sum();
+    // metafor: a residual sum of squares at rounding level (all effects
+    // equal) scales by 0, not by noise.
+    result.s2w = rss <= std::numeric_limits<double>::epsilon() ? 0.0 : rss / df;
+    if (test == TestKind::kKnappHartungAdhoc) result.s2w = std::max(1.0, result.s2w);
     covariance *= result.s2w;
     critical = StudentCritical95(df);
   }
@@ -250,7 +256,7 @@ absl::Status EstimateCoefficients(const WeightedFit& fit, const VectorXd& w,
     c.estimate = fit.b(j);
     c.se = std::sqrt(covariance(j, j));
     c.statistic = c.estimate / c.se;
-    c.p_value = knapp_hartung ? StudentTwoSidedP(c.statistic, df) : NormalTwoSidedP(c.statistic);
+    c.p_value = on_t ? StudentTwoSidedP(c.statistic, df) : NormalTwoSidedP(c.statistic);
     c.ci_lower = c.estimate - critical * c.se;
     c.ci_upper = c.estimate + critical * c.se;
     result.coefficients.push_back(c);
@@ -261,7 +267,7 @@ absl::Status EstimateCoefficients(const WeightedFit& fit, const VectorXd& w,
 // Omnibus test that every moderator's coefficient is 0, the intercept left
 // out (FORMULAS.md 2.9): chi-square, or F under Hartung-Knapp. NaN when
 // there is no moderator to test.
-void TestModerators(const VectorXd& coefficients, bool intercept, int df, bool knapp_hartung,
+void TestModerators(const VectorXd& coefficients, bool intercept, int df, bool on_t,
                     FitResult& result) {
   const int p = static_cast<int>(coefficients.size());
   const int first = intercept ? 1 : 0;
@@ -271,7 +277,7 @@ void TestModerators(const VectorXd& coefficients, bool intercept, int df, bool k
     const MatrixXd vb = result.covariance.block(first, first, m, m);
     const double qm = b.dot(vb.ldlt().solve(b));
     result.qm_df1 = m;
-    if (knapp_hartung) {
+    if (on_t) {
       result.qm = qm / m;
       result.qm_df2 = df;
       result.qm_p = FisherUpperP(result.qm, m, df);
@@ -299,6 +305,18 @@ const char* MethodName(Method method) {
   return "?";
 }
 
+const char* TestName(TestKind test) {
+  switch (test) {
+    case TestKind::kZ:
+      return "z";
+    case TestKind::kKnappHartung:
+      return "knha";
+    case TestKind::kKnappHartungAdhoc:
+      return "adhoc";
+  }
+  return "?";
+}
+
 absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::vector<double>& v_in,
                                    const MatrixXd& x, const std::vector<std::string>& names,
                                    bool intercept, const FitOptions& options) {
@@ -310,7 +328,8 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
 
   FitResult result;
   result.method = options.method;
-  result.knapp_hartung = options.knapp_hartung;
+  result.test = options.test;
+  result.prediction_distribution = options.prediction_distribution;
   result.k = k;
   result.p = p;
   const int df = k - p;
@@ -325,12 +344,11 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::v
 
   const VectorXd w = (v.array() + result.tau2).inverse();
   const WeightedFit fit = SolveWeighted(x, y, w);
-  if (absl::Status estimated =
-          EstimateCoefficients(fit, w, names, df, options.knapp_hartung, result);
+  if (absl::Status estimated = EstimateCoefficients(fit, w, names, df, options.test, result);
       !estimated.ok()) {
     return estimated;
   }
-  TestModerators(fit.b, intercept, df, options.knapp_hartung, result);
+  TestModerators(fit.b, intercept, df, result.OnStudentT(), result);
   result.r2 = kNaN;  // FitRegression compares with the intercept-only model.
 
   result.ll_ml = MaximumLogLikelihood(x, y, v, result.tau2);
@@ -381,7 +399,7 @@ absl::StatusOr<FitResult> FitRegression(const std::vector<double>& y, const std:
     result->r2 = std::max(0.0, 100 * adjusted);
   } else {
     FitOptions pooled_options = options;
-    pooled_options.knapp_hartung = false;
+    pooled_options.test = TestKind::kZ;
     absl::StatusOr<FitResult> pooled = FitPooled(y, v, pooled_options);
     if (!pooled.ok()) return pooled.status();
     result->r2 =
@@ -399,13 +417,16 @@ Prediction FitResult::Predict(const std::vector<double>& x) const {
   Prediction prediction;
   prediction.estimate = x0.dot(b);
   prediction.se = std::sqrt(x0.dot(covariance * x0));
-  const double critical = knapp_hartung ? StudentCritical95(k - p) : NormalCritical95();
+  const double critical = OnStudentT() ? StudentCritical95(k - p) : NormalCritical95();
   prediction.ci_lower = prediction.estimate - critical * prediction.se;
   prediction.ci_upper = prediction.estimate + critical * prediction.se;
   if (method == Method::kFixed) {
     prediction.pi_lower = prediction.pi_upper = kNaN;
   } else {
-    const double spread = critical * std::sqrt(prediction.se * prediction.se + tau2);
+    const double pi_critical = prediction_distribution == PredictionDistribution::kAsTest
+                                   ? critical
+                                   : StudentCritical95(std::max(1, k - p - 1));
+    const double spread = pi_critical * std::sqrt(prediction.se * prediction.se + tau2);
     prediction.pi_lower = prediction.estimate - spread;
     prediction.pi_upper = prediction.estimate + spread;
   }

@@ -27,10 +27,31 @@ enum class Method {
   kReml,              // "REML" (the default): Fisher scoring as metafor does it.
 };
 
+// How the coefficients are tested and their intervals built (metafor's
+// `test` argument).
+enum class TestKind {
+  kZ,  // "z": Wald tests on the normal distribution.
+  // "knha": Hartung-Knapp (Knapp-Hartung): the covariance scaled by the
+  // weighted residual variance s2w, t tests on k - p df.
+  kKnappHartung,
+  // "adhoc": Hartung-Knapp with s2w never below 1, so that the interval is
+  // never narrower than the z one (Knapp & Hartung 2003; IntHout et al. 2014).
+  kKnappHartungAdhoc,
+};
+
+// The distribution a prediction interval is built on.
+enum class PredictionDistribution {
+  // metafor's default: the test's, z or t(k - p).
+  kAsTest,
+  // t(k - p - 1), never fewer than 1 df, as Higgins et al. (2009) and Riley
+  // et al. (2011) recommend (metafor's `pi.type = "riley"`).
+  kStudentOneFewer,
+};
+
 struct FitOptions {
   Method method = Method::kReml;
-  // Hartung-Knapp (Knapp-Hartung) adjustment: t tests and CIs on k - p df.
-  bool knapp_hartung = false;
+  TestKind test = TestKind::kZ;
+  PredictionDistribution prediction_distribution = PredictionDistribution::kAsTest;
   // REML convergence, metafor's defaults: stop when tau2 changes by at most
   // this much; fail after this many iterations.
   double reml_threshold = 1e-5;
@@ -60,7 +81,8 @@ struct Prediction {
 
 struct FitResult {
   Method method = Method::kReml;
-  bool knapp_hartung = false;
+  TestKind test = TestKind::kZ;
+  PredictionDistribution prediction_distribution = PredictionDistribution::kAsTest;
   int k = 0;  // Studies.
   int p = 0;  // Coefficients, intercept included.
   // Intercept first, then the moderators in the order given.
@@ -83,12 +105,15 @@ struct FitResult {
   double qm_p = 0;
   // Proportion of heterogeneity explained, percent (p > 1); NaN otherwise.
   double r2 = 0;
-  double s2w = 0;    // Hartung-Knapp scale factor; NaN without it.
+  double s2w = 0;    // Hartung-Knapp scale factor (after the ad hoc floor); NaN without it.
   double ll_ml = 0;  // Log-likelihoods at the fitted tau2.
   double ll_reml = 0;
   int iterations = 0;  // REML Fisher-scoring iterations.
   // Per-study weights in percent of the total (1/(v + tau2)).
   std::vector<double> weights_percent;
+
+  // Whether tests and intervals are on t (Hartung-Knapp) rather than z.
+  bool OnStudentT() const { return test != TestKind::kZ; }
 
   // The model's prediction at moderator values `x` (without the intercept;
   // empty for the pooled effect of an intercept-only model).
@@ -118,6 +143,8 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y, const std::vect
 
 // Method names as metafor prints them: "FE", "DL", "REML".
 const char* MethodName(Method method);
+// Test names as metafor's `test` argument spells them: "z", "knha", "adhoc".
+const char* TestName(TestKind test);
 
 }  // namespace leerlus::analysis
 

@@ -99,21 +99,27 @@ absl::StatusOr<std::vector<Message>> ParseAll(
 
 absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
                                       const std::vector<std::string>& methods,
-                                      const std::string& filter, v1::EffectMeasure measure,
-                                      v1::PoolingModel model, bool knapp_hartung,
+                                      const std::string& filter, const PoolingChoice& pooling,
                                       FieldViolations& violations) {
   CheckId(violations, "indicator_id", indicator_id);
-  if (!v1::EffectMeasure_IsValid(measure))
+  if (!v1::EffectMeasure_IsValid(pooling.measure))
     violations.Add("measure", "is not a known effect measure");
-  if (!v1::PoolingModel_IsValid(model)) violations.Add("model", "must be REML, DL or FE");
+  if (!v1::PoolingModel_IsValid(pooling.model)) violations.Add("model", "must be REML, DL or FE");
+  if (!v1::PoolingTest_IsValid(pooling.test)) violations.Add("test", "must be ADHOC, KNHA or Z");
   LEERLUS_RETURN_IF_ERROR(violations.ToStatus());
   Question question;
   question.indicator_id = indicator_id;
   question.methods.insert(methods.begin(), methods.end());
   LEERLUS_ASSIGN_OR_RETURN(question.filter, ExperimentFilter::Parse(filter));
-  question.measure = measure == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : measure;
-  question.model = model == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : model;
-  question.knapp_hartung = knapp_hartung;
+  question.measure =
+      pooling.measure == v1::EFFECT_MEASURE_UNSPECIFIED ? v1::EFFECT_MEASURE_SMD : pooling.measure;
+  question.model =
+      pooling.model == v1::POOLING_MODEL_UNSPECIFIED ? v1::POOLING_MODEL_REML : pooling.model;
+  if (pooling.test != v1::POOLING_TEST_UNSPECIFIED) {
+    question.test = pooling.test;
+  } else {
+    question.test = pooling.knapp_hartung ? v1::POOLING_TEST_KNHA : v1::POOLING_TEST_ADHOC;
+  }
   return question;
 }
 

@@ -4,8 +4,8 @@
 // evidence_collection.cc; the other insight files work on what it returns.
 //
 //   FieldViolations violations;
-//   absl::StatusOr<Question> question = MakeQuestion(indicator_id, {}, "", measure,
-//                                                    model, false, violations);
+//   absl::StatusOr<Question> question =
+//       MakeQuestion(indicator_id, {}, "", {.measure = measure, .model = model}, violations);
 //   absl::StatusOr<CollectedEvidence> evidence = CollectEvidence(*view, *question);
 #ifndef LEERLUS_CORE_EVIDENCE_COLLECTION_H_
 #define LEERLUS_CORE_EVIDENCE_COLLECTION_H_
@@ -33,17 +33,25 @@ struct Question {
   ExperimentFilter filter;
   v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
   v1::PoolingModel model = v1::POOLING_MODEL_REML;
-  bool knapp_hartung = false;
+  v1::PoolingTest test = v1::POOLING_TEST_ADHOC;
   // Only experiments with a pre-registered hypothesis on the indicator.
   bool preregistered_only = false;
 };
 
-// Validates the parts every insight request shares; earlier `violations`
-// of the request are reported with them.
+// How a request asks to pool: the fields every insight request shares,
+// unspecified where the request leaves them out.
+struct PoolingChoice {
+  v1::EffectMeasure measure = v1::EFFECT_MEASURE_UNSPECIFIED;
+  v1::PoolingModel model = v1::POOLING_MODEL_UNSPECIFIED;
+  v1::PoolingTest test = v1::POOLING_TEST_UNSPECIFIED;
+  bool knapp_hartung = false;  // The deprecated request field: KNHA if `test` is unspecified.
+};
+
+// Validates the parts every insight request shares and fills in the
+// defaults; earlier `violations` of the request are reported with them.
 absl::StatusOr<Question> MakeQuestion(const std::string& indicator_id,
                                       const std::vector<std::string>& methods,
-                                      const std::string& filter, v1::EffectMeasure measure,
-                                      v1::PoolingModel model, bool knapp_hartung,
+                                      const std::string& filter, const PoolingChoice& pooling,
                                       FieldViolations& violations);
 
 // Whether the experiment pre-registered a hypothesis on the indicator.

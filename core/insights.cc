@@ -134,7 +134,11 @@ absl::StatusOr<v1::WhatWorksResponse> Insights::WhatWorks(const v1::WhatWorksReq
       Question question,
       MakeQuestion(request.indicator_id(),
                    {request.work_method_ids().begin(), request.work_method_ids().end()},
-                   request.filter(), request.measure(), request.model(), request.knapp_hartung(),
+                   request.filter(),
+                   {.measure = request.measure(),
+                    .model = request.model(),
+                    .test = request.test(),
+                    .knapp_hartung = request.knapp_hartung()},
                    violations));
   question.preregistered_only = request.preregistered_only();
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
@@ -169,9 +173,11 @@ absl::StatusOr<v1::WhatChangedResponse> Insights::WhatChanged(const v1::WhatChan
   response.set_until_position(after->head_position());
   for (const std::string& indicator_id : indicators) {
     FieldViolations unused;
-    LEERLUS_ASSIGN_OR_RETURN(
-        Question question,
-        MakeQuestion(indicator_id, {}, "", request.measure(), request.model(), false, unused));
+    LEERLUS_ASSIGN_OR_RETURN(Question question, MakeQuestion(indicator_id, {}, "",
+                                                             {.measure = request.measure(),
+                                                              .model = request.model(),
+                                                              .test = request.test()},
+                                                             unused));
     v1::WhatWorksResponse then;
     absl::StatusOr<v1::WhatWorksResponse> answer_then = AnswerWhatWorks(*before, question);
     if (answer_then.ok()) {
@@ -193,9 +199,11 @@ absl::StatusOr<v1::ContributionResponse> Insights::Contribution(
   LEERLUS_ASSIGN_OR_RETURN(std::vector<v1::Indicator> indicators, ReadIndicators(*view));
   for (const v1::Indicator& indicator : indicators) {
     FieldViolations violations;
-    LEERLUS_ASSIGN_OR_RETURN(Question question,
-                             MakeQuestion(indicator.id(), {}, "", v1::EFFECT_MEASURE_SMD,
-                                          request.model(), false, violations));
+    LEERLUS_ASSIGN_OR_RETURN(Question question, MakeQuestion(indicator.id(), {}, "",
+                                                             {.measure = v1::EFFECT_MEASURE_SMD,
+                                                              .model = request.model(),
+                                                              .test = request.test()},
+                                                             violations));
     LEERLUS_ASSIGN_OR_RETURN(v1::WhatWorksResponse answer, AnswerWhatWorks(*view, question));
     std::vector<v1::MethodContribution>& entries = by_domain[indicator.domain()];
     for (const v1::MethodResult& method : answer.methods()) {

@@ -124,6 +124,7 @@ absl::StatusOr<ConditionRows> ConditionRowsOf(CollectedEvidence& collected,
 void FillModeratorTest(const analysis::FitResult& fit, v1::ModeratorTest* test) {
   test->set_qm(fit.qm);
   test->set_qm_df(fit.qm_df1);
+  test->set_qm_df2(std::isfinite(fit.qm_df2) ? fit.qm_df2 : 0);
   test->set_qm_pvalue(fit.qm_p);
   test->set_qe(fit.qe);
   test->set_qe_df(fit.qe_df);
@@ -152,7 +153,7 @@ void RegressOnCondition(const ConditionRows& valued, const std::string& conditio
     return;
   }
   absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-      effects, variances, {values}, {condition}, FitOptionsFor(question, rows.size()));
+      effects, variances, {values}, {condition}, FitOptionsFor(question, rows.size(), 2));
   if (!fit.ok()) {
     response.set_not_tested_reason(std::string(fit.status().message()));
     return;
@@ -232,8 +233,9 @@ void CompareSubgroups(const ConditionRows& valued, const std::string& condition,
       for (size_t j = 1; j < levels.size(); ++j) dummies[j - 1].push_back(level == j ? 1 : 0);
     }
   }
-  absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-      effects, variances, dummies, names, FitOptionsFor(question, effects.size()));
+  absl::StatusOr<analysis::FitResult> fit =
+      analysis::FitRegression(effects, variances, dummies, names,
+                              FitOptionsFor(question, effects.size(), dummies.size() + 1));
   if (!fit.ok()) {
     response.set_not_tested_reason(std::string(fit.status().message()));
     return;
@@ -287,10 +289,13 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   if (request.min_experiments_per_level() < 0) {
     violations.Add("min_experiments_per_level", "must not be negative");
   }
-  LEERLUS_ASSIGN_OR_RETURN(
-      Question question,
-      MakeQuestion(request.indicator_id(), methods, request.filter(), request.measure(),
-                   request.model(), request.knapp_hartung(), violations));
+  LEERLUS_ASSIGN_OR_RETURN(Question question,
+                           MakeQuestion(request.indicator_id(), methods, request.filter(),
+                                        {.measure = request.measure(),
+                                         .model = request.model(),
+                                         .test = request.test(),
+                                         .knapp_hartung = request.knapp_hartung()},
+                                        violations));
   const int min_experiments = MinExperimentsPerLevel(request.min_experiments_per_level());
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
@@ -309,7 +314,8 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   LEERLUS_ASSIGN_OR_RETURN(
       Question question,
       MakeQuestion(request.indicator_id(), {request.work_method_id()}, request.filter(),
-                   request.measure(), request.model(), false, violations));
+                   {.measure = request.measure(), .model = request.model(), .test = request.test()},
+                   violations));
   const int min_experiments = MinExperimentsPerLevel(request.min_experiments_per_level());
   const int max_results = request.max_results() == 0 ? 10 : std::min(request.max_results(), 100);
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,

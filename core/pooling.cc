@@ -46,7 +46,10 @@ void FillEstimate(const analysis::FitResult& fit, const Question& question, v1::
   out->set_k(fit.k);
   out->set_model(question.model);
   out->set_measure(question.measure);
-  out->set_knapp_hartung(fit.knapp_hartung);
+  out->set_knapp_hartung(fit.OnStudentT());
+  out->set_test(fit.test == analysis::TestKind::kZ              ? v1::POOLING_TEST_Z
+                : fit.test == analysis::TestKind::kKnappHartung ? v1::POOLING_TEST_KNHA
+                                                                : v1::POOLING_TEST_ADHOC);
 }
 
 // Cost beside the effect: budgets of the pooled experiments over the
@@ -117,11 +120,19 @@ void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicat
 
 }  // namespace
 
-analysis::FitOptions FitOptionsFor(const Question& question, size_t k) {
+analysis::FitOptions FitOptionsFor(const Question& question, size_t k, size_t coefficients) {
   analysis::FitOptions options;
   options.method = MethodOf(question.model);
   // With one outcome there is nothing to estimate s2w from.
-  options.knapp_hartung = question.knapp_hartung && k > 1;
+  // With no more outcomes than coefficients (one outcome, for a pooled
+  // effect) there is nothing to estimate Hartung-Knapp's s2w from: z.
+  if (k <= coefficients || question.test == v1::POOLING_TEST_Z) {
+    options.test = analysis::TestKind::kZ;
+  } else {
+    options.test = question.test == v1::POOLING_TEST_KNHA ? analysis::TestKind::kKnappHartung
+                                                          : analysis::TestKind::kKnappHartungAdhoc;
+    options.prediction_distribution = analysis::PredictionDistribution::kStudentOneFewer;
+  }
   return options;
 }
 

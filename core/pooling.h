@@ -17,8 +17,9 @@
 
 namespace leerlus::core {
 
-// The fit options the question asks for, for `k` outcomes.
-analysis::FitOptions FitOptionsFor(const Question& question, size_t k);
+// The fit options the question asks for, for `k` outcomes and a model of
+// `coefficients` coefficients (the intercept included).
+analysis::FitOptions FitOptionsFor(const Question& question, size_t k, size_t coefficients = 1);
 
 // Pools the rows' effects with the question's model.
 absl::StatusOr<analysis::FitResult> PoolEffects(const std::vector<const EffectRow*>& rows,

@@ -14,101 +14,23 @@
 #include "absl/strings/str_split.h"
 #include "analysis/effect_size.h"
 #include "analysis/meta_analysis.h"
+#include "tests/metafor_reference.h"
 #include "tests/test_util.h"
 
 namespace leerlus::analysis {
 namespace {
 
-const std::string kDataDir = std::string(LEERLUS_SOURCE_DIR) + "/tests/data/metafor/";
+using reference::MetaforReference;
+using Table = reference::MetaforTable;
 
-// key=value lines; "NA" becomes NaN.
-std::map<std::string, std::string> LoadResults(const std::string& stem) {
-  std::ifstream in(kDataDir + stem + "_results.txt");
-  EXPECT_TRUE(in.good()) << stem;
-  std::map<std::string, std::string> results;
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t equals = line.find('=');
-    if (equals != std::string::npos) results[line.substr(0, equals)] = line.substr(equals + 1);
-  }
-  return results;
+const std::string& kDataDir = reference::kMetaforDataDir;
+
+Table LoadCsv(const std::string& file) { return reference::LoadMetaforCsv(kDataDir + file); }
+
+// metafor's printed results for one data set; 1e-8 relative.
+MetaforReference Reference(const std::string& stem) {
+  return MetaforReference(stem, kDataDir + stem + "_results.txt", 1e-8);
 }
-
-// A CSV of numbers and quoted strings without embedded commas.
-struct Table {
-  std::vector<std::string> header;
-  std::vector<std::map<std::string, std::string>> rows;
-  double Number(size_t row, const std::string& column) const {
-    const std::string& text = rows[row].at(column);
-    double value;
-    if (text == "NA" || !absl::SimpleAtod(text, &value)) return std::nan("");
-    return value;
-  }
-};
-
-Table LoadCsv(const std::string& file) {
-  std::ifstream in(kDataDir + file);
-  EXPECT_TRUE(in.good()) << file;
-  Table table;
-  std::string line;
-  bool first = true;
-  while (std::getline(in, line)) {
-    std::vector<std::string> fields;
-    for (absl::string_view field : absl::StrSplit(line, ',')) {
-      std::string text(field);
-      if (text.size() >= 2 && text.front() == '"') text = text.substr(1, text.size() - 2);
-      fields.push_back(text);
-    }
-    if (first) {
-      table.header = fields;
-      first = false;
-      continue;
-    }
-    std::map<std::string, std::string> row;
-    for (size_t i = 0; i < fields.size() && i < table.header.size(); ++i)
-      row[table.header[i]] = fields[i];
-    table.rows.push_back(row);
-  }
-  return table;
-}
-
-class Reference {
- public:
-  explicit Reference(const std::string& stem) : stem_(stem), values_(LoadResults(stem)) {}
-
-  bool Has(const std::string& key) const { return values_.count(key) > 0; }
-
-  double Get(const std::string& key) const {
-    auto it = values_.find(key);
-    if (it == values_.end()) {
-      ADD_FAILURE() << stem_ << ": no key " << key;
-      return std::nan("");
-    }
-    double value;
-    if (it->second == "NA" || !absl::SimpleAtod(it->second, &value)) return std::nan("");
-    return value;
-  }
-
-  // Compares when the reference has the key; counts comparisons.
-  void Expect(const std::string& key, double actual) {
-    if (!Has(key)) return;
-    const double expected = Get(key);
-    ++compared_;
-    if (std::isnan(expected)) {
-      EXPECT_TRUE(std::isnan(actual)) << stem_ << " " << key << ": expected NA, got " << actual;
-      return;
-    }
-    const double tolerance = std::max(1e-10, 1e-8 * std::fabs(expected));
-    EXPECT_NEAR(actual, expected, tolerance) << stem_ << " " << key;
-  }
-
-  int compared() const { return compared_; }
-
- private:
-  std::string stem_;
-  std::map<std::string, std::string> values_;
-  int compared_ = 0;
-};
 
 FitOptions OptionsFor(const std::string& model) {
   FitOptions options;
@@ -116,7 +38,7 @@ FitOptions OptionsFor(const std::string& model) {
   if (model == "DL" || model == "DL_knha") options.method = Method::kDerSimonianLaird;
   if (model == "REML" || model == "REML_knha" || model == "REML_tight")
     options.method = Method::kReml;
-  options.knapp_hartung = model == "REML_knha" || model == "DL_knha";
+  if (model == "REML_knha" || model == "DL_knha") options.test = TestKind::kKnappHartung;
   if (model == "REML_tight") {
     options.reml_threshold = 1e-12;
     options.reml_max_iterations = 10000;
@@ -127,11 +49,11 @@ FitOptions OptionsFor(const std::string& model) {
 const std::vector<std::string> kModels = {"FE", "DL", "REML", "REML_tight", "REML_knha", "DL_knha"};
 
 // Every statistic metafor printed for one fit under `prefix`.
-void ExpectFit(Reference& ref, const std::string& prefix, const FitResult& fit,
+void ExpectFit(MetaforReference& ref, const std::string& prefix, const FitResult& fit,
                bool intercept_only) {
   ref.Expect(prefix + ".k", fit.k);
   ref.Expect(prefix + ".p", fit.p);
-  const std::string stat = fit.knapp_hartung ? "tval" : "zval";
+  const std::string stat = fit.OnStudentT() ? "tval" : "zval";
   for (const Coefficient& c : fit.coefficients) {
     const std::string suffix = intercept_only ? "" : "." + c.name;
     ref.Expect(prefix + (intercept_only ? ".est" : ".b" + suffix), c.estimate);
@@ -152,7 +74,7 @@ void ExpectFit(Reference& ref, const std::string& prefix, const FitResult& fit,
   ref.Expect(prefix + ".QEp", fit.qe_p);
   ref.Expect(prefix + ".ll.ML", fit.ll_ml);
   ref.Expect(prefix + ".ll.REML", fit.ll_reml);
-  if (fit.knapp_hartung) {
+  if (fit.OnStudentT()) {
     ref.Expect(prefix + ".s2w", fit.s2w);
     ref.Expect(prefix + ".df", fit.k - fit.p);
   }
@@ -207,7 +129,7 @@ Studies Given(const Table& data) {
 }
 
 void ExpectPooledModels(const std::string& stem, const Studies& studies) {
-  Reference ref(stem);
+  MetaforReference ref = Reference(stem);
   for (const std::string& model : kModels) {
     if (!ref.Has("pooled." + model + ".est")) continue;
     absl::StatusOr<FitResult> fit = FitPooled(studies.y, studies.v, OptionsFor(model));
@@ -227,7 +149,7 @@ TEST(GoldenTest, Raudenbush1985MetaRegressionOnWeeks) {
   Studies studies = Given(data);
   std::vector<double> weeks;
   for (size_t i = 0; i < data.rows.size(); ++i) weeks.push_back(data.Number(i, "weeks"));
-  Reference ref("raudenbush1985");
+  MetaforReference ref = Reference("raudenbush1985");
   for (const std::string& model : kModels) {
     const std::string prefix = "metareg_weeks." + model;
     if (!ref.Has(prefix + ".k")) continue;
@@ -257,7 +179,7 @@ TEST(GoldenTest, Raudenbush1985SubgroupsByWeeks) {
   std::vector<double> is_le1;
   for (size_t i = 0; i < data.rows.size(); ++i)
     is_le1.push_back(data.Number(i, "weeks") <= 1 ? 1 : 0);
-  Reference ref("raudenbush1985");
+  MetaforReference ref = Reference("raudenbush1985");
   for (const std::string& model : kModels) {
     // Common tau2: mods = ~ factor(grp); QM tests the difference.
     const std::string mods = "weeks_gt1.mods." + model;
@@ -408,7 +330,7 @@ TEST(MetaAnalysisTest, OneStudyPoolsToItself) {
     EXPECT_EQ(fit->tau2, 0);
     EXPECT_EQ(fit->qe, 0);
   }
-  EXPECT_FALSE(FitPooled({0.4}, {0.04}, {.knapp_hartung = true}).ok());
+  EXPECT_FALSE(FitPooled({0.4}, {0.04}, {.test = TestKind::kKnappHartung}).ok());
 }
 
 TEST(MetaAnalysisTest, TwoStudiesByHand) {

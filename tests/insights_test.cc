@@ -290,6 +290,7 @@ TEST_F(RaudenbushTest, ConditionsReproduceMetafor) {
   v1::CompareConditionsRequest request;
   request.set_indicator_id("participation");
   request.set_condition("context.weeks");
+  request.set_test(v1::POOLING_TEST_Z);  // metafor's default, as the reference was made.
   absl::StatusOr<v1::CompareConditionsResponse> regression = insights.CompareConditions(request);
   ASSERT_OK(regression);
   EXPECT_TRUE(regression->numeric());
@@ -344,6 +345,7 @@ TEST_F(RaudenbushTest, DiscoveryRanksModeratorsWithAdjustedPValues) {
   v1::DiscoverConditionsRequest request;
   request.set_indicator_id("participation");
   request.set_work_method_id("coach");
+  request.set_test(v1::POOLING_TEST_Z);  // metafor's default, as the reference was made.
   absl::StatusOr<v1::DiscoverConditionsResponse> found = insights.DiscoverConditions(request);
   ASSERT_OK(found);
   ASSERT_EQ(found->conditions_tested(), 2);  // target_group, line, ... are constant here.
@@ -765,14 +767,24 @@ TEST_F(InsightsTest, CostContributionAndPreRegisteredOnly) {
   EXPECT_EQ(pooled.cost_band(), "moderate");
   EXPECT_NEAR(pooled.euros_per_participant_per_unit_effect(), 375.00 / pooled.estimate(), 1e-9);
 
-  absl::StatusOr<v1::ContributionResponse> contribution =
-      insights.Contribution(v1::ContributionRequest());
+  // Three identical outcomes: on z the method moves the indicator; on the
+  // default small-sample test, t with 2 df, three experiments do not show it.
+  v1::ContributionRequest on_z;
+  on_z.set_test(v1::POOLING_TEST_Z);
+  absl::StatusOr<v1::ContributionResponse> contribution = insights.Contribution(on_z);
   ASSERT_OK(contribution);
   ASSERT_EQ(contribution->domains_size(), 1);
   EXPECT_EQ(contribution->domains(0).domain(), v1::RESOURCE_DOMAIN_SOCIAL);
   ASSERT_EQ(contribution->domains(0).methods_size(), 1);
   EXPECT_EQ(contribution->domains(0).methods(0).work_method_id(), "coach");
   EXPECT_TRUE(contribution->domains(0).methods(0).moves_it());
+  EXPECT_EQ(contribution->domains(0).methods(0).pooled().test(), v1::POOLING_TEST_Z);
+  contribution = insights.Contribution(v1::ContributionRequest());
+  ASSERT_OK(contribution);
+  const v1::PooledResult& small_sample = contribution->domains(0).methods(0).pooled();
+  EXPECT_EQ(small_sample.test(), v1::POOLING_TEST_ADHOC);
+  EXPECT_LT(small_sample.ci_lower(), 0);
+  EXPECT_FALSE(contribution->domains(0).methods(0).moves_it());
 
   // None of the experiments pre-registered a hypothesis: nothing counts.
   request.set_preregistered_only(true);

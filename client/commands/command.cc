@@ -37,6 +37,18 @@ v1::EffectMeasure ParseMeasure(const std::string& text) {
                      "smd, md, rr, or, rd, smcc");
 }
 
+std::shared_ptr<std::string> AddTestOption(CLI::App* command) {
+  auto text = std::make_shared<std::string>();
+  command->add_option("--test", *text,
+                      "how pooled effects are tested: adhoc (default; Hartung-Knapp, never "
+                      "narrower than z), knha, or z (metafor's default)");
+  return text;
+}
+
+v1::PoolingTest ParseTest(const std::string& text) {
+  return RequireEnum("--test", text, "POOLING_TEST_", &v1::PoolingTest_Parse, "adhoc, knha, z");
+}
+
 void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
                      google::protobuf::Map<std::string, v1::AttributeValue>* out) {
   for (const std::string& pair : pairs) {

@@ -109,6 +109,11 @@ void SetAsOf(Request& request, const std::string& text) {
 // "--measure smd|md|rr|or|rd|smcc" (empty: the server's default).
 v1::EffectMeasure ParseMeasure(const std::string& text);
 
+// Adds "--test adhoc|knha|z" to an insight command; the text it holds is
+// parsed by ParseTest when the command runs.
+std::shared_ptr<std::string> AddTestOption(CLI::App* command);
+v1::PoolingTest ParseTest(const std::string& text);
+
 // name=value pairs into typed attributes (all text with `force_text`).
 void ParseAttributes(const std::vector<std::string>& pairs, bool force_text,
                      google::protobuf::Map<std::string, v1::AttributeValue>* out);

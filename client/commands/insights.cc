@@ -27,7 +27,7 @@ int CompareByCondition(client::Client& api, client::OutputFormat format,
     compare.set_filter(request.filter());
     compare.set_measure(request.measure());
     compare.set_model(request.model());
-    compare.set_knapp_hartung(request.knapp_hartung());
+    compare.set_test(request.test());
     compare.set_min_experiments_per_level(min_experiments);
     compare.set_as_of_position(request.as_of_position());
     compare.set_as_of_date(request.as_of_date());
@@ -80,7 +80,8 @@ void AddWhatChangedCommand(CLI::App& app, CommandContext& ctx) {
   what_changed->add_option("--until", *until, "the later moment (default: now)");
   what_changed->add_option("--indicator", *request->mutable_indicator_id(), "only this indicator");
   what_changed->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
-  ctx.OnRun(what_changed, [&ctx, request, since, until, measure](client::Client& api) {
+  auto test = AddTestOption(what_changed);
+  ctx.OnRun(what_changed, [&ctx, request, since, until, measure, test](client::Client& api) {
     const AsOf from = ParseAsOf(*since);
     const AsOf to = ParseAsOf(*until);
     request->set_since_position(from.position);
@@ -88,6 +89,7 @@ void AddWhatChangedCommand(CLI::App& app, CommandContext& ctx) {
     request->set_until_position(to.position);
     request->set_until_date(to.date);
     request->set_measure(ParseMeasure(*measure));
+    request->set_test(ParseTest(*test));
     v1::WhatChangedResponse response;
     if (int code = CallOrPrintError(api, &v1::InsightService::Stub::WhatChanged, api.insights(),
                                     *request, &response);
@@ -117,9 +119,11 @@ void AddConditionsCommand(CLI::App& app, CommandContext& ctx) {
       "--top", [request](const int32_t& v) { request->set_max_results(v); },
       "most conditions shown (default 10)");
   conditions->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
-  ctx.OnRun(conditions, [&ctx, request, measure, as_of](client::Client& api) {
+  auto test = AddTestOption(conditions);
+  ctx.OnRun(conditions, [&ctx, request, measure, as_of, test](client::Client& api) {
     SetAsOf(*request, *as_of);
     request->set_measure(ParseMeasure(*measure));
+    request->set_test(ParseTest(*test));
     v1::DiscoverConditionsResponse response;
     if (int code = CallOrPrintError(api, &v1::InsightService::Stub::DiscoverConditions,
                                     api.insights(), *request, &response);
@@ -136,8 +140,10 @@ void AddContributionCommand(CLI::App& app, CommandContext& ctx) {
   auto request = std::make_shared<v1::ContributionRequest>();
   auto as_of = std::make_shared<std::string>();
   contribution->add_option("--as-of", *as_of, "as of a log position or a date YYYY-MM-DD");
-  ctx.OnRun(contribution, [&ctx, request, as_of](client::Client& api) {
+  auto test = AddTestOption(contribution);
+  ctx.OnRun(contribution, [&ctx, request, as_of, test](client::Client& api) {
     SetAsOf(*request, *as_of);
+    request->set_test(ParseTest(*test));
     v1::ContributionResponse response;
     if (int code = CallOrPrintError(api, &v1::InsightService::Stub::Contribution, api.insights(),
                                     *request, &response);
@@ -168,9 +174,7 @@ void AddWhatWorksCommand(CLI::App& app, CommandContext& ctx) {
                          "only experiments matching this filter");
   what_works->add_option("--measure", *measure, "smd (default), md, rr, or, rd or smcc");
   what_works->add_option("--model", *model, "reml (default), dl or fe");
-  what_works->add_flag_function(
-      "--knha", [request](int64_t count) { request->set_knapp_hartung(count > 0); },
-      "Hartung-Knapp adjustment (t-based tests and intervals)");
+  auto test = AddTestOption(what_works);
   what_works->add_flag("--studies", *show_studies,
                        "list every experiment's effect (the forest plot rows)");
   what_works->add_flag_function(
@@ -186,12 +190,13 @@ void AddWhatWorksCommand(CLI::App& app, CommandContext& ctx) {
                          "team, method or context.<attr> (numbers: meta-regression)");
   what_works->add_option("--min-experiments", *min_experiments,
                          "with --by: levels with fewer experiments are left out (default 2)");
-  ctx.OnRun(what_works, [&ctx, request, measure, model, show_studies, by, min_experiments,
+  ctx.OnRun(what_works, [&ctx, request, measure, model, test, show_studies, by, min_experiments,
                          as_of](client::Client& api) {
     SetAsOf(*request, *as_of);
     request->set_measure(ParseMeasure(*measure));
     request->set_model(
         RequireEnum("--model", *model, "POOLING_MODEL_", &v1::PoolingModel_Parse, "reml, dl, fe"));
+    request->set_test(ParseTest(*test));
     if (!by->empty()) return CompareByCondition(api, ctx.format(), *request, *by, *min_experiments);
     v1::WhatWorksResponse response;
     if (int code = CallOrPrintError(api, &v1::InsightService::Stub::WhatWorks, api.insights(),

@@ -414,9 +414,8 @@ void AddReadingNote(const ReportData& data, const std::string& better, const Lab
   if (any_pooled == nullptr) return;
   std::string about = absl::StrReplaceAll(l.about, {{"%%", "%"}});
   // Three %s in order: measure, better direction, model.
-  for (const std::string& value :
-       {MeasureName(any_pooled->measure(), data.options.language), better,
-        ModelName(any_pooled->model(), any_pooled->knapp_hartung())}) {
+  for (const std::string& value : {MeasureName(any_pooled->measure(), data.options.language),
+                                   better, ModelName(*any_pooled)}) {
     about.replace(about.find("%s"), 2, value);
   }
   html.Add("<p class=\"note\">", H(about), "</p>\n");

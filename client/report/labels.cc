@@ -214,11 +214,19 @@ std::string MeasureShort(v1::EffectMeasure measure) {
   }
 }
 
-std::string ModelName(v1::PoolingModel model, bool knapp_hartung) {
-  std::string name = model == v1::POOLING_MODEL_DL   ? "DerSimonian-Laird"
-                     : model == v1::POOLING_MODEL_FE ? "FE"
-                                                     : "REML";
-  return knapp_hartung ? name + " + Hartung-Knapp" : name;
+std::string ModelName(const v1::PooledResult& pooled) {
+  std::string name = pooled.model() == v1::POOLING_MODEL_DL   ? "DerSimonian-Laird"
+                     : pooled.model() == v1::POOLING_MODEL_FE ? "FE"
+                                                              : "REML";
+  switch (pooled.test()) {
+    case v1::POOLING_TEST_ADHOC:
+      return name + " + Hartung-Knapp (ad hoc)";
+    case v1::POOLING_TEST_KNHA:
+      return name + " + Hartung-Knapp";
+    default:
+      // A server before the `test` field said only whether t was used.
+      return pooled.knapp_hartung() ? name + " + Hartung-Knapp" : name;
+  }
 }
 
 const char* DesignName(v1::StudyDesign design, const Labels& l) {

@@ -104,7 +104,7 @@ std::string MeasureName(v1::EffectMeasure measure, ReportLanguage language);
 // The effect measure as an axis names it ("SMD", "log RR").
 std::string MeasureShort(v1::EffectMeasure measure);
 // "REML", "DerSimonian-Laird + Hartung-Knapp", ...
-std::string ModelName(v1::PoolingModel model, bool knapp_hartung);
+std::string ModelName(const v1::PooledResult& pooled);
 
 // Enum values in the report's language ("" where it shows nothing).
 const char* DesignName(v1::StudyDesign design, const Labels& l);

@@ -56,9 +56,8 @@ ForestPlot MethodForestPlot(const ReportData& data, const v1::MethodResult& meth
   }
   if (method.has_pooled()) {
     ForestRow row;
-    row.label = absl::StrReplaceAll(
-        l.pooled, {{"%s", ModelName(pooled.model(), pooled.knapp_hartung())},
-                   {"%d", absl::StrCat(pooled.k())}});
+    row.label = absl::StrReplaceAll(l.pooled,
+                                    {{"%s", ModelName(pooled)}, {"%d", absl::StrCat(pooled.k())}});
     row.detail = absl::StrCat("I\u00b2 = ", Num(pooled.i2(), 1, l), "%");
     row.estimate = pooled.estimate();
     row.ci_lower = pooled.ci_lower();
