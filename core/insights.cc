@@ -23,6 +23,15 @@ namespace {
 // warnings: the pooled result is then mostly that one experiment's.
 constexpr double kDominantWeightPercent = 90;
 
+// The 95% quantile of the normal: a 90% interval's half-width per SE, the
+// interval two one-sided tests at the 5% level use (Lakens 2017).
+constexpr double kNormalCritical90 = 1.6448536269514722;
+
+void Decide(v1::HypothesisVerdict* verdict, v1::Verdict decision, const std::string& reason) {
+  verdict->set_verdict(decision);
+  verdict->set_reason(reason);
+}
+
 absl::StatusOr<v1::WhatWorksResponse> AnswerWhatWorks(storage::ProjectionReader& view,
                                                       const Question& question) {
   LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(view, question));
@@ -235,67 +244,112 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
   verdict->set_outcome_id(outcome.id());
   absl::StatusOr<RawChange> change = RawChangeOf(outcome);
   if (!change.ok()) {
-    verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-    verdict->set_reason(absl::StrCat("outcome ", outcome.id(), ": ", change.status().message()));
+    Decide(verdict, v1::VERDICT_INCONCLUSIVE,
+           absl::StrCat("outcome ", outcome.id(), ": ", change.status().message()));
     return;
   }
-  const double half_width = analysis::NormalCritical95() * std::sqrt(change->variance);
-  const double lower = change->estimate - half_width;
-  const double upper = change->estimate + half_width;
+  const double se = std::sqrt(change->variance);
+  const double lower = change->estimate - analysis::NormalCritical95() * se;
+  const double upper = change->estimate + analysis::NormalCritical95() * se;
+  const double lower90 = change->estimate - kNormalCritical90 * se;
+  const double upper90 = change->estimate + kNormalCritical90 * se;
   verdict->set_estimate(change->estimate);
   verdict->set_ci_lower(lower);
   verdict->set_ci_upper(upper);
   verdict->set_scale(change->scale);
+  verdict->set_uncontrolled(outcome.design() == v1::STUDY_DESIGN_PRE_POST ||
+                            outcome.statistics_case() == v1::Outcome::kPrePost);
+
+  // The smallest effect that matters is in the indicator's units: it applies
+  // to a change on that scale, and the reason says when it cannot.
   const double sesoi = hypothesis.smallest_effect_of_interest();
-  const bool compare_sesoi = sesoi > 0 && change->in_indicator_units;
-  const std::string ci = absl::StrFormat("%s %.3f, 95%% CI [%.3f, %.3f]", change->scale,
-                                         change->estimate, lower, upper);
+  const bool has_sesoi = sesoi > 0 && change->in_indicator_units;
+  std::string ci = absl::StrFormat("%s %.3f, 95%% CI [%.3f, %.3f]", change->scale, change->estimate,
+                                   lower, upper);
+  std::string caveat;
+  if (sesoi > 0 && !change->in_indicator_units) {
+    caveat = absl::StrFormat(
+        "; the smallest effect that matters (%g, in the indicator's units) cannot be compared on "
+        "the %s scale and was not applied",
+        sesoi, change->scale);
+  } else if (sesoi <= 0) {
+    caveat = "; no smallest effect that matters was stated";
+  }
+  if (verdict->uncontrolled()) {
+    caveat +=
+        "; one group measured before and after, with no comparison group: the change need "
+        "not be the intervention's";
+  }
+  const std::string equivalence = absl::StrFormat(
+      "the 90%% CI [%.3f, %.3f] lies within ±%g, the smallest effect that matters (two one-sided "
+      "tests at 5%%)",
+      lower90, upper90, sesoi);
+
   switch (hypothesis.expected_direction()) {
     case v1::EXPECTED_DIRECTION_INCREASE:
     case v1::EXPECTED_DIRECTION_DECREASE: {
+      // Work on the expected side: positive = as expected.
       const double sign =
           hypothesis.expected_direction() == v1::EXPECTED_DIRECTION_INCREASE ? 1 : -1;
-      const double toward_lower = sign > 0 ? lower : -upper;   // Expected side's inner bound.
-      const double against_upper = sign > 0 ? upper : -lower;  // Other side's inner bound.
-      if (toward_lower > 0) {
-        if (compare_sesoi && sign * change->estimate < sesoi) {
-          verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-          verdict->set_reason(
-              absl::StrFormat("%s: in the expected direction but smaller than the smallest effect "
-                              "that matters (%g)",
-                              ci, sesoi));
+      const double near = sign > 0 ? lower : -upper;       // The bound nearest zero...
+      const double far = sign > 0 ? upper : -lower;        // ... and the other one.
+      const double far90 = sign > 0 ? upper90 : -lower90;  // One-sided 95% upper bound.
+      const double near90 = sign > 0 ? lower90 : -upper90;
+      if (near > 0) {
+        if (!has_sesoi) {
+          Decide(verdict, v1::VERDICT_SUPPORTED,
+                 absl::StrCat(ci, ": the CI lies on the expected side of zero", caveat));
+        } else if (near >= sesoi) {
+          Decide(verdict, v1::VERDICT_SUPPORTED,
+                 absl::StrFormat("%s: the whole CI reaches the smallest effect that matters (%g)%s",
+                                 ci, sesoi, caveat));
+        } else if (far90 < sesoi) {
+          Decide(verdict, v1::VERDICT_TOO_SMALL_TO_MATTER,
+                 absl::StrFormat("%s: in the expected direction, but smaller than the smallest "
+                                 "effect that matters (%g): the 90%% CI ends at %.3f%s",
+                                 ci, sesoi, sign * far90, caveat));
         } else {
-          verdict->set_verdict(v1::VERDICT_SUPPORTED);
-          verdict->set_reason(absl::StrCat(ci, ": the CI lies on the expected side of zero"));
+          Decide(verdict, v1::VERDICT_INCONCLUSIVE,
+                 absl::StrFormat("%s: in the expected direction, but the CI does not show whether "
+                                 "it reaches the smallest effect that matters (%g)%s",
+                                 ci, sesoi, caveat));
         }
-      } else if (against_upper < 0) {
-        verdict->set_verdict(v1::VERDICT_REFUTED);
-        verdict->set_reason(absl::StrCat(ci, ": the CI lies on the other side of zero"));
+      } else if (far < 0) {
+        Decide(verdict, v1::VERDICT_REFUTED,
+               absl::StrCat(ci, ": the CI lies on the other side of zero", caveat));
+      } else if (has_sesoi && near90 > -sesoi && far90 < sesoi) {
+        Decide(verdict, v1::VERDICT_TOO_SMALL_TO_MATTER,
+               absl::StrCat(ci, ": no effect that matters, ", equivalence, caveat));
       } else {
-        verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-        verdict->set_reason(absl::StrCat(ci, ": the CI includes zero"));
+        Decide(verdict, v1::VERDICT_INCONCLUSIVE,
+               absl::StrCat(ci, ": the CI includes zero", caveat));
       }
       return;
     }
     case v1::EXPECTED_DIRECTION_NO_CHANGE:
-      if (lower > 0 || upper < 0) {
-        verdict->set_verdict(v1::VERDICT_REFUTED);
-        verdict->set_reason(absl::StrCat(ci, ": a change, the CI excludes zero"));
-      } else if (compare_sesoi && lower > -sesoi && upper < sesoi) {
-        verdict->set_verdict(v1::VERDICT_SUPPORTED);
-        verdict->set_reason(absl::StrFormat(
-            "%s: the CI lies within the smallest effect that matters (±%g)", ci, sesoi));
+      if (has_sesoi && lower90 > -sesoi && upper90 < sesoi) {
+        Decide(verdict, v1::VERDICT_SUPPORTED, absl::StrCat(ci, ": equivalent, ", equivalence));
+      } else if (has_sesoi && (lower > sesoi || upper < -sesoi)) {
+        Decide(verdict, v1::VERDICT_REFUTED,
+               absl::StrFormat("%s: a change beyond the smallest effect that matters (±%g)%s", ci,
+                               sesoi, caveat));
+      } else if (has_sesoi) {
+        Decide(verdict, v1::VERDICT_INCONCLUSIVE,
+               absl::StrFormat("%s: the CI reaches beyond the smallest effect that matters (±%g)%s",
+                               ci, sesoi, caveat));
+      } else if (lower > 0 || upper < 0) {
+        Decide(verdict, v1::VERDICT_REFUTED,
+               absl::StrCat(ci, ": a change, the CI excludes zero", caveat));
       } else {
-        verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-        verdict->set_reason(absl::StrCat(
-            ci, compare_sesoi
-                    ? ": the CI reaches beyond the smallest effect that matters"
-                    : ": no change shown, but no smallest effect to test equivalence against"));
+        Decide(verdict, v1::VERDICT_INCONCLUSIVE,
+               absl::StrCat(ci,
+                            ": no change shown, but equivalence needs a smallest effect that "
+                            "matters on this scale",
+                            caveat));
       }
       return;
     default:
-      verdict->set_verdict(v1::VERDICT_INCONCLUSIVE);
-      verdict->set_reason("the hypothesis has no expected direction");
+      Decide(verdict, v1::VERDICT_INCONCLUSIVE, "the hypothesis has no expected direction");
       return;
   }
 }
@@ -350,6 +404,9 @@ absl::StatusOr<v1::ScorecardResponse> Insights::Scorecard(const v1::ScorecardReq
           break;
         case v1::VERDICT_NOT_MEASURED:
           card.set_not_measured(card.not_measured() + 1);
+          break;
+        case v1::VERDICT_TOO_SMALL_TO_MATTER:
+          card.set_too_small_to_matter(card.too_small_to_matter() + 1);
           break;
         default:
           card.set_inconclusive(card.inconclusive() + 1);

@@ -484,42 +484,97 @@ v1::Outcome MeanDifference(double effect) {
   return outcome;
 }
 
-v1::Verdict Judge(const v1::Hypothesis& hypothesis, const v1::Outcome& outcome) {
-  v1::HypothesisVerdict verdict;
-  core::JudgeHypothesis(hypothesis, outcome, &verdict);
-  return verdict.verdict();
+// A directly given effect on another scale than the indicator's units.
+v1::Outcome DirectEffect(const std::string& measure, double effect) {
+  v1::Outcome outcome = MeanDifference(effect);
+  outcome.mutable_direct_effect()->set_measure(measure);
+  return outcome;
 }
 
-TEST(HypothesisVerdictTest, DirectionalHypotheses) {
-  // CI [0.304, 0.696] > 0.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.5)),
-            v1::VERDICT_SUPPORTED);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(0.5)),
-            v1::VERDICT_REFUTED);
-  // CI [-0.096, 0.296] includes 0.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0), MeanDifference(0.1)),
-            v1::VERDICT_INCONCLUSIVE);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 0), MeanDifference(-0.5)),
-            v1::VERDICT_SUPPORTED);
-  // In the expected direction but 0.5 < the smallest effect that matters (0.6).
+// One group before and after: change 0.5, SE sqrt(0.5 / 50) = 0.1.
+v1::Outcome OneGroupPrePost() {
+  v1::Outcome outcome;
+  outcome.set_id("o3");
+  outcome.set_design(v1::STUDY_DESIGN_PRE_POST);
+  auto* s = outcome.mutable_pre_post();
+  s->set_pre_mean(5.0);
+  s->set_post_mean(5.5);
+  s->set_pre_sd(1.0);
+  s->set_post_sd(1.0);
+  s->set_n(50);
+  s->set_pre_post_correlation(0.75);
+  return outcome;
+}
+
+// Every rule of the verdict, and each error the earlier rules made, as one
+// table: direction, smallest effect that matters (δ), outcome, verdict and
+// a phrase its reason must hold. MeanDifference has SE 0.1: the 95% CI is
+// ±0.196, the 90% CI ±0.164.
+TEST(HypothesisVerdictTest, VerdictTable) {
+  struct Case {
+    const char* name;
+    v1::ExpectedDirection direction;
+    double sesoi;
+    v1::Outcome outcome;
+    v1::Verdict expected;
+    const char* reason;
+  };
+  const auto up = v1::EXPECTED_DIRECTION_INCREASE;
+  const auto down = v1::EXPECTED_DIRECTION_DECREASE;
+  const auto none = v1::EXPECTED_DIRECTION_NO_CHANGE;
+  const std::vector<Case> cases = {
+      {"increase shown, no δ", up, 0, MeanDifference(0.5), v1::VERDICT_SUPPORTED,
+       "no smallest effect that matters was stated"},
+      {"decrease shown", down, 0, MeanDifference(-0.5), v1::VERDICT_SUPPORTED,
+       "expected side of zero"},
+      {"the other side of zero", down, 0, MeanDifference(0.5), v1::VERDICT_REFUTED,
+       "other side of zero"},
+      {"CI includes zero", up, 0, MeanDifference(0.1), v1::VERDICT_INCONCLUSIVE, "includes zero"},
+      // Was SUPPORTED on the point estimate 0.5 >= 0.4; the CI's bound 0.304 is not.
+      {"minimum-effect test on the CI bound, not reached", up, 0.4, MeanDifference(0.5),
+       v1::VERDICT_INCONCLUSIVE, "does not show whether it reaches"},
+      {"minimum-effect test on the CI bound, reached", up, 0.4, MeanDifference(0.7),
+       v1::VERDICT_SUPPORTED, "whole CI reaches the smallest effect"},
+      // Was INCONCLUSIVE: an effect too small to matter was never called so.
+      {"too small to matter", up, 0.6, MeanDifference(0.2), v1::VERDICT_TOO_SMALL_TO_MATTER,
+       "smaller than the smallest effect that matters"},
+      {"no effect that matters either way", up, 0.3, MeanDifference(0.02),
+       v1::VERDICT_TOO_SMALL_TO_MATTER, "two one-sided tests"},
+      // Was REFUTED because the 95% CI [0.054, 0.446] excludes zero; TOST
+      // says equivalent: the 90% CI [0.086, 0.414] lies within ±0.5.
+      {"no change: equivalent though the CI excludes zero", none, 0.5, MeanDifference(0.25),
+       v1::VERDICT_SUPPORTED, "equivalent"},
+      {"no change: a change beyond δ", none, 0.25, MeanDifference(0.7), v1::VERDICT_REFUTED,
+       "beyond the smallest effect"},
+      {"no change: the CI reaches beyond δ", none, 0.25, MeanDifference(0.2),
+       v1::VERDICT_INCONCLUSIVE, "reaches beyond"},
+      {"no change without δ, CI excludes zero", none, 0, MeanDifference(0.5), v1::VERDICT_REFUTED,
+       "excludes zero"},
+      {"no change without δ, CI includes zero", none, 0, MeanDifference(0),
+       v1::VERDICT_INCONCLUSIVE, "equivalence needs a smallest effect"},
+      // Was silently ignored: δ is in indicator units, an SMD or (log) OR is not.
+      {"δ on an SMD is said not to apply", up, 0.6, DirectEffect("SMD", 0.5), v1::VERDICT_SUPPORTED,
+       "cannot be compared on the SMD scale"},
+      {"δ on an OR is said not to apply", none, 0.6, DirectEffect("OR", 0.0),
+       v1::VERDICT_INCONCLUSIVE, "cannot be compared on the OR scale"},
+      // Was SUPPORTED with no word on the missing counterfactual.
+      {"one group before and after", up, 0, OneGroupPrePost(), v1::VERDICT_SUPPORTED,
+       "no comparison group"},
+  };
+  for (const Case& c : cases) {
+    v1::HypothesisVerdict verdict;
+    core::JudgeHypothesis(Expecting(c.direction, c.sesoi), c.outcome, &verdict);
+    EXPECT_EQ(v1::Verdict_Name(verdict.verdict()), v1::Verdict_Name(c.expected)) << c.name;
+    EXPECT_NE(verdict.reason().find(c.reason), std::string::npos)
+        << c.name << ": " << verdict.reason();
+  }
   v1::HypothesisVerdict verdict;
-  core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_INCREASE, 0.6), MeanDifference(0.5),
-                        &verdict);
-  EXPECT_EQ(verdict.verdict(), v1::VERDICT_INCONCLUSIVE);
-  EXPECT_NE(verdict.reason().find("smaller than the smallest effect that matters"),
-            std::string::npos);
+  core::JudgeHypothesis(Expecting(up, 0), OneGroupPrePost(), &verdict);
+  EXPECT_TRUE(verdict.uncontrolled());
+  core::JudgeHypothesis(Expecting(up, 0), MeanDifference(0.5), &verdict);
+  EXPECT_FALSE(verdict.uncontrolled());
   EXPECT_NEAR(verdict.ci_lower(), 0.5 - 0.1959963984540054, 1e-12);
   EXPECT_EQ(verdict.scale(), "MD");
-}
-
-TEST(HypothesisVerdictTest, NoChangeHypothesesNeedAnEquivalenceMargin) {
-  // CI [-0.196, 0.196] inside ±0.25: supported; inside no margin: inconclusive.
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0)),
-            v1::VERDICT_SUPPORTED);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0), MeanDifference(0)),
-            v1::VERDICT_INCONCLUSIVE);
-  EXPECT_EQ(Judge(Expecting(v1::EXPECTED_DIRECTION_NO_CHANGE, 0.25), MeanDifference(0.5)),
-            v1::VERDICT_REFUTED);
 }
 
 TEST(HypothesisVerdictTest, CountsAreJudgedOnTheRiskDifferenceByDirectionOnly) {
@@ -533,8 +588,9 @@ TEST(HypothesisVerdictTest, CountsAreJudgedOnTheRiskDifferenceByDirectionOnly) {
   // RD = -0.2, SE = sqrt(0.09/100 + 0.21/100) = 0.0548: clearly negative.
   v1::HypothesisVerdict verdict;
   core::JudgeHypothesis(Expecting(v1::EXPECTED_DIRECTION_DECREASE, 5), counts, &verdict);
-  EXPECT_EQ(verdict.verdict(),
-            v1::VERDICT_SUPPORTED);  // 5 (indicator units) is not compared with an RD.
+  EXPECT_EQ(verdict.verdict(), v1::VERDICT_SUPPORTED);
+  EXPECT_NE(verdict.reason().find("cannot be compared on the RD scale"), std::string::npos)
+      << verdict.reason();
   EXPECT_EQ(verdict.scale(), "RD");
   EXPECT_NEAR(verdict.estimate(), -0.2, 1e-15);
 }

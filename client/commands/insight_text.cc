@@ -142,11 +142,12 @@ void RenderScorecard(const v1::ScorecardResponse& response, client::OutputFormat
     client::Render(response, format, out);
     return;
   }
-  out << absl::StrFormat("%-24s %9s %8s %12s %12s\n", "METHOD", "SUPPORTED", "REFUTED",
-                         "INCONCLUSIVE", "NOT MEASURED");
+  out << absl::StrFormat("%-24s %9s %8s %9s %12s %12s\n", "METHOD", "SUPPORTED", "REFUTED",
+                         "TOO SMALL", "INCONCLUSIVE", "NOT MEASURED");
   for (const v1::MethodScorecard& card : response.methods()) {
-    out << absl::StrFormat("%-24s %9d %8d %12d %12d\n", card.work_method_id(), card.supported(),
-                           card.refuted(), card.inconclusive(), card.not_measured());
+    out << absl::StrFormat("%-24s %9d %8d %9d %12d %12d\n", card.work_method_id(), card.supported(),
+                           card.refuted(), card.too_small_to_matter(), card.inconclusive(),
+                           card.not_measured());
     if (!details) continue;
     for (const v1::HypothesisVerdict& v : card.hypotheses()) {
       std::string verdict = v1::Verdict_Name(v.verdict()).substr(std::string("VERDICT_").size());

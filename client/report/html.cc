@@ -173,8 +173,9 @@ void AddScorecard(const ReportData& data, const std::string& method_id,
   for (const v1::HypothesisVerdict* verdict : verdicts) ++counts[verdict->verdict()];
   html.Add("<p class=\"scorecard-counts\">");
   std::vector<std::string> parts;
-  for (v1::Verdict verdict : {v1::VERDICT_SUPPORTED, v1::VERDICT_REFUTED,
-                              v1::VERDICT_INCONCLUSIVE, v1::VERDICT_NOT_MEASURED}) {
+  for (v1::Verdict verdict :
+       {v1::VERDICT_SUPPORTED, v1::VERDICT_REFUTED, v1::VERDICT_TOO_SMALL_TO_MATTER,
+        v1::VERDICT_INCONCLUSIVE, v1::VERDICT_NOT_MEASURED}) {
     parts.push_back(absl::StrCat(counts[verdict], " ", VerdictName(verdict, l)));
   }
   html.Add(H(absl::StrJoin(parts, " \u00b7 ")), "</p>\n<table class=\"scorecard\"><tr><th>",

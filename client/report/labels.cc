@@ -76,6 +76,7 @@ constexpr Labels kEnglish = {
     "refuted",
     "inconclusive",
     "not measured yet",
+    "too small to matter",
     "scale up",
     "adapt",
     "stop",
@@ -160,6 +161,7 @@ constexpr Labels kDutch = {
     "weerlegd",
     "onbeslist",
     "nog niet gemeten",
+    "te klein om ertoe te doen",
     "opschalen",
     "bijstellen",
     "stoppen",
@@ -244,6 +246,8 @@ const char* VerdictName(v1::Verdict verdict, const Labels& l) {
     case v1::VERDICT_SUPPORTED: return l.supported;
     case v1::VERDICT_REFUTED: return l.refuted;
     case v1::VERDICT_INCONCLUSIVE: return l.inconclusive;
+    case v1::VERDICT_TOO_SMALL_TO_MATTER:
+      return l.too_small_to_matter;
     default: return l.not_measured;
   }
 }

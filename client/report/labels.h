@@ -77,6 +77,7 @@ struct Labels {
   const char* refuted;
   const char* inconclusive;
   const char* not_measured;
+  const char* too_small_to_matter;
   const char* scale_up;
   const char* adapt;
   const char* stop;
