@@ -252,12 +252,40 @@ FlatTable OutcomesTable(const std::vector<v1::Experiment>& experiments,
                         const std::vector<v1::WhatWorksResponse>& answers, bool include_retracted) {
   const EffectIndex effects(answers);
   FlatTable table;
-  table.columns = {"experiment_id", "outcome_id", "indicator_id", "measured_on", "design",
-                   "treatment_mean", "treatment_sd", "treatment_n", "control_mean", "control_sd",
-                   "control_n", "treatment_events", "treatment_total", "control_events",
-                   "control_total", "pre_mean", "pre_sd", "post_mean", "post_sd", "n",
-                   "pre_post_correlation", "measure", "effect", "variance", "standard_error",
-                   "ci_lower", "ci_upper", "total_n", "work_method_id", "measure_used", "yi", "vi",
+  table.columns = {"experiment_id",
+                   "outcome_id",
+                   "indicator_id",
+                   "measured_on",
+                   "design",
+                   "risk_of_bias",
+                   "follow_up_months",
+                   "treatment_mean",
+                   "treatment_sd",
+                   "treatment_n",
+                   "control_mean",
+                   "control_sd",
+                   "control_n",
+                   "treatment_events",
+                   "treatment_total",
+                   "control_events",
+                   "control_total",
+                   "pre_mean",
+                   "pre_sd",
+                   "post_mean",
+                   "post_sd",
+                   "n",
+                   "pre_post_correlation",
+                   "measure",
+                   "effect",
+                   "variance",
+                   "standard_error",
+                   "ci_lower",
+                   "ci_upper",
+                   "total_n",
+                   "work_method_id",
+                   "measure_used",
+                   "yi",
+                   "vi",
                    "excluded_reason"};
   if (include_retracted) {
     for (const char* column : {"corrects_outcome_id", "retracted", "retraction_reason"}) {
@@ -273,6 +301,8 @@ FlatTable OutcomesTable(const std::vector<v1::Experiment>& experiments,
       row["indicator_id"] = Text(o.indicator_id());
       row["measured_on"] = Text(o.measured_on());
       row["design"] = EnumCell(o.design(), "STUDY_DESIGN_");
+      row["risk_of_bias"] = EnumCell(o.risk_of_bias(), "RISK_OF_BIAS_");
+      if (o.follow_up_months() > 0) row["follow_up_months"] = o.follow_up_months();
       AddStatistics(o, row);
       row["work_method_id"] = Text(e.work_method_id());
       const std::pair<std::string, std::string> key{e.id(), o.id()};

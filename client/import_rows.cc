@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -157,6 +158,19 @@ OutcomeImport OutcomeRequestsFromCsv(const CsvTable& table, bool decimal_comma) 
     outcome->set_design(reader.EnumValue("design", "STUDY_DESIGN_", &v1::StudyDesign_Parse,
                                          "RCT, QUASI_EXPERIMENTAL, PRE_POST or POST_ONLY",
                                          /*required=*/true, v1::STUDY_DESIGN_UNSPECIFIED));
+    outcome->set_risk_of_bias(reader.EnumValue("risk_of_bias", "RISK_OF_BIAS_",
+                                               &v1::RiskOfBias_Parse, "LOW, SOME_CONCERNS or HIGH",
+                                               /*required=*/false, v1::RISK_OF_BIAS_UNSPECIFIED));
+    if (reader.Has("follow_up_months")) {
+      const int64_t months = reader.Integer("follow_up_months");
+      // The server checks the range; a value beyond 32 bits must not wrap into it.
+      if (months < std::numeric_limits<int32_t>::min() ||
+          months > std::numeric_limits<int32_t>::max()) {
+        reader.Fail("follow_up_months", "is out of range (0 .. 600)");
+      } else {
+        outcome->set_follow_up_months(static_cast<int32_t>(months));
+      }
+    }
     if (reader.Has("treatment_mean") || reader.Has("control_mean")) {
       auto* s = outcome->mutable_two_group_continuous();
       s->set_treatment_mean(reader.Number("treatment_mean"));

@@ -2,7 +2,8 @@
 //
 // Outcome columns (header names, any order, case-insensitive):
 //   experiment_id, indicator_id, measured_on, design   (required)
-//   outcome_id, corrects_outcome_id                     (optional)
+//   outcome_id, corrects_outcome_id, risk_of_bias (LOW, SOME_CONCERNS,
+//   HIGH), follow_up_months                             (optional)
 // and the columns of exactly one shape:
 //   two-group means: treatment_mean, treatment_sd, treatment_n,
 //                    control_mean, control_sd, control_n

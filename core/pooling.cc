@@ -6,8 +6,10 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "analysis/sensitivity.h"
+#include "core/certainty.h"
 #include "core/effects.h"
-#include "core/evidence.h"
 
 namespace leerlus::core {
 namespace {
@@ -88,33 +90,57 @@ void Cost(const std::vector<const EffectRow*>& rows, v1::PooledResult* pooled) {
                                        : "very high");
 }
 
-// Grades a pooled result from the rows it pooled.
-void Grade(const std::vector<const EffectRow*>& rows, const std::string& indicator_id,
-           const std::string& answer_date, v1::PooledResult* pooled) {
-  EvidenceInput input;
-  input.k = static_cast<int>(rows.size());
-  std::set<std::string> experiments, preregistered;
-  for (const EffectRow* row : rows) {
-    experiments.insert(row->experiment->id());
-    input.participants += OutcomeParticipants(row->outcome);
-    if (row->outcome.design() == v1::STUDY_DESIGN_RCT ||
-        row->outcome.design() == v1::STUDY_DESIGN_QUASI_EXPERIMENTAL) {
-      ++input.controlled_outcomes;
-    }
-    input.newest_measurement = std::max(input.newest_measurement, row->outcome.measured_on());
-    if (PreRegisteredOn(*row->experiment, indicator_id))
-      preregistered.insert(row->experiment->id());
+// Rates the certainty of evidence of a pooled result from the rows it
+// pooled and the fit; adds the heterogeneity intervals it uses.
+void RateEvidence(const analysis::FitResult& fit, const std::vector<const EffectRow*>& rows,
+                  const Question& question, const std::string& answer_date,
+                  v1::PooledResult* pooled) {
+  CertaintyInput input;
+  std::vector<double> effects, variances;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const v1::Outcome& outcome = rows[i]->outcome;
+    input.studies.push_back({.weight_percent = fit.weights_percent[i],
+                             .design = outcome.design(),
+                             .risk_of_bias = outcome.risk_of_bias(),
+                             .follow_up_months = outcome.follow_up_months(),
+                             .measured_on = outcome.measured_on()});
+    input.participants += OutcomeParticipants(outcome);
+    effects.push_back(rows[i]->effect.value);
+    variances.push_back(rows[i]->effect.variance);
   }
-  input.experiments = static_cast<int>(experiments.size());
-  input.preregistered_experiments = static_cast<int>(preregistered.size());
-  input.i2 = pooled->i2();
-  input.answer_date = answer_date;
+  input.measure = question.measure;
   input.ci_lower = pooled->ci_lower();
   input.ci_upper = pooled->ci_upper();
-  EvidenceGrade grade = GradeEvidence(input);
-  pooled->set_grade(grade.grade);
-  for (const std::string& reason : grade.reasons) pooled->add_grade_reasons(reason);
-  pooled->set_grade_label(grade.label);
+  if (question.model != v1::POOLING_MODEL_FE && fit.k > 1) {
+    input.pi_lower = pooled->pi_lower();
+    input.pi_upper = pooled->pi_upper();
+    absl::StatusOr<analysis::HeterogeneityIntervals> intervals =
+        analysis::QProfileIntervals(effects, variances, fit);
+    if (intervals.ok()) {
+      input.i2_ci_lower = intervals->i2.lower;
+      input.i2_ci_upper = intervals->i2.upper;
+      pooled->set_i2_ci_lower(intervals->i2.lower);
+      pooled->set_i2_ci_upper(intervals->i2.upper);
+      pooled->set_tau2_ci_lower(intervals->tau2.lower);
+      pooled->set_tau2_ci_upper(intervals->tau2.upper);
+    }
+  }
+  input.i2 = fit.i2;
+  if (rows.size() >= 10) {
+    absl::StatusOr<analysis::RegressionTest> egger =
+        analysis::EggerRegressionTest(effects, variances, FitOptionsFor(question, rows.size(), 2));
+    if (egger.ok()) input.egger_p = egger->p_value;
+  }
+  input.answer_date = answer_date;
+  const CertaintyRating rating = RateCertainty(input);
+  pooled->set_certainty(rating.certainty);
+  pooled->set_finding(rating.finding);
+  for (const v1::CertaintyDomain& domain : rating.domains) {
+    *pooled->add_certainty_domains() = domain;
+    pooled->add_grade_reasons(absl::StrCat(domain.domain(), ": ", domain.judgement()));
+  }
+  pooled->set_grade(rating.certainty);
+  pooled->set_grade_label(rating.label);
   pooled->set_participants(input.participants);
 }
 
@@ -151,7 +177,7 @@ void FillPooledResult(const analysis::FitResult& fit, const std::vector<const Ef
                       v1::PooledResult* pooled) {
   FillEstimate(fit, question, pooled);
   // Both read what FillEstimate set.
-  Grade(rows, question.indicator_id, answer_date, pooled);
+  RateEvidence(fit, rows, question, answer_date, pooled);
   Cost(rows, pooled);
 }
 

@@ -431,6 +431,9 @@ void ValidateHypothesis(FieldViolations& v, const std::string& prefix, const v1:
 
 namespace {
 
+// Fifty years: no programme follows its participants longer.
+constexpr int32_t kMaxFollowUpMonths = 600;
+
 // The statistics of each shape of outcome, under `p` (the shape's field).
 
 void ValidateTwoGroupContinuous(FieldViolations& v, const std::string& p,
@@ -526,6 +529,13 @@ void ValidateOutcome(FieldViolations& v, const std::string& prefix, const v1::Ou
   }
   if (!o.corrects_outcome_id().empty()) {
     CheckId(v, Field(prefix, "corrects_outcome_id"), o.corrects_outcome_id());
+  }
+  if (!v1::RiskOfBias_IsValid(o.risk_of_bias())) {
+    v.Add(Field(prefix, "risk_of_bias"), "must be LOW, SOME_CONCERNS or HIGH");
+  }
+  if (o.follow_up_months() < 0 || o.follow_up_months() > kMaxFollowUpMonths) {
+    v.Add(Field(prefix, "follow_up_months"),
+          absl::StrCat("must be 0 .. ", kMaxFollowUpMonths, " (0: not stated)"));
   }
   switch (o.statistics_case()) {
     case v1::Outcome::kTwoGroupContinuous:

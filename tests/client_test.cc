@@ -132,6 +132,27 @@ TEST(ImportRowsTest, ConvertsEveryShapeAndReportsBadRows) {
   EXPECT_NE(result.errors[3].message.find("duplicate of line 2"), std::string::npos);
 }
 
+TEST(ImportRowsTest, RiskOfBiasAndFollowUpAreOptionalColumns) {
+  absl::StatusOr<CsvTable> table = ParseCsv(
+      "experiment_id,indicator_id,measured_on,design,risk_of_bias,follow_up_months,measure,"
+      "effect,standard_error\n"
+      "e1,lon,2019-06-01,rct,some-concerns,12,SMD,0.3,0.1\n"
+      "e1,lon,2019-06-02,rct,,,SMD,0.3,0.1\n"
+      "e1,lon,2019-06-03,rct,doubtful,12,SMD,0.3,0.1\n"
+      "e1,lon,2019-06-04,rct,low,99999999999,SMD,0.3,0.1\n");
+  ASSERT_OK(table);
+  OutcomeImport result = OutcomeRequestsFromCsv(*table, false);
+  ASSERT_EQ(result.requests.size(), 2u);
+  EXPECT_EQ(result.requests[0].outcome().risk_of_bias(), v1::RISK_OF_BIAS_SOME_CONCERNS);
+  EXPECT_EQ(result.requests[0].outcome().follow_up_months(), 12);
+  EXPECT_EQ(result.requests[1].outcome().risk_of_bias(), v1::RISK_OF_BIAS_UNSPECIFIED);
+  EXPECT_EQ(result.requests[1].outcome().follow_up_months(), 0);
+  ASSERT_EQ(result.errors.size(), 2u);
+  EXPECT_EQ(result.errors[0].field, "risk_of_bias");
+  // A value beyond 32 bits is refused here, not wrapped into range.
+  EXPECT_EQ(result.errors[1].field, "follow_up_months");
+}
+
 TEST(ImportRowsTest, RequestIdsDependOnContentOnly) {
   std::vector<std::string> row = {"e1", "lon", "2019-06-01"};
   std::vector<std::string> padded = {" e1", "lon ", "2019-06-01"};

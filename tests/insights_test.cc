@@ -17,7 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "analysis/effect_size.h"
-#include "core/evidence.h"
+#include "core/certainty.h"
 #include "tests/store_fixture.h"
 
 namespace leerlus::testing {
@@ -395,70 +395,133 @@ TEST_F(InsightsTest, BadQuestionsAreRefused) {
 namespace leerlus::testing {
 namespace {
 
-core::EvidenceInput StrongEvidence() {
-  core::EvidenceInput input;
-  input.k = 12;
-  input.experiments = 12;
+// k studies of equal weight with one design, unassessed, measured recently.
+core::CertaintyInput Evidence(int k, v1::StudyDesign design, double ci_lower, double ci_upper) {
+  core::CertaintyInput input;
+  for (int i = 0; i < k; ++i) {
+    input.studies.push_back({.weight_percent = 100.0 / k,
+                             .design = design,
+                             .risk_of_bias = v1::RISK_OF_BIAS_LOW,
+                             .follow_up_months = 12,
+                             .measured_on = "2026-06-01"});
+  }
   input.participants = 2400;
-  input.controlled_outcomes = 9;
-  input.i2 = 20;
-  input.preregistered_experiments = 8;
-  input.newest_measurement = "2025-06-01";
+  input.ci_lower = ci_lower;
+  input.ci_upper = ci_upper;
+  input.pi_lower = ci_lower - 0.05;
+  input.pi_upper = ci_upper + 0.05;
+  input.i2 = 10;
+  input.i2_ci_lower = 0;
+  input.i2_ci_upper = 60;
   input.answer_date = "2026-11-28";
-  input.ci_lower = 0.1;
-  input.ci_upper = 0.4;
   return input;
 }
 
-TEST(EvidenceGradeTest, EveryRuleMetGivesFiveAndStrongIndications) {
-  core::EvidenceGrade grade = core::GradeEvidence(StrongEvidence());
-  EXPECT_EQ(grade.grade, 5);  // Six rules met, capped at 5.
-  EXPECT_EQ(grade.label, "sterke aanwijzingen voor effectiviteit (advisory)");
-  EXPECT_EQ(grade.reasons.size(), 6u);
-  for (const std::string& reason : grade.reasons) EXPECT_EQ(reason.substr(0, 2), "+1") << reason;
+int LevelsOf(const core::CertaintyRating& rating, const std::string& domain) {
+  for (const v1::CertaintyDomain& d : rating.domains) {
+    if (d.domain() == domain) return d.levels();
+  }
+  ADD_FAILURE() << "no domain " << domain;
+  return 99;
 }
 
-TEST(EvidenceGradeTest, EachRuleCountsAndSaysWhy) {
-  core::EvidenceInput input = StrongEvidence();
-  input.experiments = 4;  // Loses "at least 10".
-  input.k = 4;
-  input.controlled_outcomes = 1;        // Loses the design rule.
-  input.preregistered_experiments = 2;  // Half: still met.
-  core::EvidenceGrade grade = core::GradeEvidence(input);
-  EXPECT_EQ(grade.grade, 4);
-  EXPECT_EQ(grade.label, "goede aanwijzingen voor effectiviteit (advisory)");
-  EXPECT_EQ(grade.reasons[1], " 0 at least 10 experiments (4)");
-  EXPECT_EQ(
-      grade.reasons[3],
-      " 0 at least half the outcomes from controlled designs, RCT or quasi-experimental (1 of 4)");
-  input.i2 = 80;
-  input.newest_measurement = "2015-01-01";  // Nearly 12 years before the answer.
-  grade = core::GradeEvidence(input);
-  EXPECT_EQ(grade.grade, 2);
-  EXPECT_EQ(grade.reasons.back(), "-1 newest measurement is 11 years old (2015-01-01)");
-  EXPECT_EQ(grade.label, "eerste aanwijzingen voor effectiviteit (advisory)");
+TEST(CertaintyTest, WellConductedConsistentPreciseTrialsAreHigh) {
+  const core::CertaintyRating rating =
+      core::RateCertainty(Evidence(8, v1::STUDY_DESIGN_RCT, 0.25, 0.45));
+  EXPECT_EQ(rating.certainty, v1::CERTAINTY_HIGH);
+  EXPECT_EQ(rating.finding, v1::FINDING_BENEFIT);
+  EXPECT_EQ(rating.label, "sterke aanwijzingen voor effectiviteit (indicatief; geen erkenning)");
+  ASSERT_EQ(rating.domains.size(), 6u);
+  EXPECT_EQ(rating.domains[0].judgement(),
+            "start high: 100% of the weight from RCTs, 0% quasi-experimental, 0% without a "
+            "comparison group");
 }
 
-TEST(EvidenceGradeTest, NoBenefitMeansNoIndicationWhateverTheQuality) {
-  core::EvidenceInput input = StrongEvidence();
-  input.ci_lower = -0.05;
-  core::EvidenceGrade grade = core::GradeEvidence(input);
-  EXPECT_EQ(grade.grade, 5);
-  EXPECT_EQ(grade.label, "nog geen aanwijzingen voor effectiviteit (advisory)");
-  EXPECT_EQ(grade.reasons.back(), "the 95% CI of the pooled effect includes no benefit");
+// Was 5/5 "sterke aanwijzingen": twelve RCTs with 11-year-old data and a
+// trivial effect, the age penalty lost under the cap.
+TEST(CertaintyTest, OldDataAndATrivialEffectAreNotStrongEvidence) {
+  core::CertaintyInput input = Evidence(12, v1::STUDY_DESIGN_RCT, 0.01, 0.10);
+  input.pi_lower = 0.005;  // Consistent: only the age rates it down.
+  input.pi_upper = 0.11;
+  for (core::RatedStudy& study : input.studies) study.measured_on = "2015-06-01";
+  const core::CertaintyRating rating = core::RateCertainty(input);
+  EXPECT_EQ(LevelsOf(rating, "indirectness"), -1);
+  EXPECT_EQ(rating.certainty, v1::CERTAINTY_MODERATE);
+  // A CI within ±0.2 (SMD) shows no effect that matters, though it excludes zero.
+  EXPECT_EQ(rating.finding, v1::FINDING_NO_EFFECT_THAT_MATTERS);
+  EXPECT_EQ(rating.label, "geen relevant effect gevonden (indicatief; geen erkenning)");
 }
 
-TEST(EvidenceGradeTest, OneOutcomeCannotShowConsistency) {
-  core::EvidenceInput input;
-  input.k = 1;
-  input.experiments = 1;
-  input.participants = 80;
-  input.controlled_outcomes = 1;
-  input.ci_lower = 0.2;
-  core::EvidenceGrade grade = core::GradeEvidence(input);
-  EXPECT_EQ(grade.grade, 1);  // Only the design rule.
-  EXPECT_EQ(grade.reasons[4], " 0 consistency cannot be judged from one outcome");
-  EXPECT_EQ(grade.label, "nog geen aanwijzingen voor effectiviteit (advisory)");
+// Was 3/5 "goede aanwijzingen": three uncontrolled pre-post outcomes.
+TEST(CertaintyTest, UncontrolledDesignsNeverGoAboveFirstIndications) {
+  core::CertaintyInput input = Evidence(3, v1::STUDY_DESIGN_PRE_POST, 0.3, 0.6);
+  input.participants = 200;
+  core::CertaintyRating rating = core::RateCertainty(input);
+  EXPECT_EQ(rating.certainty, v1::CERTAINTY_VERY_LOW);
+  EXPECT_EQ(rating.label, "nog geen aanwijzingen voor effectiviteit (indicatief; geen erkenning)");
+  // However many, however consistent and precise: without a comparison
+  // group the start is very low and the domains only rate down.
+  for (v1::StudyDesign design : {v1::STUDY_DESIGN_PRE_POST, v1::STUDY_DESIGN_POST_ONLY}) {
+    rating = core::RateCertainty(Evidence(20, design, 0.3, 0.6));
+    EXPECT_EQ(rating.domains[0].levels(), v1::CERTAINTY_VERY_LOW);
+    EXPECT_EQ(rating.certainty, v1::CERTAINTY_VERY_LOW);
+    EXPECT_EQ(rating.label,
+              "nog geen aanwijzingen voor effectiviteit (indicatief; geen erkenning)");
+  }
+  // Half the weight from quasi-experiments starts low: "eerste" at most.
+  input = Evidence(4, v1::STUDY_DESIGN_QUASI_EXPERIMENTAL, 0.3, 0.6);
+  input.studies[0].design = input.studies[1].design = v1::STUDY_DESIGN_PRE_POST;
+  rating = core::RateCertainty(input);
+  EXPECT_EQ(rating.certainty, v1::CERTAINTY_LOW);
+  EXPECT_EQ(rating.label, "eerste aanwijzingen voor effectiviteit (indicatief; geen erkenning)");
+}
+
+TEST(CertaintyTest, HeterogeneityRatesDownAndDiscriminates) {
+  core::CertaintyInput consistent = Evidence(7, v1::STUDY_DESIGN_RCT, 0.1, 0.4);
+  core::CertaintyInput inconsistent = consistent;
+  inconsistent.i2 = 71;
+  inconsistent.i2_ci_lower = 22;
+  inconsistent.i2_ci_upper = 94;
+  inconsistent.pi_lower = -0.27;
+  inconsistent.pi_upper = 0.66;
+  const core::CertaintyRating good = core::RateCertainty(consistent);
+  const core::CertaintyRating poor = core::RateCertainty(inconsistent);
+  EXPECT_EQ(LevelsOf(good, "inconsistency"), 0);
+  EXPECT_EQ(LevelsOf(poor, "inconsistency"), -2);
+  EXPECT_EQ(poor.domains[2].judgement(),
+            "very serious: I2 71% (95% CI 22% to 94%), 95% prediction interval -0.27 to 0.66; in "
+            "some settings the effect may be absent or reversed; substantial heterogeneity");
+  EXPECT_LT(poor.certainty, good.certainty);
+}
+
+TEST(CertaintyTest, NoEffectShownDiffersFromNotEnoughEvidence) {
+  const core::CertaintyRating wide =
+      core::RateCertainty(Evidence(6, v1::STUDY_DESIGN_RCT, -0.3, 0.5));
+  EXPECT_EQ(wide.finding, v1::FINDING_NOT_ENOUGH_EVIDENCE);
+  EXPECT_EQ(LevelsOf(wide, "imprecision"), -2);
+  EXPECT_EQ(wide.label, "nog onvoldoende gegevens over effectiviteit (indicatief; geen erkenning)");
+  const core::CertaintyRating narrow =
+      core::RateCertainty(Evidence(6, v1::STUDY_DESIGN_RCT, -0.1, 0.12));
+  EXPECT_EQ(narrow.finding, v1::FINDING_NO_EFFECT_THAT_MATTERS);
+  EXPECT_EQ(LevelsOf(narrow, "imprecision"), 0);
+  EXPECT_EQ(narrow.label, "geen relevant effect gevonden (indicatief; geen erkenning)");
+}
+
+TEST(CertaintyTest, RiskOfBiasFewParticipantsAndShortFollowUpRateDown) {
+  core::CertaintyInput input = Evidence(4, v1::STUDY_DESIGN_RCT, 0.3, 0.6);
+  EXPECT_EQ(core::RateCertainty(input).certainty, v1::CERTAINTY_HIGH);
+  for (core::RatedStudy& study : input.studies) study.risk_of_bias = v1::RISK_OF_BIAS_UNSPECIFIED;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "risk_of_bias"), -1);  // Not assessed.
+  for (core::RatedStudy& study : input.studies) study.risk_of_bias = v1::RISK_OF_BIAS_HIGH;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "risk_of_bias"), -2);
+  input = Evidence(4, v1::STUDY_DESIGN_RCT, 0.3, 0.6);
+  input.participants = 300;  // Below the 786 needed for SMD 0.2.
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "imprecision"), -1);
+  input = Evidence(4, v1::STUDY_DESIGN_RCT, 0.3, 0.6);
+  for (core::RatedStudy& study : input.studies) study.follow_up_months = 3;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "indirectness"), -1);
+  input.egger_p = 0.02;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "reporting_bias"), -1);
 }
 
 }  // namespace
@@ -894,7 +957,10 @@ void CollectBadNumbers(const google::protobuf::Message& message, const std::stri
                                           : reflection->GetInt32(message, field))
                   : (field->is_repeated() ? reflection->GetRepeatedInt64(message, field, i)
                                           : reflection->GetInt64(message, field));
-          if (value < 0) bad.push_back(absl::StrCat(at, " = ", value));
+          // Counts and sizes are never negative; a certainty domain's levels
+          // rated down and a grade change are signed.
+          const bool signed_field = field->name() == "levels" || field->name() == "grade_change";
+          if (value < 0 && !signed_field) bad.push_back(absl::StrCat(at, " = ", value));
           break;
         }
         case F::CPPTYPE_MESSAGE:

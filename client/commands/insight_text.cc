@@ -2,12 +2,22 @@
 
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 
 namespace leerlus::cli {
 namespace {
+
+// "very low", "low", "moderate", "high" ("-" when the server gave none).
+std::string CertaintyWord(v1::Certainty certainty) {
+  if (certainty == v1::CERTAINTY_UNSPECIFIED) return "-";
+  std::string word =
+      absl::AsciiStrToLower(v1::Certainty_Name(certainty).substr(std::string("CERTAINTY_").size()));
+  return absl::StrReplaceAll(word, {{"_", " "}});
+}
 
 // printf's "%.*f" (what the tables have always shown; FormatFixed of the
 // report differs for -0 and NaN).
@@ -27,7 +37,7 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, client::OutputFormat
   }
   if (format == client::OutputFormat::kCsv) {
     out << "work_method_id,k,estimate,se,ci_lower,ci_upper,pi_lower,pi_upper,p_value,tau2,i2,q,"
-           "q_pvalue,grade,not_pooled_reason\n";
+           "q_pvalue,certainty,not_pooled_reason\n";
     for (const v1::MethodResult& method : response.methods()) {
       const v1::PooledResult& p = method.pooled();
       out << client::CsvField(method.work_method_id()) << "," << p.k() << ","
@@ -36,7 +46,8 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, client::OutputFormat
           << absl::StrCat(p.pi_lower()) << "," << absl::StrCat(p.pi_upper()) << ","
           << absl::StrCat(p.p_value()) << "," << absl::StrCat(p.tau2()) << ","
           << absl::StrCat(p.i2()) << "," << absl::StrCat(p.q()) << "," << absl::StrCat(p.q_pvalue())
-          << "," << p.grade() << "," << client::CsvField(method.not_pooled_reason()) << "\n";
+          << "," << CertaintyWord(p.certainty()) << ","
+          << client::CsvField(method.not_pooled_reason()) << "\n";
     }
     return;
   }
@@ -46,8 +57,8 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, client::OutputFormat
   out << "What works for '" << response.indicator_id() << "' (effect as "
       << measure.substr(std::string("EFFECT_MEASURE_").size())
       << ", positive = better; log position " << response.read_position() << ")\n";
-  out << absl::StrFormat("%-22s %3s %9s  %-20s %-20s %7s %8s %9s %5s\n", "METHOD", "K", "EFFECT",
-                         "95% CI", "PREDICTION", "I2 %", "TAU2", "P", "GRADE");
+  out << absl::StrFormat("%-22s %3s %9s  %-20s %-20s %7s %8s %9s  %s\n", "METHOD", "K", "EFFECT",
+                         "95% CI", "PREDICTION", "I2 %", "TAU2", "P", "CERTAINTY");
   for (const v1::MethodResult& method : response.methods()) {
     if (!method.has_pooled()) {
       out << absl::StrFormat("%-22s %3d  %s\n", method.work_method_id(), 0,
@@ -57,17 +68,19 @@ void RenderWhatWorks(const v1::WhatWorksResponse& response, client::OutputFormat
     const v1::PooledResult& p = method.pooled();
     const bool has_pi = p.model() != v1::POOLING_MODEL_FE;
     out << absl::StrFormat(
-        "%-22s %3d %9s  %-20s %-20s %7s %8s %9s %5s\n", method.work_method_id(), p.k(),
+        "%-22s %3d %9s  %-20s %-20s %7s %8s %9s  %s\n", method.work_method_id(), p.k(),
         Fixed(p.estimate(), 3),
         absl::StrCat("[", Fixed(p.ci_lower(), 3), ", ", Fixed(p.ci_upper(), 3), "]"),
         has_pi ? absl::StrCat("[", Fixed(p.pi_lower(), 3), ", ", Fixed(p.pi_upper(), 3), "]")
                : std::string("-"),
         Fixed(p.i2(), 1), Fixed(p.tau2(), 4),
         p.p_value() < 0.0001 ? std::string("<0.0001") : Fixed(p.p_value(), 4),
-        absl::StrCat(p.grade(), "/5"));
+        CertaintyWord(p.certainty()));
     if (show_studies) {
-      out << "    grade " << p.grade() << "/5, " << p.grade_label() << ":\n";
-      for (const std::string& reason : p.grade_reasons()) out << "      " << reason << "\n";
+      out << "    certainty " << CertaintyWord(p.certainty()) << ", " << p.grade_label() << ":\n";
+      for (const v1::CertaintyDomain& domain : p.certainty_domains()) {
+        out << "      " << domain.domain() << ": " << domain.judgement() << "\n";
+      }
       for (const v1::StudyEffect& study : method.studies()) {
         out << absl::StrFormat("    %-30s %9s  [%s, %s]  weight %s%%\n", study.experiment_id(),
                                Fixed(study.effect(), 3), Fixed(study.ci_lower(), 3),
@@ -168,9 +181,10 @@ void RenderWhatChanged(const v1::WhatChangedResponse& response, client::OutputFo
       << response.until_position() << ":\n";
   if (response.changes_size() == 0) out << "  nothing moved\n";
   auto describe = [](const v1::PooledResult& p, bool present) {
-    return present ? absl::StrFormat("%.3f [%.3f, %.3f], k=%d, grade %d", p.estimate(),
-                                     p.ci_lower(), p.ci_upper(), p.k(), p.grade())
-                   : std::string("no pooled result");
+    return present
+               ? absl::StrFormat("%.3f [%.3f, %.3f], k=%d, certainty %s", p.estimate(),
+                                 p.ci_lower(), p.ci_upper(), p.k(), CertaintyWord(p.certainty()))
+               : std::string("no pooled result");
   };
   for (const v1::ResultChange& change : response.changes()) {
     out << "  " << change.indicator_id() << " / " << change.work_method_id() << ": "
@@ -227,11 +241,11 @@ void RenderContribution(const v1::ContributionResponse& response, client::Output
     for (const v1::MethodContribution& m : domain.methods()) {
       const v1::PooledResult& p = m.pooled();
       out << absl::StrFormat(
-          "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  grade %d/5  EUR %s per treated "
+          "  %-3s %-18s on %-16s SMD %6.3f [%.3f, %.3f]  certainty %s  EUR %s per treated "
           "participant "
           "(%s)%s\n",
           m.moves_it() ? "yes" : "-", m.work_method_id(), m.indicator_id(), p.estimate(),
-          p.ci_lower(), p.ci_upper(), p.grade(),
+          p.ci_lower(), p.ci_upper(), CertaintyWord(p.certainty()),
           absl::StrFormat("%.0f", p.cost_per_participant_cents() / 100.0),
           p.cost_band().empty() ? "unknown" : p.cost_band(),
           p.euros_per_participant_per_unit_effect() > 0

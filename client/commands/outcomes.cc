@@ -13,31 +13,33 @@
 namespace leerlus::cli {
 namespace {
 
-// The statistics columns of `outcome import`, each also a flag of `outcome
-// record` (with '-' for '_').
-constexpr const char* kStatisticsFlags[] = {"treatment-mean",
-                                            "treatment-sd",
-                                            "treatment-n",
-                                            "control-mean",
-                                            "control-sd",
-                                            "control-n",
-                                            "treatment-events",
-                                            "treatment-total",
-                                            "control-events",
-                                            "control-total",
-                                            "pre-mean",
-                                            "pre-sd",
-                                            "post-mean",
-                                            "post-sd",
-                                            "n",
-                                            "pre-post-correlation",
-                                            "measure",
-                                            "effect",
-                                            "variance",
-                                            "standard-error",
-                                            "ci-lower",
-                                            "ci-upper",
-                                            "total-n"};
+// The optional columns of `outcome import` (the assessment and the
+// statistics), each also a flag of `outcome record` (with '-' for '_').
+constexpr const char* kColumnFlags[] = {"risk-of-bias",
+                                        "follow-up-months",
+                                        "treatment-mean",
+                                        "treatment-sd",
+                                        "treatment-n",
+                                        "control-mean",
+                                        "control-sd",
+                                        "control-n",
+                                        "treatment-events",
+                                        "treatment-total",
+                                        "control-events",
+                                        "control-total",
+                                        "pre-mean",
+                                        "pre-sd",
+                                        "post-mean",
+                                        "post-sd",
+                                        "n",
+                                        "pre-post-correlation",
+                                        "measure",
+                                        "effect",
+                                        "variance",
+                                        "standard-error",
+                                        "ci-lower",
+                                        "ci-upper",
+                                        "total-n"};
 
 // Builds the outcome of `outcome record` with the CSV row reader, one row
 // whose columns are the flags, so both check the same way. Prints the
@@ -85,7 +87,7 @@ void AddRecord(CLI::App* outcome, CommandContext& ctx) {
       ->required();
   record->add_option("--corrects", *o->mutable_corrects_outcome_id(),
                      "the retracted outcome this corrects");
-  for (const char* column : kStatisticsFlags) {
+  for (const char* column : kColumnFlags) {
     record->add_option(absl::StrCat("--", column),
                        (*numbers)[absl::StrReplaceAll(column, {{"-", "_"}})]);
   }

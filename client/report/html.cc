@@ -87,8 +87,8 @@ void AddSummary(const ReportData& data, const Labels& l, Html& html) {
     html.Add("<td class=\"num\">", p.k(), "</td><td class=\"num estimate\">",
              EffectWithCi(p.estimate(), p.ci_lower(), p.ci_upper(), l), "</td><td class=\"num\">[",
              Num(p.pi_lower(), 3, l), ", ", Num(p.pi_upper(), 3, l), "]</td><td class=\"num\">",
-             Num(p.i2(), 1, l), "%</td><td><span class=\"grade\">", p.grade(), "</span> ",
-             H(p.grade_label()), "</td><td>");
+             Num(p.i2(), 1, l), "%</td><td><span class=\"grade\">",
+             H(CertaintyName(p.certainty(), l)), "</span> ", H(p.grade_label()), "</td><td>");
     if (p.cost_per_participant_cents() > 0) {
       html.Add(Euros(p.cost_per_participant_cents(), l), " (", H(p.cost_band()), ")");
     }
@@ -148,10 +148,12 @@ void AddConditions(const ReportData& data, const v1::MethodResult& method, const
 }
 
 void AddGrade(const v1::PooledResult& pooled, const Labels& l, Html& html) {
-  html.Add("<h3>", H(l.grade), ": <span class=\"grade\">", pooled.grade(), "</span> ",
-           H(pooled.grade_label()), "</h3>\n<ul class=\"grade-reasons\">\n");
-  for (const std::string& reason : pooled.grade_reasons()) html.Add("<li>", H(reason), "</li>\n");
-  html.Add("</ul>\n");
+  html.Add("<h3>", H(l.grade), ": <span class=\"grade\">", H(CertaintyName(pooled.certainty(), l)),
+           "</span> ", H(pooled.grade_label()), "</h3>\n<ul class=\"grade-reasons\">\n");
+  for (const v1::CertaintyDomain& domain : pooled.certainty_domains()) {
+    html.Add("<li>", H(domain.domain()), ": ", H(domain.judgement()), "</li>\n");
+  }
+  html.Add("</ul>\n<p class=\"note\">", H(l.certainty_note), "</p>\n");
 }
 
 void AddScorecard(const ReportData& data, const std::string& method_id,
@@ -310,8 +312,8 @@ void AddChanges(const ReportData& data, const Labels& l, Html& html) {
            "</th></tr>\n");
   auto pooled_text = [&](bool has, const v1::PooledResult& p) {
     if (!has) return std::string("\u2013");
-    return absl::StrCat(EffectWithCi(p.estimate(), p.ci_lower(), p.ci_upper(), l), ", k = ",
-                        p.k(), ", ", l.grade, " ", p.grade());
+    return absl::StrCat(EffectWithCi(p.estimate(), p.ci_lower(), p.ci_upper(), l), ", k = ", p.k(),
+                        ", ", l.grade, " ", CertaintyName(p.certainty(), l));
   };
   std::map<std::string, std::string> method_names;
   for (const v1::MethodResult& method : data.what_works.methods()) {

@@ -28,7 +28,7 @@ constexpr Labels kEnglish = {
     "Experiments",
     "Effect [95% CI]",
     "Prediction interval",
-    "Evidence grade",
+    "Certainty of evidence",
     "Cost per treated participant",
     "Experiment",
     "Area, design",
@@ -77,6 +77,14 @@ constexpr Labels kEnglish = {
     "inconclusive",
     "not measured yet",
     "too small to matter",
+    "very low",
+    "low",
+    "moderate",
+    "high",
+    "Rated in the manner of GRADE: a start by design, then rated down for risk of bias, "
+    "inconsistency, imprecision, reporting bias and indirectness. The Dutch label is indicative: "
+    "recognising an intervention is the task of the Erkenningscommissie Interventies, not of "
+    "leerlus.",
     "scale up",
     "adapt",
     "stop",
@@ -112,7 +120,7 @@ constexpr Labels kDutch = {
     "Experimenten",
     "Effect [95%-BI]",
     "Voorspellingsinterval",
-    "Bewijsniveau",
+    "Zekerheid van het bewijs",
     "Kosten per behandelde deelnemer",
     "Experiment",
     "Gebied, opzet",
@@ -162,6 +170,14 @@ constexpr Labels kDutch = {
     "onbeslist",
     "nog niet gemeten",
     "te klein om ertoe te doen",
+    "zeer laag",
+    "laag",
+    "redelijk",
+    "hoog",
+    "Beoordeeld naar GRADE: een start naar onderzoeksopzet, dan lager voor risico op "
+    "vertekening, inconsistentie, onnauwkeurigheid, publicatiebias en indirectheid. Het label is "
+    "indicatief: een interventie erkennen is aan de Erkenningscommissie Interventies, niet aan "
+    "leerlus.",
     "opschalen",
     "bijstellen",
     "stoppen",
@@ -238,6 +254,21 @@ const char* DesignName(v1::StudyDesign design, const Labels& l) {
     case v1::STUDY_DESIGN_PRE_POST: return l.pre_post;
     case v1::STUDY_DESIGN_POST_ONLY: return l.post_only;
     default: return "";
+  }
+}
+
+const char* CertaintyName(v1::Certainty certainty, const Labels& l) {
+  switch (certainty) {
+    case v1::CERTAINTY_VERY_LOW:
+      return l.certainty_very_low;
+    case v1::CERTAINTY_LOW:
+      return l.certainty_low;
+    case v1::CERTAINTY_MODERATE:
+      return l.certainty_moderate;
+    case v1::CERTAINTY_HIGH:
+      return l.certainty_high;
+    default:
+      return "";
   }
 }
 

@@ -78,6 +78,11 @@ struct Labels {
   const char* inconclusive;
   const char* not_measured;
   const char* too_small_to_matter;
+  const char* certainty_very_low;
+  const char* certainty_low;
+  const char* certainty_moderate;
+  const char* certainty_high;
+  const char* certainty_note;
   const char* scale_up;
   const char* adapt;
   const char* stop;
@@ -108,6 +113,7 @@ std::string MeasureShort(v1::EffectMeasure measure);
 std::string ModelName(const v1::PooledResult& pooled);
 
 // Enum values in the report's language ("" where it shows nothing).
+const char* CertaintyName(v1::Certainty certainty, const Labels& l);
 const char* DesignName(v1::StudyDesign design, const Labels& l);
 const char* VerdictName(v1::Verdict verdict, const Labels& l);
 const char* DecisionName(v1::Decision decision, const Labels& l);
