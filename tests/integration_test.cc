@@ -357,6 +357,19 @@ TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
       EXPECT_EQ(method.pooled().grade_label().find("goede"), std::string::npos);
       EXPECT_EQ(method.pooled().grade_label().find("sterke"), std::string::npos);
     }
+    // The coach's heterogeneity (I2 71%, a prediction interval across zero)
+    // rates it down two levels; the district team's (I2 5%) not at all.
+    auto inconsistency = [&] {
+      for (const v1::CertaintyDomain& d : method.pooled().certainty_domains()) {
+        if (d.domain() == "inconsistency") return d.levels();
+      }
+      return 99;
+    };
+    if (method.work_method_id() == "buurtcoach") EXPECT_EQ(inconsistency(), -2);
+    if (method.work_method_id() == "wijkteam") EXPECT_EQ(inconsistency(), 0);
+    if (method.work_method_id() == "mantelzorgsteun") {
+      EXPECT_EQ(method.pooled().certainty(), v1::CERTAINTY_LOW);
+    }
     if (method.work_method_id() != "buurtcoach") continue;
     coach = true;
     EXPECT_EQ(method.pooled().cost_per_participant_cents(), 148246);

@@ -57,6 +57,12 @@ TEAMS = {"buurtcoach": "team-welzijn", "wijkteam": "team-zorg", "taalcafe": "tea
          "mantelzorgsteun": "team-zorg", "energiecoach": "team-energie"}
 TAU = 0.05  # Between-experiment spread of true effects.
 
+def follow_up_months(start_year, measured):
+    """Whole months from the start (15 January) to the measurement."""
+    year, month, day = (int(part) for part in measured.split("-"))
+    return (year - start_year) * 12 + (month - 1) - (1 if day < 15 else 0)
+
+
 experiments = []
 outcomes = []
 for method, (count, rural_effect, urban_effect, indicator) in METHODS.items():
@@ -74,6 +80,10 @@ for method, (count, rural_effect, urban_effect, indicator) in METHODS.items():
                             f"{method.capitalize()} {name}", budget, f"{year}-01-15",
                             f"{year + 1}-03-31", indicator))
         design = "RCT" if rng.random() < 0.4 else "QUASI_EXPERIMENTAL"
+        # The evaluator's risk-of-bias judgement (RoB 2 / ROBINS-I overall):
+        # the trials sound, the comparisons without randomisation with some
+        # concerns. Follow-up: months from the start to the measurement.
+        risk_of_bias = "LOW" if design == "RCT" else "SOME_CONCERNS"
         n1, n2 = rng.randrange(50, 160), rng.randrange(50, 160)
         measured = f"{year + 1}-0{rng.randrange(1, 4)}-{rng.randrange(10, 28)}"
         if indicator == "eenzaamheid":
@@ -86,7 +96,8 @@ for method, (count, rural_effect, urban_effect, indicator) in METHODS.items():
             s1 = sd * (1 + rng.gauss(0, 0.05))
             s2 = sd * (1 + rng.gauss(0, 0.05))
             outcomes.append(f"{experiment_id},o1,{indicator},{measured},{design},"
-                            f"{m1:.3f},{s1:.3f},{n1},{m2:.3f},{s2:.3f},{n2},,,,")
+                            f"{m1:.3f},{s1:.3f},{n1},{m2:.3f},{s2:.3f},{n2},,,,,"
+                            f"{risk_of_bias},{follow_up_months(year, measured)}")
         else:
             # Households in energy poverty: a lower share is better.
             p2 = 0.30
@@ -96,7 +107,8 @@ for method, (count, rural_effect, urban_effect, indicator) in METHODS.items():
             e1 = sum(rng.random() < p1 for _ in range(n1))
             e2 = sum(rng.random() < p2 for _ in range(n2))
             outcomes.append(f"{experiment_id},o1,{indicator},{measured},{design},"
-                            f",,,,,,{e1},{n1},{e2},{n2}")
+                            f",,,,,,{e1},{n1},{e2},{n2},"
+                            f"{risk_of_bias},{follow_up_months(year, measured)}")
 
 with open("experiments.csv", "w") as f:
     f.write("id,method,line,societal_task,area,team,title,budget_cents,start,end,indicator\n")
@@ -106,7 +118,7 @@ with open("experiments.csv", "w") as f:
 with open("outcomes.csv", "w") as f:
     f.write("experiment_id,outcome_id,indicator_id,measured_on,design,treatment_mean,treatment_sd,"
             "treatment_n,control_mean,control_sd,control_n,treatment_events,treatment_total,"
-            "control_events,control_total\n")
+            "control_events,control_total,risk_of_bias,follow_up_months\n")
     for row in outcomes:
         f.write(row + "\n")
 print(f"{len(experiments)} experiments, {len(outcomes)} outcomes")
