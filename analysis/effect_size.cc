@@ -151,6 +151,10 @@ absl::StatusOr<Effect> PrePostControlDifference(const GroupSummary& treatment_pr
     return absl::InvalidArgumentError(
         "each group's pre and post must measure the same participants");
   }
+  // The small-sample correction J(n - 1) needs n - 1 > 1.
+  if (treatment_pre.n < 3 || control_pre.n < 3) {
+    return absl::InvalidArgumentError("each group needs at least 3 participants");
+  }
   if (!(correlation > -1 && correlation < 1)) {
     return absl::InvalidArgumentError("the pre-post correlation must be in (-1, 1)");
   }

@@ -203,19 +203,25 @@ absl::StatusOr<HeterogeneityIntervals> QProfileIntervals(const std::vector<doubl
   if (absl::Status s = CheckStudies(y, v, 2, "an interval for the heterogeneity"); !s.ok()) {
     return s;
   }
-  if (fit.method == Method::kFixed || fit.p != 1 || fit.k != static_cast<int>(y.size())) {
+  if (fit.p != 1 || fit.k != static_cast<int>(y.size())) {
     return absl::InvalidArgumentError(
-        "Q-profile intervals need the intercept-only random-effects fit of the same studies");
+        "Q-profile intervals need the intercept-only fit of the same studies");
   }
   const double df = fit.k - 1;
-  // metafor's search range and uniroot() tolerance.
+  // metafor's search range and uniroot() tolerance; the range grows where
+  // metafor would report the upper bound as beyond it (effects on a raw
+  // scale with large variances).
   const double tau2_min = std::min(0.0, fit.tau2);
-  const double tau2_max = std::max({100.0, 10 * fit.tau2, 10 * tau2_min});
+  double tau2_max = std::max({100.0, 10 * fit.tau2, 10 * tau2_min});
   const double tolerance = std::pow(kEpsilon, 0.25);
   const double critical_upper = ChiSquareQuantile(0.975, df);
   const double critical_lower = ChiSquareQuantile(0.025, df);
   const double q_at_min = GeneralizedQ(y, v, tau2_min);
-  const double q_at_max = GeneralizedQ(y, v, tau2_max);
+  double q_at_max = GeneralizedQ(y, v, tau2_max);
+  while (q_at_max > critical_lower && tau2_max < 1e15) {
+    tau2_max *= 10;
+    q_at_max = GeneralizedQ(y, v, tau2_max);
+  }
   auto solve = [&](double objective) {
     return ZeroIn([&](double tau2) { return GeneralizedQ(y, v, tau2) - objective; }, tau2_min,
                   tau2_max, tolerance, 1000);
@@ -388,6 +394,9 @@ absl::StatusOr<RankCorrelationTest> BeggRankTest(const std::vector<double>& y,
   }
   const double pooled = sum_wy / sum_w;
   const double pooled_variance = 1 / sum_w;
+  if (std::all_of(y.begin(), y.end(), [&](double yi) { return yi == y[0]; })) {
+    return absl::FailedPreconditionError("all effects are equal: there is nothing to rank");
+  }
   std::vector<double> standardized;
   for (size_t i = 0; i < y.size(); ++i) {
     standardized.push_back((y[i] - pooled) / std::sqrt(v[i] - pooled_variance));
@@ -454,7 +463,10 @@ absl::StatusOr<TrimAndFillResult> TrimAndFill(const std::vector<double>& y,
   }
   all_y.insert(all_y.end(), result.filled_effects.begin(), result.filled_effects.end());
   all_v.insert(all_v.end(), result.filled_variances.begin(), result.filled_variances.end());
-  absl::StatusOr<FitResult> adjusted = FitPooled(all_y, all_v, options);
+  // metafor refits filled data with its default test, z; with nothing
+  // imputed it returns the observed fit.
+  absl::StatusOr<FitResult> adjusted =
+      FitPooled(all_y, all_v, missing > 0 ? estimate_options : options);
   if (!adjusted.ok()) return adjusted.status();
   result.estimate = Estimate(*adjusted);
   result.ci_lower = adjusted->coefficients[0].ci_lower;
@@ -462,67 +474,75 @@ absl::StatusOr<TrimAndFillResult> TrimAndFill(const std::vector<double>& y,
   return result;
 }
 
-absl::StatusOr<PermutationTest> ModeratorPermutationTest(const std::vector<double>& y,
-                                                         const std::vector<double>& v,
-                                                         const std::vector<int>& levels,
-                                                         const FitOptions& options,
-                                                         const PermutationOptions& permutation) {
+absl::StatusOr<PermutationTest> ModeratorPermutationTest(
+    const std::vector<double>& y, const std::vector<double>& v,
+    const std::vector<std::vector<double>>& moderators, const FitOptions& options,
+    const PermutationOptions& permutation) {
   if (absl::Status s = CheckStudies(y, v, 2, "a permutation test"); !s.ok()) return s;
-  if (levels.size() != y.size()) {
-    return absl::InvalidArgumentError("levels and effects differ in length");
+  if (moderators.size() != y.size()) {
+    return absl::InvalidArgumentError("moderator rows and effects differ in length");
   }
-  std::vector<int> distinct = levels;
+  const int k = static_cast<int>(y.size());
+  const size_t m = moderators[0].size();
+  for (const std::vector<double>& row : moderators) {
+    if (row.size() != m || m == 0) {
+      return absl::InvalidArgumentError("every moderator row needs the same, non-zero length");
+    }
+  }
+  // Distinct rows, and each study's code: permuting codes moves rows.
+  std::vector<std::vector<double>> distinct = moderators;
   std::sort(distinct.begin(), distinct.end());
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   if (distinct.size() < 2) {
-    return absl::InvalidArgumentError("a moderator needs at least two levels");
+    return absl::InvalidArgumentError("the moderator takes one value only: nothing to permute");
   }
-  const int k = static_cast<int>(y.size());
-  const int columns = static_cast<int>(distinct.size());
-  std::vector<std::string> names = {"intrcpt"};
-  for (int j = 1; j < columns; ++j) names.push_back(absl::StrCat("level", distinct[j]));
-  // Level codes 0..L-1; the first level is the reference.
   std::vector<int> codes;
-  for (int level : levels) {
-    codes.push_back(static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), level) -
+  for (const std::vector<double>& row : moderators) {
+    codes.push_back(static_cast<int>(std::lower_bound(distinct.begin(), distinct.end(), row) -
                                      distinct.begin()));
   }
-  Eigen::MatrixXd x = Eigen::MatrixXd::Zero(k, columns);
-  auto statistic = [&](const std::vector<int>& arrangement) -> absl::StatusOr<FitResult> {
-    x.col(0).setOnes();
-    x.rightCols(columns - 1).setZero();
+  std::vector<std::string> names = {"intrcpt"};
+  for (size_t j = 0; j < m; ++j) names.push_back(absl::StrCat("mod", j + 1));
+  Eigen::MatrixXd x(k, static_cast<Eigen::Index>(m) + 1);
+  auto fit_arrangement = [&](const std::vector<int>& arrangement) {
     for (int i = 0; i < k; ++i) {
-      if (arrangement[i] > 0) x(i, arrangement[i]) = 1;
+      x(i, 0) = 1;
+      for (size_t j = 0; j < m; ++j)
+        x(i, static_cast<Eigen::Index>(j) + 1) = distinct[arrangement[i]][j];
     }
     return FitModel(y, v, x, names, true, options);
   };
-  absl::StatusOr<FitResult> observed = statistic(codes);
+  absl::StatusOr<FitResult> observed = fit_arrangement(codes);
   if (!observed.ok()) return observed.status();
 
   PermutationTest test;
   test.qm = observed->qm;
   test.qm_p = observed->qm_p;
   double log_count = std::lgamma(k + 1.0);
-  for (int j = 0; j < columns; ++j) {
-    log_count -= std::lgamma(std::count(codes.begin(), codes.end(), j) + 1.0);
+  for (size_t j = 0; j < distinct.size(); ++j) {
+    log_count -= std::lgamma(std::count(codes.begin(), codes.end(), static_cast<int>(j)) + 1.0);
   }
   test.distinct_permutations = std::nearbyint(std::exp(log_count));
   // metafor's comparison tolerance: a permuted statistic equal to the
   // observed one up to rounding counts as at least as extreme.
   const double tolerance = std::sqrt(kEpsilon);
-  int64_t at_least_as_extreme = 0;
-  auto count = [&](const std::vector<int>& arrangement) {
-    absl::StatusOr<FitResult> fit = statistic(arrangement);
-    if (!fit.ok()) return;  // As metafor: an arrangement that cannot be fitted is left out.
+  int64_t at_least_as_extreme = 0, fits = 0;
+  auto count = [&](const std::vector<int>& arrangement) -> absl::Status {
+    if (++fits % 256 == 0 && permutation.should_stop && permutation.should_stop()) {
+      return absl::CancelledError("the permutation test was stopped");
+    }
+    absl::StatusOr<FitResult> fit = fit_arrangement(arrangement);
+    if (!fit.ok()) return absl::OkStatus();  // As metafor: an unfittable arrangement is left out.
     ++test.permutations_run;
     if (fit->qm >= test.qm - tolerance) ++at_least_as_extreme;
+    return absl::OkStatus();
   };
   if (test.distinct_permutations <= static_cast<double>(permutation.max_exact)) {
     test.exact = true;
     std::vector<int> arrangement = codes;
     std::sort(arrangement.begin(), arrangement.end());
     do {
-      count(arrangement);
+      if (absl::Status s = count(arrangement); !s.ok()) return s;
     } while (std::next_permutation(arrangement.begin(), arrangement.end()));
   } else {
     test.seed = permutation.seed;
@@ -532,13 +552,32 @@ absl::StatusOr<PermutationTest> ModeratorPermutationTest(const std::vector<doubl
     std::vector<int> arrangement = codes;
     for (int64_t i = 1; i < permutation.random_permutations; ++i) {
       std::shuffle(arrangement.begin(), arrangement.end(), random);
-      count(arrangement);
+      if (absl::Status s = count(arrangement); !s.ok()) return s;
     }
   }
   test.permutation_p = test.permutations_run > 0
                            ? static_cast<double>(at_least_as_extreme) / test.permutations_run
                            : kNaN;
   return test;
+}
+
+absl::StatusOr<PermutationTest> FactorPermutationTest(const std::vector<double>& y,
+                                                      const std::vector<double>& v,
+                                                      const std::vector<int>& levels,
+                                                      const FitOptions& options,
+                                                      const PermutationOptions& permutation) {
+  std::vector<int> distinct = levels;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  if (distinct.size() < 2) {
+    return absl::InvalidArgumentError("a moderator needs at least two levels");
+  }
+  std::vector<std::vector<double>> dummies;
+  for (int level : levels) {
+    std::vector<double>& row = dummies.emplace_back(distinct.size() - 1, 0.0);
+    for (size_t j = 1; j < distinct.size(); ++j) row[j - 1] = level == distinct[j] ? 1 : 0;
+  }
+  return ModeratorPermutationTest(y, v, dummies, options, permutation);
 }
 
 }  // namespace leerlus::analysis

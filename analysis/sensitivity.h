@@ -29,7 +29,9 @@ struct Interval {
 
 // 95% Q-profile confidence intervals (Viechtbauer 2007; metafor's
 // `confint()`): the tau2 at which the generalised Q statistic meets the
-// chi-square quantiles on k - 1 df, searched on [0, max(100, 10 tau2)].
+// chi-square quantiles on k - 1 df, searched on [0, max(100, 10 tau2)] as
+// metafor does, and further where the upper bound lies beyond (metafor
+// would print it as "> 100").
 struct HeterogeneityIntervals {
   Interval tau2;
   Interval tau;
@@ -40,8 +42,9 @@ struct HeterogeneityIntervals {
   bool empty = false;
 };
 
-// `fit` is the intercept-only random-effects fit of y and v. Errors:
-// INVALID_ARGUMENT for a fixed-effect fit or fewer than 2 studies.
+// `fit` is the intercept-only fit of y and v (the intervals depend on the
+// data alone; the estimates are the fit's). Errors: INVALID_ARGUMENT for
+// another fit or fewer than 2 studies.
 absl::StatusOr<HeterogeneityIntervals> QProfileIntervals(const std::vector<double>& y,
                                                          const std::vector<double>& v,
                                                          const FitResult& fit);
@@ -131,7 +134,7 @@ struct RankCorrelationTest {
   bool exact = false;
 };
 
-// Needs at least 3 studies.
+// Needs at least 3 studies, not all of the same effect (FAILED_PRECONDITION).
 absl::StatusOr<RankCorrelationTest> BeggRankTest(const std::vector<double>& y,
                                                  const std::vector<double>& v);
 
@@ -145,8 +148,9 @@ struct TrimAndFillResult {
   // The imputed studies (mirror images of the most extreme ones).
   std::vector<double> filled_effects;
   std::vector<double> filled_variances;
-  // The pooled result over the observed and the imputed studies (the
-  // observed fit when none is imputed).
+  // The pooled result over the observed and the imputed studies, on z as
+  // metafor refits it (the observed fit, with the options' test, when none
+  // is imputed).
   double estimate = 0;
   double ci_lower = 0;
   double ci_upper = 0;
@@ -158,36 +162,47 @@ absl::StatusOr<TrimAndFillResult> TrimAndFill(const std::vector<double>& y,
                                               const std::vector<double>& v,
                                               const FitOptions& options);
 
-// The omnibus test of a categorical moderator, with its p-value from
-// permutations of the moderator over the studies (metafor's
-// `permutest()`): exact over every distinct arrangement when there are at
-// most `max_exact` of them, else `random_permutations` random ones drawn
-// with `seed` (the observed arrangement counted as the first).
+// The omnibus test of a moderator, with its p-value from permutations of
+// the moderator over the studies (metafor's `permutest()`): exact over every
+// distinct arrangement when there are at most `max_exact` of them, else
+// `random_permutations` random ones drawn with `seed` (the observed
+// arrangement counted as the first).
 struct PermutationOptions {
   int64_t max_exact = 100000;
   int64_t random_permutations = 10000;
   uint64_t seed = 2026;
+  // Asked every 256 fits; true stops the test with CANCELLED.
+  std::function<bool()> should_stop;
 };
 
 struct PermutationTest {
   double qm = 0;    // The observed statistic (chi-square, or F under Hartung-Knapp).
   double qm_p = 0;  // Its asymptotic p-value.
   double permutation_p = 0;
-  // Distinct arrangements of the levels over the studies (may exceed the
-  // 64-bit range: a double).
+  // Distinct arrangements of the moderator over the studies (may exceed
+  // the 64-bit range: a double).
   double distinct_permutations = 0;
   bool exact = false;
   int64_t permutations_run = 0;  // Arrangements whose model could be fitted.
   uint64_t seed = 0;             // The seed of the random permutations; 0 when exact.
 };
 
-// `levels[i]` is study i's level (any integers; at least two distinct).
-// Errors: INVALID_ARGUMENT for mismatched lengths or a single level.
-absl::StatusOr<PermutationTest> ModeratorPermutationTest(const std::vector<double>& y,
-                                                         const std::vector<double>& v,
-                                                         const std::vector<int>& levels,
-                                                         const FitOptions& options,
-                                                         const PermutationOptions& permutation);
+// `moderators[i]` is study i's row of the model matrix without the
+// intercept (one value for a numeric moderator, the dummies of a factor);
+// permutations move whole rows. Errors: INVALID_ARGUMENT for mismatched
+// lengths or rows that are all alike; CANCELLED when `should_stop` says so.
+absl::StatusOr<PermutationTest> ModeratorPermutationTest(
+    const std::vector<double>& y, const std::vector<double>& v,
+    const std::vector<std::vector<double>>& moderators, const FitOptions& options,
+    const PermutationOptions& permutation);
+
+// The same for a factor: `levels[i]` is study i's level (any integers; at
+// least two distinct), coded as dummies against the smallest.
+absl::StatusOr<PermutationTest> FactorPermutationTest(const std::vector<double>& y,
+                                                      const std::vector<double>& v,
+                                                      const std::vector<int>& levels,
+                                                      const FitOptions& options,
+                                                      const PermutationOptions& permutation);
 
 // R's `uniroot()` (Brent's zeroin as R's C code runs it): a root of `f` in
 // [lower, upper], where f(lower) and f(upper) have opposite signs, to

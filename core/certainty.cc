@@ -23,11 +23,11 @@ constexpr int kMaxAgeYears = 5;
 // Follow-up shorter than this says little about lasting effects.
 constexpr int kShortFollowUpMonths = 6;
 
-// Whole years between two dates (0 if either is missing or unreadable).
-int YearsBetween(const std::string& from, const std::string& to) {
+// Years between two dates (0 if either is missing or unreadable).
+double YearsBetween(const std::string& from, const std::string& to) {
   absl::CivilDay a, b;
   if (!absl::ParseCivilTime(from, &a) || !absl::ParseCivilTime(to, &b)) return 0;
-  return static_cast<int>((b - a) / 365);
+  return static_cast<double>(b - a) / 365.25;
 }
 
 std::string Percent(double share) { return absl::StrFormat("%.0f%%", share); }
@@ -106,12 +106,19 @@ v1::CertaintyDomain RateInconsistency(const CertaintyInput& in) {
   }
   // Heterogeneity that is both substantial and shown (its interval excludes 0).
   const bool heterogeneous = in.i2 >= 50 && in.i2_ci_lower && *in.i2_ci_lower > 0;
-  // A direction shown on average that some settings may not share.
+  // A direction shown on average that some settings may not share: judged
+  // on the spread between experiments alone (tau2, on the CI's own critical
+  // value), not on the prediction interval's fewer degrees of freedom, which
+  // widen it even when the experiments agree.
   bool prediction_crosses = false;
   if (in.pi_lower && in.pi_upper) {
     data += absl::StrFormat(", 95%% prediction interval %.2f to %.2f", *in.pi_lower, *in.pi_upper);
-    prediction_crosses =
-        (in.ci_lower > 0 && *in.pi_lower <= 0) || (in.ci_upper < 0 && *in.pi_upper >= 0);
+    if (in.tau2 > 0 && in.se > 0) {
+      const double critical = (in.ci_upper - in.estimate) / in.se;
+      const double spread = critical * std::sqrt(in.se * in.se + in.tau2);
+      prediction_crosses = (in.ci_lower > 0 && in.estimate - spread <= 0) ||
+                           (in.ci_upper < 0 && in.estimate + spread >= 0);
+    }
   }
   const int levels = -(static_cast<int>(heterogeneous) + static_cast<int>(prediction_crosses));
   std::string why;
@@ -144,6 +151,12 @@ v1::CertaintyDomain RateImprecision(const CertaintyInput& in, std::optional<doub
     return Domain("imprecision", 0,
                   absl::StrCat("no serious concern: the ", ci, " excludes no effect"));
   }
+  if (!in.participants_known) {
+    return Domain("imprecision", 0,
+                  absl::StrCat("no serious concern: the ", ci,
+                               " excludes no effect (the information size is not judged: some "
+                               "outcomes do not say how many took part)"));
+  }
   if (in.participants < kOptimalInformationSize) {
     return Domain("imprecision", -1,
                   absl::StrCat("serious: the ", ci, " excludes no effect, but ", in.participants,
@@ -158,9 +171,12 @@ v1::CertaintyDomain RateImprecision(const CertaintyInput& in, std::optional<doub
 v1::CertaintyDomain RateReportingBias(const CertaintyInput& in) {
   const int k = static_cast<int>(in.studies.size());
   if (!in.egger_p) {
-    return Domain(
-        "reporting_bias", 0,
-        absl::StrCat("not judged: small-study tests need at least 10 outcomes (k = ", k, ")"));
+    return Domain("reporting_bias", 0,
+                  k < 10 ? absl::StrCat("not judged: small-study tests need at least 10 "
+                                        "outcomes (k = ",
+                                        k, ")")
+                         : absl::StrCat("not judged: Egger's test could not be computed (",
+                                        in.egger_error, ")"));
   }
   const int levels = *in.egger_p < 0.10 ? -1 : 0;
   return Domain(
@@ -172,16 +188,16 @@ v1::CertaintyDomain RateReportingBias(const CertaintyInput& in) {
 v1::CertaintyDomain RateIndirectness(const CertaintyInput& in) {
   std::string newest;
   for (const RatedStudy& study : in.studies) newest = std::max(newest, study.measured_on);
-  const int age = YearsBetween(newest, in.answer_date);
+  const double age = YearsBetween(newest, in.answer_date);
   const bool old = age > kMaxAgeYears;
   const double stated = ShareOf(in, [](const RatedStudy& s) { return s.follow_up_months > 0; });
   const double short_follow_up = ShareOf(in, [](const RatedStudy& s) {
     return s.follow_up_months > 0 && s.follow_up_months < kShortFollowUpMonths;
   });
-  const bool mostly_short = short_follow_up >= 50;
+  const bool mostly_short = short_follow_up > 50;
   const int levels = -(static_cast<int>(old) + static_cast<int>(mostly_short));
   std::string data = absl::StrCat("newest measurement ", newest.empty() ? "unknown" : newest,
-                                  old ? absl::StrCat(", ", age, " years old") : "");
+                                  old ? absl::StrFormat(", %.0f years old", std::floor(age)) : "");
   data += stated > 0 ? absl::StrCat("; ", Percent(short_follow_up),
                                     " of the weight followed up for less than ",
                                     kShortFollowUpMonths, " months")
@@ -203,14 +219,14 @@ v1::Finding FindingOf(const CertaintyInput& in, std::optional<double> threshold)
 }
 
 // The Dutch words, kept conservative: a benefit's level follows the
-// certainty, and without controlled designs carrying most of the weight it
-// stays at "eerste aanwijzingen" whatever the certainty.
+// certainty, and unless controlled designs carry most (more than half) of
+// the weight it stays at "eerste aanwijzingen" whatever the certainty.
 std::string LabelOf(v1::Finding finding, v1::Certainty certainty, double controlled_share) {
   constexpr const char* kIndicative = " (indicatief; geen erkenning)";
   switch (finding) {
     case v1::FINDING_BENEFIT: {
       v1::Certainty level = certainty;
-      if (controlled_share < 50) level = std::min(level, v1::CERTAINTY_LOW);
+      if (controlled_share <= 50) level = std::min(level, v1::CERTAINTY_LOW);
       const char* words = level == v1::CERTAINTY_HIGH       ? "sterke aanwijzingen"
                           : level == v1::CERTAINTY_MODERATE ? "goede aanwijzingen"
                           : level == v1::CERTAINTY_LOW      ? "eerste aanwijzingen"

@@ -30,19 +30,27 @@ struct RatedStudy {
 struct CertaintyInput {
   std::vector<RatedStudy> studies;
   int64_t participants = 0;
+  // False when some pooled outcome does not say how many took part.
+  bool participants_known = true;
   v1::EffectMeasure measure = v1::EFFECT_MEASURE_SMD;
-  // The pooled 95% CI and prediction interval (positive = better); the
-  // prediction interval is absent for a fixed-effect model or one outcome.
+  // The pooled estimate, its SE and 95% CI (positive = better), tau2, and
+  // the prediction interval as reported (absent for a fixed-effect model or
+  // one outcome).
+  double estimate = 0;
+  double se = 0;
   double ci_lower = 0;
   double ci_upper = 0;
+  double tau2 = 0;
   std::optional<double> pi_lower;
   std::optional<double> pi_upper;
   // I2 (percent) and its Q-profile 95% CI, when there are 2 or more outcomes.
   double i2 = 0;
   std::optional<double> i2_ci_lower;
   std::optional<double> i2_ci_upper;
-  // Egger's test p-value, computed from 10 outcomes on.
+  // Egger's test p-value, computed from 10 outcomes on, or why it could
+  // not be.
   std::optional<double> egger_p;
+  std::string egger_error;
   std::string answer_date;  // YYYY-MM-DD the answer reflects.
 };
 

@@ -328,7 +328,8 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
     }
     case v1::EXPECTED_DIRECTION_NO_CHANGE:
       if (has_sesoi && lower90 > -sesoi && upper90 < sesoi) {
-        Decide(verdict, v1::VERDICT_SUPPORTED, absl::StrCat(ci, ": equivalent, ", equivalence));
+        Decide(verdict, v1::VERDICT_SUPPORTED,
+               absl::StrCat(ci, ": equivalent, ", equivalence, caveat));
       } else if (has_sesoi && (lower > sesoi || upper < -sesoi)) {
         Decide(verdict, v1::VERDICT_REFUTED,
                absl::StrFormat("%s: a change beyond the smallest effect that matters (±%g)%s", ci,

@@ -9,6 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "analysis/sensitivity.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "core/evidence_collection.h"
@@ -121,7 +123,14 @@ absl::StatusOr<ConditionRows> ConditionRowsOf(CollectedEvidence& collected,
   return valued;
 }
 
-void FillModeratorTest(const analysis::FitResult& fit, v1::ModeratorTest* test) {
+// The moderator test of `fit`, with its permutation p-value: the rows of
+// the model matrix (without the intercept) permuted over the outcomes. The
+// call's deadline stops the permutations (DEADLINE_EXCEEDED).
+absl::Status FillModeratorTest(const analysis::FitResult& fit, const std::vector<double>& effects,
+                               const std::vector<double>& variances,
+                               const std::vector<std::vector<double>>& moderator_columns,
+                               const analysis::FitOptions& options, absl::Time deadline,
+                               v1::ModeratorTest* test) {
   test->set_qm(fit.qm);
   test->set_qm_df(fit.qm_df1);
   test->set_qm_df2(std::isfinite(fit.qm_df2) ? fit.qm_df2 : 0);
@@ -132,11 +141,30 @@ void FillModeratorTest(const analysis::FitResult& fit, v1::ModeratorTest* test) 
   test->set_tau2(fit.tau2);
   test->set_r2(std::isfinite(fit.r2) ? fit.r2 : 0);
   test->set_k(fit.k);
+  std::vector<std::vector<double>> rows(effects.size());
+  for (const std::vector<double>& column : moderator_columns) {
+    for (size_t i = 0; i < column.size(); ++i) rows[i].push_back(column[i]);
+  }
+  analysis::PermutationOptions permutation;
+  permutation.should_stop = [deadline] { return absl::Now() > deadline; };
+  absl::StatusOr<analysis::PermutationTest> permuted =
+      analysis::ModeratorPermutationTest(effects, variances, rows, options, permutation);
+  if (absl::IsCancelled(permuted.status())) {
+    return absl::DeadlineExceededError("the deadline passed while permuting the condition");
+  }
+  if (permuted.ok()) {
+    test->set_permutation_p_value(permuted->permutation_p);
+    test->set_permutation_exact(permuted->exact);
+    test->set_permutations(permuted->permutations_run);
+    test->set_permutation_seed(permuted->seed);
+  }
+  return absl::OkStatus();
 }
 
 // A numeric condition: a meta-regression on it.
-void RegressOnCondition(const ConditionRows& valued, const std::string& condition,
-                        const Question& question, v1::CompareConditionsResponse& response) {
+absl::Status RegressOnCondition(const ConditionRows& valued, const std::string& condition,
+                                const Question& question, absl::Time deadline,
+                                v1::CompareConditionsResponse& response) {
   const auto& rows = valued.rows;
   std::vector<double> effects, variances, values;
   std::set<double> distinct;
@@ -150,13 +178,14 @@ void RegressOnCondition(const ConditionRows& valued, const std::string& conditio
     response.set_not_tested_reason(
         absl::StrCat("a meta-regression needs at least 3 outcomes and 2 distinct values of ",
                      condition, " (have ", rows.size(), " and ", distinct.size(), ")"));
-    return;
+    return absl::OkStatus();
   }
-  absl::StatusOr<analysis::FitResult> fit = analysis::FitRegression(
-      effects, variances, {values}, {condition}, FitOptionsFor(question, rows.size(), 2));
+  const analysis::FitOptions options = FitOptionsFor(question, rows.size(), 2);
+  absl::StatusOr<analysis::FitResult> fit =
+      analysis::FitRegression(effects, variances, {values}, {condition}, options);
   if (!fit.ok()) {
     response.set_not_tested_reason(std::string(fit.status().message()));
-    return;
+    return absl::OkStatus();
   }
   for (const analysis::Coefficient& c : fit->coefficients) {
     v1::RegressionCoefficient* out = response.add_coefficients();
@@ -167,7 +196,8 @@ void RegressOnCondition(const ConditionRows& valued, const std::string& conditio
     out->set_ci_upper(c.ci_upper);
     out->set_p_value(c.p_value);
   }
-  FillModeratorTest(*fit, response.mutable_test());
+  return FillModeratorTest(*fit, effects, variances, {values}, options, deadline,
+                           response.mutable_test());
 }
 
 using RowsByLevel = std::map<std::string, std::vector<const EffectRow*>>;
@@ -206,9 +236,10 @@ std::vector<std::string> PoolSubgroups(const RowsByLevel& by_level, const Questi
 
 // A categorical condition: subgroups, and the test for subgroup
 // differences between the levels pooled.
-void CompareSubgroups(const ConditionRows& valued, const std::string& condition,
-                      const Question& question, int min_experiments, const std::string& answer_date,
-                      v1::CompareConditionsResponse& response) {
+absl::Status CompareSubgroups(const ConditionRows& valued, const std::string& condition,
+                              const Question& question, int min_experiments,
+                              const std::string& answer_date, absl::Time deadline,
+                              v1::CompareConditionsResponse& response) {
   RowsByLevel by_level;
   for (const auto& [row, value] : valued.rows) by_level[value.level].push_back(row);
   const std::vector<std::string> levels =
@@ -217,7 +248,7 @@ void CompareSubgroups(const ConditionRows& valued, const std::string& condition,
     response.set_not_tested_reason(absl::StrCat(
         "the test for subgroup differences needs at least 2 levels with enough experiments (have ",
         levels.size(), ")"));
-    return;
+    return absl::OkStatus();
   }
   // Mixed-effects model: one dummy per level after the first (metafor's
   // mods = ~ factor(condition)), a common tau2.
@@ -233,14 +264,15 @@ void CompareSubgroups(const ConditionRows& valued, const std::string& condition,
       for (size_t j = 1; j < levels.size(); ++j) dummies[j - 1].push_back(level == j ? 1 : 0);
     }
   }
+  const analysis::FitOptions options = FitOptionsFor(question, effects.size(), dummies.size() + 1);
   absl::StatusOr<analysis::FitResult> fit =
-      analysis::FitRegression(effects, variances, dummies, names,
-                              FitOptionsFor(question, effects.size(), dummies.size() + 1));
+      analysis::FitRegression(effects, variances, dummies, names, options);
   if (!fit.ok()) {
     response.set_not_tested_reason(std::string(fit.status().message()));
-    return;
+    return absl::OkStatus();
   }
-  FillModeratorTest(*fit, response.mutable_test());
+  return FillModeratorTest(*fit, effects, variances, dummies, options, deadline,
+                           response.mutable_test());
 }
 
 // Sorts the tested conditions by p-value and sets each one's p-value
@@ -261,16 +293,17 @@ void RankByAdjustedPValue(std::vector<v1::DiscoveredCondition>& tested) {
 absl::StatusOr<v1::CompareConditionsResponse> CompareOn(CollectedEvidence& collected,
                                                         const std::string& condition,
                                                         const Question& question,
-                                                        int min_experiments) {
+                                                        int min_experiments, absl::Time deadline) {
   v1::CompareConditionsResponse response;
   response.set_condition(condition);
   response.set_read_position(collected.read_position);
   LEERLUS_ASSIGN_OR_RETURN(ConditionRows valued, ConditionRowsOf(collected, condition, response));
   response.set_numeric(valued.numeric);
   if (valued.numeric) {
-    RegressOnCondition(valued, condition, question, response);
+    LEERLUS_RETURN_IF_ERROR(RegressOnCondition(valued, condition, question, deadline, response));
   } else {
-    CompareSubgroups(valued, condition, question, min_experiments, collected.answer_date, response);
+    LEERLUS_RETURN_IF_ERROR(CompareSubgroups(valued, condition, question, min_experiments,
+                                             collected.answer_date, deadline, response));
   }
   return response;
 }
@@ -300,7 +333,7 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(*view, question));
-  return CompareOn(collected, request.condition(), question, min_experiments);
+  return CompareOn(collected, request.condition(), question, min_experiments, deadline);
 }
 
 absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
@@ -339,7 +372,8 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   std::vector<v1::DiscoveredCondition> tested;
   for (const std::string& condition : candidates) {
     absl::StatusOr<v1::CompareConditionsResponse> compared =
-        CompareOn(collected, condition, question, min_experiments);
+        CompareOn(collected, condition, question, min_experiments, deadline);
+    if (absl::IsDeadlineExceeded(compared.status())) return compared.status();
     if (!compared.ok() || !compared->has_test()) {
       v1::UntestedCondition* untested = response.add_untested();
       untested->set_condition(condition);

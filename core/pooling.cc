@@ -104,16 +104,25 @@ void RateEvidence(const analysis::FitResult& fit, const std::vector<const Effect
                              .risk_of_bias = outcome.risk_of_bias(),
                              .follow_up_months = outcome.follow_up_months(),
                              .measured_on = outcome.measured_on()});
-    input.participants += OutcomeParticipants(outcome);
+    const int64_t participants = OutcomeParticipants(outcome);
+    input.participants += participants;
+    if (participants <= 0) input.participants_known = false;
     effects.push_back(rows[i]->effect.value);
     variances.push_back(rows[i]->effect.variance);
   }
   input.measure = question.measure;
+  input.estimate = pooled->estimate();
+  input.se = pooled->se();
   input.ci_lower = pooled->ci_lower();
   input.ci_upper = pooled->ci_upper();
+  input.tau2 = fit.tau2;
   if (question.model != v1::POOLING_MODEL_FE && fit.k > 1) {
     input.pi_lower = pooled->pi_lower();
     input.pi_upper = pooled->pi_upper();
+  }
+  if (fit.k > 1) {
+    // The Q-profile interval depends on the data alone: a fixed-effect
+    // model does not hide the heterogeneity.
     absl::StatusOr<analysis::HeterogeneityIntervals> intervals =
         analysis::QProfileIntervals(effects, variances, fit);
     if (intervals.ok()) {
@@ -129,7 +138,11 @@ void RateEvidence(const analysis::FitResult& fit, const std::vector<const Effect
   if (rows.size() >= 10) {
     absl::StatusOr<analysis::RegressionTest> egger =
         analysis::EggerRegressionTest(effects, variances, FitOptionsFor(question, rows.size(), 2));
-    if (egger.ok()) input.egger_p = egger->p_value;
+    if (egger.ok()) {
+      input.egger_p = egger->p_value;
+    } else {
+      input.egger_error = std::string(egger.status().message());
+    }
   }
   input.answer_date = answer_date;
   const CertaintyRating rating = RateCertainty(input);

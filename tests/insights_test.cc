@@ -406,8 +406,11 @@ core::CertaintyInput Evidence(int k, v1::StudyDesign design, double ci_lower, do
                              .measured_on = "2026-06-01"});
   }
   input.participants = 2400;
+  input.estimate = (ci_lower + ci_upper) / 2;
+  input.se = (ci_upper - ci_lower) / (2 * 1.96);
   input.ci_lower = ci_lower;
   input.ci_upper = ci_upper;
+  input.tau2 = 0;
   input.pi_lower = ci_lower - 0.05;
   input.pi_upper = ci_upper + 0.05;
   input.i2 = 10;
@@ -482,6 +485,7 @@ TEST(CertaintyTest, HeterogeneityRatesDownAndDiscriminates) {
   inconsistent.i2 = 71;
   inconsistent.i2_ci_lower = 22;
   inconsistent.i2_ci_upper = 94;
+  inconsistent.tau2 = 0.05;
   inconsistent.pi_lower = -0.27;
   inconsistent.pi_upper = 0.66;
   const core::CertaintyRating good = core::RateCertainty(consistent);
@@ -492,6 +496,12 @@ TEST(CertaintyTest, HeterogeneityRatesDownAndDiscriminates) {
             "very serious: I2 71% (95% CI 22% to 94%), 95% prediction interval -0.27 to 0.66; in "
             "some settings the effect may be absent or reversed; substantial heterogeneity");
   EXPECT_LT(poor.certainty, good.certainty);
+  // A prediction interval across zero from its fewer degrees of freedom
+  // alone, with no spread between experiments, is no inconsistency.
+  core::CertaintyInput agreeing = Evidence(3, v1::STUDY_DESIGN_RCT, 0.04, 0.36);
+  agreeing.pi_lower = -0.4;
+  agreeing.pi_upper = 0.8;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(agreeing), "inconsistency"), 0);
 }
 
 TEST(CertaintyTest, NoEffectShownDiffersFromNotEnoughEvidence) {
@@ -522,6 +532,11 @@ TEST(CertaintyTest, RiskOfBiasFewParticipantsAndShortFollowUpRateDown) {
   EXPECT_EQ(LevelsOf(core::RateCertainty(input), "indirectness"), -1);
   input.egger_p = 0.02;
   EXPECT_EQ(LevelsOf(core::RateCertainty(input), "reporting_bias"), -1);
+  // Unknown group sizes are not counted as no participants.
+  input = Evidence(4, v1::STUDY_DESIGN_RCT, 0.3, 0.6);
+  input.participants = 0;
+  input.participants_known = false;
+  EXPECT_EQ(LevelsOf(core::RateCertainty(input), "imprecision"), 0);
 }
 
 }  // namespace

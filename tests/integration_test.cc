@@ -329,6 +329,11 @@ TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
   // about 0.003; on z it was below 0.001.
   EXPECT_EQ(top.test().qm_df2(), top.test().k() - 2);
   EXPECT_LT(top.adjusted_p_value(), 0.01);
+  // The exact permutation test over all C(12, 6) = 924 arrangements of
+  // rural and urban agrees.
+  EXPECT_TRUE(top.test().permutation_exact());
+  EXPECT_EQ(top.test().permutations(), 924);
+  EXPECT_LT(top.test().permutation_p_value(), 0.01);
   ASSERT_EQ(top.subgroups_size(), 2);
   EXPECT_EQ(top.subgroups(0).level(), "landelijk");
   EXPECT_GT(top.subgroups(0).pooled().ci_lower(), 0);  // Rural: helps.

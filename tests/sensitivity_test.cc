@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <boost/math/distributions/chi_squared.hpp>
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <functional>
@@ -61,6 +62,10 @@ std::vector<int> Studies(const std::string& text) {
 }
 
 const FitOptions kReml = {.method = Method::kReml};
+
+double ChiSquareQuantileForTest(double p, double df) {
+  return boost::math::quantile(boost::math::chi_squared(df), p);
+}
 
 class SensitivityGoldenTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -233,8 +238,7 @@ void ExpectExactPermutationTest(const std::string& stem,
   MetaforReference ref = SensitivityOf(stem);
   std::vector<int> levels;
   for (size_t i = 0; i < data.y.size(); ++i) levels.push_back(level_of(data, i));
-  absl::StatusOr<PermutationTest> test =
-      ModeratorPermutationTest(data.y, data.v, levels, kReml, {});
+  absl::StatusOr<PermutationTest> test = FactorPermutationTest(data.y, data.v, levels, kReml, {});
   ASSERT_OK(test);
   ref.Expect("moderator.QM", test->qm);
   ref.Expect("moderator.QMp", test->qm_p);
@@ -332,9 +336,21 @@ TEST(QProfileTest, HomogeneousStudiesGiveTheEmptySet) {
   EXPECT_TRUE(intervals->empty);
   EXPECT_EQ(intervals->tau2.lower, 0);
   EXPECT_EQ(intervals->tau2.upper, 0);
-  absl::StatusOr<FitResult> fixed = FitPooled(y, v, {.method = Method::kFixed});
-  ASSERT_OK(fixed);
-  EXPECT_EQ(QProfileIntervals(y, v, *fixed).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(QProfileIntervals({0.1, 0.2}, {0.01, 0.01}, *fit).status().code(),
+            absl::StatusCode::kInvalidArgument);  // Not the fit of these studies.
+}
+
+// Raw-scale effects with large variances: the upper bound lies beyond
+// metafor's search range of tau2 <= 100 and is found, not capped.
+TEST(QProfileTest, TheUpperBoundIsNotCappedAtTheSearchRange) {
+  const std::vector<double> y = {0, 10, 20, 30}, v = {1000, 1000, 1000, 1000};
+  absl::StatusOr<FitResult> fit = FitPooled(y, v, kReml);
+  ASSERT_OK(fit);
+  absl::StatusOr<HeterogeneityIntervals> intervals = QProfileIntervals(y, v, *fit);
+  ASSERT_OK(intervals);
+  // Q(tau2) = 500 / (1000 + tau2) meets chi2(0.025; 3) = 0.2158 at tau2 ≈ 1317.
+  EXPECT_NEAR(intervals->tau2.upper, 500 / ChiSquareQuantileForTest(0.025, 3) - 1000, 1e-3);
+  EXPECT_GT(intervals->i2.upper, 50);
 }
 
 TEST(PermutationTest, BeyondTheExactLimitUsesSeededRandomPermutations) {
@@ -345,9 +361,9 @@ TEST(PermutationTest, BeyondTheExactLimitUsesSeededRandomPermutations) {
   }
   const PermutationOptions options{.max_exact = 1000, .random_permutations = 2000, .seed = 7};
   absl::StatusOr<PermutationTest> first =
-      ModeratorPermutationTest(data.y, data.v, levels, kReml, options);
+      FactorPermutationTest(data.y, data.v, levels, kReml, options);
   absl::StatusOr<PermutationTest> again =
-      ModeratorPermutationTest(data.y, data.v, levels, kReml, options);
+      FactorPermutationTest(data.y, data.v, levels, kReml, options);
   ASSERT_OK(first);
   ASSERT_OK(again);
   EXPECT_FALSE(first->exact);
@@ -361,10 +377,31 @@ TEST(PermutationTest, BeyondTheExactLimitUsesSeededRandomPermutations) {
 
 TEST(PermutationTest, RefusesASingleLevelAndMismatchedLengths) {
   const std::vector<double> y = {0.1, 0.2, 0.3}, v = {0.01, 0.02, 0.03};
-  EXPECT_EQ(ModeratorPermutationTest(y, v, {1, 1, 1}, kReml, {}).status().code(),
+  EXPECT_EQ(FactorPermutationTest(y, v, {1, 1, 1}, kReml, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ModeratorPermutationTest(y, v, {0, 1}, kReml, {}).status().code(),
+  EXPECT_EQ(FactorPermutationTest(y, v, {0, 1}, kReml, {}).status().code(),
             absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ModeratorPermutationTest(y, v, {{1}, {1}, {1}}, kReml, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PermutationTest, ANumericModeratorAndStopping) {
+  // Weeks of contact as a number: 19 studies with ties; the exact test
+  // runs every distinct arrangement of the values.
+  const DataSet data = Load("raudenbush1985");
+  std::vector<std::vector<double>> weeks;
+  for (size_t i = 0; i < data.y.size(); ++i) weeks.push_back({data.table.Number(i, "weeks")});
+  PermutationOptions options{.max_exact = 1000, .random_permutations = 500, .seed = 3};
+  absl::StatusOr<PermutationTest> test =
+      ModeratorPermutationTest(data.y, data.v, weeks, kReml, options);
+  ASSERT_OK(test);
+  EXPECT_FALSE(test->exact);
+  EXPECT_GT(test->distinct_permutations, 1e9);
+  EXPECT_LT(test->permutation_p, 0.05);  // metafor: QM p 0.006 (raudenbush1985_results.txt).
+  int asked = 0;
+  options.should_stop = [&asked] { return ++asked >= 1; };
+  EXPECT_EQ(ModeratorPermutationTest(data.y, data.v, weeks, kReml, options).status().code(),
+            absl::StatusCode::kCancelled);
 }
 
 TEST(CumulativeTest, RefusesAnOrderThatIsNotAPermutation) {

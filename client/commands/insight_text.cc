@@ -11,6 +11,16 @@
 namespace leerlus::cli {
 namespace {
 
+// "  permutation p = 0.004 (exact, 924 arrangements)\n", or nothing when the
+// server gave none.
+std::string PermutationText(const v1::ModeratorTest& test) {
+  if (test.permutations() == 0) return "";
+  return absl::StrFormat(
+      "  permutation p = %.4g (%s, %d arrangements%s)\n", test.permutation_p_value(),
+      test.permutation_exact() ? "exact" : "random", test.permutations(),
+      test.permutation_exact() ? "" : absl::StrCat(", seed ", test.permutation_seed()));
+}
+
 // "very low", "low", "moderate", "high" ("-" when the server gave none).
 std::string CertaintyWord(v1::Certainty certainty) {
   if (certainty == v1::CERTAINTY_UNSPECIFIED) return "-";
@@ -143,7 +153,8 @@ void RenderConditions(const v1::CompareConditionsResponse& response, const std::
         << ": QM = " << Fixed(t.qm(), 2) << " on " << t.qm_df() << " df, p "
         << p_text(t.qm_pvalue()) << "; explains " << Fixed(t.r2(), 1)
         << "% of the heterogeneity; residual QE = " << Fixed(t.qe(), 2) << " on " << t.qe_df()
-        << " df, p " << p_text(t.qe_pvalue()) << "\n";
+        << " df, p " << p_text(t.qe_pvalue()) << "\n"
+        << PermutationText(t);
   } else {
     out << "  no test: " << response.not_tested_reason() << "\n";
   }
@@ -214,6 +225,7 @@ void RenderDiscoveredConditions(const v1::DiscoverConditionsRequest& request,
     out << absl::StrFormat("  %-28s QM %7.2f on %g df, p %.4g, adjusted p %.4g, explains %.0f%%\n",
                            c.condition(), c.test().qm(), c.test().qm_df(), c.test().qm_pvalue(),
                            c.adjusted_p_value(), c.test().r2());
+    out << "  " << PermutationText(c.test());
     for (const v1::Subgroup& g : c.subgroups()) {
       out << absl::StrFormat("      %-22s %9.3f [%.3f, %.3f]  %d experiments\n", g.level(),
                              g.pooled().estimate(), g.pooled().ci_lower(), g.pooled().ci_upper(),
