@@ -340,6 +340,19 @@ TEST_F(IntegrationTest, DemoProgrammeStoryIsFoundByTheEvaluatorsQueries) {
   EXPECT_LT(top.subgroups(1).pooled().ci_lower(), 0);  // Urban: no sign of it.
   EXPECT_GT(top.subgroups(1).pooled().ci_upper(), 0);
 
+  // taalcafe by design: z says p 0.036; the exact permutation test over the
+  // 20 arrangements of 3 RCTs among 6 says 0.10 (2 of 20 as extreme).
+  v1::CompareConditionsResponse by_design;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  Ok({"what-works", "--indicator", "eenzaamheid", "--method", "taalcafe", "--by",
+                      "design", "--test", "z", "-o", "json"}),
+                  &by_design)
+                  .ok());
+  EXPECT_NEAR(by_design.test().qm_pvalue(), 0.036, 0.001);
+  EXPECT_TRUE(by_design.test().permutation_exact());
+  EXPECT_EQ(by_design.test().permutations(), 20);
+  EXPECT_DOUBLE_EQ(by_design.test().permutation_p_value(), 0.1);
+
   std::string by = Ok({"what-works", "--indicator", "eenzaamheid", "--method", "buurtcoach", "--by",
                        "context.gebied"});
   EXPECT_NE(by.find("Test for subgroup differences: QM = "), std::string::npos) << by;
