@@ -305,18 +305,6 @@ const char* MethodName(Method method) {
   return "?";
 }
 
-const char* TestName(TestKind test) {
-  switch (test) {
-    case TestKind::kZ:
-      return "z";
-    case TestKind::kKnappHartung:
-      return "knha";
-    case TestKind::kKnappHartungAdhoc:
-      return "adhoc";
-  }
-  return "?";
-}
-
 absl::StatusOr<FitResult> FitModel(const std::vector<double>& y_in, const std::vector<double>& v_in,
                                    const MatrixXd& x, const std::vector<std::string>& names,
                                    bool intercept, const FitOptions& options) {

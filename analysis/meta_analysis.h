@@ -143,8 +143,6 @@ absl::StatusOr<FitResult> FitModel(const std::vector<double>& y, const std::vect
 
 // Method names as metafor prints them: "FE", "DL", "REML".
 const char* MethodName(Method method);
-// Test names as metafor's `test` argument spells them: "z", "knha", "adhoc".
-const char* TestName(TestKind test);
 
 }  // namespace leerlus::analysis
 

@@ -225,7 +225,9 @@ void RenderDiscoveredConditions(const v1::DiscoverConditionsRequest& request,
     out << absl::StrFormat("  %-28s QM %7.2f on %g df, p %.4g, adjusted p %.4g, explains %.0f%%\n",
                            c.condition(), c.test().qm(), c.test().qm_df(), c.test().qm_pvalue(),
                            c.adjusted_p_value(), c.test().r2());
-    out << "  " << PermutationText(c.test());
+    if (const std::string permuted = PermutationText(c.test()); !permuted.empty()) {
+      out << "  " << permuted;
+    }
     for (const v1::Subgroup& g : c.subgroups()) {
       out << absl::StrFormat("      %-22s %9.3f [%.3f, %.3f]  %d experiments\n", g.level(),
                              g.pooled().estimate(), g.pooled().ci_lower(), g.pooled().ci_upper(),
