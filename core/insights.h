@@ -31,7 +31,13 @@ void JudgeHypothesis(const v1::Hypothesis& hypothesis, const v1::Outcome& outcom
 // `deadline` (the call's) stops that replay.
 class Insights {
  public:
-  explicit Insights(storage::EventStore* store) : store_(store) {}
+  // Model fits the permutation tests of one conditions question may spend
+  // in all (about 20 us each): a call without a deadline is bounded too.
+  static constexpr int64_t kPermutationFitsPerQuestion = 200000;
+
+  explicit Insights(storage::EventStore* store,
+                    int64_t permutation_fits_per_question = kPermutationFitsPerQuestion)
+      : store_(store), permutation_fits_per_question_(permutation_fits_per_question) {}
 
   // Pooled effect per work method, with the rows of a forest plot.
   absl::StatusOr<v1::WhatWorksResponse> WhatWorks(const v1::WhatWorksRequest& request,
@@ -65,6 +71,7 @@ class Insights {
       uint64_t as_of_position, const std::string& as_of_date, absl::Time deadline);
 
   storage::EventStore* store_;
+  int64_t permutation_fits_per_question_;
 };
 
 }  // namespace leerlus::core

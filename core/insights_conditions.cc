@@ -123,13 +123,21 @@ absl::StatusOr<ConditionRows> ConditionRowsOf(CollectedEvidence& collected,
   return valued;
 }
 
+// What the permutation tests of one question may spend: the call's deadline
+// and a number of model fits shared by every condition it tests.
+struct PermutationBudget {
+  absl::Time deadline;
+  int64_t fits_left = 0;
+};
+
 // The moderator test of `fit`, with its permutation p-value: the rows of
 // the model matrix (without the intercept) permuted over the outcomes. The
-// call's deadline stops the permutations (DEADLINE_EXCEEDED).
+// call's deadline stops the permutations (DEADLINE_EXCEEDED); when the
+// question's fits run out the test has no permutation p (permutations 0).
 absl::Status FillModeratorTest(const analysis::FitResult& fit, const std::vector<double>& effects,
                                const std::vector<double>& variances,
                                const std::vector<std::vector<double>>& moderator_columns,
-                               const analysis::FitOptions& options, absl::Time deadline,
+                               const analysis::FitOptions& options, PermutationBudget& budget,
                                v1::ModeratorTest* test) {
   test->set_qm(fit.qm);
   test->set_qm_df(fit.qm_df1);
@@ -145,12 +153,20 @@ absl::Status FillModeratorTest(const analysis::FitResult& fit, const std::vector
   for (const std::vector<double>& column : moderator_columns) {
     for (size_t i = 0; i < column.size(); ++i) rows[i].push_back(column[i]);
   }
+  if (budget.fits_left <= 0) return absl::OkStatus();
   analysis::PermutationOptions permutation;
-  permutation.should_stop = [deadline] { return absl::Now() > deadline; };
+  // Asked every 256 fits.
+  permutation.should_stop = [&budget] {
+    budget.fits_left -= 256;
+    return budget.fits_left < 0 || absl::Now() > budget.deadline;
+  };
   absl::StatusOr<analysis::PermutationTest> permuted =
       analysis::ModeratorPermutationTest(effects, variances, rows, options, permutation);
   if (absl::IsCancelled(permuted.status())) {
-    return absl::DeadlineExceededError("the deadline passed while permuting the condition");
+    if (absl::Now() > budget.deadline) {
+      return absl::DeadlineExceededError("the deadline passed while permuting the condition");
+    }
+    return absl::OkStatus();  // The question's fits ran out: no permutation p.
   }
   if (permuted.ok()) {
     test->set_permutation_p_value(permuted->permutation_p);
@@ -163,7 +179,7 @@ absl::Status FillModeratorTest(const analysis::FitResult& fit, const std::vector
 
 // A numeric condition: a meta-regression on it.
 absl::Status RegressOnCondition(const ConditionRows& valued, const std::string& condition,
-                                const Question& question, absl::Time deadline,
+                                const Question& question, PermutationBudget& budget,
                                 v1::CompareConditionsResponse& response) {
   const auto& rows = valued.rows;
   std::vector<double> effects, variances, values;
@@ -196,7 +212,7 @@ absl::Status RegressOnCondition(const ConditionRows& valued, const std::string& 
     out->set_ci_upper(c.ci_upper);
     out->set_p_value(c.p_value);
   }
-  return FillModeratorTest(*fit, effects, variances, {values}, options, deadline,
+  return FillModeratorTest(*fit, effects, variances, {values}, options, budget,
                            response.mutable_test());
 }
 
@@ -238,7 +254,7 @@ std::vector<std::string> PoolSubgroups(const RowsByLevel& by_level, const Questi
 // differences between the levels pooled.
 absl::Status CompareSubgroups(const ConditionRows& valued, const std::string& condition,
                               const Question& question, int min_experiments,
-                              const std::string& answer_date, absl::Time deadline,
+                              const std::string& answer_date, PermutationBudget& budget,
                               v1::CompareConditionsResponse& response) {
   RowsByLevel by_level;
   for (const auto& [row, value] : valued.rows) by_level[value.level].push_back(row);
@@ -271,7 +287,7 @@ absl::Status CompareSubgroups(const ConditionRows& valued, const std::string& co
     response.set_not_tested_reason(std::string(fit.status().message()));
     return absl::OkStatus();
   }
-  return FillModeratorTest(*fit, effects, variances, dummies, options, deadline,
+  return FillModeratorTest(*fit, effects, variances, dummies, options, budget,
                            response.mutable_test());
 }
 
@@ -293,17 +309,18 @@ void RankByAdjustedPValue(std::vector<v1::DiscoveredCondition>& tested) {
 absl::StatusOr<v1::CompareConditionsResponse> CompareOn(CollectedEvidence& collected,
                                                         const std::string& condition,
                                                         const Question& question,
-                                                        int min_experiments, absl::Time deadline) {
+                                                        int min_experiments,
+                                                        PermutationBudget& budget) {
   v1::CompareConditionsResponse response;
   response.set_condition(condition);
   response.set_read_position(collected.read_position);
   LEERLUS_ASSIGN_OR_RETURN(ConditionRows valued, ConditionRowsOf(collected, condition, response));
   response.set_numeric(valued.numeric);
   if (valued.numeric) {
-    LEERLUS_RETURN_IF_ERROR(RegressOnCondition(valued, condition, question, deadline, response));
+    LEERLUS_RETURN_IF_ERROR(RegressOnCondition(valued, condition, question, budget, response));
   } else {
     LEERLUS_RETURN_IF_ERROR(CompareSubgroups(valued, condition, question, min_experiments,
-                                             collected.answer_date, deadline, response));
+                                             collected.answer_date, budget, response));
   }
   return response;
 }
@@ -333,7 +350,8 @@ absl::StatusOr<v1::CompareConditionsResponse> Insights::CompareConditions(
   LEERLUS_ASSIGN_OR_RETURN(std::unique_ptr<storage::ProjectionReader> view,
                            OpenSnapshot(request.as_of_position(), request.as_of_date(), deadline));
   LEERLUS_ASSIGN_OR_RETURN(CollectedEvidence collected, CollectEvidence(*view, question));
-  return CompareOn(collected, request.condition(), question, min_experiments, deadline);
+  PermutationBudget budget{deadline, permutation_fits_per_question_};
+  return CompareOn(collected, request.condition(), question, min_experiments, budget);
 }
 
 absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
@@ -370,9 +388,10 @@ absl::StatusOr<v1::DiscoverConditionsResponse> Insights::DiscoverConditions(
   v1::DiscoverConditionsResponse response;
   response.set_read_position(collected.read_position);
   std::vector<v1::DiscoveredCondition> tested;
+  PermutationBudget budget{deadline, permutation_fits_per_question_};
   for (const std::string& condition : candidates) {
     absl::StatusOr<v1::CompareConditionsResponse> compared =
-        CompareOn(collected, condition, question, min_experiments, deadline);
+        CompareOn(collected, condition, question, min_experiments, budget);
     if (absl::IsDeadlineExceeded(compared.status())) return compared.status();
     if (!compared.ok() || !compared->has_test()) {
       v1::UntestedCondition* untested = response.add_untested();

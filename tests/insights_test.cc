@@ -364,6 +364,26 @@ TEST_F(RaudenbushTest, DiscoveryRanksModeratorsWithAdjustedPValues) {
     line_untested |= untested.condition() == "line";
   }
   EXPECT_TRUE(line_untested);
+  // The exact permutation p of weeks > 1 (75,582 arrangements) is metafor's
+  // permutest(exact = TRUE): 7 of them as extreme.
+  EXPECT_TRUE(found->conditions(0).test().permutation_exact());
+  EXPECT_EQ(found->conditions(0).test().permutations(), 75582);
+  EXPECT_NEAR(found->conditions(0).test().permutation_p_value(), 7.0 / 75582, 1e-15);
+  EXPECT_GT(found->conditions(1).test().permutations(), 0);
+  // A question's permutations share a budget of fits, so a call without a
+  // deadline is bounded too: past it a test has no permutation p, and the
+  // answer is still given.
+  core::Insights frugal(store_.get(), 25600);
+  absl::StatusOr<v1::DiscoverConditionsResponse> bounded = frugal.DiscoverConditions(request);
+  ASSERT_OK(bounded);
+  ASSERT_EQ(bounded->conditions_size(), 2);
+  for (const v1::DiscoveredCondition& condition : bounded->conditions()) {
+    EXPECT_EQ(condition.test().permutations(), 0) << condition.condition();
+    EXPECT_EQ(condition.test().qm_pvalue(),
+              found->conditions(0).condition() == condition.condition()
+                  ? found->conditions(0).test().qm_pvalue()
+                  : found->conditions(1).test().qm_pvalue());
+  }
   request.set_max_results(1);
   found = insights.DiscoverConditions(request);
   ASSERT_OK(found);
